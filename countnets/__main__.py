@@ -1,0 +1,5 @@
+"""``python -m countnets``: the command-line interface."""
+
+from countnets.cli import main
+
+raise SystemExit(main())

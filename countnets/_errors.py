@@ -1,0 +1,41 @@
+"""The single exception type countnets raises for bad input."""
+
+from __future__ import annotations
+
+
+class CountnetsError(ValueError):
+    """Raised for invalid input at a public boundary (constructors, functions, CLI).
+
+    It subclasses ``ValueError`` so that ``except ValueError`` keeps working; the
+    CLI turns it into a one-line message on stderr and exit code 2.
+    """
+
+
+def check_positive_int(name: str, value: object, *, allow_zero: bool = False) -> int:
+    """Return ``value`` as an int, or raise ``CountnetsError`` naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, (int,)) and not (
+        hasattr(value, "__index__") and not isinstance(value, float)
+    ):
+        raise CountnetsError(f"{name} must be an int, got {value!r}")
+    value = int(value)  # type: ignore[call-overload]
+    if value < 0 or (value == 0 and not allow_zero):
+        kind = "a non-negative" if allow_zero else "a positive"
+        raise CountnetsError(f"{name} must be {kind} int, got {value}")
+    return value
+
+
+def check_finite_float(name: str, value: object, *, positive: bool = False, non_negative: bool = False) -> float:
+    """Return ``value`` as a finite float, or raise ``CountnetsError`` naming ``name``."""
+    if isinstance(value, bool):
+        raise CountnetsError(f"{name} must be a number, got {value!r}")
+    try:
+        out = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise CountnetsError(f"{name} must be a number, got {value!r}") from None
+    if out != out or out in (float("inf"), float("-inf")):
+        raise CountnetsError(f"{name} must be finite, got {value!r}")
+    if positive and out <= 0:
+        raise CountnetsError(f"{name} must be > 0, got {out}")
+    if non_negative and out < 0:
+        raise CountnetsError(f"{name} must be >= 0, got {out}")
+    return out

@@ -1,0 +1,3 @@
+"""Package version (SemVer)."""
+
+__version__ = "0.1.0"

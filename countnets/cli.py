@@ -1,0 +1,218 @@
+"""The ``countnets`` command line: parse options into library objects, call one function, write JSON.
+
+Bad input gives a one-line message on stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections.abc import Sequence
+
+from countnets import boolean, estimators, results, statistics
+from countnets._errors import CountnetsError
+from countnets.architectures import ACTIVATIONS, MLP, ResMLP
+from countnets.experiments import experiment_modules
+from countnets.priors import Gaussian, Lattice, Uniform
+
+__all__ = ["main", "build_parser", "prior_from_args", "arch_from_args"]
+
+EXIT_BAD_INPUT = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (no usage dump) and exit code 2.
+
+    Values that start with a minus sign and a digit (``--values -1,0,1``) are read
+    as values, not options.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = re.compile(r"^-[0-9.][0-9.,eE+-]*$")
+
+    def error(self, message: str):  # type: ignore[override]
+        raise CountnetsError(message)
+
+
+def _int_list(text: str) -> tuple[int, ...]:
+    text = text.strip()
+    if text in ("", "none", "-"):
+        return ()
+    try:
+        values = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated ints, got {text!r}") from None
+    return values
+
+
+def _float_list(text: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+    return values
+
+
+def _nonneg_int(text: str) -> int:
+    try:
+        value = int(text.replace("_", ""))
+    except ValueError:
+        try:
+            as_float = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an int, got {text!r}") from None
+        if not as_float.is_integer():
+            raise argparse.ArgumentTypeError(f"expected an int, got {text!r}") from None
+        value = int(as_float)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def _float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
+def add_network_options(parser: argparse.ArgumentParser, *, arch_choices: Sequence[str] = ("mlp", "resmlp")) -> None:
+    """Architecture, prior and encoding options shared by every counting command."""
+    g = parser.add_argument_group("network")
+    g.add_argument("--arch", choices=arch_choices, default=arch_choices[0], help="architecture (default %(default)s)")
+    g.add_argument("--n", type=_nonneg_int, required=True, help="number of Boolean inputs, 1..8")
+    g.add_argument("--hidden", type=_int_list, default=(8,), help="MLP hidden widths, e.g. 40,40; 'none' for a perceptron")
+    g.add_argument("--activation", default="relu", help=f"MLP activation: {', '.join(ACTIVATIONS)}")
+    g.add_argument("--width", type=_nonneg_int, default=8, help="ResMLP stream width d")
+    g.add_argument("--blocks", type=_nonneg_int, default=2, help="ResMLP number of blocks L")
+    g.add_argument("--block-width", type=_nonneg_int, default=8, help="ResMLP block hidden width w")
+    g.add_argument("--branch-scale", type=_float, default=1.0, help="ResMLP branch multiplier alpha")
+    g.add_argument("--encoding", choices=boolean.ENCODINGS, default="01", help="input encoding (default %(default)s)")
+    p = parser.add_argument_group("prior")
+    p.add_argument("--prior", choices=("gaussian", "uniform", "lattice"), default="gaussian")
+    p.add_argument("--sigma-w", type=_float, default=1.0, help="Gaussian weight scale (std sigma_w/sqrt(fan_in))")
+    p.add_argument("--sigma-b", type=_float, default=1.0, help="Gaussian bias std; 0 for no bias")
+    p.add_argument("--bound", type=_float, default=None, help="Uniform prior half-width")
+    p.add_argument("--values", type=_float_list, default=None, help="Lattice values, e.g. -1,0,1")
+
+
+def add_run_options(parser: argparse.ArgumentParser, *, default_samples: int) -> None:
+    """Sampling, statistics and output options shared by every counting command."""
+    r = parser.add_argument_group("run")
+    r.add_argument("--samples", type=_nonneg_int, default=default_samples, help="number of prior samples (default %(default)s)")
+    r.add_argument("--seed", type=_nonneg_int, default=0, help="integer seed below 2**32")
+    r.add_argument("--chunk-size", type=_nonneg_int, default=estimators.DEFAULT_CHUNK_SIZE, help="samples per chunk C")
+    r.add_argument("--chunks-per-step", type=_nonneg_int, default=None, help="chunks per jitted step (counts do not depend on it)")
+    r.add_argument("--confidence", type=_float, default=0.95, help="interval confidence level")
+    r.add_argument("--interval", choices=statistics.INTERVAL_METHODS, default="clopper-pearson")
+    r.add_argument("--precision", choices=estimators.PRECISIONS, default="highest", help="matmul precision")
+    r.add_argument("--max-seconds", type=_float, default=None, help="stop after this wall time")
+    r.add_argument("--json", default=None, help="write the result record to this path")
+    r.add_argument("--quiet", action="store_true", help="no progress bar and no table")
+
+
+def prior_from_args(args: argparse.Namespace):
+    """Build the prior named by ``--prior`` and its options."""
+    if args.prior == "gaussian":
+        return Gaussian(args.sigma_w, args.sigma_b)
+    if args.prior == "uniform":
+        if args.bound is None:
+            raise CountnetsError("--prior uniform needs --bound A")
+        return Uniform(args.bound)
+    if args.values is None:
+        raise CountnetsError("--prior lattice needs --values, e.g. --values -1,0,1")
+    return Lattice(args.values)
+
+
+def arch_from_args(args: argparse.Namespace):
+    """Build the architecture named by ``--arch`` and its options."""
+    if args.arch == "mlp":
+        return MLP(args.n, args.hidden, args.activation)
+    return ResMLP(args.n, args.width, args.blocks, args.block_width, args.branch_scale)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full ``countnets`` argument parser."""
+    parser = _Parser(prog="countnets", description="Measure prior volumes of functions of small neural networks.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    hist = sub.add_parser("histogram", help="histogram of functions implemented by prior samples")
+    add_network_options(hist)
+    add_run_options(hist, default_samples=1_000_000)
+    hist.add_argument("--exact", action="store_true", help="enumerate every lattice configuration instead of sampling")
+    hist.add_argument("--max-exact", type=_nonneg_int, default=estimators.DEFAULT_MAX_EXACT, help="limit on enumerated configurations")
+    hist.add_argument("--top", type=_nonneg_int, default=10, help="report the K most frequent functions")
+
+    est = sub.add_parser("estimate", help="prior mass of given target functions")
+    add_network_options(est)
+    add_run_options(est, default_samples=1_000_000)
+    est.add_argument("--target", required=True, help="target functions: hex (0x8) or names (and, or, parity, x0, ...), comma-separated")
+    est.add_argument("--exact", action="store_true", help="enumerate every lattice configuration instead of sampling")
+    est.add_argument("--max-exact", type=_nonneg_int, default=estimators.DEFAULT_MAX_EXACT, help="limit on enumerated configurations")
+    est.add_argument("--rel-width", type=_float, default=None, help="stop when every target's interval half-width / p is below this")
+
+    modules = experiment_modules()
+    if modules:
+        exp = sub.add_parser("experiment", help="run a circuit or training experiment")
+        exp_sub = exp.add_subparsers(dest="experiment", required=True, parser_class=_Parser)
+        for module in modules:
+            module.add_parser(exp_sub).set_defaults(_run=module.run)
+    return parser
+
+
+def _run_counting(args: argparse.Namespace) -> results.CountResult:
+    prior = prior_from_args(args)
+    arch = arch_from_args(args)
+    progress = not args.quiet
+    targets = [t for t in args.target.split(",")] if args.command == "estimate" else []
+    if args.command == "estimate" and not all(t.strip() for t in targets):
+        raise CountnetsError(f"--target must be a comma-separated list of functions, got {args.target!r}")
+    common = dict(
+        encoding=args.encoding,
+        chunk_size=args.chunk_size,
+        chunks_per_step=args.chunks_per_step or None,
+        precision=args.precision,
+        progress=progress,
+    )
+    if args.exact:
+        if args.command == "estimate" and args.rel_width is not None:
+            raise CountnetsError("--rel-width applies to sampling, not to --exact")
+        top = args.top if args.command == "histogram" else 0
+        return estimators.enumerate_exact(
+            prior, arch, top=top, targets=targets, max_configurations=args.max_exact, **common
+        )
+    sampling = dict(
+        n_samples=args.samples,
+        seed=args.seed,
+        confidence=args.confidence,
+        method=args.interval,
+        max_seconds=args.max_seconds,
+        **common,
+    )
+    if args.command == "histogram":
+        return estimators.histogram_mc(prior, arch, top=args.top, **sampling)
+    return estimators.estimate_mc(prior, arch, targets, rel_halfwidth=args.rel_width, **sampling)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``countnets``; returns the process exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if hasattr(args, "_run"):
+            return int(args._run(args))
+        result = _run_counting(args)
+    except CountnetsError as err:
+        print(f"countnets: error: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.json:
+        results.save_json(result, args.json)
+    if not args.quiet:
+        print(results.format_table(result))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

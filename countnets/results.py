@@ -1,0 +1,334 @@
+"""Result records: plain frozen dataclasses of Python scalars, JSON round trip, pandas.
+
+A result holds the experiment and its full config, the seed, chunk size, samples
+done, raw counts, estimates with intervals, bits of constraint, wall time and
+samples/s, device kind and count, package and JAX versions (DESIGN section 7).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import platform
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from countnets import statistics
+from countnets._errors import CountnetsError
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "Estimate",
+    "CountResult",
+    "make_estimate",
+    "to_json",
+    "from_json",
+    "save_json",
+    "load_json",
+    "to_dataframe",
+    "runtime_info",
+    "format_table",
+]
+
+SCHEMA_VERSION = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class Estimate:
+    """The prior mass of one event, with its interval.
+
+    Attributes:
+      function: what was counted: a truth table in hex (``"0x8"``) or an event name.
+      hits: number of samples (or lattice configurations) in the event.
+      n: number of samples (or configurations) looked at.
+      p: point estimate ``hits / n`` (exact for an enumeration).
+      ci: ``(lo, hi)`` interval for p; ``(p, p)`` for an exact enumeration.
+      confidence: the interval's confidence level, e.g. 0.95.
+      method: ``"clopper-pearson"``, ``"wilson"``, ``"jeffreys"`` or ``"exact"``.
+      bits: bits of constraint, ``-log2 p`` (``inf`` at zero hits).
+      bits_ci: ``(-log2 hi, -log2 lo)``.
+      log10_p: ``log10 p``.
+    """
+
+    function: str
+    hits: int
+    n: int
+    p: float
+    ci: tuple[float, float]
+    confidence: float
+    method: str
+    bits: float
+    bits_ci: tuple[float, float]
+    log10_p: float
+
+
+def make_estimate(
+    function: str, hits: int, n: int, *, confidence: float = 0.95, method: str = "clopper-pearson"
+) -> Estimate:
+    """Build an :class:`Estimate` from counts; ``method="exact"`` gives a degenerate interval."""
+    hits, n = int(hits), int(n)
+    if method == "exact":
+        if n < 1 or not 0 <= hits <= n:
+            raise CountnetsError(f"exact counts need 0 <= hits <= n, n >= 1; got hits={hits}, n={n}")
+        p = hits / n
+        lo = hi = p
+    else:
+        lo, hi = statistics.binomial_interval(hits, n, confidence, method)
+        p = hits / n
+    return Estimate(
+        function=function,
+        hits=hits,
+        n=n,
+        p=p,
+        ci=(lo, hi),
+        confidence=float(confidence),
+        method=method,
+        bits=statistics.bits(p),
+        bits_ci=(statistics.bits(hi), statistics.bits(lo)),
+        log10_p=statistics.log10(p),
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class CountResult:
+    """A counting run: counts, estimates and everything needed to reproduce it.
+
+    Attributes:
+      kind: ``"histogram"`` or ``"estimate"``, or an experiment name.
+      config: full configuration (architecture, prior, encoding, precision, targets...).
+      seed: the integer seed (``None`` for an exact enumeration, which uses none).
+      chunk_size: samples per chunk, C; sample i lives in chunk ``i // C``.
+      samples: samples (or configurations) done.
+      exact: True for an exact lattice enumeration.
+      histogram: every distinct function seen, hex to count (``None`` if not kept).
+      estimates: the reported functions' estimates.
+      nonfinite: networks with a NaN or infinite output (their bits read as 0).
+      near_threshold: networks with some output within ``config["margin"]`` of 0.
+      stopped_by: ``"samples"``, ``"rel_halfwidth"``, ``"time"`` or ``"exhausted"``.
+      seconds: wall time of the counting loop.
+      samples_per_s: ``samples / seconds``.
+      device: device kind, e.g. ``"cpu"`` or ``"NVIDIA H100 80GB HBM3"``.
+      device_count: number of devices used.
+      versions: package versions, Python, platform and git commit.
+      extra: experiment-specific fields (plain JSON values).
+      schema_version: version of this record's JSON layout.
+    """
+
+    kind: str
+    config: dict[str, Any]
+    seed: int | None
+    chunk_size: int
+    samples: int
+    exact: bool
+    histogram: dict[str, int] | None
+    estimates: tuple[Estimate, ...]
+    nonfinite: int = 0
+    near_threshold: int = 0
+    stopped_by: str = "samples"
+    seconds: float = 0.0
+    samples_per_s: float = 0.0
+    device: str = ""
+    device_count: int = 1
+    versions: dict[str, Any] = dataclasses.field(default_factory=dict)
+    extra: dict[str, Any] = dataclasses.field(default_factory=dict)
+    schema_version: int = SCHEMA_VERSION
+
+    def estimate(self, function: str) -> Estimate:
+        """The estimate for ``function`` (hex or event name)."""
+        for est in self.estimates:
+            if est.function == function:
+                return est
+        raise CountnetsError(f"no estimate for {function!r}; have {[e.function for e in self.estimates]}")
+
+
+def _float_to_json(x: float) -> float | str:
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    if math.isnan(x):
+        return "nan"
+    return x
+
+
+def _float_from_json(x: float | str) -> float:
+    return float(x)
+
+
+def _estimate_to_dict(est: Estimate) -> dict[str, Any]:
+    return {
+        "function": est.function,
+        "hits": est.hits,
+        "n": est.n,
+        "p": est.p,
+        "ci": [est.ci[0], est.ci[1]],
+        "confidence": est.confidence,
+        "method": est.method,
+        "bits": _float_to_json(est.bits),
+        "bits_ci": [_float_to_json(est.bits_ci[0]), _float_to_json(est.bits_ci[1])],
+        "log10_p": _float_to_json(est.log10_p),
+    }
+
+
+def _estimate_from_dict(d: dict[str, Any]) -> Estimate:
+    return Estimate(
+        function=d["function"],
+        hits=int(d["hits"]),
+        n=int(d["n"]),
+        p=float(d["p"]),
+        ci=(float(d["ci"][0]), float(d["ci"][1])),
+        confidence=float(d["confidence"]),
+        method=d["method"],
+        bits=_float_from_json(d["bits"]),
+        bits_ci=(_float_from_json(d["bits_ci"][0]), _float_from_json(d["bits_ci"][1])),
+        log10_p=_float_from_json(d["log10_p"]),
+    )
+
+
+def to_json(result: CountResult) -> dict[str, Any]:
+    """The result as a JSON-ready dict (infinities as the strings ``"inf"``/``"-inf"``)."""
+    out = dataclasses.asdict(result)
+    out["estimates"] = [_estimate_to_dict(e) for e in result.estimates]
+    return out
+
+
+def from_json(data: dict[str, Any]) -> CountResult:
+    """Inverse of :func:`to_json`; refuses an unknown ``schema_version``."""
+    version = data.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise CountnetsError(f"unsupported result schema_version {version!r}; this countnets reads {SCHEMA_VERSION}")
+    fields = {f.name for f in dataclasses.fields(CountResult)}
+    kwargs = {k: v for k, v in data.items() if k in fields}
+    kwargs["estimates"] = tuple(_estimate_from_dict(e) for e in data["estimates"])
+    return CountResult(**kwargs)
+
+
+def save_json(result: CountResult, path: str | os.PathLike) -> None:
+    """Write the result to ``path`` atomically (temporary file, fsync, rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(to_json(result), fh, indent=1)
+            fh.write("\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def load_json(path: str | os.PathLike) -> CountResult:
+    """Read a result written by :func:`save_json`."""
+    try:
+        with open(path) as fh:
+            data = json.load(fh)
+    except (OSError, json.JSONDecodeError) as err:
+        raise CountnetsError(f"cannot read result {str(path)!r}: {err}") from None
+    return from_json(data)
+
+
+def to_dataframe(result: CountResult):  # -> pandas.DataFrame
+    """One row per estimate: function, hits, n, p, ci_lo, ci_hi, bits, log10_p, ...
+
+    Run-level fields (kind, seed, samples, exact, chunk_size) are repeated on each row.
+    """
+    import pandas as pd
+
+    rows = []
+    for e in result.estimates:
+        rows.append(
+            {
+                "function": e.function,
+                "hits": e.hits,
+                "n": e.n,
+                "p": e.p,
+                "ci_lo": e.ci[0],
+                "ci_hi": e.ci[1],
+                "confidence": e.confidence,
+                "method": e.method,
+                "bits": e.bits,
+                "bits_lo": e.bits_ci[0],
+                "bits_hi": e.bits_ci[1],
+                "log10_p": e.log10_p,
+                "kind": result.kind,
+                "seed": result.seed,
+                "samples": result.samples,
+                "exact": result.exact,
+                "chunk_size": result.chunk_size,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _git_commit() -> str | None:
+    here = Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def runtime_info() -> dict[str, Any]:
+    """Versions of countnets, JAX, jaxlib, NumPy, SciPy, Python; platform; git commit."""
+    import jax
+    import jaxlib
+    import numpy
+    import scipy
+
+    from countnets import __version__
+
+    return {
+        "countnets": __version__,
+        "jax": jax.__version__,
+        "jaxlib": jaxlib.__version__,
+        "numpy": numpy.__version__,
+        "scipy": scipy.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "git_commit": _git_commit(),
+    }
+
+
+def _fmt_p(x: float) -> str:
+    return f"{x:.3e}" if x != 0 else "0"
+
+
+def format_table(result: CountResult, top: int | None = None) -> str:
+    """A plain-text table of the estimates, for the terminal."""
+    ests = result.estimates if top is None else result.estimates[:top]
+    level = f"{ests[0].confidence:.3g}" if ests else ""
+    header = ["function", "hits", "p", f"{level} interval", "bits", "bits interval"]
+    rows = [header]
+    for e in ests:
+        rows.append(
+            [
+                e.function,
+                f"{e.hits:,}",
+                _fmt_p(e.p),
+                "exact" if e.method == "exact" else f"[{_fmt_p(e.ci[0])}, {_fmt_p(e.ci[1])}]",
+                f"{e.bits:.3f}",
+                "exact" if e.method == "exact" else f"[{e.bits_ci[0]:.3f}, {e.bits_ci[1]:.3f}]",
+            ]
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    lines = ["  ".join(cell.rjust(widths[i]) if i else cell.ljust(widths[i]) for i, cell in enumerate(r)) for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    mode = "exact enumeration" if result.exact else f"{result.samples:,} samples, seed {result.seed}"
+    summary = (
+        f"{result.kind}: {mode}; chunk size {result.chunk_size}; {result.seconds:.1f} s "
+        f"({result.samples_per_s:.3g} nets/s) on {result.device_count} x {result.device}"
+    )
+    if result.histogram is not None:
+        summary += f"; {len(result.histogram)} distinct functions"
+    if result.nonfinite:
+        summary += f"; {result.nonfinite} non-finite outputs"
+    return summary + "\n" + "\n".join(lines)
