@@ -126,7 +126,7 @@ class MLP:
         h = x
         n_layers = len(self.hidden) + 1
         for i in range(1, n_layers + 1):
-            h = jnp.matmul(h, params[f"W{i}"], precision=precision) + params[f"b{i}"]
+            h = jnp.matmul(h, params[f"W{i}"], precision=precision) + params[f"b{i}"][None, :]
             if i < n_layers:
                 h = act(h)
         return h[:, 0]
@@ -198,11 +198,11 @@ class ResMLP:
 
     def embed(self, params: dict[str, Array], x: Float[Array, "points n"], *, precision: str = DEFAULT_PRECISION) -> Array:
         """The stream's start ``h_0 = x E + e``, shape ``(points, d)``."""
-        return jnp.matmul(x, params["E"], precision=precision) + params["e"]
+        return jnp.matmul(x, params["E"], precision=precision) + params["e"][None, :]
 
     def branch(self, params: dict[str, Array], l: int, s: Array, *, precision: str = DEFAULT_PRECISION) -> Array:
         """Block ``l``'s output ``alpha relu(s A_l + a_l) G_l`` (1-based ``l``), shape ``(points, d)``."""
-        hidden = jax.nn.relu(jnp.matmul(s, params[f"A{l}"], precision=precision) + params[f"a{l}"])
+        hidden = jax.nn.relu(jnp.matmul(s, params[f"A{l}"], precision=precision) + params[f"a{l}"][None, :])
         return jnp.float32(self.branch_scale) * jnp.matmul(hidden, params[f"G{l}"], precision=precision)
 
     def readout(self, params: dict[str, Array], h: Array, *, precision: str = DEFAULT_PRECISION) -> Array:

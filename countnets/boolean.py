@@ -127,7 +127,7 @@ def pack_table(bits: Bool[Array, "*batch points"]) -> UInt32[Array, "*batch word
         pad = [(0, 0)] * (bits.ndim - 1) + [(0, padded - points)]
         bits = jnp.pad(bits, pad)
     grouped = bits.reshape(*bits.shape[:-1], n_words, 32).astype(jnp.uint32)
-    shifts = jnp.arange(32, dtype=jnp.uint32)
+    shifts = jnp.arange(32, dtype=jnp.uint32).reshape((1,) * (grouped.ndim - 1) + (32,))
     return jnp.sum(grouped << shifts, axis=-1, dtype=jnp.uint32)
 
 
@@ -135,7 +135,7 @@ def unpack_table(words: UInt32[Array, "*batch words"], n: int) -> Bool[Array, "*
     """Inverse of :func:`pack_table` for tables on ``n`` inputs."""
     n = _check_n(n)
     words = jnp.asarray(words, dtype=jnp.uint32)
-    shifts = jnp.arange(32, dtype=jnp.uint32)
+    shifts = jnp.arange(32, dtype=jnp.uint32).reshape((1,) * words.ndim + (32,))
     bits = (words[..., :, None] >> shifts) & jnp.uint32(1)
     return bits.reshape(*words.shape[:-1], -1)[..., : 2**n].astype(bool)
 

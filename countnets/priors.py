@@ -60,7 +60,7 @@ class Gaussian:
     ) -> Float[Array, "chunk n_params"]:
         """Draw chunk ``chunk_index``: ``normal(fold_in(key, chunk_index), (chunk_size, n_params)) * scales``."""
         z = jax.random.normal(chunk_key(key, chunk_index), (chunk_size, layout_size(layout)), dtype=jnp.float32)
-        return z * jnp.asarray(self.scales(layout))
+        return z * jnp.asarray(self.scales(layout))[None, :]
 
     def config(self) -> dict:
         """Plain-dict description, stored in results."""
