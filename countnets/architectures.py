@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, Float
 
 from countnets._errors import CountnetsError, check_finite_float, check_positive_int
@@ -22,6 +23,7 @@ from countnets.layout import ParamSpec, layout_offsets, layout_size
 __all__ = [
     "MLP",
     "ResMLP",
+    "GoalNet",
     "Architecture",
     "ACTIVATIONS",
     "activation_fn",
@@ -54,7 +56,8 @@ def _check_n(n: object) -> int:
     return n
 
 
-def _unflatten(layout: tuple[ParamSpec, ...], theta: Float[Array, "*batch n_params"]) -> dict[str, Array]:
+def _unflatten(layout: tuple[ParamSpec, ...], theta: Float[Array | np.ndarray, "*batch n_params"]) -> dict[str, Array]:
+    theta = jnp.asarray(theta)
     n_params = layout_size(layout)
     if theta.shape[-1] != n_params:
         raise CountnetsError(f"parameter vector must have {n_params} entries on its last axis, got shape {theta.shape}")
@@ -114,7 +117,7 @@ class MLP:
         """Number of scalar parameters."""
         return layout_size(self.layout())
 
-    def unflatten(self, theta: Float[Array, "*batch n_params"]) -> dict[str, Array]:
+    def unflatten(self, theta: Float[Array | np.ndarray, "*batch n_params"]) -> dict[str, Array]:
         """Named arrays from a flat parameter vector (leading batch axes allowed)."""
         return _unflatten(self.layout(), theta)
 
@@ -192,7 +195,7 @@ class ResMLP:
         """Number of scalar parameters."""
         return layout_size(self.layout())
 
-    def unflatten(self, theta: Float[Array, "*batch n_params"]) -> dict[str, Array]:
+    def unflatten(self, theta: Float[Array | np.ndarray, "*batch n_params"]) -> dict[str, Array]:
         """Named arrays from a flat parameter vector (leading batch axes allowed)."""
         return _unflatten(self.layout(), theta)
 
@@ -223,13 +226,108 @@ class ResMLP:
         return {"arch": "resmlp", "n": self.n, "d": self.d, "L": self.L, "w": self.w, "branch_scale": self.branch_scale}
 
 
-Architecture = MLP | ResMLP
+@dataclasses.dataclass(frozen=True)
+class GoalNet:
+    """Network with one binary "goal" unit between two hidden layers (DESIGN section 3, detour D2).
+
+    ``h_1 = relu(x W1 + b1)``; the goal ``z = step(h_1 v + b_z)`` in {0, 1} whatever the
+    input encoding (``step(t) = 1`` iff ``t > 0``, so ``step(0) = 0``);
+    ``h_2 = relu([x, z] W2 + b2)``, the last row of ``W2`` reading z; the output is
+    ``y = h_2 u + c``.
+
+    Flat parameter order: ``W1`` (n x w), ``b1`` (w), ``v`` (w), ``b_z`` (scalar),
+    ``W2`` ((n+1) x w), ``b2`` (w), ``u`` (w), ``c`` (scalar). Fan-ins of the weights
+    W1, v, W2, u: n, w, n+1, w.
+
+    Args:
+      n: number of inputs (1..8).
+      w: width of both hidden layers.
+    """
+
+    n: int
+    w: int
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "n", _check_n(self.n))
+        object.__setattr__(self, "w", check_positive_int("w (hidden width)", self.w))
+
+    @property
+    def name(self) -> str:
+        """Short name, e.g. ``goalnet-3-w8``."""
+        return f"goalnet-{self.n}-w{self.w}"
+
+    def layout(self) -> tuple[ParamSpec, ...]:
+        """The documented flat parameter order."""
+        n, w = self.n, self.w
+        return (
+            ParamSpec("W1", (n, w), "weight", n),
+            ParamSpec("b1", (w,), "bias"),
+            ParamSpec("v", (w,), "weight", w),
+            ParamSpec("b_z", (), "bias"),
+            ParamSpec("W2", (n + 1, w), "weight", n + 1),
+            ParamSpec("b2", (w,), "bias"),
+            ParamSpec("u", (w,), "weight", w),
+            ParamSpec("c", (), "bias"),
+        )
+
+    @property
+    def n_params(self) -> int:
+        """Number of scalar parameters."""
+        return layout_size(self.layout())
+
+    def unflatten(self, theta: Float[Array, "*batch n_params"]) -> dict[str, Array]:
+        """Named arrays from a flat parameter vector (leading batch axes allowed)."""
+        return _unflatten(self.layout(), theta)
+
+    def goal_preactivation(
+        self, params: dict[str, Array], x: Float[Array, "points n"], *, precision: str = DEFAULT_PRECISION
+    ) -> Float[Array, " points"]:
+        """The goal unit's pre-activation ``relu(x W1 + b1) v + b_z``; its truth table is the goal g."""
+        h1 = jax.nn.relu(jnp.matmul(x, params["W1"], precision=precision) + params["b1"][None, :])
+        return jnp.matmul(h1, params["v"], precision=precision) + params["b_z"]
+
+    def goal(
+        self, params: dict[str, Array], x: Float[Array, "points n"], *, precision: str = DEFAULT_PRECISION
+    ) -> Float[Array, " points"]:
+        """The goal ``z = step(relu(x W1 + b1) v + b_z)``, float32 0.0 or 1.0 at each input row."""
+        return _step(self.goal_preactivation(params, x, precision=precision))
+
+    def output_given_goal(
+        self,
+        params: dict[str, Array],
+        x: Float[Array, "points n"],
+        z: Float[Array, " points"],
+        *,
+        precision: str = DEFAULT_PRECISION,
+    ) -> Float[Array, " points"]:
+        """Output ``relu([x, z] W2 + b2) u + c`` for a given goal value per row (clamping = passing a constant z)."""
+        xz = jnp.concatenate([x, z[:, None]], axis=1)
+        h2 = jax.nn.relu(jnp.matmul(xz, params["W2"], precision=precision) + params["b2"][None, :])
+        return jnp.matmul(h2, params["u"], precision=precision) + params["c"]
+
+    def apply(
+        self, params: dict[str, Array], x: Float[Array, "points n"], *, precision: str = DEFAULT_PRECISION
+    ) -> Float[Array, " points"]:
+        """Output pre-activation of one network at each input row (the full forward pass)."""
+        return self.output_given_goal(params, x, self.goal(params, x, precision=precision), precision=precision)
+
+    def config(self) -> dict:
+        """Plain-dict description, stored in results."""
+        return {"arch": "goalnet", "n": self.n, "w": self.w}
+
+
+Architecture = MLP | ResMLP | GoalNet
 
 
 def apply_flat_batch(
-    arch: Architecture, theta: Float[Array, "chunk n_params"], x: Float[Array, "points n"], *, precision: str = DEFAULT_PRECISION
+    arch: Architecture,
+    theta: Float[Array | np.ndarray, "chunk n_params"],
+    x: Float[Array | np.ndarray, "points n"],
+    *,
+    precision: str = DEFAULT_PRECISION,
 ) -> Float[Array, "chunk points"]:
     """Outputs of a chunk of networks given as flat vectors: ``vmap(apply)``."""
+    theta, x = jnp.asarray(theta), jnp.asarray(x)
     return jax.vmap(lambda t: arch.apply(arch.unflatten(t), x, precision=precision))(theta)
 
 
@@ -241,4 +339,6 @@ def arch_from_config(config: dict) -> Architecture:
         return MLP(config["n"], tuple(config["hidden"]), config["activation"])
     if kind == "resmlp":
         return ResMLP(config["n"], config["d"], config["L"], config["w"], config["branch_scale"])
-    raise CountnetsError(f"unknown architecture {kind!r}; expected mlp or resmlp")
+    if kind == "goalnet":
+        return GoalNet(config["n"], config["w"])
+    raise CountnetsError(f"unknown architecture {kind!r}; expected mlp, resmlp or goalnet")

@@ -16,7 +16,15 @@ from countnets.architectures import ACTIVATIONS, MLP, ResMLP
 from countnets.experiments import experiment_modules
 from countnets.priors import Gaussian, Lattice, Uniform
 
-__all__ = ["main", "build_parser", "prior_from_args", "arch_from_args"]
+__all__ = [
+    "main",
+    "build_parser",
+    "prior_from_args",
+    "arch_from_args",
+    "add_network_options",
+    "add_prior_options",
+    "add_run_options",
+]
 
 EXIT_BAD_INPUT = 2
 
@@ -90,6 +98,11 @@ def add_network_options(parser: argparse.ArgumentParser, *, arch_choices: Sequen
     g.add_argument("--block-width", type=_nonneg_int, default=8, help="ResMLP block hidden width w")
     g.add_argument("--branch-scale", type=_float, default=1.0, help="ResMLP branch multiplier alpha")
     g.add_argument("--encoding", choices=boolean.ENCODINGS, default="01", help="input encoding (default %(default)s)")
+    add_prior_options(parser)
+
+
+def add_prior_options(parser: argparse.ArgumentParser) -> None:
+    """Prior options (--prior, --sigma-w, --sigma-b, --bound, --values), read by :func:`prior_from_args`."""
     p = parser.add_argument_group("prior")
     p.add_argument("--prior", choices=("gaussian", "uniform", "lattice"), default="gaussian")
     p.add_argument("--sigma-w", type=_float, default=1.0, help="Gaussian weight scale (std sigma_w/sqrt(fan_in))")
@@ -153,6 +166,11 @@ def build_parser() -> argparse.ArgumentParser:
     est.add_argument("--max-exact", type=_nonneg_int, default=estimators.DEFAULT_MAX_EXACT, help="limit on enumerated configurations")
     est.add_argument("--rel-width", type=_float, default=None, help="stop when every target's interval half-width / p is below this")
 
+    plot = sub.add_parser("plot", help="draw PNG figures from a saved serial-parallel or detour result")
+    plot.add_argument("result", help="a result JSON written with --json")
+    plot.add_argument("--out", default=None, help="figure path (default: the JSON path with .png)")
+    plot.set_defaults(_run=_run_plot)
+
     modules = experiment_modules()
     if modules:
         exp = sub.add_parser("experiment", help="run a circuit or training experiment")
@@ -194,6 +212,15 @@ def _run_counting(args: argparse.Namespace) -> results.CountResult:
     if args.command == "histogram":
         return estimators.histogram_mc(prior, arch, top=args.top, **sampling)
     return estimators.estimate_mc(prior, arch, targets, rel_halfwidth=args.rel_width, **sampling)
+
+
+def _run_plot(args: argparse.Namespace) -> int:
+    from countnets import plotting
+
+    out = args.out or str(args.result).removesuffix(".json") + ".png"
+    for path in plotting.plot_result(results.load_json(args.result), out):
+        print(f"wrote {path}")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -86,7 +86,7 @@ def sampling_source(prior: Prior, arch: Architecture, chunk_size: int = DEFAULT_
 
 
 def lattice_source(
-    prior: Lattice, arch: Architecture, chunk_size: int = DEFAULT_CHUNK_SIZE, max_configurations: int = DEFAULT_MAX_EXACT
+    prior: Prior, arch: Architecture, chunk_size: int = DEFAULT_CHUNK_SIZE, max_configurations: int = DEFAULT_MAX_EXACT
 ) -> ChunkSource:
     """Every parameter vector of a lattice prior exactly once, in enumeration order.
 
@@ -320,6 +320,8 @@ def run_chunks(
     from tqdm.auto import tqdm
 
     n_chunks = -(-n_samples // chunk_size)
+    # Never pad a short run up to a full step of empty chunks.
+    chunks_per_step = max(1, min(chunks_per_step, n_chunks - start_chunk))
     done = min(n_samples, start_chunk * chunk_size)
     stopped_by = "samples"
     start = time.perf_counter()
@@ -601,7 +603,7 @@ def histogram_mc(
 
 
 def enumerate_exact(
-    prior: Lattice,
+    prior: Prior,
     arch: Architecture,
     *,
     encoding: str = "01",

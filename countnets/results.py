@@ -191,6 +191,10 @@ def to_json(result: CountResult) -> dict[str, Any]:
     """The result as a JSON-ready dict (infinities as the strings ``"inf"``/``"-inf"``)."""
     out = dataclasses.asdict(result)
     out["estimates"] = [_estimate_to_dict(e) for e in result.estimates]
+    # Experiment fields (``extra``) are also written at the top level, e.g. ``results`` or
+    # ``counts``, unless the name is a record field; ``from_json`` reads them from ``extra``.
+    for name, value in out["extra"].items():
+        out.setdefault(name, value)
     return out
 
 
