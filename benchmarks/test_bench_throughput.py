@@ -21,6 +21,10 @@ CASES = [
 def test_throughput(benchmark, config, mode, impl, throughput_rows):
     arch, n_nets = CONFIGS[config]
     n_nets *= scale()
+    if impl == "torch-bmm":
+        pytest.importorskip("torch")
+        if not config.startswith("mlp-"):
+            pytest.skip("the torch baseline covers ReLU MLPs only")
     run = IMPLS[impl](arch, n_nets, mode)
     run(0)  # compile outside the timing
     rounds = iter(range(1, 10**9))

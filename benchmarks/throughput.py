@@ -95,5 +95,50 @@ def naive_impl(arch, n_nets: int, mode: str) -> Callable[[int], object]:
     return run
 
 
-IMPLS = {"countnets": countnets_impl, "naive-vmap": naive_impl, "host-unique": naive_impl}
-MODES_BY_IMPL = {"countnets": ("count", "histogram"), "naive-vmap": ("count",), "host-unique": ("histogram",)}
+def torch_impl(arch, n_nets: int, mode: str) -> Callable[[int], object]:
+    """PyTorch baseline: torch.randn per chunk and torch.bmm, counting on the device (MLP only)."""
+    import torch
+
+    if type(arch) is not cn.MLP or arch.activation != "relu":
+        raise NotImplementedError("the torch baseline covers ReLU MLPs only")
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    widths = [arch.n, *arch.hidden, 1]
+    bits = np.asarray(cn.cube(arch.n))
+    x = torch.tensor(bits, device=device)
+    chunk = min(CHUNK_SIZE * 4, n_nets)
+    n_words = max(1, 2**arch.n // 32)
+    weights = torch.tensor([1 << (j % 32) for j in range(2**arch.n)], device=device, dtype=torch.int64)
+    gen = torch.Generator(device=device)
+
+    def run(round_index: int):
+        gen.manual_seed(round_index)
+        hits = torch.zeros((), dtype=torch.int64, device=device)
+        tables = []
+        for _ in range(n_nets // chunk):
+            h = x.expand(chunk, *x.shape)
+            for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
+                w = torch.randn(chunk, a, b, device=device, generator=gen) / a**0.5
+                bias = torch.randn(chunk, 1, b, device=device, generator=gen)
+                h = torch.bmm(h, w) + bias
+                if i < len(widths) - 2:
+                    h = torch.relu(h)
+            positive = h[:, :, 0] > 0
+            if mode == "count":
+                hits += (~positive).all(dim=1).sum()
+            else:
+                packed = (positive.long() * weights).reshape(chunk, n_words, -1).sum(dim=2)
+                tables.append(packed)
+        if mode == "count":
+            return int(hits)
+        return torch.unique(torch.cat(tables), dim=0, return_counts=True)
+
+    return run
+
+
+IMPLS = {"countnets": countnets_impl, "naive-vmap": naive_impl, "host-unique": naive_impl, "torch-bmm": torch_impl}
+MODES_BY_IMPL = {
+    "countnets": ("count", "histogram"),
+    "naive-vmap": ("count",),
+    "host-unique": ("histogram",),
+    "torch-bmm": ("count", "histogram"),
+}
