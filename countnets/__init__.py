@@ -6,6 +6,7 @@ Public API, re-exported from the modules named in each import.
 from countnets._errors import CountnetsError as CountnetsError
 from countnets._version import __version__ as __version__
 from countnets.architectures import MLP as MLP
+from countnets.architectures import GoalNet as GoalNet
 from countnets.architectures import ResMLP as ResMLP
 from countnets.architectures import apply_flat_batch as apply_flat_batch
 from countnets.boolean import cube as cube
@@ -37,6 +38,7 @@ __all__ = [
     "CountnetsError",
     "__version__",
     "MLP",
+    "GoalNet",
     "ResMLP",
     "apply_flat_batch",
     "cube",

@@ -1,17 +1,32 @@
 """The ``countnets`` command line: parse options into library objects, call one function, write JSON.
 
-Bad input gives a one-line message on stderr and exit code 2, never a traceback.
+Exit codes:
+
+* 0: success (also a run stopped by ``--max-seconds`` or ``--rel-width``).
+* 2: bad input (options, values, files, environment variables): one line on stderr,
+  ``countnets: error: ...``, never a traceback.
+* 3: interrupted by SIGINT or SIGTERM: the current step was finished, the checkpoint
+  (with ``--checkpoint``) saved, the partial result printed (and written with
+  ``--json``, ``stopped_by: "interrupted"``). Rerun the same command to resume.
+* 130: a second SIGINT/SIGTERM while stopping: stopped at once; the checkpoint holds
+  the last completed save.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import math
+import os
 import re
 import sys
+import threading
 from collections.abc import Sequence
+from pathlib import Path
 
-from countnets import boolean, estimators, results, statistics
-from countnets._errors import CountnetsError
+from countnets import boolean, estimators, results, sharding, statistics
+from countnets import checkpoint as checkpoint_lib
+from countnets._errors import CountnetsError, check_finite_float
 from countnets.architectures import ACTIVATIONS, MLP, ResMLP
 from countnets.experiments import experiment_modules
 from countnets.priors import Gaussian, Lattice, Uniform
@@ -26,7 +41,10 @@ __all__ = [
     "add_run_options",
 ]
 
+EXIT_OK = 0
 EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 3
+EXIT_FORCED = 130
 
 
 class _Parser(argparse.ArgumentParser):
@@ -42,6 +60,12 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str):  # type: ignore[override]
         raise CountnetsError(message)
+
+    def _get_values(self, action, arg_strings):
+        # argparse drops a lone "--" value (``--n=--``) and would return [] unconverted.
+        if action.option_strings and action.nargs is None and arg_strings == ["--"]:
+            self.error(f"argument {'/'.join(action.option_strings)}: expected one argument, got '--'")
+        return super()._get_values(action, arg_strings)
 
 
 def _int_list(text: str) -> tuple[int, ...]:
@@ -60,6 +84,8 @@ def _float_list(text: str) -> tuple[float, ...]:
         values = tuple(float(part) for part in text.split(","))
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+    if not all(math.isfinite(v) for v in values):
+        raise argparse.ArgumentTypeError(f"expected comma-separated finite numbers, got {text!r}")
     return values
 
 
@@ -81,9 +107,12 @@ def _nonneg_int(text: str) -> int:
 
 def _float(text: str) -> float:
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
 
 
 def add_network_options(parser: argparse.ArgumentParser, *, arch_choices: Sequence[str] = ("mlp", "resmlp")) -> None:
@@ -124,6 +153,19 @@ def add_run_options(parser: argparse.ArgumentParser, *, default_samples: int) ->
     r.add_argument("--max-seconds", type=_float, default=None, help="stop after this wall time")
     r.add_argument("--json", default=None, help="write the result record to this path")
     r.add_argument("--quiet", action="store_true", help="no progress bar and no table")
+    r.add_argument("--devices", type=_nonneg_int, default=None,
+                   help="local devices to shard chunks over (default: all; counts do not depend on it)")  # fmt: skip
+    r.add_argument("--checkpoint", default=None, metavar="PATH",
+                   help="save counts and progress here; rerunning the same command resumes")  # fmt: skip
+    r.add_argument("--checkpoint-every", type=_float, default=checkpoint_lib.DEFAULT_EVERY_SECONDS, metavar="SECONDS",
+                   help="seconds between checkpoint saves, 0 for every step (default %(default)s)")  # fmt: skip
+    d = parser.add_argument_group("multi-process (jax.distributed; every process runs the same command)")
+    d.add_argument("--coordinator", default=None, metavar="HOST:PORT",
+                   help=f"process 0's address (env {sharding.ENV_COORDINATOR})")  # fmt: skip
+    d.add_argument("--num-processes", type=_nonneg_int, default=None,
+                   help=f"number of processes (env {sharding.ENV_NUM_PROCESSES})")  # fmt: skip
+    d.add_argument("--process-id", type=_nonneg_int, default=None,
+                   help=f"this process's index, 0..num-processes-1 (env {sharding.ENV_PROCESS_ID})")  # fmt: skip
 
 
 def prior_from_args(args: argparse.Namespace):
@@ -157,6 +199,9 @@ def build_parser() -> argparse.ArgumentParser:
     hist.add_argument("--exact", action="store_true", help="enumerate every lattice configuration instead of sampling")
     hist.add_argument("--max-exact", type=_nonneg_int, default=estimators.DEFAULT_MAX_EXACT, help="limit on enumerated configurations")
     hist.add_argument("--top", type=_nonneg_int, default=10, help="report the K most frequent functions")
+    hist.add_argument("--max-distinct", type=_nonneg_int, default=estimators.DEFAULT_MAX_DISTINCT, metavar="K",
+                      help="keep at most about K distinct functions on the host, the rest counted as 'other' "
+                      "(0: no bound; default %(default)s)")  # fmt: skip
 
     est = sub.add_parser("estimate", help="prior mass of given target functions")
     add_network_options(est)
@@ -193,7 +238,12 @@ def _run_counting(args: argparse.Namespace) -> results.CountResult:
         chunks_per_step=args.chunks_per_step or None,
         precision=args.precision,
         progress=progress,
+        devices=args.devices,
+        checkpoint=args.checkpoint,
+        checkpoint_every=args.checkpoint_every,
     )
+    if args.command == "histogram":
+        common["max_distinct"] = args.max_distinct or None
     if args.exact:
         if args.command == "estimate" and args.rel_width is not None:
             raise CountnetsError("--rel-width applies to sampling, not to --exact")
@@ -223,22 +273,117 @@ def _run_plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_output_path(path: str, option: str) -> None:
+    """Refuse, before any work, an output path that could not be written."""
+    if not str(path).strip():
+        raise CountnetsError(f"{option} needs a file path, got {path!r}")
+    target = Path(path)
+    if target.is_dir():
+        raise CountnetsError(f"{option} {path!r} is a directory; give a file name")
+    parent = target.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise CountnetsError(f"{option} {path!r}: {str(parent)!r} is not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise CountnetsError(f"{option} {path!r}: cannot write in {str(parent)!r}")
+
+
+def _prepare(args: argparse.Namespace) -> sharding.DistributedConfig | None:
+    """Validate the run, output and multi-process options (before JAX starts); the distributed config."""
+    if not hasattr(args, "devices"):  # a command without run options (plot)
+        return None
+    dist = sharding.distributed_config(args.coordinator, args.num_processes, args.process_id)
+    check_finite_float("--checkpoint-every", args.checkpoint_every, non_negative=True)
+    for option in ("json", "checkpoint"):
+        value = getattr(args, option, None)
+        if value is not None:
+            _check_output_path(value, f"--{option}")
+    if args.checkpoint is not None:
+        if args.json is not None and Path(args.json).resolve() == Path(args.checkpoint).resolve():
+            raise CountnetsError("--checkpoint and --json must be different files")
+    if args.devices is not None and args.chunks_per_step:
+        total = args.devices * (dist.num_processes if dist else 1)
+        if args.chunks_per_step % total:
+            n_proc = dist.num_processes if dist else 1
+            raise CountnetsError(
+                f"--chunks-per-step must be a multiple of the device count {total} "
+                f"(--devices {args.devices} x {n_proc} process(es)), got {args.chunks_per_step}"
+            )
+    return dist
+
+
+def _signal_guard():
+    """SIGINT/SIGTERM finish the step and stop (only the main thread can catch signals)."""
+    if threading.current_thread() is threading.main_thread():
+        return checkpoint_lib.catch_signals()
+    return contextlib.nullcontext()
+
+
+def _interrupted_message(signal_name: str | None, result: results.CountResult | None, args: argparse.Namespace) -> str:
+    what = f"interrupted by {signal_name}" if signal_name else "interrupted by a signal to another process"
+    if result is not None:
+        if result.exact:
+            what += f" after {result.samples:,} configurations"
+        else:
+            what += f" after {result.samples:,} of {args.samples:,} samples"
+    if getattr(args, "checkpoint", None):
+        return f"countnets: {what}; checkpoint saved to {args.checkpoint}; rerun the same command to resume"
+    return f"countnets: {what}; no checkpoint was kept (use --checkpoint PATH to make a run resumable)"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``countnets``; returns the process exit code."""
+    """Entry point of ``countnets``; returns the process exit code (see the module docstring)."""
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
-        if hasattr(args, "_run"):
-            return int(args._run(args))
-        result = _run_counting(args)
+        dist = _prepare(args)
+        if dist is not None:
+            sharding.initialize_distributed(dist)
+        lead = dist is None or dist.process_id == 0
+        if not lead:  # one combined result, written and printed by process 0 only
+            for name, value in (("json", None), ("quiet", True), ("plot", None)):
+                if hasattr(args, name):
+                    setattr(args, name, value)
+        with (
+            sharding.use_devices(getattr(args, "devices", None)),
+            _signal_guard(),
+            checkpoint_lib.require_checkpoints(getattr(args, "checkpoint", None)),  # refused where unsupported
+        ):
+            if hasattr(args, "_run"):
+                code = int(args._run(args))
+                signal_name = checkpoint_lib.interrupt_signal()
+                if signal_name is not None and code == EXIT_OK:
+                    print(_interrupted_message(signal_name, None, args), file=sys.stderr)
+                    return EXIT_INTERRUPTED
+                return code
+            result = _run_counting(args)
+            signal_name = checkpoint_lib.interrupt_signal()
+        if lead and args.json:
+            results.save_json(result, args.json)
     except CountnetsError as err:
         print(f"countnets: error: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    if args.json:
-        results.save_json(result, args.json)
-    if not args.quiet:
+    except OSError as err:
+        print(f"countnets: error: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("countnets: stopped at once by an interrupt; a checkpoint keeps its last save", file=sys.stderr)
+        return EXIT_FORCED
+    if lead and not args.quiet:
         print(results.format_table(result))
-    return 0
+        if result.extra.get("other"):
+            print(
+                f"histogram bounded by --max-distinct {result.extra['max_distinct']}: "
+                f"{result.extra['other']:,} samples not attributed to a kept function; "
+                "kept counts are lower bounds, each at most "
+                f"{result.extra['max_undercount']:,} below the truth (intervals widened to cover it)"
+            )
+    if result.stopped_by == "interrupted":
+        if lead:
+            print(_interrupted_message(signal_name, result, args), file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return EXIT_OK
 
 
 if __name__ == "__main__":  # pragma: no cover

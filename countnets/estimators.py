@@ -10,9 +10,13 @@ Python ints. Counts are therefore identical for any number of chunks per step.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
+import os
 import sys
+import threading
 import time
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -22,10 +26,11 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray, UInt32
 
-from countnets import boolean, statistics
+from countnets import boolean, kernels, sharding, statistics
+from countnets import checkpoint as checkpoint_lib
 from countnets._errors import CountnetsError, check_finite_float, check_positive_int
 from countnets.architectures import DEFAULT_PRECISION, Architecture, apply_flat_batch
-from countnets.priors import Lattice, Prior
+from countnets.priors import PRNG_DESCRIPTION, Lattice, Prior
 from countnets.results import CountResult, Estimate, make_estimate, runtime_info
 
 __all__ = [
@@ -46,11 +51,18 @@ __all__ = [
     "histogram_estimates",
     "merge_histogram_step",
     "HistogramAccumulator",
+    "CountAccumulator",
+    "DEFAULT_MAX_DISTINCT",
+    "RunInfo",
+    "last_run_info",
 ]
 
 DEFAULT_CHUNK_SIZE = 4096
 DEFAULT_MARGIN = 1e-5
 DEFAULT_MAX_EXACT = 2**34
+# Distinct functions a histogram keeps on the host by default (about 1.25x this many
+# entries at most; see HistogramAccumulator and docs/scaling.md).
+DEFAULT_MAX_DISTINCT = 1_000_000
 PRECISIONS = ("highest", "high", "default")
 _STEP_BYTES = 256 * 2**20  # activation memory aimed at per step when choosing chunks per step
 
@@ -143,7 +155,7 @@ def chunk_tables(
       ``(keys, nonfinite, near)``: packed tables (uint32, DESIGN bit order); whether
       any output was NaN or infinite; whether any output was within ``margin`` of 0.
     """
-    y = apply_flat_batch(arch, theta, x, precision=precision)
+    y = kernels.chunk_outputs(arch, theta, x, precision=precision)
     keys = boolean.pack_table(boolean.truth_table(y))
     nonfinite = ~jnp.all(jnp.isfinite(y), axis=1)
     near = jnp.any(jnp.abs(y) <= margin, axis=1)
@@ -267,17 +279,140 @@ def merge_histogram_step(histogram: Counter, step_out: dict[str, Any]) -> None:
 
 @dataclasses.dataclass
 class HistogramAccumulator:
-    """Host-side sums of histogram steps: ``histogram`` (int table -> count), ``nonfinite``, ``near``."""
+    """Host-side sums of histogram steps, with an optional bound on the functions kept.
+
+    With ``max_distinct=None`` every distinct function is kept and the counts are exact.
+    With ``max_distinct=K`` the host table never holds more than about ``1.25 K``
+    functions plus one step's rows: whenever it exceeds ``K + max(1, K // 4)`` entries it
+    is reduced as in the mergeable Misra-Gries summary: with ``c`` the ``(K+1)``-th
+    largest count, ``c`` is subtracted from every count and functions left with nothing
+    are dropped. The guarantee, for every function f (kept count 0 if f is not kept)::
+
+        kept(f) <= true(f) <= kept(f) + max_undercount,   max_undercount <= other / (K + 1)
+
+    where ``other = samples merged - sum(kept)`` counts the samples not attributed to a
+    kept function. So kept counts are lower bounds, every function with
+    ``true(f) > max_undercount`` is kept, and ``other == 0`` means nothing was dropped
+    (all counts exact). Which functions are kept can depend on how chunks were grouped
+    into steps (chunks per step, devices); the bound holds for any grouping.
+
+    Attributes:
+      histogram: int truth table -> (kept) count.
+      nonfinite: networks with a non-finite output.
+      near: networks with an output within the margin of 0.
+      max_distinct: K, or ``None`` for no bound.
+      other: samples not attributed to a kept function.
+      max_undercount: the largest amount by which any kept count can be below the truth.
+
+    Raises:
+      CountnetsError: if ``max_distinct`` is not ``None`` or a positive int.
+    """
 
     histogram: Counter = dataclasses.field(default_factory=Counter)
     nonfinite: int = 0
     near: int = 0
+    max_distinct: int | None = None
+    other: int = 0
+    max_undercount: int = 0
+
+    def __post_init__(self):
+        if self.max_distinct is not None:
+            self.max_distinct = check_positive_int("max_distinct", self.max_distinct)
+
+    @property
+    def truncated(self) -> bool:
+        """Whether any count was dropped (then kept counts are lower bounds)."""
+        return self.other > 0
 
     def merge(self, step_out: dict[str, Any]) -> None:
-        """Add one step's output (see :func:`build_chunk_histogram`)."""
+        """Add one step's output (see :func:`build_chunk_histogram`), then reduce if over the bound."""
         merge_histogram_step(self.histogram, step_out)
         self.nonfinite += int(step_out["nonfinite"])
         self.near += int(step_out["near"])
+        if self.max_distinct is not None and len(self.histogram) > self.max_distinct + max(1, self.max_distinct // 4):
+            self._reduce()
+
+    def _reduce(self) -> None:
+        k = self.max_distinct
+        counts = np.fromiter(self.histogram.values(), dtype=np.int64, count=len(self.histogram))
+        cut = int(np.partition(counts, len(counts) - (k + 1))[len(counts) - (k + 1)])
+        kept = {key: value - cut for key, value in self.histogram.items() if value > cut}
+        self.other += int(counts.sum()) - sum(kept.values())
+        self.max_undercount += cut
+        self.histogram.clear()
+        self.histogram.update(kept)
+
+    def state_dict(self) -> dict[str, Any]:
+        """JSON-ready state for a checkpoint (tables as hex strings)."""
+        return {
+            "histogram": {format(k, "x"): v for k, v in self.histogram.items()},
+            "nonfinite": self.nonfinite,
+            "near": self.near,
+            "max_distinct": self.max_distinct,
+            "other": self.other,
+            "max_undercount": self.max_undercount,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore from :meth:`state_dict`.
+
+        Raises:
+          CountnetsError: if the state is malformed or has another ``max_distinct``.
+        """
+        try:
+            if state["max_distinct"] != self.max_distinct:
+                raise CountnetsError(
+                    f"saved histogram has max_distinct={state['max_distinct']}, this run {self.max_distinct}"
+                )
+            histogram = Counter({int(k, 16): int(v) for k, v in state["histogram"].items()})
+            nonfinite, near = int(state["nonfinite"]), int(state["near"])
+            other, under = int(state["other"]), int(state["max_undercount"])
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
+            raise CountnetsError(f"malformed histogram state in checkpoint: {err!r}") from None
+        self.histogram.clear()
+        self.histogram.update(histogram)
+        self.nonfinite, self.near, self.other, self.max_undercount = nonfinite, near, other, under
+
+
+@dataclasses.dataclass
+class CountAccumulator:
+    """Host-side sums of counter steps (see :func:`build_chunk_counter`), as Python ints.
+
+    Attributes:
+      hits: hits per target, in target order.
+      nonfinite: networks with a non-finite output.
+      near: networks with an output within the margin of 0.
+    """
+
+    hits: list[int]
+    nonfinite: int = 0
+    near: int = 0
+
+    def merge(self, step_out: dict[str, Any]) -> None:
+        """Add one step's output."""
+        for i, h in enumerate(np.asarray(step_out["hits"]).tolist()):
+            self.hits[i] += h
+        self.nonfinite += int(step_out["nonfinite"])
+        self.near += int(step_out["near"])
+
+    def state_dict(self) -> dict[str, Any]:
+        """JSON-ready state for a checkpoint."""
+        return {"hits": list(self.hits), "nonfinite": self.nonfinite, "near": self.near}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore from :meth:`state_dict`.
+
+        Raises:
+          CountnetsError: if the state is malformed or has another number of targets.
+        """
+        try:
+            hits = [int(h) for h in state["hits"]]
+            nonfinite, near = int(state["nonfinite"]), int(state["near"])
+        except (KeyError, TypeError, ValueError) as err:
+            raise CountnetsError(f"malformed count state in checkpoint: {err!r}") from None
+        if len(hits) != len(self.hits):
+            raise CountnetsError(f"saved counts have {len(hits)} targets, this run {len(self.hits)}")
+        self.hits[:], self.nonfinite, self.near = hits, nonfinite, near
 
 
 def _chunks_per_step(arch: Architecture, chunk_size: int) -> int:
@@ -285,6 +420,33 @@ def _chunks_per_step(arch: Architecture, chunk_size: int) -> int:
     widest = max([arch.n_params, points * max(getattr(arch, "hidden", ()) or (1,)), points * getattr(arch, "d", 1)])
     per_chunk = chunk_size * (arch.n_params + 2 * widest) * 4
     return int(max(1, min(64, _STEP_BYTES // max(per_chunk, 1))))
+
+
+@dataclasses.dataclass(frozen=True)
+class RunInfo:
+    """How the last :func:`run_chunks` call in this thread ran (read by result builders).
+
+    Attributes:
+      devices: devices that evaluated chunks, over all processes.
+      processes: processes in the run (``jax.process_count()``).
+      resumed_from: samples restored from a checkpoint (0 for a fresh run).
+      seconds_before: counting seconds spent by earlier invocations (from the checkpoint).
+      checkpoint: the checkpoint path, or ``None``.
+    """
+
+    devices: int = 1
+    processes: int = 1
+    resumed_from: int = 0
+    seconds_before: float = 0.0
+    checkpoint: str | None = None
+
+
+_last_run = threading.local()
+
+
+def last_run_info() -> RunInfo:
+    """The :class:`RunInfo` of the last :func:`run_chunks` call in this thread (defaults if none)."""
+    return getattr(_last_run, "info", RunInfo())
 
 
 def run_chunks(
@@ -300,6 +462,9 @@ def run_chunks(
     max_seconds: float | None = None,
     progress: bool = False,
     description: str = "counting",
+    devices: int | None = None,
+    checkpoint: checkpoint_lib.Checkpoint | None = None,
+    state: checkpoint_lib.Checkpointable | None = None,
 ) -> tuple[int, str]:
     """Drive ``step`` over chunks ``start_chunk ..`` until ``n_samples`` samples are done.
 
@@ -307,49 +472,214 @@ def run_chunks(
     chunk is truncated by passing ``n_valid < C``. Padding chunks in the final step
     have ``n_valid = 0``, so shapes (and the compiled step) never change.
 
+    **Devices and processes.** A jitted ``step`` (see :func:`countnets.sharding.is_shardable`)
+    is sharded over ``devices`` local devices (default: every one, or the
+    :func:`countnets.sharding.use_devices` setting) of every process of a
+    ``jax.distributed`` run. A step then covers ``chunks_per_step`` rounded up to a
+    multiple of the device count ``D``; each device evaluates ``chunks_per_step / D``
+    consecutive chunks, and ``merge`` is called once per device, in chunk order, on
+    that device's output (as if the step had been run with ``chunks_per_step / D``
+    chunks). Every process merges every device's output, so all hold the same counts.
+    A plain Python ``step`` runs as given on one device, after the previous merge.
+    Counts are identical in every case, as ``merge`` only ever sees chunks in order.
+
+    **Checkpoints.** With ``checkpoint`` (and ``state``, the object ``merge`` adds
+    into, with ``state_dict``/``load_state_dict``) an existing checkpoint of the same
+    run is loaded first and the run continues from its next chunk; progress and
+    ``state.state_dict()`` are saved atomically after completed steps (see
+    :class:`countnets.checkpoint.Checkpoint`), and when the run stops.
+
+    **Stopping.** After each step: all samples done (``"samples"``); ``should_stop``;
+    a signal caught by :func:`countnets.checkpoint.catch_signals` (``"interrupted"``);
+    ``max_seconds`` (``"time"``). With several processes the last two are agreed by
+    all processes after every step.
+
     Args:
-      step: ``step(key, chunk_indices, n_valid)``, int32 arrays of shape ``(chunks_per_step,)``.
-      merge: called on each step's output (on the host) in chunk order.
+      step: ``step(key, chunk_indices, n_valid)``, int32 arrays of shape ``(chunks per step (per device),)``.
+      merge: called on each step's (or each device's) output, on the host, in chunk order.
       should_stop: called with the samples done after each step; a non-None return
-        is the reason for stopping early.
+        is the reason for stopping early. Also called once on resuming.
       max_seconds: stop after the first step that ends past this wall time.
+      devices: local devices to shard over (``None``: the default described above).
+      checkpoint: where to save and resume (``None``: no checkpoint).
+      state: the accumulator saved in the checkpoint.
 
     Returns:
       ``(samples_done, stopped_by)``.
+
+    Raises:
+      CountnetsError: for invalid arguments, a device count the step cannot use, a
+        checkpoint without ``state``, or a checkpoint of another run.
     """
     from tqdm.auto import tqdm
 
+    chunk_size = check_positive_int("chunk_size", chunk_size)
+    n_samples = check_positive_int("n_samples (sample count)", n_samples)
+    chunks_per_step = check_positive_int("chunks_per_step", chunks_per_step)
+    start_chunk = check_positive_int("start_chunk", start_chunk, allow_zero=True)
+    if max_seconds is not None:
+        max_seconds = check_finite_float("max_seconds", max_seconds, positive=True)
     n_chunks = -(-n_samples // chunk_size)
-    # Never pad a short run up to a full step of empty chunks.
-    chunks_per_step = max(1, min(chunks_per_step, n_chunks - start_chunk))
+    if n_chunks >= 2**31:
+        raise CountnetsError(
+            f"{n_samples} samples in chunks of {chunk_size} make {n_chunks} chunks, more than the 2**31 - 1 "
+            "that chunk indices (int32) can address; raise chunk_size"
+        )
+    if checkpoint is None and checkpoint_lib.required_checkpoint() is not None:
+        raise CountnetsError(
+            f"--checkpoint {checkpoint_lib.required_checkpoint()} was given, but this command's counting loop "
+            f"({description!r}) cannot save checkpoints; run it without --checkpoint"
+        )
+    if checkpoint is not None:
+        if not isinstance(checkpoint, checkpoint_lib.Checkpoint):
+            raise CountnetsError(
+                f"checkpoint must be a countnets.checkpoint.Checkpoint, got {type(checkpoint).__name__}"
+            )
+        if state is None or not (hasattr(state, "state_dict") and hasattr(state, "load_state_dict")):
+            raise CountnetsError(
+                f"{description}: a checkpoint needs state=, an accumulator with state_dict()/load_state_dict()"
+            )
+    n_proc = jax.process_count()
+    n_local, explicit = sharding.resolve_devices(devices)
+    shardable = sharding.is_shardable(step)
+    if not shardable:
+        if n_proc > 1:
+            raise CountnetsError(
+                f"{description}: its step is not a jitted function, so it cannot be split over {n_proc} processes"
+            )
+        if explicit and n_local > 1:
+            raise CountnetsError(
+                f"{description}: its step is not a jitted function, so it cannot be sharded over {n_local} devices; "
+                "use 1 device"
+            )
+        n_local = 1
+    n_total = n_local * n_proc
+
     done = min(n_samples, start_chunk * chunk_size)
-    stopped_by = "samples"
+    resumed_from, seconds_before = 0, 0.0
+    if checkpoint is not None:
+        saved = checkpoint_lib.load(checkpoint)
+        if saved is not None:
+            if saved.next_chunk > n_chunks or saved.samples != min(n_samples, saved.next_chunk * chunk_size):
+                raise CountnetsError(
+                    f"checkpoint {str(checkpoint.path)!r} is damaged: chunk {saved.next_chunk} and "
+                    f"{saved.samples} samples do not fit {n_samples} samples in chunks of {chunk_size}"
+                )
+            state.load_state_dict(saved.state)  # type: ignore[union-attr]
+            start_chunk, done, seconds_before = saved.next_chunk, saved.samples, saved.seconds
+            resumed_from = done
+        digest = zlib.crc32(json.dumps(checkpoint.fingerprint, sort_keys=True).encode())
+        sharding.check_same_on_all_processes(
+            (start_chunk, done, digest), f"checkpoint {str(checkpoint.path)!r} (next chunk, samples, run fingerprint)"
+        )
+    _last_run.info = RunInfo(
+        devices=n_total,
+        processes=n_proc,
+        resumed_from=resumed_from,
+        seconds_before=seconds_before,
+        checkpoint=None if checkpoint is None else str(checkpoint.path),
+    )
+
+    # Never pad a short run up to a full step of empty chunks; one chunk block per device.
+    cps = sharding.round_chunks_per_step(max(1, min(chunks_per_step, n_chunks - start_chunk)), n_total)
+    if cps // n_total * chunk_size >= 2**31:
+        raise CountnetsError(
+            f"one device's share of a step ({cps // n_total} chunks of {chunk_size}) must be below 2**31 samples "
+            "(per-step counts are int32); lower chunks_per_step"
+        )
+    if shardable and n_total > 1:
+        runner = sharding.ShardedStep(step, sharding.make_mesh(n_local))
+
+        def dispatch(indices, n_valid):
+            return runner.dispatch(key, indices, n_valid)
+
+        collect = runner.collect
+    else:
+
+        def dispatch(indices, n_valid):
+            return step(key, jnp.asarray(indices, dtype=jnp.int32), jnp.asarray(n_valid, dtype=jnp.int32))
+
+        def collect(out):
+            return [out]
+
+    def plan(first: int):
+        indices = np.arange(first, first + cps, dtype=np.int64)
+        n_valid = np.clip(n_samples - indices * chunk_size, 0, chunk_size)
+        indices = np.where(indices < n_chunks, indices, 0)
+        return first, indices.astype(np.int32), n_valid.astype(np.int32)
+
+    def launch(planned):
+        first, indices, n_valid = planned
+        return first, dispatch(indices, n_valid), int(n_valid.sum())
+
     start = time.perf_counter()
-    show = progress and sys.stderr.isatty()
-    with tqdm(total=n_samples, initial=done, unit="net", unit_scale=True, delay=2.0, disable=not show, desc=description) as bar:
-        for first in range(start_chunk, n_chunks, chunks_per_step):
-            indices = np.arange(first, first + chunks_per_step, dtype=np.int64)
-            n_valid = np.clip(n_samples - indices * chunk_size, 0, chunk_size)
-            indices = np.where(indices < n_chunks, indices, 0)
-            out = step(key, jnp.asarray(indices, dtype=jnp.int32), jnp.asarray(n_valid, dtype=jnp.int32))
-            merge(out)
-            step_samples = int(n_valid.sum())
+    last_save = start
+
+    def save(next_chunk: int, why: str) -> None:
+        checkpoint_lib.save(
+            checkpoint,  # type: ignore[arg-type]
+            next_chunk=next_chunk,
+            samples=done,
+            seconds=seconds_before + time.perf_counter() - start,
+            stopped_by=why,
+            state=state.state_dict(),  # type: ignore[union-attr]
+        )
+
+    if done >= n_samples:
+        return done, "samples"
+    if resumed_from and should_stop is not None:
+        # A resumed run that had met its stop rule stops again, as the uninterrupted run did.
+        reason = should_stop(done)
+        if reason is not None:
+            return done, reason
+
+    stopped_by = "samples"
+    show = progress and sys.stderr.isatty() and jax.process_index() == 0
+    firsts = iter(range(start_chunk, n_chunks, cps))
+    bar = tqdm(
+        total=n_samples, initial=done, unit="net", unit_scale=True, delay=2.0, disable=not show, desc=description
+    )
+    with bar:
+        pending = launch(plan(next(firsts)))
+        while pending is not None:
+            first, out, step_samples = pending
+            following = next(firsts, None)
+            # A jitted step is pure, so the next one can run on the devices during this merge.
+            pending = launch(plan(following)) if shardable and following is not None else None
+            for part in collect(out):
+                merge(part)
             done += step_samples
             bar.update(step_samples)
-            if done >= n_samples:
+            next_chunk = min(first + cps, n_chunks)
+            reason = None
+            if done < n_samples:
+                reason = should_stop(done) if should_stop else None
+                local = None
+                if checkpoint_lib.interrupt_signal() is not None:
+                    local = "interrupted"
+                elif max_seconds is not None and time.perf_counter() - start >= max_seconds:
+                    local = "time"
+                agreed = sharding.agree_stop(local)
+                reason = reason or agreed
+            finished = done >= n_samples
+            now = time.perf_counter()
+            due = checkpoint is not None and now - last_save >= checkpoint.every_seconds
+            if checkpoint is not None and (finished or reason is not None or due):
+                save(next_chunk, "samples" if finished else reason or "running")
+                last_save = now
+            if finished:
                 break
-            reason = should_stop(done) if should_stop else None
-            if reason is None and max_seconds is not None and time.perf_counter() - start >= max_seconds:
-                reason = "time"
             if reason is not None:
                 stopped_by = reason
                 break
+            if pending is None and following is not None:
+                pending = launch(plan(following))
     return done, stopped_by
 
 
 def _device_info() -> tuple[str, int]:
     device = jax.devices()[0]
-    return str(device.device_kind), 1
+    return str(device.device_kind), last_run_info().devices
 
 
 def _key(seed: int) -> PRNGKeyArray:
@@ -379,7 +709,7 @@ def _base_config(prior: Prior, arch: Architecture, encoding: str, precision: str
         "precision": _check_precision(precision),
         "margin": margin,
         "interval": method,
-        "prng": str(jax.config.jax_default_prng_impl),
+        "prng": PRNG_DESCRIPTION,
     }
 
 
@@ -407,6 +737,19 @@ def _finish(
     kind, config, seed, source, samples, stopped_by, histogram, estimates, nonfinite, near, seconds, extra=None
 ) -> CountResult:
     device, count = _device_info()
+    info = last_run_info()
+    extra = dict(extra or {})
+    if info.checkpoint is not None:
+        extra["checkpoint"] = {
+            "path": info.checkpoint,
+            "resumed_from": info.resumed_from,
+            "seconds_before": info.seconds_before,
+            "seconds_total": info.seconds_before + seconds,
+        }
+    if info.processes > 1:
+        extra["processes"] = info.processes
+    # Throughput of this invocation: samples restored from a checkpoint are not counted.
+    new_samples = max(0, samples - info.resumed_from)
     return CountResult(
         kind=kind,
         config=config,
@@ -420,12 +763,77 @@ def _finish(
         near_threshold=near,
         stopped_by=stopped_by,
         seconds=seconds,
-        samples_per_s=samples / seconds if seconds > 0 else 0.0,
+        samples_per_s=new_samples / seconds if seconds > 0 else 0.0,
         device=device,
         device_count=count,
         versions=runtime_info(),
-        extra=extra or {},
+        extra=extra,
     )
+
+
+def _plan_cps(chunks_per_step: int | None, arch: Architecture, chunk_size: int, devices: int | None) -> int:
+    """Chunks per step: the given value, or the per-device memory-based choice times the device count.
+
+    Raises:
+      CountnetsError: if both ``chunks_per_step`` and ``devices`` are given and the
+        former is not a multiple of the devices of all processes.
+    """
+    n_local, explicit = sharding.resolve_devices(devices)
+    total = n_local * jax.process_count()
+    if chunks_per_step is None:
+        return _chunks_per_step(arch, chunk_size) * total
+    cps = check_positive_int("chunks_per_step", chunks_per_step)
+    if explicit and cps % total:
+        raise CountnetsError(
+            f"chunks_per_step must be a multiple of the device count {total} "
+            f"({n_local} per process x {jax.process_count()} process(es)), got {cps}"
+        )
+    return cps
+
+
+def _fingerprint(kind: str, config: dict, seed: int | None, chunk_size: int, n_samples: int, **more: Any) -> dict:
+    """What decides a run's counts (a checkpoint must match it). Interval settings do not."""
+    from countnets import __version__
+
+    cfg = {k: v for k, v in config.items() if k not in ("interval", "confidence")}
+    return {"kind": kind, "countnets": __version__, "config": cfg, "seed": seed, "chunk_size": chunk_size,
+            "n_samples": n_samples, **more}  # fmt: skip
+
+
+def _checkpoint(path, fingerprint: dict, every: float) -> checkpoint_lib.Checkpoint | None:
+    every = check_finite_float("checkpoint_every", every, non_negative=True)
+    if path is None:
+        return None
+    return checkpoint_lib.Checkpoint(path, fingerprint, every)
+
+
+def _widen(est: Estimate, undercount: int) -> Estimate:
+    """An estimate whose count is a lower bound ``hits <= true <= hits + undercount``.
+
+    The interval runs from the lower end at ``hits`` to the upper end at
+    ``hits + undercount`` (both ends are monotone in the count, so the coverage holds);
+    the method gets a ``"+truncation"`` suffix.
+    """
+    if undercount <= 0:
+        return est
+    high_hits = min(est.n, est.hits + undercount)
+    if est.method == "exact":
+        lo, hi = est.p, high_hits / est.n
+    else:
+        lo = est.ci[0]
+        hi = statistics.binomial_interval(high_hits, est.n, est.confidence, est.method)[1]
+    return dataclasses.replace(
+        est, ci=(lo, hi), method=est.method + "+truncation", bits_ci=(statistics.bits(hi), statistics.bits(lo))
+    )
+
+
+def _histogram_extra(acc: HistogramAccumulator, extra_undercount: int = 0) -> dict[str, Any]:
+    return {
+        "max_distinct": acc.max_distinct,
+        "other": acc.other,
+        "max_undercount": acc.max_undercount + extra_undercount,
+        "distinct_kept": len(acc.histogram),
+    }
 
 
 def estimate_mc(
@@ -445,6 +853,9 @@ def estimate_mc(
     precision: str = DEFAULT_PRECISION,
     margin: float = DEFAULT_MARGIN,
     progress: bool = False,
+    devices: int | None = None,
+    checkpoint: str | os.PathLike | None = None,
+    checkpoint_every: float = checkpoint_lib.DEFAULT_EVERY_SECONDS,
 ) -> CountResult:
     """Monte Carlo estimate of ``P(network implements f)`` for each target f.
 
@@ -457,7 +868,8 @@ def estimate_mc(
       encoding: ``"01"`` or ``"pm1"``.
       chunk_size: samples per chunk C (part of the random stream: keep it fixed to
         reproduce a run).
-      chunks_per_step: chunks per jitted step (any value gives identical counts).
+      chunks_per_step: chunks per jitted step over all devices (any value gives
+        identical counts; default: a per-device memory budget times the device count).
       confidence: interval confidence level.
       method: ``"clopper-pearson"`` (default), ``"wilson"`` or ``"jeffreys"``.
       rel_halfwidth: stop once every target has hits and interval half-width / p at most this.
@@ -465,9 +877,15 @@ def estimate_mc(
       precision: matmul precision, ``"highest"`` (default), ``"high"`` or ``"default"``.
       margin: outputs with ``|y| <= margin`` count as near the threshold.
       progress: show a progress bar (only on a terminal, after 2 s).
+      devices: local devices to shard chunks over (default: all; counts do not depend on it).
+      checkpoint: save progress to this file and resume from it (see :func:`run_chunks`).
+      checkpoint_every: seconds between checkpoint saves (0: after every step).
 
     Returns:
       A :class:`CountResult` with one estimate per target, in the order given.
+
+    Raises:
+      CountnetsError: for invalid arguments or a checkpoint of another run.
     """
     n_samples, confidence = _check_common(n_samples, confidence, method)
     target_ints = _normalise_targets(targets, arch.n)
@@ -477,21 +895,18 @@ def estimate_mc(
         rel_halfwidth = check_finite_float("rel_halfwidth", rel_halfwidth, positive=True)
     if max_seconds is not None:
         max_seconds = check_finite_float("max_seconds", max_seconds, positive=True)
+    key = _key(seed)
     source = sampling_source(prior, arch, chunk_size)
+    cps = _plan_cps(chunks_per_step, arch, source.chunk_size, devices)
+    fingerprint = _fingerprint("estimate", config, seed, source.chunk_size, n_samples)
+    ckpt = _checkpoint(checkpoint, fingerprint, checkpoint_every)
     step = build_chunk_counter(source, arch, target_ints, encoding=encoding, precision=precision, margin=margin)
-    hits = [0] * len(target_ints)
-    extra_counts = {"nonfinite": 0, "near": 0}
-
-    def merge(out):
-        for i, h in enumerate(np.asarray(out["hits"]).tolist()):
-            hits[i] += h
-        extra_counts["nonfinite"] += int(out["nonfinite"])
-        extra_counts["near"] += int(out["near"])
+    acc = CountAccumulator([0] * len(target_ints))
 
     def should_stop(done: int) -> str | None:
         if rel_halfwidth is None:
             return None
-        for h in hits:
+        for h in acc.hits:
             if h == 0:
                 return None
             lo, hi = statistics.binomial_interval(h, done, confidence, method)
@@ -499,13 +914,11 @@ def estimate_mc(
                 return None
         return "rel_halfwidth"
 
-    cps = chunks_per_step or _chunks_per_step(arch, source.chunk_size)
-    cps = check_positive_int("chunks_per_step", cps)
     start = time.perf_counter()
     done, stopped_by = run_chunks(
         step,
-        merge,
-        key=_key(seed),
+        acc.merge,
+        key=key,
         chunk_size=source.chunk_size,
         n_samples=n_samples,
         chunks_per_step=cps,
@@ -513,14 +926,17 @@ def estimate_mc(
         max_seconds=max_seconds,
         progress=progress,
         description="estimate",
+        devices=devices,
+        checkpoint=ckpt,
+        state=acc,
     )
     seconds = time.perf_counter() - start
     estimates = [
-        make_estimate(boolean.to_hex(t), h, done, confidence=confidence, method=method) for t, h in zip(target_ints, hits)
+        make_estimate(boolean.to_hex(t), h, done, confidence=confidence, method=method)
+        for t, h in zip(target_ints, acc.hits, strict=True)
     ]
     return _finish(
-        "estimate", config, seed, source, done, stopped_by, None, estimates,
-        extra_counts["nonfinite"], extra_counts["near"], seconds,
+        "estimate", config, seed, source, done, stopped_by, None, estimates, acc.nonfinite, acc.near, seconds,
     )  # fmt: skip
 
 
@@ -545,6 +961,10 @@ def histogram_estimates(
     ]
 
 
+def _check_max_distinct(max_distinct: int | None) -> int | None:
+    return None if max_distinct is None else check_positive_int("max_distinct", max_distinct)
+
+
 def histogram_mc(
     prior: Prior,
     arch: Architecture,
@@ -562,13 +982,23 @@ def histogram_mc(
     precision: str = DEFAULT_PRECISION,
     margin: float = DEFAULT_MARGIN,
     progress: bool = False,
+    devices: int | None = None,
+    checkpoint: str | os.PathLike | None = None,
+    checkpoint_every: float = checkpoint_lib.DEFAULT_EVERY_SECONDS,
+    max_distinct: int | None = DEFAULT_MAX_DISTINCT,
 ) -> CountResult:
     """Monte Carlo histogram of the functions implemented by prior samples.
 
     The histogram is computed on device per step (sort packed keys, count runs) and
     merged on the host. ``estimates`` holds the ``top`` most frequent functions and
-    then any ``targets``; ``histogram`` holds every distinct function seen.
-    Arguments are as in :func:`estimate_mc`.
+    then any ``targets``; ``histogram`` holds every distinct function kept.
+
+    Host memory is bounded by ``max_distinct`` (``None``: no bound): past it the host
+    table keeps the heavy functions with lower-bound counts (see
+    :class:`HistogramAccumulator`); ``extra`` then reports ``other`` (samples not
+    attributed to a kept function) and ``max_undercount`` (how far below the truth a
+    kept count can be), and every estimate's interval is widened to cover it (method
+    suffix ``"+truncation"``). Other arguments are as in :func:`estimate_mc`.
     """
     n_samples, confidence = _check_common(n_samples, confidence, method)
     target_ints = _normalise_targets(targets, arch.n) if targets else []
@@ -576,29 +1006,40 @@ def histogram_mc(
         top = check_positive_int("top", top, allow_zero=True)
     if max_seconds is not None:
         max_seconds = check_finite_float("max_seconds", max_seconds, positive=True)
+    max_distinct = _check_max_distinct(max_distinct)
     config = _base_config(prior, arch, encoding, precision, margin, method)
     config["targets"] = [boolean.to_hex(t) for t in target_ints]
+    key = _key(seed)
     source = sampling_source(prior, arch, chunk_size)
+    cps = _plan_cps(chunks_per_step, arch, source.chunk_size, devices)
+    fingerprint = _fingerprint("histogram", config, seed, source.chunk_size, n_samples, max_distinct=max_distinct)
+    ckpt = _checkpoint(checkpoint, fingerprint, checkpoint_every)
     step = build_chunk_histogram(source, arch, encoding=encoding, precision=precision, margin=margin)
-    acc = HistogramAccumulator()
+    acc = HistogramAccumulator(max_distinct=max_distinct)
 
-    cps = check_positive_int("chunks_per_step", chunks_per_step or _chunks_per_step(arch, source.chunk_size))
     start = time.perf_counter()
     done, stopped_by = run_chunks(
         step,
         acc.merge,
-        key=_key(seed),
+        key=key,
         chunk_size=source.chunk_size,
         n_samples=n_samples,
         chunks_per_step=cps,
         max_seconds=max_seconds,
         progress=progress,
         description="histogram",
+        devices=devices,
+        checkpoint=ckpt,
+        state=acc,
     )
     seconds = time.perf_counter() - start
-    estimates = histogram_estimates(acc.histogram, done, top=top, confidence=confidence, method=method, functions=target_ints)
+    estimates = histogram_estimates(
+        acc.histogram, done, top=top, confidence=confidence, method=method, functions=target_ints
+    )
+    estimates = [_widen(e, acc.max_undercount) for e in estimates]
     return _finish(
         "histogram", config, seed, source, done, stopped_by, acc.histogram, estimates, acc.nonfinite, acc.near, seconds,
+        extra=_histogram_extra(acc),
     )  # fmt: skip
 
 
@@ -615,12 +1056,19 @@ def enumerate_exact(
     precision: str = DEFAULT_PRECISION,
     margin: float = DEFAULT_MARGIN,
     progress: bool = False,
+    devices: int | None = None,
+    checkpoint: str | os.PathLike | None = None,
+    checkpoint_every: float = checkpoint_lib.DEFAULT_EVERY_SECONDS,
+    max_distinct: int | None = DEFAULT_MAX_DISTINCT,
 ) -> CountResult:
     """Exact prior masses under a lattice prior, by evaluating every parameter vector once.
 
     The prior mass of function f is ``#{configurations implementing f} / V**n_params``
     exactly. ``histogram`` holds every function with its configuration count;
     ``estimates`` the ``top`` most frequent and then ``targets`` (method ``"exact"``).
+    ``devices``, ``checkpoint`` and ``max_distinct`` are as in :func:`histogram_mc`;
+    an enumeration stopped early (a signal) reports ``stopped_by="interrupted"`` and
+    intervals covering the configurations not yet enumerated.
 
     Raises:
       CountnetsError: if the prior is not a lattice or there are more than
@@ -629,14 +1077,17 @@ def enumerate_exact(
     target_ints = _normalise_targets(targets, arch.n) if targets else []
     if top is not None:
         top = check_positive_int("top", top, allow_zero=True)
+    max_distinct = _check_max_distinct(max_distinct)
     config = _base_config(prior, arch, encoding, precision, margin, "exact")
     config["targets"] = [boolean.to_hex(t) for t in target_ints]
     source = lattice_source(prior, arch, chunk_size, max_configurations)
-    step = build_chunk_histogram(source, arch, encoding=encoding, precision=precision, margin=margin)
-    acc = HistogramAccumulator()
-
     total = prior.n_configurations(arch.layout())
-    cps = check_positive_int("chunks_per_step", chunks_per_step or _chunks_per_step(arch, source.chunk_size))
+    cps = _plan_cps(chunks_per_step, arch, source.chunk_size, devices)
+    fingerprint = _fingerprint("enumerate", config, None, source.chunk_size, total, max_distinct=max_distinct)
+    ckpt = _checkpoint(checkpoint, fingerprint, checkpoint_every)
+    step = build_chunk_histogram(source, arch, encoding=encoding, precision=precision, margin=margin)
+    acc = HistogramAccumulator(max_distinct=max_distinct)
+
     start = time.perf_counter()
     done, stopped_by = run_chunks(
         step,
@@ -647,9 +1098,15 @@ def enumerate_exact(
         chunks_per_step=cps,
         progress=progress,
         description="enumerate",
+        devices=devices,
+        checkpoint=ckpt,
+        state=acc,
     )
     seconds = time.perf_counter() - start
+    missing = total - done
     estimates = histogram_estimates(acc.histogram, total, top=top, method="exact", functions=target_ints)
+    estimates = [_widen(e, acc.max_undercount + missing) for e in estimates]
     return _finish(
-        "histogram", config, None, source, done, "exhausted", acc.histogram, estimates, acc.nonfinite, acc.near, seconds,
+        "histogram", config, None, source, done, "exhausted" if missing == 0 else stopped_by, acc.histogram, estimates,
+        acc.nonfinite, acc.near, seconds, extra=_histogram_extra(acc, missing),
     )  # fmt: skip

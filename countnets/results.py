@@ -188,13 +188,19 @@ def _estimate_from_dict(d: dict[str, Any]) -> Estimate:
 
 
 def to_json(result: CountResult) -> dict[str, Any]:
-    """The result as a JSON-ready dict (infinities as the strings ``"inf"``/``"-inf"``)."""
+    """The result as a JSON-ready dict (infinities as the strings ``"inf"``/``"-inf"``).
+
+    Experiment fields (``result.extra``) are written at the top level, e.g. ``results``
+    or ``counts``, and listed in ``extra_fields``; a name that clashes with a record
+    field stays under ``extra``.
+    """
     out = dataclasses.asdict(result)
     out["estimates"] = [_estimate_to_dict(e) for e in result.estimates]
-    # Experiment fields (``extra``) are also written at the top level, e.g. ``results`` or
-    # ``counts``, unless the name is a record field; ``from_json`` reads them from ``extra``.
-    for name, value in out["extra"].items():
-        out.setdefault(name, value)
+    extra = out.pop("extra")
+    out["extra"] = {name: value for name, value in extra.items() if name in out or name == "extra_fields"}
+    out["extra_fields"] = [name for name in extra if name not in out["extra"]]
+    for name in out["extra_fields"]:
+        out[name] = extra[name]
     return out
 
 
@@ -206,6 +212,7 @@ def from_json(data: dict[str, Any]) -> CountResult:
     fields = {f.name for f in dataclasses.fields(CountResult)}
     kwargs = {k: v for k, v in data.items() if k in fields}
     kwargs["estimates"] = tuple(_estimate_from_dict(e) for e in data["estimates"])
+    kwargs["extra"] = {**data.get("extra", {}), **{name: data[name] for name in data.get("extra_fields", [])}}
     return CountResult(**kwargs)
 
 
@@ -220,6 +227,9 @@ def save_json(result: CountResult, path: str | os.PathLike) -> None:
             fh.write("\n")
             fh.flush()
             os.fsync(fh.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file ordinary permissions
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

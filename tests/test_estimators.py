@@ -114,11 +114,13 @@ def test_histogram_total_equals_samples_with_partial_chunk():
     assert sum(r.histogram.values()) == 10_007
 
 
-@pytest.mark.parametrize("chunks_per_step", [1, 3, 8])
-def test_counts_do_not_depend_on_chunks_per_step(chunks_per_step):
+@pytest.mark.parametrize("chunks_per_step, devices", [(1, 1), (3, 1), (8, 1), (8, 8), (4, 4)])
+def test_counts_do_not_depend_on_chunks_per_step(chunks_per_step, devices):
+    # The reference runs 2 chunks per step on one device; the others vary both the
+    # batching and the number of (fake CPU) devices the chunks are sharded over.
     arch, prior = cn.MLP(3, (6,), "tanh"), cn.Gaussian(1.0, 0.5)
-    kwargs = dict(n_samples=9_500, seed=42, chunk_size=1024, chunks_per_step=chunks_per_step)
-    ref = cn.histogram_mc(prior, arch, **{**kwargs, "chunks_per_step": 2}, top=None)
+    kwargs = dict(n_samples=9_500, seed=42, chunk_size=1024, chunks_per_step=chunks_per_step, devices=devices)
+    ref = cn.histogram_mc(prior, arch, **{**kwargs, "chunks_per_step": 2, "devices": 1}, top=None)
     hist = cn.histogram_mc(prior, arch, **kwargs, top=None)
     assert hist.histogram == ref.histogram
     targets = ["0x0", "0xff", "and", "majority"]

@@ -1,0 +1,313 @@
+"""Checkpoint and resume of counting runs, and graceful SIGINT/SIGTERM.
+
+A checkpoint is one JSON file holding a run's *fingerprint* (everything that decides
+its counts: experiment, configuration, seed, chunk size, sample count), its progress
+(the next chunk to evaluate, samples done, seconds spent) and its accumulated counts.
+It is written atomically (temporary file in the same folder, ``fsync``, rename), so a
+run killed at any moment, even with SIGKILL during a write, leaves either the previous
+checkpoint or the new one, never a torn file. Because chunk ``i`` depends only on
+``(seed, i, C)`` and counts are merged in chunk order, a resumed run gives exactly
+the counts of an uninterrupted one, whatever the device count, process count or
+chunks per step of either part.
+
+Resuming refuses a checkpoint whose fingerprint differs from the run's, naming the
+first differing field, e.g. ``seed is 1 in the checkpoint but 2 now``.
+
+Signals: inside :func:`catch_signals` the first SIGINT or SIGTERM only sets a flag,
+which :func:`countnets.estimators.run_chunks` reads after each step: it finishes the
+step, saves the checkpoint and returns with ``stopped_by="interrupted"``. A second
+signal raises :class:`KeyboardInterrupt` at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import dataclasses
+import json
+import math
+import os
+import signal
+import tempfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from countnets._errors import CountnetsError
+
+__all__ = [
+    "FORMAT",
+    "VERSION",
+    "DEFAULT_EVERY_SECONDS",
+    "Checkpoint",
+    "Checkpointable",
+    "Saved",
+    "save",
+    "load",
+    "fingerprint_difference",
+    "catch_signals",
+    "interrupt_signal",
+    "require_checkpoints",
+    "required_checkpoint",
+]
+
+FORMAT = "countnets-checkpoint"
+VERSION = 1
+DEFAULT_EVERY_SECONDS = 30.0
+
+
+@runtime_checkable
+class Checkpointable(Protocol):
+    """Accumulated counts that can be saved and restored (JSON-ready dicts)."""
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+
+def _check_json(value: Any, where: str) -> None:
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as err:
+        raise CountnetsError(f"{where} must be plain JSON data: {err}") from None
+
+
+@dataclasses.dataclass(frozen=True)
+class Checkpoint:
+    """Where and how often a run saves its progress.
+
+    Attributes:
+      path: the checkpoint file (created with its parent folder if missing).
+      fingerprint: JSON-ready dict identifying the run; a saved checkpoint is used
+        only if its fingerprint is equal.
+      every_seconds: save after a completed step once this many seconds have passed
+        since the last save (0: after every step). The run also saves when it stops
+        for any reason, including a signal, and when it finishes.
+
+    Raises:
+      CountnetsError: for an empty path, a path that is a directory, a fingerprint
+        that is not a JSON-ready dict, or a negative or non-finite ``every_seconds``.
+    """
+
+    path: str | os.PathLike
+    fingerprint: dict[str, Any]
+    every_seconds: float = DEFAULT_EVERY_SECONDS
+
+    def __post_init__(self):
+        if not isinstance(self.path, (str, os.PathLike)) or not str(self.path).strip():
+            raise CountnetsError(f"checkpoint path must be a non-empty path, got {self.path!r}")
+        if Path(self.path).is_dir():
+            raise CountnetsError(f"checkpoint path {str(self.path)!r} is a directory; give a file name")
+        if not isinstance(self.fingerprint, dict):
+            raise CountnetsError(f"fingerprint must be a dict, got {type(self.fingerprint).__name__}")
+        _check_json(self.fingerprint, "fingerprint")
+        # Compare as JSON reads it back (tuples become lists, keys strings).
+        object.__setattr__(self, "fingerprint", json.loads(json.dumps(self.fingerprint)))
+        every = self.every_seconds
+        if isinstance(every, bool) or not isinstance(every, (int, float)) or not math.isfinite(every) or every < 0:
+            raise CountnetsError(f"checkpoint every_seconds must be a finite number >= 0, got {every!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Saved:
+    """A checkpoint read back: progress and the accumulated state.
+
+    Attributes:
+      next_chunk: first chunk not yet merged.
+      samples: samples merged so far.
+      seconds: counting seconds spent by all earlier invocations together.
+      stopped_by: why the saving invocation stopped (``"running"`` if it was saved mid-run).
+      state: the accumulator's ``state_dict()``.
+    """
+
+    next_chunk: int
+    samples: int
+    seconds: float
+    stopped_by: str
+    state: dict[str, Any]
+
+
+def save(
+    checkpoint: Checkpoint, *, next_chunk: int, samples: int, seconds: float, stopped_by: str, state: dict[str, Any]
+) -> None:
+    """Write the checkpoint atomically: temporary file in the same folder, fsync, rename.
+
+    The folder entry is fsynced as well, so the rename itself survives a crash.
+    """
+    from countnets import __version__
+
+    path = Path(checkpoint.path)
+    data = {
+        "format": FORMAT,
+        "version": VERSION,
+        "countnets": __version__,
+        "fingerprint": checkpoint.fingerprint,
+        "progress": {
+            "next_chunk": int(next_chunk),
+            "samples": int(samples),
+            "seconds": float(seconds),
+            "stopped_by": stopped_by,
+        },  # fmt: skip
+        "state": state,
+    }
+    text = json.dumps(data, separators=(",", ":"), allow_nan=False)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+    except OSError as err:
+        raise CountnetsError(f"cannot write checkpoint {str(path)!r}: {err}") from None
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file ordinary permissions
+        os.replace(tmp, path)
+        with contextlib.suppress(OSError):  # not every platform can fsync a directory
+            dir_fd = os.open(path.parent, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def fingerprint_difference(saved: Any, current: Any, where: str = "") -> str | None:
+    """The first difference between two fingerprints, as a phrase, or ``None`` if equal.
+
+    >>> fingerprint_difference({"seed": 1, "config": {"n": 3}}, {"seed": 1, "config": {"n": 4}})
+    'config.n is 3 in the checkpoint but 4 now'
+    """
+    if isinstance(saved, dict) and isinstance(current, dict):
+        for name in list(saved) + [k for k in current if k not in saved]:
+            sub = f"{where}.{name}" if where else str(name)
+            if name not in current:
+                return f"{sub} is {saved[name]!r} in the checkpoint but not set now"
+            if name not in saved:
+                return f"{sub} is not in the checkpoint but is {current[name]!r} now"
+            diff = fingerprint_difference(saved[name], current[name], sub)
+            if diff:
+                return diff
+        return None
+    if isinstance(saved, list) and isinstance(current, list) and len(saved) == len(current):
+        for i, (a, b) in enumerate(zip(saved, current, strict=True)):
+            diff = fingerprint_difference(a, b, f"{where}[{i}]")
+            if diff:
+                return diff
+        return None
+    if saved != current or isinstance(saved, bool) != isinstance(current, bool):
+        return f"{where or 'the fingerprint'} is {saved!r} in the checkpoint but {current!r} now"
+    return None
+
+
+def load(checkpoint: Checkpoint) -> Saved | None:
+    """Read the checkpoint at ``checkpoint.path``; ``None`` if there is no such file.
+
+    Raises:
+      CountnetsError: if the file is unreadable, not a countnets checkpoint, of another
+        format version, or written for a different run (the message names the first
+        differing field and says how to start afresh).
+    """
+    path = Path(checkpoint.path)
+    if not path.exists():
+        return None
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise CountnetsError(f"cannot read checkpoint {str(path)!r}: {err}") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise CountnetsError(f"{str(path)!r} is not a countnets checkpoint")
+    if data.get("version") != VERSION:
+        raise CountnetsError(
+            f"checkpoint {str(path)!r} has format version {data.get('version')!r}; this countnets reads {VERSION}"
+        )
+    diff = fingerprint_difference(data.get("fingerprint"), checkpoint.fingerprint)
+    if diff:
+        raise CountnetsError(
+            f"checkpoint {str(path)!r} belongs to a different run: {diff}; "
+            "rerun with the original options to resume, or use another checkpoint path"
+        )
+    try:
+        progress = data["progress"]
+        saved = Saved(
+            next_chunk=int(progress["next_chunk"]),
+            samples=int(progress["samples"]),
+            seconds=float(progress["seconds"]),
+            stopped_by=str(progress["stopped_by"]),
+            state=dict(data["state"]),
+        )
+    except (KeyError, TypeError, ValueError) as err:
+        raise CountnetsError(f"checkpoint {str(path)!r} is damaged: {err!r}") from None
+    if saved.next_chunk < 0 or saved.samples < 0:
+        raise CountnetsError(f"checkpoint {str(path)!r} is damaged: negative progress")
+    return saved
+
+
+_REQUIRED: contextvars.ContextVar[str | None] = contextvars.ContextVar("countnets_checkpoint", default=None)
+
+
+@contextlib.contextmanager
+def require_checkpoints(path: str | os.PathLike | None) -> Iterator[None]:
+    """Within the block, every :func:`countnets.estimators.run_chunks` call must checkpoint.
+
+    The command line enters it when ``--checkpoint PATH`` is given, so that a command
+    whose counting loop cannot checkpoint refuses the option before its first step
+    instead of silently ignoring it. ``None`` requires nothing.
+    """
+    token = _REQUIRED.set(None if path is None else str(path))
+    try:
+        yield
+    finally:
+        _REQUIRED.reset(token)
+
+
+def required_checkpoint() -> str | None:
+    """The path given to the enclosing :func:`require_checkpoints`, or ``None``."""
+    return _REQUIRED.get()
+
+
+# ----------------------------------------------------------------------------- signals
+
+_lock = threading.Lock()
+_received: list[str] = []
+
+
+def interrupt_signal() -> str | None:
+    """The name of the signal received inside :func:`catch_signals` (``"SIGTERM"``...), or ``None``."""
+    return _received[0] if _received else None
+
+
+@contextlib.contextmanager
+def catch_signals(signals: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM)) -> Iterator[None]:
+    """Turn the first SIGINT/SIGTERM into a flag read by ``run_chunks`` (see the module doc).
+
+    The previous handlers are restored on exit, and the flag cleared. A second signal
+    raises :class:`KeyboardInterrupt`. Outside the main thread (where Python cannot
+    install handlers) this raises :class:`CountnetsError`.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        raise CountnetsError("catch_signals() must be used in the main thread")
+
+    def handler(signum, frame):
+        with _lock:
+            first = not _received
+            _received.append(signal.Signals(signum).name)
+        if not first:
+            raise KeyboardInterrupt
+
+    previous = {s: signal.getsignal(s) for s in signals}
+    _received.clear()
+    for s in signals:
+        signal.signal(s, handler)
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h if h is not None else signal.SIG_DFL)
+        _received.clear()

@@ -1,0 +1,473 @@
+"""Detours: write-then-erase block pairs in ResMLPs (D1) and goal-then-backchain GoalNets (D2).
+
+``countnets experiment detour --kind write-erase`` samples ResMLPs and, for every
+network with function f (its full table), removes each block and each pair of
+blocks (later blocks recomputed). Blocks ``i < j`` cancel when removing either one
+alone breaks f and removing both preserves it. Reported: the volume of "implements
+f with some cancelling pair" against "with none", per target and over all
+functions, and per pair.
+
+``countnets experiment detour --kind goal`` samples GoalNets and, for every network
+with function f and goal g (the table of the step unit z), clamps z to 0 and to 1.
+Detour via g: g not constant, not f, not not-f, and both clamps break f. Direct: f
+survives a clamp, or g is f or not f. Anything else is counted as ``other`` (none
+can occur: a constant g makes one clamp a no-op). Reported: per-(f, g) volumes,
+their sum over g, the number of distinct goals, and the direct volume.
+
+Definitions: DESIGN section 3 and ``docs/circuits.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+from countnets import boolean, circuits, estimators
+from countnets import checkpoint as checkpoint_lib
+from countnets._errors import CountnetsError, check_finite_float, check_positive_int
+from countnets.architectures import DEFAULT_PRECISION, GoalNet, ResMLP
+from countnets.estimators import DEFAULT_CHUNK_SIZE, DEFAULT_MARGIN, DEFAULT_MAX_EXACT
+from countnets.experiments.serial_parallel import (
+    ALL,
+    _check_run,
+    _fmt_p,
+    _fmt_ratio,
+    _prior_text_cfg,
+    _source,
+    _table,
+    add_circuit_options,
+    common_kwargs,
+    drive,
+    finish_cli,
+    parse_branch_scales,
+    ratio_record,
+    ratio_verdict,
+    resolve_branch_scale,
+    resolve_targets,
+    verdict_counts,
+)
+from countnets.priors import Prior
+from countnets.results import CountResult, _estimate_to_dict, make_estimate
+from countnets.statistics import binomial_interval
+
+__all__ = [
+    "COMMAND",
+    "SUPPORTS_CHECKPOINT",
+    "KINDS",
+    "write_erase",
+    "goal_detour",
+    "format_detour",
+    "what_arch",
+    "add_parser",
+    "run",
+]
+
+# The library functions take checkpoint=; the CLI may pass --checkpoint through.
+SUPPORTS_CHECKPOINT = True
+COMMAND = "detour"
+KINDS = ("write-erase", "goal")
+_WORDS = {
+    "above_1": "yes (interval above 1)",
+    "below_1": "no (interval below 1)",
+    "contains_1": "undecided (interval contains 1)",
+    "no_hits": "no hits",
+}
+
+
+def _interval(hits: int, n: int, confidence: float, method: str) -> list[float]:
+    if method == "exact":
+        return [hits / n, hits / n]
+    lo, hi = binomial_interval(hits, n, confidence, method)
+    return [lo, hi]
+
+
+def write_erase(
+    prior: Prior,
+    *,
+    n: int,
+    d: int,
+    w: int,
+    blocks: int,
+    branch_scale: str | float = "1",
+    targets: str | Sequence[int | str] = ALL,
+    n_samples: int | None = None,
+    seed: int = 0,
+    encoding: str = "01",
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    chunks_per_step: int | None = None,
+    confidence: float = 0.95,
+    method: str = "clopper-pearson",
+    precision: str = DEFAULT_PRECISION,
+    margin: float = DEFAULT_MARGIN,
+    max_seconds: float | None = None,
+    exact: bool = False,
+    max_configurations: int = DEFAULT_MAX_EXACT,
+    progress: bool = False,
+    devices: int | None = None,
+    checkpoint: str | os.PathLike | None = None,
+    checkpoint_every: float = checkpoint_lib.DEFAULT_EVERY_SECONDS,
+) -> CountResult:
+    """Detour D1: volume of ResMLPs implementing f with a cancelling block pair vs with none.
+
+    Args:
+      prior: parameter prior.
+      n, d, w: inputs, stream width, block hidden width.
+      blocks: number of blocks L (>= 2; pairs need two blocks).
+      branch_scale: alpha, a number or ``"invsqrt"`` (``1/sqrt(L)``).
+      targets: ``"all"`` or functions (hex or names) for per-target rows.
+      Other arguments are as in :func:`countnets.experiments.serial_parallel.serial_parallel`.
+
+    Returns:
+      A :class:`CountResult` of kind ``"detour"`` with ``extra``: ``detour_kind``
+      (``"write-erase"``), ``counts`` (``with_pair``/``without_pair`` over every sampled
+      network), ``pair_counts`` (per pair ``"i,j"``), ``ratio`` (with/without) and
+      ``per_target``.
+
+    Raises:
+      CountnetsError: for fewer than 2 or more than 8 blocks, or invalid options.
+    """
+    n_samples, confidence, method = _check_run(n_samples, confidence, method, exact)
+    L = check_positive_int("blocks (L)", blocks)
+    if not 2 <= L <= 8:
+        raise CountnetsError(f"write-erase needs 2..8 blocks (a pair of blocks to cancel), got {L}")
+    specs = parse_branch_scales(branch_scale)
+    if len(specs) != 1:
+        raise CountnetsError(f"write-erase takes one branch scale, got {list(specs)}")
+    spec = specs[0]
+    arch = ResMLP(n, d, L, w, resolve_branch_scale(spec, L))
+    target_ints = resolve_targets(targets, n)
+    if max_seconds is not None:
+        max_seconds = check_finite_float("max_seconds", max_seconds, positive=True)
+    config = estimators._base_config(prior, arch, encoding, precision, margin, method)
+    config["targets"] = ALL if target_ints is None else [boolean.to_hex(t) for t in target_ints]
+    config["confidence"] = confidence
+    config["detour_kind"] = "write-erase"
+    config["branch_scale_spec"] = spec
+
+    source, total = _source(prior, arch, chunk_size, exact, max_configurations)
+    step = circuits.build_pair_step(source, arch, encoding=encoding, precision=precision, margin=margin)
+    acc = circuits.KeyedAccumulator((boolean.words_per_table(n), 1))
+    n_run = total if exact else n_samples
+    start = time.perf_counter()
+    done, stopped_by = drive(
+        step, acc, source=source, arch=arch, n_samples=n_run, seed=None if exact else seed,
+        chunks_per_step=chunks_per_step, floats_per_network=len(circuits.removal_sets(L)) * L * 2**n * max(d, w) * 2,
+        max_seconds=max_seconds, progress=progress, description="write-erase", devices=devices,
+        checkpoint=checkpoint, checkpoint_every=checkpoint_every,
+        fingerprint=estimators._fingerprint(COMMAND, config, None if exact else seed, source.chunk_size, n_run),
+    )  # fmt: skip
+    seconds = time.perf_counter() - start
+    hist, flags = acc.histogram, {"nonfinite": acc.nonfinite, "near": acc.near}
+
+    pairs = circuits.block_pairs(L)
+    pair_counts = Counter()
+    per_f: dict[int, Counter] = {}
+    for (f, mask), count in hist.items():
+        c = per_f.setdefault(f, Counter())
+        c["with_pair" if mask else "without_pair"] += count
+        for p, (i, j) in enumerate(pairs):
+            if mask >> p & 1:
+                pair_counts[f"{i},{j}"] += count
+                c[f"{i},{j}"] += count
+    with_pair = sum(c["with_pair"] for c in per_f.values())
+    without_pair = done - with_pair
+    per_target, verdicts = [], Counter()
+    for f in sorted(per_f) if target_ints is None else target_ints:
+        c = per_f.get(f, Counter())
+        a, b = c["with_pair"], c["without_pair"]
+        record = ratio_record(a, b, confidence, method == "exact")
+        verdicts[ratio_verdict(record)] += 1
+        per_target.append(
+            {
+                "function": boolean.to_hex(f),
+                "hits": a + b,
+                "p": (a + b) / done,
+                "with_pair": a,
+                "without_pair": b,
+                "with_pair_ci": _interval(a, done, confidence, method),
+                "without_pair_ci": _interval(b, done, confidence, method),
+                "pair_counts": {f"{i},{j}": c[f"{i},{j}"] for i, j in pairs},
+                "ratio": record["estimate"],
+                "ratio_ci": record["ci"],
+            }
+        )
+    estimates = [
+        make_estimate("with_pair", with_pair, done, confidence=confidence, method=method),
+        make_estimate("without_pair", without_pair, done, confidence=confidence, method=method),
+    ]
+    extra = {
+        "detour_kind": "write-erase",
+        "blocks": L,
+        "branch_scale": arch.branch_scale,
+        "counts": {"with_pair": with_pair, "without_pair": without_pair},
+        "pair_counts": {f"{i},{j}": pair_counts[f"{i},{j}"] for i, j in pairs},
+        "with_pair": _estimate_to_dict(estimates[0]),
+        "without_pair": _estimate_to_dict(estimates[1]),
+        "ratio": ratio_record(with_pair, without_pair, confidence, method == "exact"),
+        "distinct_functions": len(per_f),
+        "target_verdicts": verdict_counts(verdicts),
+        "per_target": per_target,
+    }
+    return estimators._finish(
+        COMMAND, config, None if exact else seed, source, done,
+        "exhausted" if exact and stopped_by == "samples" else stopped_by, None,
+        estimates, flags["nonfinite"], flags["near"], seconds, extra=extra,
+    )  # fmt: skip
+
+
+def goal_detour(
+    prior: Prior,
+    *,
+    n: int,
+    w: int,
+    targets: str | Sequence[int | str] = ALL,
+    n_samples: int | None = None,
+    seed: int = 0,
+    encoding: str = "01",
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    chunks_per_step: int | None = None,
+    confidence: float = 0.95,
+    method: str = "clopper-pearson",
+    precision: str = DEFAULT_PRECISION,
+    margin: float = DEFAULT_MARGIN,
+    max_seconds: float | None = None,
+    exact: bool = False,
+    max_configurations: int = DEFAULT_MAX_EXACT,
+    progress: bool = False,
+    devices: int | None = None,
+    checkpoint: str | os.PathLike | None = None,
+    checkpoint_every: float = checkpoint_lib.DEFAULT_EVERY_SECONDS,
+) -> CountResult:
+    """Detour D2: per-goal volumes of GoalNets implementing f via a goal g, against the direct volume.
+
+    Args:
+      prior: parameter prior.
+      n, w: inputs and hidden width of ``GoalNet(n, w)``.
+      targets: ``"all"`` or functions (hex or names) for per-target rows.
+      Other arguments are as in :func:`countnets.experiments.serial_parallel.serial_parallel`.
+
+    Returns:
+      A :class:`CountResult` of kind ``"detour"`` with ``extra``: ``detour_kind``
+      (``"goal"``), ``counts`` (``direct``/``detour``/``other`` over every sampled
+      network), ``goals`` (goal hex -> detour count, pooled over f),
+      ``distinct_goals``, ``direct_breakdown``, ``ratio`` (detour/direct) and
+      ``per_target`` (per-goal counts and intervals).
+    """
+    n_samples, confidence, method = _check_run(n_samples, confidence, method, exact)
+    arch = GoalNet(n, w)
+    target_ints = resolve_targets(targets, n)
+    if max_seconds is not None:
+        max_seconds = check_finite_float("max_seconds", max_seconds, positive=True)
+    config = estimators._base_config(prior, arch, encoding, precision, margin, method)
+    config["targets"] = ALL if target_ints is None else [boolean.to_hex(t) for t in target_ints]
+    config["confidence"] = confidence
+    config["detour_kind"] = "goal"
+
+    source, total = _source(prior, arch, chunk_size, exact, max_configurations)
+    step = circuits.build_goal_step(source, arch, encoding=encoding, precision=precision, margin=margin)
+    words = boolean.words_per_table(n)
+    acc = circuits.KeyedAccumulator((words, words, 1))
+    n_run = total if exact else n_samples
+    start = time.perf_counter()
+    done, stopped_by = drive(
+        step, acc, source=source, arch=arch, n_samples=n_run, seed=None if exact else seed,
+        chunks_per_step=chunks_per_step, floats_per_network=4 * 2**n * w * 2, max_seconds=max_seconds,
+        progress=progress, description="goal", devices=devices, checkpoint=checkpoint,
+        checkpoint_every=checkpoint_every,
+        fingerprint=estimators._fingerprint(COMMAND, config, None if exact else seed, source.chunk_size, n_run),
+    )  # fmt: skip
+    seconds = time.perf_counter() - start
+    hist, flags = acc.histogram, {"nonfinite": acc.nonfinite, "near": acc.near}
+
+    names = {circuits.DIRECT: "direct", circuits.DETOUR: "detour", circuits.OTHER: "other"}
+    counts, goals, breakdown = Counter(), Counter(), Counter()
+    per_f: dict[int, dict[str, Counter]] = {}
+    for (f, g, fl), count in hist.items():
+        cls = names[circuits.goal_class(fl)]
+        counts[cls] += count
+        entry = per_f.setdefault(f, {"counts": Counter(), "goals": Counter()})
+        entry["counts"][cls] += count
+        if cls == "detour":
+            goals[g] += count
+            entry["goals"][g] += count
+        elif cls == "direct":
+            if fl & circuits.GOAL_CONSTANT:
+                breakdown["goal_constant"] += count
+            elif fl & (circuits.GOAL_IS_F | circuits.GOAL_IS_NOT_F):
+                breakdown["goal_is_f_or_not_f"] += count
+            else:
+                breakdown["survives_clamp"] += count
+    exact_mode = method == "exact"
+    per_target, verdicts = [], Counter()
+    for f in sorted(per_f) if target_ints is None else target_ints:
+        entry = per_f.get(f, {"counts": Counter(), "goals": Counter()})
+        c = entry["counts"]
+        record = ratio_record(c["detour"], c["direct"], confidence, exact_mode)
+        verdicts[ratio_verdict(record)] += 1
+        ranked = sorted(entry["goals"].items(), key=lambda kv: (-kv[1], kv[0]))
+        per_target.append(
+            {
+                "function": boolean.to_hex(f),
+                "hits": sum(c.values()),
+                "p": sum(c.values()) / done,
+                "direct": c["direct"],
+                "detour": c["detour"],
+                "other": c["other"],
+                "direct_ci": _interval(c["direct"], done, confidence, method),
+                "detour_ci": _interval(c["detour"], done, confidence, method),
+                "distinct_goals": len(entry["goals"]),
+                "goals": {boolean.to_hex(g): k for g, k in ranked},
+                "goal_ci": {boolean.to_hex(g): _interval(k, done, confidence, method) for g, k in ranked},
+                "ratio": record["estimate"],
+                "ratio_ci": record["ci"],
+            }
+        )
+    estimates = [
+        make_estimate(name, counts[name], done, confidence=confidence, method=method)
+        for name in ("direct", "detour", "other")
+    ]
+    extra = {
+        "detour_kind": "goal",
+        "counts": {"direct": counts["direct"], "detour": counts["detour"], "other": counts["other"]},
+        "direct": _estimate_to_dict(estimates[0]),
+        "detour": _estimate_to_dict(estimates[1]),
+        "ratio": ratio_record(counts["detour"], counts["direct"], confidence, exact_mode),
+        "distinct_goals": len(goals),
+        "distinct_function_goal_pairs": sum(len(e["goals"]) for e in per_f.values()),
+        "goals": {boolean.to_hex(g): k for g, k in sorted(goals.items(), key=lambda kv: (-kv[1], kv[0]))},
+        "direct_breakdown": {k: breakdown[k] for k in ("goal_constant", "goal_is_f_or_not_f", "survives_clamp")},
+        "distinct_functions": len(per_f),
+        "target_verdicts": verdict_counts(verdicts),
+        "per_target": per_target,
+    }
+    return estimators._finish(
+        COMMAND, config, None if exact else seed, source, done,
+        "exhausted" if exact and stopped_by == "samples" else stopped_by, None,
+        estimates, flags["nonfinite"], flags["near"], seconds, extra=extra,
+    )  # fmt: skip
+
+
+def _header(result: CountResult, what: str) -> str:
+    cfg = result.config
+    mode = (
+        "exact enumeration"
+        if result.exact
+        else f"{result.samples:,} samples, seed {result.seed}, chunk size {result.chunk_size}"
+    )
+    return (
+        f"detour ({what}): {what_arch(cfg['arch'])}, prior {_prior_text_cfg(cfg['prior'])}, "
+        f"encoding {cfg['encoding']}; {mode}; {result.seconds:.1f} s on {result.device}"
+    )
+
+
+def what_arch(a: dict) -> str:
+    """Short description of an architecture config."""
+    if a["arch"] == "goalnet":
+        return f"GoalNet n={a['n']} w={a['w']}"
+    return f"ResMLP n={a['n']} d={a['d']} L={a['L']} w={a['w']} alpha={a['branch_scale']:g}"
+
+
+def _event_rows(result: CountResult, names: Sequence[str], conf: str) -> list[str]:
+    rows = [["event", "hits", "P", f"{conf} interval", "bits"]]
+    for name in names:
+        e = result.estimate(name)
+        rows.append([name, f"{e.hits:,}", _fmt_p(e.p), f"[{_fmt_p(e.ci[0])}, {_fmt_p(e.ci[1])}]", f"{e.bits:.2f}"])
+    return _table(rows)
+
+
+def format_detour(result: CountResult, *, max_target_rows: int = 16) -> str:
+    """Terminal table of a detour result (either kind)."""
+    ex = result.extra
+    conf = f"{100 * result.config.get('confidence', 0.95):g}%"
+    kind = ex["detour_kind"]
+    lines = [_header(result, kind), ""]
+    if kind == "write-erase":
+        lines += _event_rows(result, ("with_pair", "without_pair"), conf)
+        r = ex["ratio"]
+        lines += [
+            "",
+            f"ratio with/without cancelling pair: {_fmt_ratio(r['estimate'])} "
+            f"[{_fmt_ratio(r['ci'][0])}, {_fmt_ratio(r['ci'][1])}] ({conf}); "
+            f"detour more voluminous? {_WORDS[ratio_verdict(r)]}",
+            "networks with each pair cancelling: " + ", ".join(f"({k}) {v:,}" for k, v in ex["pair_counts"].items()),
+        ]
+        head = ["target", "P(f)", "with pair", "without", "ratio", f"{conf} interval"]
+        body = [[t["function"], _fmt_p(t["p"]), f"{t['with_pair']:,}", f"{t['without_pair']:,}",
+                 _fmt_ratio(t["ratio"]), f"[{_fmt_ratio(t['ratio_ci'][0])}, {_fmt_ratio(t['ratio_ci'][1])}]"]
+                for t in ex["per_target"]]  # fmt: skip
+    else:
+        lines += _event_rows(result, ("direct", "detour", "other"), conf)
+        r = ex["ratio"]
+        b = ex["direct_breakdown"]
+        top = list(ex["goals"].items())[:8]
+        lines += [
+            "",
+            f"ratio detour (sum over goals) / direct: {_fmt_ratio(r['estimate'])} "
+            f"[{_fmt_ratio(r['ci'][0])}, {_fmt_ratio(r['ci'][1])}] ({conf}); "
+            f"sum over g > direct? {_WORDS[ratio_verdict(r)]}",
+            f"distinct goals among detours: {ex['distinct_goals']} pooled over f; "
+            f"{ex['distinct_function_goal_pairs']} distinct (f, g) pairs",
+            f"direct because: g constant {b['goal_constant']:,}; g = f or not f {b['goal_is_f_or_not_f']:,}; "
+            f"f survives a clamp {b['survives_clamp']:,}",
+            "most frequent goals (detour networks): " + ", ".join(f"{g} {k:,}" for g, k in top),
+        ]
+        head = ["target", "P(f)", "direct", "detour", "goals", "ratio", f"{conf} interval", "top goal"]
+        body = [[t["function"], _fmt_p(t["p"]), f"{t['direct']:,}", f"{t['detour']:,}", str(t["distinct_goals"]),
+                 _fmt_ratio(t["ratio"]), f"[{_fmt_ratio(t['ratio_ci'][0])}, {_fmt_ratio(t['ratio_ci'][1])}]",
+                 next(iter(t["goals"]), "-")] for t in ex["per_target"]]  # fmt: skip
+    if result.config["targets"] == ALL:
+        v = ex["target_verdicts"]
+        lines += ["", f"per target (all functions; {ex['distinct_functions']} seen): ratio interval above 1 for "
+                  f"{v['above_1']}, below 1 for {v['below_1']}, contains 1 for {v['contains_1']}, no hits for "
+                  f"{v['no_hits']}; the {max_target_rows} most frequent:"]  # fmt: skip
+        body = sorted(body, key=lambda row: -float(row[1]))[:max_target_rows]
+    else:
+        lines += ["", "per target"]
+    lines += _table([head, *body])
+    if result.nonfinite:
+        lines.append(f"{result.nonfinite} networks had non-finite outputs (their bits read as 0)")
+    return "\n".join(lines)
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the ``detour`` subcommand."""
+    p = subparsers.add_parser(
+        COMMAND,
+        help="detour vs direct volumes: cancelling block pairs (write-erase) or goal units (goal)",
+        description="write-erase: ResMLPs implementing f with a cancelling pair of blocks vs with none. "
+        "goal: GoalNets implementing f via a goal g (summed over g) vs directly. --width is d for "
+        "write-erase and the hidden width w for goal.",
+    )
+    p.add_argument("--kind", choices=KINDS, required=True, help="which detour")
+    add_circuit_options(p, resmlp=True, default_samples=200_000)
+    # Unset means the kind's default; --kind goal refuses the ResMLP-only options.
+    p.set_defaults(blocks=None, branch_scale=None, block_width=None, width=None)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``countnets experiment detour`` from parsed arguments."""
+    from countnets import cli
+
+    prior = cli.prior_from_args(args)
+    common = common_kwargs(args)
+    if args.kind == "goal":
+        given = [f"--{name.replace('_', '-')}" for name in ("blocks", "block_width", "branch_scale")
+                 if getattr(args, name) is not None]  # fmt: skip
+        if given:
+            raise CountnetsError(f"{', '.join(given)} only apply to --kind write-erase, not to --kind goal")
+        result = goal_detour(prior, n=args.n, w=8 if args.width is None else args.width, targets=args.targets, **common)
+    else:
+        blocks = (3,) if args.blocks is None else args.blocks
+        if len(blocks) != 1:
+            raise CountnetsError(f"--kind write-erase takes one block count, got --blocks {','.join(map(str, blocks))}")
+        result = write_erase(
+            prior, n=args.n, d=8 if args.width is None else args.width,
+            w=8 if args.block_width is None else args.block_width, blocks=blocks[0],
+            branch_scale=args.branch_scale or "1", targets=args.targets, **common,
+        )  # fmt: skip
+    return finish_cli(args, result, format_detour(result))

@@ -1,0 +1,238 @@
+"""``countnets experiment diverse``: sequential retraining rewarded for finding new functions.
+
+``--chains`` independent sequences of ``--runs`` training runs each (DESIGN section
+3b). Run k of a chain minimises ``L_S + mu * max_{g found} a_g`` where the ``g`` are
+the functions fitting S that the chain's earlier runs ended on and ``a_g`` is the
+soft agreement off S (:func:`countnets.training.diversity_penalty`). The same chains
+are also run with ``mu = 0`` (independent restarts from the same initialisations)
+as the baseline. Reported per setting: distinct functions found against the number
+of runs (mean and spread over chains), runs that did not fit S, and for a given B
+(``--b``, or the ``--b-rank``-th most probable function under ``P_prior(. | S)``)
+the first run at which it appears in each chain.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any
+
+import numpy as np
+
+from countnets import boolean
+from countnets._errors import CountnetsError, check_finite_float
+from countnets.experiments import _training_cli as tc
+from countnets.results import CountResult
+from countnets.training import TrainConfig, TrainingSet, conditional_prior, diverse_runs
+
+__all__ = ["COMMAND", "diverse", "format_diverse", "add_parser", "run"]
+
+COMMAND = "diverse"
+
+
+def diverse(
+    prior: Any,
+    arch: Any,
+    tset: TrainingSet,
+    train_config: TrainConfig,
+    *,
+    reward: float,
+    n_runs: int,
+    chains: int,
+    b: int | None = None,
+    b_rank: int | None = None,
+    n_samples: int | None = None,
+    seed: int = 0,
+    exact: bool = False,
+    encoding: str = "01",
+    chunk_size: int = tc.DEFAULT_EXPERIMENT_CHUNK,
+    chunks_per_step: int | None = None,
+    confidence: float = 0.95,
+    method: str = "clopper-pearson",
+    max_configurations: int = 2**34,
+    precision: str = "highest",
+    progress: bool = False,
+) -> CountResult:
+    """Run diverse retraining (reward ``mu``) and the ``mu = 0`` baseline; returns ``kind="diverse"``.
+
+    With ``b_rank`` (or to report the prior) the conditional prior is computed first
+    from ``n_samples`` samples (or exactly). ``extra`` (also at the JSON top level):
+    ``train_points``, ``target``, ``b``, ``prior``/``prior_samples``/``prior_fit`` (when
+    computed), ``trained`` (per reward, hex -> count over all runs fitting S),
+    ``settings`` (per reward: distinct-function curve, first hits of B), ``runs``,
+    ``chains``, ``not_converged`` and ``summary``.
+    """
+    mu = check_finite_float("reward", reward, positive=True)
+    start = time.perf_counter()
+    cp = None
+    if b_rank is not None or n_samples is not None or exact:
+        cp = conditional_prior(
+            prior, arch, tset, n_samples=n_samples, seed=seed, exact=exact, encoding=encoding, chunk_size=chunk_size,
+            chunks_per_step=chunks_per_step, max_configurations=max_configurations, precision=precision,
+            progress=progress,
+        )  # fmt: skip
+    if b is None and b_rank is not None:
+        ranked = cp.ranked()  # type: ignore[union-attr]
+        if not 1 <= b_rank <= len(ranked):
+            raise CountnetsError(f"--b-rank {b_rank} is out of range: {len(ranked)} functions fitting S were seen")
+        b = ranked[b_rank - 1][0]
+    if b is not None and not tset.fits(b):
+        raise CountnetsError(f"B = {boolean.to_hex(b)} does not agree with the target on S")
+    res = diverse_runs(
+        prior, arch, tset, train_config, n_runs=n_runs, chains=chains, rewards=(0.0, mu), seed=seed,
+        encoding=encoding, progress=progress,
+    )  # fmt: skip
+    curve = res.distinct_curve()  # (2, chains, runs)
+    settings = []
+    total_not = 0
+    for s, m in enumerate(res.rewards):
+        fit = res.fit[s]
+        found = {}
+        for t in res.tables[s][fit].tolist():
+            found[int(t)] = found.get(int(t), 0) + 1
+        entry: dict[str, Any] = {
+            "reward": m,
+            "distinct_mean": curve[s].mean(axis=0).tolist(),
+            "distinct_sd": curve[s].std(axis=0).tolist(),
+            "distinct_final_min": int(curve[s][:, -1].min()),
+            "distinct_final_max": int(curve[s][:, -1].max()),
+            "distinct_pooled": len(found),
+            "not_converged": int((~fit).sum()),
+            "not_converged_per_run": (~fit).sum(axis=0).tolist(),
+            "steps_mean": float(res.steps[s].mean()),
+            "trained": tc.hist_hex(found),
+        }
+        total_not += entry["not_converged"]
+        if b is not None:
+            first = res.first_hit(b)[s]
+            hit = first > 0
+            entry["first_hit"] = first.tolist()
+            entry["found_b"] = int(hit.sum())
+            entry["found_b_ci"] = tc.interval(int(hit.sum()), chains, confidence, method)
+            entry["found_b_by_run"] = [int(np.sum(hit & (first <= k))) for k in range(1, n_runs + 1)]
+            entry["first_hit_median"] = float(np.median(first[hit])) if hit.any() else None
+        settings.append(entry)
+    extra: dict[str, Any] = {
+        "target": boolean.to_hex(tset.target),
+        "train_points": list(tset.points),
+        "b": None if b is None else boolean.to_hex(b),
+        "runs": n_runs,
+        "chains": chains,
+        "not_converged": total_not,
+        "trained": {f"{st['reward']:g}": st["trained"] for st in settings},
+        "settings": settings,
+        "train_seconds": res.seconds,
+        "summary": {
+            "distinct_after_all_runs": {f"{st['reward']:g}": st["distinct_mean"][-1] for st in settings},
+            "chains_finding_b": {f"{st['reward']:g}": st.get("found_b") for st in settings},
+        },
+    }
+    estimates = []
+    if cp is not None:
+        extra.update(
+            {
+                "prior": tc.hist_hex(cp.histogram),
+                "prior_samples": cp.samples,
+                "prior_fit": cp.fit,
+                "prior_fit_ci": tc.interval(cp.fit, cp.samples, confidence, "exact" if exact else method),
+            }
+        )
+        if b is not None and cp.fit:
+            extra["prior_b"] = cp.p(b)
+        estimates.append(tc.prior_fit_estimate(cp, confidence, method))
+    config = {
+        "arch": arch.config(),
+        "prior": prior.config(),
+        "encoding": encoding,
+        "precision": precision,
+        "interval": method,
+        "confidence": confidence,
+        "training_set": tset.config(),
+        "training": train_config.config(),
+        "samples": n_samples,
+        "runs": n_runs,
+        "chains": chains,
+        "reward": mu,
+        "b_rank": b_rank,
+        "exact": exact,
+        "train_chunk_size": chains,
+    }
+    return tc.make_result(COMMAND, config, seed, chunk_size, cp, estimates, time.perf_counter() - start, extra)
+
+
+def format_diverse(result: CountResult) -> str:
+    """Terminal summary: distinct functions against runs, and first hits of B."""
+    e = result.extra
+    lines = [
+        f"diverse: target {e['target']} on S = {len(e['train_points'])} points; {tc.arch_name(result.config)}; "
+        f"{e['chains']} chains x {e['runs']} runs; {e['not_converged']} runs did not fit S in all",
+    ]
+    if "prior_fit" in e:
+        lines.append(f"prior: {e['prior_fit']:,} of {e['prior_samples']:,} samples fit S; B = {e['b']}"
+                     + (f", P_prior(B|S) = {tc.fmt_p(e['prior_b'])}" if "prior_b" in e else ""))  # fmt: skip
+    header = ["run"] + [f"distinct (mu={st['reward']:g})" for st in e["settings"]]
+    if e["b"] is not None:
+        header += [f"chains with B (mu={st['reward']:g})" for st in e["settings"]]
+    rows = [header]
+    n = e["runs"]
+    shown = sorted({1, 2, 3, 5, 10, 20, 50, 100, 200, 500, n} & set(range(1, n + 1)))
+    for k in shown:
+        row = [str(k)] + [f"{st['distinct_mean'][k - 1]:.2f} +- {st['distinct_sd'][k - 1]:.2f}" for st in e["settings"]]
+        if e["b"] is not None:
+            row += [str(st["found_b_by_run"][k - 1]) for st in e["settings"]]
+        rows.append(row)
+    lines += tc.text_table(rows)
+    for st in e["settings"]:
+        lines.append(
+            f"mu={st['reward']:g}: {st['distinct_pooled']} distinct functions pooled over chains; "
+            f"{st['not_converged']} runs did not fit S"
+            + (f"; B found in {st['found_b']} of {e['chains']} chains, median first run {st['first_hit_median']}"
+               if e["b"] is not None else "")
+        )  # fmt: skip
+    return "\n".join(lines)
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the ``diverse`` subcommand."""
+    from countnets import cli
+
+    p = subparsers.add_parser(
+        COMMAND,
+        help="sequential training runs rewarded for disagreeing off S with functions already found",
+        description="Distinct functions found by K sequential runs, each rewarded for disagreeing off S with the "
+        "earlier runs' functions, against independent restarts; and the first run at which B appears.",
+    )
+    tc.add_training_options(p, default_samples=200_000, default_runs=20, runs_help="sequential runs per chain")
+    d = p.add_argument_group("diverse")
+    d.add_argument("--chains", type=cli._nonneg_int, default=64, help="independent chains run side by side")
+    d.add_argument(
+        "--reward", type=cli._float, default=1.0, help="reward strength mu for disagreeing with found functions"
+    )
+    d.add_argument("--b", default=None, help="function B to look for (hex or name)")
+    d.add_argument(
+        "--b-rank", type=cli._nonneg_int, default=None, help="B = the k-th most probable function under P_prior(.|S)"
+    )
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``countnets experiment diverse`` from parsed arguments."""
+    from countnets import cli, training_plots
+
+    prior = cli.prior_from_args(args)
+    arch = tc.arch_from_args(args)
+    tset = tc.training_set_from_args(args)
+    cfg = tc.train_config_from_args(args)
+    if args.b is not None and args.b_rank is not None:
+        raise CountnetsError("give at most one of --b and --b-rank")
+    b_rank = args.b_rank if args.b is None else None
+    if args.b is None and b_rank is None:
+        b_rank = 5
+    result = diverse(
+        prior, arch, tset, cfg, reward=args.reward, n_runs=args.runs, chains=args.chains,
+        b=None if args.b is None else boolean.parse_function(args.b, args.n), b_rank=b_rank,
+        n_samples=None if args.exact else args.samples, seed=args.seed, exact=args.exact, encoding=args.encoding,
+        chunk_size=args.chunk_size, chunks_per_step=args.chunks_per_step or None, confidence=args.confidence,
+        method=args.interval, max_configurations=args.max_exact, precision=args.precision, progress=not args.quiet,
+    )  # fmt: skip
+    return tc.finish(args, result, format_diverse(result), training_plots.plot_diverse)

@@ -1,0 +1,458 @@
+"""``countnets experiment flip``: prior odds of two policies and the pressure needed to flip them.
+
+For a training set S and two functions A and B that both agree with ``f*`` on S
+(DESIGN section 3b):
+
+* Prior odds ``O = P_prior(A | S) / P_prior(B | S)`` from the conditional prior
+  (rejection sampling, or exact lattice enumeration), with the exact conditional
+  binomial interval of :func:`countnets.ratio_interval`.
+* Training under pressure: the loss ``L_S + lambda l_B`` with
+  ``l_B = mean_{j not in S} loss(y_j, B_j)``, for each ``lambda`` of ``--lambdas``;
+  the same ``--runs`` prior initialisations at every lambda. ``P_opt(A)`` and
+  ``P_opt(B)`` are fractions of the runs that fit S (runs that did not are counted).
+* The tilted prior: prior samples fitting S weighted by ``exp(-lambda l_B(theta))``
+  (self-normalised importance sampling, effective sample size reported).
+* ``lambda*``: the least lambda of the sweep with ``P(B) >= P(A)``, for training and
+  for the tilted prior, with the bracket of :class:`countnets.training.LambdaStar`.
+  For training the sign of ``P(B) - P(A)`` is judged by the exact Clopper-Pearson
+  interval of ``q = n_B / (n_A + n_B)`` against 1/2; for the tilted prior by the
+  delta-method normal interval of ``P_tilt(B) - P_tilt(A)``.
+* With several pairs (``--pairs K``: A against the 2nd .. (K+1)-th most probable
+  functions, or ``--b-rank``/``--b`` lists): how well ``ln O`` predicts ``lambda*``
+  (Spearman correlation; Pearson of ``ln O`` against ``ln lambda*``; least-squares
+  line), over pairs whose ``lambda*`` lies inside the sweep.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import jax.numpy as jnp
+import numpy as np
+
+from countnets import boolean, statistics
+from countnets._errors import CountnetsError, check_positive_int
+from countnets.experiments import _training_cli as tc
+from countnets.results import CountResult, make_estimate
+from countnets.training import (
+    TrainConfig,
+    TrainingSet,
+    conditional_prior,
+    lambda_star,
+    pressure_penalty,
+    tilted_prior,
+    train_networks,
+)
+
+__all__ = ["COMMAND", "DEFAULT_LAMBDAS", "flip", "format_flip", "add_parser", "run"]
+
+COMMAND = "flip"
+DEFAULT_LAMBDAS = (0.0, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
+
+
+def _choose_pairs(cp, tset, a, bs, b_ranks) -> list[tuple[int, int]]:
+    ranked = cp.ranked()
+    if a is None:
+        if not ranked:
+            raise CountnetsError("no prior sample fits S, so A (the most probable function) is undefined")
+        a = ranked[0][0]
+    if not tset.fits(a):
+        raise CountnetsError(f"A = {boolean.to_hex(a)} does not agree with the target on S")
+    chosen: list[int] = []
+    for b in bs or ():
+        if not tset.fits(b):
+            raise CountnetsError(f"B = {boolean.to_hex(b)} does not agree with the target on S")
+        chosen.append(b)
+    for k in b_ranks or ():
+        if k < 1 or k > len(ranked):
+            raise CountnetsError(f"--b-rank {k} is out of range: {len(ranked)} functions fitting S were seen")
+        chosen.append(ranked[k - 1][0])
+    pairs = []
+    for b in chosen:
+        if b == a:
+            raise CountnetsError(f"B must differ from A, got both {boolean.to_hex(a)}")
+        if (a, b) not in pairs:
+            pairs.append((a, b))
+    if not pairs:
+        raise CountnetsError("no (A, B) pair: give --b, --b-rank or --pairs")
+    return pairs
+
+
+def _sign_interval_train(na: int, nb: int, confidence: float) -> tuple[float, float, float]:
+    # q = n_B / (n_A + n_B) against 1/2: same sign as P(B) - P(A).
+    if na + nb == 0:
+        return math.nan, -0.5, 0.5
+    lo, hi = statistics.clopper_pearson(nb, na + nb, confidence)
+    return nb / (na + nb) - 0.5, lo - 0.5, hi - 0.5
+
+
+def _star_dict(star) -> dict:
+    return {"estimate": star.estimate, "interval": list(star.interval), "censored": star.censored}
+
+
+def _predictiveness(log_odds: list[float], stars: list[float]) -> dict[str, Any]:
+    from scipy import stats
+
+    pts = [(lo, s) for lo, s in zip(log_odds, stars, strict=True) if math.isfinite(lo) and math.isfinite(s)]
+    out: dict[str, Any] = {"pairs_used": len(pts), "pairs_censored": sum(1 for s in stars if math.isinf(s))}
+    x = np.array([p[0] for p in pts])
+    y = np.array([p[1] for p in pts])
+    if len(pts) >= 3 and np.ptp(x) > 0 and np.ptp(y) > 0:
+        sp = stats.spearmanr(x, y)
+        out["spearman"] = float(sp.statistic)
+        out["spearman_p"] = float(sp.pvalue)
+        pos = y > 0
+        if pos.sum() >= 3 and np.ptp(np.log(y[pos])) > 0 and np.ptp(x[pos]) > 0:
+            out["pearson_log"] = float(np.corrcoef(x[pos], np.log(y[pos]))[0, 1])
+        else:
+            out["pearson_log"] = None
+        if np.ptp(x) > 0:
+            slope, intercept = np.polyfit(x, y, 1)
+            out["fit_slope"] = float(slope)
+            out["fit_intercept"] = float(intercept)
+    else:
+        out["spearman"] = out["spearman_p"] = out["pearson_log"] = None
+    return out
+
+
+def flip(
+    prior: Any,
+    arch: Any,
+    tset: TrainingSet,
+    train_config: TrainConfig,
+    *,
+    a: int | None = None,
+    bs: Sequence[int] = (),
+    b_ranks: Sequence[int] = (),
+    lambdas: Sequence[float] = DEFAULT_LAMBDAS,
+    tilt_lambdas: Sequence[float] | None = None,
+    n_runs: int,
+    n_samples: int | None,
+    seed: int = 0,
+    exact: bool = False,
+    encoding: str = "01",
+    chunk_size: int = tc.DEFAULT_EXPERIMENT_CHUNK,
+    chunks_per_step: int | None = None,
+    confidence: float = 0.95,
+    method: str = "clopper-pearson",
+    max_configurations: int = 2**34,
+    precision: str = "highest",
+    progress: bool = False,
+) -> CountResult:
+    """Run the flip experiment for one or more (A, B) pairs; returns ``kind="flip"``.
+
+    ``lambdas`` is the training sweep; ``tilt_lambdas`` the tilted prior's (default: the
+    same values). ``extra`` (also at the JSON top level): ``train_points``, ``target``,
+    ``prior``, ``prior_samples``, ``prior_fit``, ``lambdas``, ``tilt_lambdas``, ``pairs``
+    (per pair: odds with interval, ``sweep`` rows for training and ``tilt_sweep`` rows
+    for the tilted prior, both ``lambda*``), ``trained``
+    (per pair and lambda, hex -> count among runs fitting S), ``runs``,
+    ``not_converged`` (summed over all settings) and ``summary``.
+    """
+    lams = sorted(float(v) for v in lambdas)
+    if len(set(lams)) != len(lams):
+        raise CountnetsError(f"--lambdas must be distinct, got {list(lambdas)}")
+    tlams = lams if tilt_lambdas is None else sorted(float(v) for v in tilt_lambdas)
+    if len(set(tlams)) != len(tlams):
+        raise CountnetsError(f"--tilt-lambdas must be distinct, got {list(tilt_lambdas or ())}")
+    start = time.perf_counter()
+    common = dict(
+        exact=exact, encoding=encoding, chunk_size=chunk_size, chunks_per_step=chunks_per_step,
+        max_configurations=max_configurations, precision=precision, progress=progress,
+    )  # fmt: skip
+    cp = conditional_prior(prior, arch, tset, n_samples=n_samples, seed=seed, **common)
+    pairs = _choose_pairs(cp, tset, a, bs, b_ranks)
+    tilt = tilted_prior(
+        prior, arch, tset, pairs, tlams, loss=train_config.loss, margin=train_config.margin, n_samples=n_samples,
+        seed=seed, **common,
+    )  # fmt: skip
+    if tilt.fit != cp.fit:
+        raise CountnetsError(f"internal inconsistency: the tilted pass saw {tilt.fit} samples fitting S, not {cp.fit}")
+    off = np.array(tset.off_points())
+    K, L = len(pairs), len(lams)
+    lam_g = np.tile(np.array(lams, dtype=np.float32), K)
+    labels_g = np.repeat(np.stack([boolean.int_to_table(b, tset.n)[off] for _, b in pairs]), L, axis=0)
+    runs = train_networks(
+        prior, arch, tset, train_config, n_runs=n_runs, seed=seed, encoding=encoding, chunk_size=chunk_size,
+        penalty=pressure_penalty(tset, train_config), setting_args=(jnp.asarray(lam_g), jnp.asarray(labels_g)),
+        progress=progress,
+    )  # fmt: skip
+    prior_method = "exact" if exact else method
+    ta_lo, ta_hi = tilt.interval("a", confidence)
+    tb_lo, tb_hi = tilt.interval("b", confidence)
+    td_lo, td_hi = tilt.interval("diff", confidence)
+    p_a_t, p_b_t, ess = tilt.p_a(), tilt.p_b(), tilt.ess()
+    pair_rows, trained_rows = [], []
+    not_converged = 0
+    for k, (fa, fb) in enumerate(pairs):
+        na_p, nb_p = cp.histogram.get(fa, 0), cp.histogram.get(fb, 0)
+        if exact:
+            odds = na_p / nb_p if nb_p else math.inf
+            odds_ci = [odds, odds]
+        else:
+            odds, (olo, ohi) = statistics.ratio_interval(na_p, nb_p, confidence)
+            odds_ci = [olo, ohi]
+        sweep = []
+        tr_d, tr_lo, tr_hi = [], [], []
+        for j, lam in enumerate(lams):
+            g = k * L + j
+            fit = runs.fit[g]
+            tables = runs.tables[g]
+            n_conv = int(fit.sum())
+            na = int(np.sum((tables == fa) & fit))
+            nb = int(np.sum((tables == fb) & fit))
+            not_converged += runs.runs - n_conv
+            d, dlo, dhi = _sign_interval_train(na, nb, confidence)
+            tr_d.append(d)
+            tr_lo.append(dlo)
+            tr_hi.append(dhi)
+            sweep.append(
+                {
+                    "lambda": lam,
+                    "train": {
+                        "runs": runs.runs,
+                        "converged": n_conv,
+                        "not_converged": runs.runs - n_conv,
+                        "a": na,
+                        "b": nb,
+                        "p_a": na / n_conv if n_conv else None,
+                        "p_a_ci": tc.interval(na, n_conv, confidence, method),
+                        "p_b": nb / n_conv if n_conv else None,
+                        "p_b_ci": tc.interval(nb, n_conv, confidence, method),
+                        "q_b_ci": [dlo + 0.5, dhi + 0.5],
+                        "steps_mean": float(runs.steps[g].mean()),
+                    },
+                }
+            )
+            trained_rows.append(
+                {
+                    "a": boolean.to_hex(fa),
+                    "b": boolean.to_hex(fb),
+                    "lambda": lam,
+                    "counts": tc.hist_hex(runs.histogram(g)),
+                }
+            )
+        tilt_sweep = [
+            {
+                "lambda": lam,
+                "p_a": float(p_a_t[k, j]),
+                "p_a_ci": [float(ta_lo[k, j]), float(ta_hi[k, j])],
+                "p_b": float(p_b_t[k, j]),
+                "p_b_ci": [float(tb_lo[k, j]), float(tb_hi[k, j])],
+                "diff_ci": [float(td_lo[k, j]), float(td_hi[k, j])],
+                "ess": float(ess[k, j]),
+            }
+            for j, lam in enumerate(tlams)
+        ]
+        star_train = lambda_star(lams, tr_d, tr_lo, tr_hi)
+        diff_t = (p_b_t[k] - p_a_t[k]).tolist()
+        star_tilt = lambda_star(tlams, diff_t, td_lo[k].tolist(), td_hi[k].tolist())
+        pair_rows.append(
+            {
+                "a": boolean.to_hex(fa),
+                "b": boolean.to_hex(fb),
+                "hamming": boolean.hamming(fa, fb),
+                "prior_counts": [na_p, nb_p],
+                "prior_p": [cp.p(fa), cp.p(fb)],
+                "prior_ci": [
+                    tc.interval(na_p, cp.fit, confidence, prior_method),
+                    tc.interval(nb_p, cp.fit, confidence, prior_method),
+                ],
+                "prior_odds": odds,
+                "prior_odds_ci": odds_ci,
+                "log_odds": math.log(odds) if 0 < odds < math.inf else (math.inf if odds == math.inf else math.nan),
+                "sweep": sweep,
+                "tilt_sweep": tilt_sweep,
+                "lambda_star_train": _star_dict(star_train),
+                "lambda_star_tilt": _star_dict(star_tilt),
+            }
+        )
+    log_odds = [p["log_odds"] for p in pair_rows]
+    summary = {
+        "pairs": K,
+        "train": _predictiveness(log_odds, [p["lambda_star_train"]["estimate"] for p in pair_rows]),
+        "tilt": _predictiveness(log_odds, [p["lambda_star_tilt"]["estimate"] for p in pair_rows]),
+        "min_ess": float(np.min(ess)),
+    }
+    extra = {
+        "target": boolean.to_hex(tset.target),
+        "train_points": list(tset.points),
+        "prior": tc.hist_hex(cp.histogram),
+        "prior_samples": cp.samples,
+        "prior_fit": cp.fit,
+        "prior_fit_ci": tc.interval(cp.fit, cp.samples, confidence, prior_method),
+        "lambdas": lams,
+        "tilt_lambdas": tlams,
+        "pairs": pair_rows,
+        "trained": trained_rows,
+        "runs": runs.runs,
+        "not_converged": not_converged,
+        "train_seconds": runs.seconds,
+        "prior_seconds": cp.seconds,
+        "tilt_seconds": tilt.seconds,
+        "summary": summary,
+    }
+    estimates = [tc.prior_fit_estimate(cp, confidence, method)]
+    for f in sorted({f for p in pairs for f in p}):
+        estimates.append(
+            make_estimate(
+                f"prior|S {boolean.to_hex(f)}",
+                cp.histogram.get(f, 0),
+                cp.fit,
+                confidence=confidence,
+                method=prior_method,
+            )
+        )
+    config = {
+        "arch": arch.config(),
+        "prior": prior.config(),
+        "encoding": encoding,
+        "precision": precision,
+        "interval": method,
+        "confidence": confidence,
+        "training_set": tset.config(),
+        "training": train_config.config(),
+        "samples": n_samples,
+        "runs": n_runs,
+        "exact": exact,
+        "lambdas": lams,
+        "tilt_lambdas": tlams,
+        "a": None if a is None else boolean.to_hex(a),
+        "b": [boolean.to_hex(b) for b in bs],
+        "b_ranks": list(b_ranks),
+        "train_chunk_size": runs.chunk_size,
+    }
+    return tc.make_result(COMMAND, config, seed, cp.chunk_size, cp, estimates, time.perf_counter() - start, extra)
+
+
+def _fmt_lam(x: Any) -> str:
+    if isinstance(x, str):
+        return x
+    return "inf" if math.isinf(x) else f"{x:g}"
+
+
+def format_flip(result: CountResult, *, sweep_tables: int = 3) -> str:
+    """Terminal summary: per-pair odds and lambda*, then the sweep of the first pairs."""
+    e = result.extra
+    conf = result.config["confidence"]
+    lines = [
+        f"flip: target {e['target']} on S = {len(e['train_points'])} points; {tc.arch_name(result.config)}; "
+        f"{e['prior_fit']:,} of {e['prior_samples']:,} prior samples fit S; {e['runs']:,} runs per (pair, lambda), "
+        f"{e['not_converged']:,} runs did not fit S in all",
+    ]
+    rows = [
+        [
+            "A",
+            "B",
+            "n_A",
+            "n_B",
+            "odds A:B",
+            f"{conf:g} interval",
+            "lambda* train",
+            "bracket",
+            "lambda* tilt",
+            "bracket",
+        ]
+    ]
+    for p in e["pairs"]:
+        st, sl = p["lambda_star_train"], p["lambda_star_tilt"]
+        rows.append(
+            [p["a"], p["b"], str(p["prior_counts"][0]), str(p["prior_counts"][1]), tc.fmt_p(p["prior_odds"]),
+             tc.fmt_ci(p["prior_odds_ci"]), _fmt_lam(st["estimate"]),
+             f"({_fmt_lam(st['interval'][0])}, {_fmt_lam(st['interval'][1])}]", _fmt_lam(sl["estimate"]),
+             f"({_fmt_lam(sl['interval'][0])}, {_fmt_lam(sl['interval'][1])}]"]
+        )  # fmt: skip
+    lines += tc.text_table(rows)
+    s = e["summary"]
+    for name in ("train", "tilt"):
+        t = s[name]
+        if t.get("spearman") is not None:
+            lines.append(
+                f"ln O vs lambda* ({name}): Spearman {t['spearman']:.3f} (p = {t['spearman_p']:.3g}) over "
+                f"{t['pairs_used']} pairs, {t['pairs_censored']} beyond the sweep"
+            )
+        else:
+            lines.append(f"ln O vs lambda* ({name}): too few uncensored pairs ({t['pairs_used']})")
+    lines.append(f"smallest effective sample size of the tilted prior: {s['min_ess']:.1f}")
+    for p in e["pairs"][:sweep_tables]:
+        lines.append(f"\nA = {p['a']}, B = {p['b']}: training")
+        rows = [["lambda", "P_opt(A)", "P_opt(B)", "not fit", "mean steps"]]
+        for r in p["sweep"]:
+            t = r["train"]
+            rows.append(
+                [f"{r['lambda']:g}", f"{tc.fmt_p(t['p_a'])} {tc.fmt_ci(t['p_a_ci'])}",
+                 f"{tc.fmt_p(t['p_b'])} {tc.fmt_ci(t['p_b_ci'])}", str(t["not_converged"]), f"{t['steps_mean']:.1f}"]
+            )  # fmt: skip
+        lines += tc.text_table(rows)
+        lines.append(f"A = {p['a']}, B = {p['b']}: tilted prior")
+        rows = [["lambda", "P_tilt(A)", "P_tilt(B)", "ESS"]]
+        for w in p["tilt_sweep"]:
+            rows.append(
+                [f"{w['lambda']:g}", f"{tc.fmt_p(w['p_a'])} {tc.fmt_ci(w['p_a_ci'])}",
+                 f"{tc.fmt_p(w['p_b'])} {tc.fmt_ci(w['p_b_ci'])}", f"{w['ess']:.1f}"]
+            )  # fmt: skip
+        lines += tc.text_table(rows)
+    return "\n".join(lines)
+
+
+def _hex_list(text: str) -> tuple[str, ...]:
+    return tuple(t.strip() for t in text.split(",") if t.strip())
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the ``flip`` subcommand."""
+    from countnets import cli
+
+    p = subparsers.add_parser(
+        COMMAND,
+        help="prior odds of two policies A, B fitting S and the pressure lambda* needed to make B as likely",
+        description="Prior odds O = P(A|S)/P(B|S) and the least pressure lambda (loss term toward B's labels off S) "
+        "at which training, and the exp(-lambda l_B)-tilted prior, find B at least as often as A.",
+    )
+    tc.add_training_options(
+        p, default_samples=1_000_000, default_runs=1024, runs_help="trained networks per (pair, lambda)"
+    )
+    f = p.add_argument_group("flip")
+    f.add_argument(
+        "--a", default=None, help="policy A (hex or name); default: the most probable function under P_prior(.|S)"
+    )
+    f.add_argument("--b", type=_hex_list, default=(), help="policy B (hex or names), comma-separated for several pairs")
+    f.add_argument(
+        "--b-rank", type=cli._int_list, default=(), help="B = the k-th most probable function(s) fitting S, e.g. 2,5"
+    )
+    f.add_argument("--pairs", type=cli._nonneg_int, default=None, help="K pairs: B = the 2nd .. (K+1)-th most probable")
+    f.add_argument(
+        "--lambdas", type=cli._float_list, default=DEFAULT_LAMBDAS, help="training pressure sweep, comma-separated"
+    )
+    f.add_argument("--tilt-lambdas", type=cli._float_list, default=None, help="tilted-prior sweep (default: --lambdas)")
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``countnets experiment flip`` from parsed arguments."""
+    from countnets import cli, training_plots
+
+    prior = cli.prior_from_args(args)
+    arch = tc.arch_from_args(args)
+    tset = tc.training_set_from_args(args)
+    cfg = tc.train_config_from_args(args)
+    ranks = list(args.b_rank)
+    if args.pairs is not None:
+        ranks += list(range(2, 2 + check_positive_int("--pairs", args.pairs)))
+    if not args.b and not ranks:
+        ranks = [2]
+    result = flip(
+        prior, arch, tset, cfg,
+        a=None if args.a is None else boolean.parse_function(args.a, args.n),
+        bs=[boolean.parse_function(b, args.n) for b in args.b], b_ranks=ranks, lambdas=args.lambdas,
+        tilt_lambdas=args.tilt_lambdas,
+        n_runs=args.runs, n_samples=None if args.exact else args.samples, seed=args.seed, exact=args.exact,
+        encoding=args.encoding, chunk_size=args.chunk_size, chunks_per_step=args.chunks_per_step or None,
+        confidence=args.confidence, method=args.interval, max_configurations=args.max_exact,
+        precision=args.precision, progress=not args.quiet,
+    )  # fmt: skip
+    return tc.finish(args, result, format_flip(result), training_plots.plot_flip)

@@ -1,0 +1,256 @@
+"""``countnets experiment train-vs-prior``: where training lands against the prior conditioned on S.
+
+For a training set S labelled by ``f*`` (DESIGN section 3b):
+
+* ``P_prior(f | S)``: prior samples that agree with ``f*`` on S, counted by function
+  (rejection sampling; exact enumeration for lattice priors with ``--exact``);
+  interval: Clopper-Pearson on ``n_f`` out of ``n_fit`` (exact conditional on n_fit).
+* ``P_opt(f | S)``: ``--runs`` networks initialised from the prior (network r from
+  prior sample r, same seed and chunks) and trained with optax until they fit S or
+  the step budget runs out; ``n_f`` out of the runs that fit S, with its interval.
+  Runs that did not fit S are counted in ``not_converged`` and their functions kept
+  apart (``trained_not_converged``), never dropped.
+* Summaries: Pearson and Spearman correlation of ``log10 P_opt`` and ``log10
+  P_prior`` over functions with at least ``--min-count`` counts in both; total
+  variation distance with a bootstrap interval and its value expected from
+  sampling noise alone (``tv_null``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any
+
+import numpy as np
+
+from countnets import boolean
+from countnets.experiments import _training_cli as tc
+from countnets.results import CountResult, make_estimate
+from countnets.training import (
+    TrainConfig,
+    TrainingSet,
+    compare_distributions,
+    conditional_prior,
+    train_networks,
+)
+
+__all__ = ["COMMAND", "train_vs_prior", "format_train_vs_prior", "add_parser", "run"]
+
+COMMAND = "train-vs-prior"
+
+
+def train_vs_prior(
+    prior: Any,
+    arch: Any,
+    tset: TrainingSet,
+    train_config: TrainConfig,
+    *,
+    n_runs: int,
+    n_samples: int | None,
+    seed: int = 0,
+    exact: bool = False,
+    encoding: str = "01",
+    chunk_size: int = tc.DEFAULT_EXPERIMENT_CHUNK,
+    chunks_per_step: int | None = None,
+    confidence: float = 0.95,
+    method: str = "clopper-pearson",
+    min_count: int = 5,
+    bootstrap: int = 1000,
+    max_configurations: int = 2**34,
+    precision: str = "highest",
+    progress: bool = False,
+) -> CountResult:
+    """Run the comparison and return its record (``kind="train-vs-prior"``).
+
+    ``extra`` (also written at the JSON top level) holds ``train_points``, ``target``,
+    ``prior`` (hex -> count among prior samples fitting S), ``prior_samples``,
+    ``prior_fit``, ``trained`` (hex -> count among runs fitting S),
+    ``trained_not_converged``, ``runs``, ``not_converged``, ``functions`` (one row per
+    function seen: counts, probabilities, intervals), ``steps``, ``moved`` and
+    ``summary``.
+    """
+    start = time.perf_counter()
+    cp = conditional_prior(
+        prior, arch, tset, n_samples=n_samples, seed=seed, exact=exact, encoding=encoding, chunk_size=chunk_size,
+        chunks_per_step=chunks_per_step, max_configurations=max_configurations, precision=precision, progress=progress,
+    )  # fmt: skip
+    runs = train_networks(
+        prior, arch, tset, train_config, n_runs=n_runs, seed=seed, encoding=encoding, chunk_size=chunk_size,
+        progress=progress,
+    )  # fmt: skip
+    trained = runs.histogram(0)
+    not_conv = runs.histogram(0, converged=False)
+    n_conv = int(runs.fit[0].sum())
+    prior_method = "exact" if exact else method
+    rows = []
+    for f in sorted(set(cp.histogram) | set(trained), key=lambda f: (-cp.histogram.get(f, 0), -trained.get(f, 0), f)):
+        cq, co = cp.histogram.get(f, 0), trained.get(f, 0)
+        rows.append(
+            {
+                "function": boolean.to_hex(f),
+                "prior_count": cq,
+                "prior_p": cq / cp.fit if cp.fit else None,
+                "prior_ci": tc.interval(cq, cp.fit, confidence, prior_method),
+                "trained_count": co,
+                "trained_p": co / n_conv if n_conv else None,
+                "trained_ci": tc.interval(co, n_conv, confidence, method),
+            }
+        )
+    summary: dict[str, Any]
+    if cp.fit and n_conv:
+        summary = compare_distributions(
+            trained,
+            cp.histogram,
+            min_count=min_count,
+            bootstrap=bootstrap,
+            confidence=confidence,
+            seed=seed,
+            q_exact=exact,
+        )
+    else:
+        summary = {"note": "no comparison: no prior sample fits S" if not cp.fit else "no trained network fit S"}
+    if cp.fit:
+        top = cp.ranked()[0][0]
+        summary["prior_top"] = boolean.to_hex(top)
+        summary["prior_top_p"] = cp.p(top)
+        summary["trained_top_p"] = trained.get(top, 0) / n_conv if n_conv else None
+    summary["trained_distinct"] = len(trained)
+    summary["prior_distinct"] = len(cp.histogram)
+    steps = runs.steps[0]
+    init_fit = int(np.sum([tset.fits(t) for t in runs.init_tables.tolist()]))
+    extra = {
+        "target": boolean.to_hex(tset.target),
+        "train_points": list(tset.points),
+        "prior": tc.hist_hex(cp.histogram),
+        "prior_samples": cp.samples,
+        "prior_fit": cp.fit,
+        "prior_fit_ci": tc.interval(cp.fit, cp.samples, confidence, prior_method),
+        "trained": tc.hist_hex(trained),
+        "trained_not_converged": tc.hist_hex(not_conv),
+        "runs": runs.runs,
+        "not_converged": runs.runs - n_conv,
+        "trained_nonfinite": int(runs.nonfinite[0].sum()),
+        "init_fit": init_fit,
+        "steps": {
+            "budget": train_config.max_steps,
+            "mean": float(steps.mean()),
+            "median": float(np.median(steps)),
+            "max": int(steps.max()),
+        },
+        "moved": runs.moved,
+        "train_seconds": runs.seconds,
+        "prior_seconds": cp.seconds,
+        "functions": rows,
+        "summary": summary,
+    }
+    estimates = [tc.prior_fit_estimate(cp, confidence, method)]
+    for row in rows[:10]:
+        if cp.fit:
+            estimates.append(
+                make_estimate(
+                    f"prior|S {row['function']}", row["prior_count"], cp.fit, confidence=confidence, method=prior_method
+                )
+            )
+        if n_conv:
+            estimates.append(
+                make_estimate(
+                    f"trained|S {row['function']}", row["trained_count"], n_conv, confidence=confidence, method=method
+                )
+            )
+    config = {
+        "arch": arch.config(),
+        "prior": prior.config(),
+        "encoding": encoding,
+        "precision": precision,
+        "interval": method,
+        "confidence": confidence,
+        "training_set": tset.config(),
+        "training": train_config.config(),
+        "samples": n_samples,
+        "runs": n_runs,
+        "exact": exact,
+        "min_count": min_count,
+        "bootstrap": bootstrap,
+        "train_chunk_size": runs.chunk_size,
+    }
+    return tc.make_result(COMMAND, config, seed, cp.chunk_size, cp, estimates, time.perf_counter() - start, extra)
+
+
+def format_train_vs_prior(result: CountResult, top: int = 15) -> str:
+    """Terminal summary and the table of the most frequent functions."""
+    e = result.extra
+    s = e["summary"]
+    conf = result.config["confidence"]
+    fit_p = e["prior_fit"] / e["prior_samples"]
+    tr = result.config["training"]
+    mode = "exact enumeration" if result.exact else f"{e['prior_samples']:,} prior samples"
+    lines = [
+        f"train-vs-prior: target {e['target']} on S = {len(e['train_points'])} points; {tc.arch_name(result.config)}",
+        f"prior: {mode}, {e['prior_fit']:,} fit S (P(fits S) = {tc.fmt_p(fit_p)} {tc.fmt_ci(e['prior_fit_ci'])}), "
+        f"{len(e['prior'])} functions",
+        f"training: {e['runs']:,} runs ({tr['optimizer']}, lr {tr['learning_rate']}, {tr['loss']}), "
+        f"{e['not_converged']:,} did not fit S within {e['steps']['budget']} steps; "
+        f"steps mean {e['steps']['mean']:.1f}, max {e['steps']['max']}; {len(e['trained'])} functions",
+    ]
+    if s.get("tv") is not None:
+        corr = "n/a" if s["correlation"] is None else f"{s['correlation']:.3f} (Spearman {s['spearman']:.3f})"
+        lines.append(
+            f"log10 P correlation over {s['functions_compared']} functions with >= {s['min_count']} "
+            f"counts in both: {corr}"
+        )
+        lines.append(
+            f"total variation {s['tv']:.3f}, {conf:g} bootstrap interval {tc.fmt_ci(s['tv_ci'])}; "
+            f"noise alone would give {s['tv_null_mean']:.3f} (upper {conf:g} quantile {s['tv_null_quantile']:.3f})"
+        )
+    frozen = [name for name, count in e["moved"].items() if count == 0]
+    if frozen and len(frozen) < len(e["moved"]):
+        lines.append(f"parameter arrays no trained network moved (zero gradient): {', '.join(frozen)}")
+    rows = [
+        ["function", "prior n", "P_prior(f|S)", f"{conf:g} interval", "trained n", "P_opt(f|S)", f"{conf:g} interval"]
+    ]
+    for r in e["functions"][:top]:
+        rows.append(
+            [r["function"], f"{r['prior_count']:,}", tc.fmt_p(r["prior_p"]), tc.fmt_ci(r["prior_ci"]),
+             f"{r['trained_count']:,}", tc.fmt_p(r["trained_p"]), tc.fmt_ci(r["trained_ci"])]
+        )  # fmt: skip
+    lines += tc.text_table(rows)
+    return "\n".join(lines)
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the ``train-vs-prior`` subcommand."""
+    from countnets import cli
+
+    p = subparsers.add_parser(
+        COMMAND,
+        help="P_opt(f|S) of optax-trained networks against the conditional prior P_prior(f|S)",
+        description="Train many networks from the prior on S and compare where they land with the prior "
+        "conditioned on fitting S (Mingard et al. 2021).",
+    )
+    tc.add_training_options(p, default_samples=1_000_000, default_runs=4096, runs_help="networks to train")
+    p.add_argument(
+        "--min-count", type=cli._nonneg_int, default=5, help="counts needed in both to enter the correlation"
+    )
+    p.add_argument("--bootstrap", type=cli._nonneg_int, default=1000, help="bootstrap resamples for the TV interval")
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``countnets experiment train-vs-prior`` from parsed arguments."""
+    from countnets import cli
+
+    prior = cli.prior_from_args(args)
+    arch = tc.arch_from_args(args)
+    tset = tc.training_set_from_args(args)
+    cfg = tc.train_config_from_args(args)
+    result = train_vs_prior(
+        prior, arch, tset, cfg, n_runs=args.runs, n_samples=None if args.exact else args.samples, seed=args.seed,
+        exact=args.exact, encoding=args.encoding, chunk_size=args.chunk_size,
+        chunks_per_step=args.chunks_per_step or None,
+        confidence=args.confidence, method=args.interval, min_count=args.min_count, bootstrap=args.bootstrap,
+        max_configurations=args.max_exact, precision=args.precision, progress=not args.quiet,
+    )  # fmt: skip
+    from countnets import training_plots
+
+    return tc.finish(args, result, format_train_vs_prior(result), training_plots.plot_train_vs_prior)

@@ -1,0 +1,173 @@
+"""PNG figures of the training experiments (matplotlib imported lazily, Agg backend).
+
+* train-vs-prior: log-log scatter of ``P_opt(f | S)`` against ``P_prior(f | S)`` with
+  interval bars and the diagonal.
+* flip: ``P(A)`` and ``P(B)`` against lambda for training and for the tilted prior
+  (up to 12 pairs), and ``ln O`` against ``lambda*``.
+* diverse: distinct functions against the number of runs, and chains that found B.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+from countnets._errors import CountnetsError
+from countnets.results import CountResult
+
+__all__ = ["plot_train_vs_prior", "plot_flip", "plot_diverse"]
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _check(result: CountResult, kind: str) -> None:
+    if result.kind != kind:
+        raise CountnetsError(f"expected a {kind} result, got kind {result.kind!r}")
+
+
+def _save(fig, path: str | os.PathLike) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=130, bbox_inches="tight")
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return path
+
+
+def plot_train_vs_prior(result: CountResult, path: str | os.PathLike) -> Path:
+    """Scatter of ``P_opt(f|S)`` (y) against ``P_prior(f|S)`` (x), log-log, functions seen in both."""
+    _check(result, "train-vs-prior")
+    plt = _pyplot()
+    rows = [r for r in result.extra["functions"] if r["prior_count"] > 0 and r["trained_count"] > 0]
+    only = len(result.extra["functions"]) - len(rows)
+    fig, ax = plt.subplots(figsize=(5.2, 5))
+    if rows:
+        x = [r["prior_p"] for r in rows]
+        y = [r["trained_p"] for r in rows]
+        xerr = [[r["prior_p"] - r["prior_ci"][0] for r in rows], [r["prior_ci"][1] - r["prior_p"] for r in rows]]
+        yerr = [
+            [r["trained_p"] - r["trained_ci"][0] for r in rows],
+            [r["trained_ci"][1] - r["trained_p"] for r in rows],
+        ]
+        ax.errorbar(x, y, xerr=xerr, yerr=yerr, fmt="o", ms=3, lw=0.6, alpha=0.7, color="C0")
+        lo = min(min(x), min(y)) / 2
+        ax.plot([lo, 1], [lo, 1], "k--", lw=0.8, label="P_opt = P_prior")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.legend(loc="lower right")
+    s = result.extra["summary"]
+    corr = s.get("correlation")
+    title = f"target {result.extra['target']}, |S| = {len(result.extra['train_points'])}"
+    if corr is not None:
+        title += f"\nlog corr {corr:.2f}, TV {s['tv']:.2f}"
+    ax.set_title(title, fontsize=9)
+    ax.set_xlabel("P_prior(f | S)")
+    ax.set_ylabel("P_opt(f | S)")
+    ax.text(0.02, 0.98, f"{len(rows)} functions seen in both; {only} in one only", transform=ax.transAxes,
+            va="top", fontsize=7)  # fmt: skip
+    return _save(fig, path)
+
+
+def _sym(lams: list[float]) -> list[float]:
+    positive = [v for v in lams if v > 0]
+    return [v if v > 0 else (min(positive) / 3 if positive else 1.0) for v in lams]
+
+
+def plot_flip(result: CountResult, path: str | os.PathLike) -> Path:
+    """P(A), P(B) against lambda per pair (training solid, tilted prior dashed), and ln O against lambda*."""
+    _check(result, "flip")
+    plt = _pyplot()
+    pairs = result.extra["pairs"][:12]
+    n = len(pairs) + 1
+    cols = min(4, n)
+    rows_n = math.ceil(n / cols)
+    fig, axes = plt.subplots(rows_n, cols, figsize=(3.3 * cols, 2.8 * rows_n), squeeze=False)
+    for ax, p in zip(axes.flat, pairs, strict=False):
+        lams = _sym([r["lambda"] for r in p["sweep"]])
+        tlams = _sym([r["lambda"] for r in p["tilt_sweep"]])
+        for key, color in (("a", "C0"), ("b", "C3")):
+            tr = [r["train"][f"p_{key}"] for r in p["sweep"]]
+            ax.plot(
+                lams,
+                [math.nan if v is None else v for v in tr],
+                "-o",
+                ms=3,
+                color=color,
+                label=f"train P({key.upper()})",
+            )
+            lo = [r["train"][f"p_{key}_ci"][0] for r in p["sweep"]]
+            hi = [r["train"][f"p_{key}_ci"][1] for r in p["sweep"]]
+            ax.fill_between(lams, lo, hi, color=color, alpha=0.15)
+            ti = [r[f"p_{key}"] for r in p["tilt_sweep"]]
+            ax.plot(tlams, ti, "--s", ms=3, color=color, alpha=0.8, label=f"tilt P({key.upper()})")
+        ax.set_xscale("log")
+        ax.set_ylim(0, 1)
+        ax.set_title(f"A={p['a']} B={p['b']}\nO={p['prior_odds']:.3g}", fontsize=7)
+        ax.set_xlabel("lambda (0 drawn at left)", fontsize=7)
+        ax.tick_params(labelsize=6)
+    axes.flat[0].legend(fontsize=6)
+    ax = axes.flat[len(pairs)]
+    for name, marker, color in (("train", "o", "C2"), ("tilt", "s", "C1")):
+        xs, ys = [], []
+        for p in result.extra["pairs"]:
+            est = p[f"lambda_star_{name}"]["estimate"]
+            if isinstance(est, (int, float)) and math.isfinite(est) and math.isfinite(p["log_odds"] or math.nan):
+                xs.append(p["log_odds"])
+                ys.append(est)
+        ax.plot(xs, ys, marker, ls="none", color=color, label=f"lambda* {name}")
+    ax.set_xlabel("ln prior odds ln O", fontsize=7)
+    ax.set_ylabel("lambda*", fontsize=7)
+    ax.set_yscale("symlog", linthresh=0.1)
+    ax.legend(fontsize=6)
+    ax.tick_params(labelsize=6)
+    for extra_ax in list(axes.flat)[n:]:
+        extra_ax.axis("off")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_diverse(result: CountResult, path: str | os.PathLike) -> Path:
+    """Distinct functions found against runs (mean +- sd over chains) and chains that found B."""
+    _check(result, "diverse")
+    plt = _pyplot()
+    e = result.extra
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
+    k = list(range(1, e["runs"] + 1))
+    for i, st in enumerate(e["settings"]):
+        mean, sd = st["distinct_mean"], st["distinct_sd"]
+        axes[0].plot(k, mean, "-", color=f"C{i}", label=f"mu = {st['reward']:g}")
+        axes[0].fill_between(
+            k,
+            [m - s for m, s in zip(mean, sd, strict=True)],
+            [m + s for m, s in zip(mean, sd, strict=True)],
+            color=f"C{i}",
+            alpha=0.2,
+        )
+        if e["b"] is not None:
+            axes[1].step(
+                k,
+                [c / e["chains"] for c in st["found_b_by_run"]],
+                where="post",
+                color=f"C{i}",
+                label=f"mu = {st['reward']:g}",
+            )
+    axes[0].plot(k, k, "k:", lw=0.8, label="one new per run")
+    axes[0].set_xlabel("runs")
+    axes[0].set_ylabel("distinct functions fitting S")
+    axes[0].legend(fontsize=7)
+    axes[1].set_xlabel("runs")
+    axes[1].set_ylabel(f"fraction of chains that found B = {e['b']}")
+    axes[1].set_ylim(0, 1)
+    if e["b"] is not None:
+        axes[1].legend(fontsize=7)
+    fig.tight_layout()
+    return _save(fig, path)

@@ -1,0 +1,216 @@
+"""Property-based test of the command line: malformed options and values give exit code 2 and
+one line on stderr, never a traceback.
+
+Each example takes a valid base command (histogram, estimate and every experiment
+subcommand registered) and breaks it with one to three options set to values that are
+invalid whatever the rest of the command says, sometimes with stray tokens added.
+``cli.main`` runs in this process; an exception escaping it fails the test with its
+traceback. A few cases also run through ``python -m countnets``.
+"""
+
+import contextlib
+import io
+import os
+import subprocess
+import sys
+import tempfile
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from countnets import cli
+
+_TMP = tempfile.TemporaryDirectory(prefix="countnets-fuzz-")
+DIRECTORY = _TMP.name
+A_FILE = os.path.join(DIRECTORY, "plain-file")
+with open(A_FILE, "w") as fh:
+    fh.write("not a checkpoint\n")
+UNDER_A_FILE = os.path.join(A_FILE, "out.json")
+
+RUN = ["--samples", "512", "--chunk-size", "256", "--quiet"]
+TRAIN = ["--n", "2", "--hidden", "2", "--target", "and", "--train-points", "0,1", "--runs", "2", "--max-steps", "2"]
+# Every base command is valid as it stands (checked by running each once, see the module docstring).
+BASES = {
+    "histogram": ["histogram", "--n", "2", "--hidden", "2", *RUN],
+    "estimate": ["estimate", "--n", "2", "--hidden", "2", "--target", "and", *RUN],
+    "serial-parallel": ["experiment", "serial-parallel", "--n", "2", "--width", "2", "--block-width", "2",
+                        "--blocks", "1,2", *RUN],  # fmt: skip
+    "detour": ["experiment", "detour", "--kind", "goal", "--n", "2", "--width", "2", *RUN],
+    "flip": ["experiment", "flip", *TRAIN, "--lambdas", "0", *RUN],
+    "train-vs-prior": ["experiment", "train-vs-prior", *TRAIN, "--bootstrap", "2", *RUN],
+    "diverse": ["experiment", "diverse", *TRAIN, "--chains", "2", "--b-rank", "2", *RUN],
+}
+
+NOT_INT = ["x", "1.5", "", "--", "0x1g", "1e400"]
+NEG = ["-1", "-7"]
+BAD_FLOAT = ["x", "nan", "inf", "-inf", ""]
+PATHS = [DIRECTORY, "", UNDER_A_FILE]
+
+# Values invalid for the option in every command that has it (None: a flag that is invalid here).
+BAD = {
+    "--n": ["0", "9", "-1", "2.5", "100", *NOT_INT],
+    "--hidden": ["a", "1,,2", "x,y", "-3", "0", "2,-1"],
+    "--activation": ["gelu", "nope", ""],
+    "--arch": ["cnn", ""],
+    "--width": [*NEG, *NOT_INT],
+    "--block-width": [*NEG, *NOT_INT],
+    "--encoding": ["bits", "PM1", ""],
+    "--prior": ["cauchy", ""],
+    "--sigma-w": ["0", "-1", *BAD_FLOAT],
+    "--sigma-b": ["-1", *BAD_FLOAT],
+    "--bound": ["x", ""],
+    "--values": ["x", "1,,2", ""],
+    "--samples": ["0", "-5", "lots", *NOT_INT],
+    "--seed": ["-1", "4294967296", "99999999999", *NOT_INT],
+    "--chunk-size": ["0", "-2", *NOT_INT],
+    "--chunks-per-step": [*NEG, *NOT_INT],
+    "--confidence": ["0", "1", "2", "-0.5", *BAD_FLOAT],
+    "--interval": ["bogus", "exact", ""],
+    "--precision": ["ultra", "float64", ""],
+    "--max-seconds": ["0", "-1", *BAD_FLOAT],
+    "--json": PATHS,
+    "--devices": ["0", "99", *NEG, *NOT_INT],
+    "--checkpoint": [*PATHS, A_FILE],
+    "--checkpoint-every": ["-1", *BAD_FLOAT],
+    "--coordinator": ["nohost", "h:0", "h:99999", ":1", "a b:1", "h:x", ""],
+    "--num-processes": ["0", "2", *NEG, *NOT_INT],  # alone, a multi-process option is incomplete
+    "--process-id": ["0", "1", *NEG, *NOT_INT],
+    "--top": [*NEG, *NOT_INT],
+    "--max-distinct": [*NEG, *NOT_INT],
+    "--exact": [None],  # the bases use a Gaussian prior, which cannot be enumerated
+    "--max-exact": [*NEG, *NOT_INT],
+    "--target": ["0xzz", "0x100", "and,,or", "", "nonsense", "x7"],
+    "--rel-width": ["0", "-1", *BAD_FLOAT],
+    "--kind": ["other", ""],
+    "--targets": ["0xzz", "nonsense", "0x100", ""],
+    "--blocks": ["x", "1,,2", "-1", ""],
+    "--branch-scale": ["abc", "", "nan"],
+    "--train-points": ["x", "99", "-1", "0,0,x"],
+    "--train-size": [*NEG, *NOT_INT, "99"],
+    "--optimizer": ["lbfgs", ""],
+    "--lr": ["x", "nan", "-1"],
+    "--momentum": ["x", "nan"],
+    "--loss": ["mse", ""],
+    "--margin": ["x", "nan"],
+    "--max-steps": [*NEG, *NOT_INT],
+    "--runs": ["0", *NEG, *NOT_INT],
+    "--min-count": [*NEG, *NOT_INT],
+    "--bootstrap": [*NEG, *NOT_INT],
+    "--a": ["0xzz", "nonsense"],
+    "--b": ["0xzz", "nonsense"],
+    "--b-rank": ["x", "-1", "0"],
+    "--pairs": [*NEG, *NOT_INT],
+    "--lambdas": ["x", "1,,2", "nan"],
+    "--chains": ["0", *NEG, *NOT_INT],
+    "--reward": ["x", "nan"],
+    "--goal-width": [*NEG, *NOT_INT],
+}
+STRAY = st.sampled_from(["--bogus", "stray", "--n=", "-", "--samples=1=2", "@file", "--quiet=yes"])
+
+
+def _options(command: str) -> set[str]:
+    sub = cli.build_parser()._subparsers._group_actions[0].choices
+    parser = sub[command] if command in ("histogram", "estimate") else sub["experiment"]._subparsers._group_actions[
+        0].choices[command]  # fmt: skip
+    return {o for o in parser._option_string_actions if o.startswith("--")}
+
+
+def _registered() -> list[str]:
+    sub = cli.build_parser()._subparsers._group_actions[0].choices
+    experiments = set(sub["experiment"]._subparsers._group_actions[0].choices) if "experiment" in sub else set()
+    return [name for name in BASES if name in ("histogram", "estimate") or name in experiments]
+
+
+COMMANDS = _registered()
+OPTIONS = {name: sorted(set(BAD) & _options(name)) for name in COMMANDS}
+
+
+def _set(argv: list[str], option: str, value: str | None) -> list[str]:
+    """``argv`` with ``option`` set to ``value`` (replacing a value the base gives)."""
+    out = list(argv)
+    if option in out:
+        i = out.index(option)
+        del out[i : i + (1 if value is None or i + 1 == len(out) or out[i + 1].startswith("--") else 2)]
+    return out + ([option] if value is None else [f"{option}={value}"] if value.startswith("-") else [option, value])
+
+
+@st.composite
+def malformed(draw):
+    command = draw(st.sampled_from(COMMANDS))
+    argv = list(BASES[command])
+    for option in draw(st.lists(st.sampled_from(OPTIONS[command]), min_size=1, max_size=3, unique=True)):
+        argv = _set(argv, option, draw(st.sampled_from(BAD[option])))
+    if draw(st.booleans()):
+        argv.insert(draw(st.integers(1 if command in ("histogram", "estimate") else 2, len(argv))), draw(STRAY))
+    return argv
+
+
+def _run_main(argv):
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = cli.main(argv)
+    return code, out.getvalue(), err.getvalue()
+
+
+def _assert_clean_error(argv, code, out, err):
+    lines = err.strip().splitlines()
+    assert code == 2, (argv, code, err)
+    assert len(lines) == 1 and lines[0].startswith("countnets: error: ") and len(lines[0]) > 20, (argv, err)
+    assert "Traceback" not in err and out == "", (argv, out)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(malformed())
+def test_malformed_options_exit_2_with_one_line(argv):
+    _assert_clean_error(argv, *_run_main(argv))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=12), max_size=6))
+def test_arbitrary_tokens_never_traceback(tokens):
+    # Random tokens almost never form a valid command; when they do not, the error is clean.
+    code, out, err = _run_main(tokens)
+    assert "Traceback" not in err
+    if code != 0:
+        _assert_clean_error(tokens, code, out, err)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["frobnicate"],
+        ["experiment"],
+        ["experiment", "no-such-experiment"],
+        ["plot", os.path.join(DIRECTORY, "missing.json")],
+        ["plot", DIRECTORY],
+        ["plot", A_FILE],
+        ["histogram", "--n", "3", "--checkpoint", DIRECTORY],
+        ["estimate", "--n", "3", "--target", "and", "--checkpoint-every", "nan"],
+        ["histogram", "--n", "3", "--devices", "3", "--chunks-per-step", "4"],
+        ["histogram", "--n", "3", "--checkpoint", os.path.join(DIRECTORY, "c"), "--json", os.path.join(DIRECTORY, "c")],
+    ],
+)
+def test_fixed_bad_commands(argv):
+    _assert_clean_error(argv, *_run_main(argv))
+
+
+def test_commands_that_cannot_checkpoint_refuse_the_option_before_running():
+    # The diverse-runs loop (a plain Python step) does not checkpoint; it must say so, not ignore it.
+    if "diverse" not in COMMANDS:
+        pytest.skip("no diverse experiment registered")
+    argv = _set(BASES["diverse"], "--checkpoint", os.path.join(DIRECTORY, "exp.ckpt"))
+    code, out, err = _run_main(argv)
+    _assert_clean_error(argv, code, out, err)
+    assert "cannot save checkpoints; run it without --checkpoint" in err
+
+
+def test_bad_input_through_python_m_has_no_traceback():
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    proc = subprocess.run([sys.executable, "-m", "countnets", "histogram", "--n", "3", "--devices", "0"],
+                          capture_output=True, text=True, env=env, timeout=120)  # fmt: skip
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("countnets: error: devices must be in 1.."), proc.stderr
+    assert lines[0].endswith("got 0")

@@ -1,0 +1,145 @@
+"""End-to-end runs of ``countnets experiment serial-parallel|detour`` and ``countnets plot``."""
+
+import json
+import math
+
+import pytest
+
+from countnets import results
+from countnets.cli import main
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+COMMON = ["--n", "3", "--encoding", "pm1", "--seed", "3", "--chunk-size", "512"]
+
+
+def _run(argv, capsys):
+    rc = main(argv)
+    out = capsys.readouterr()
+    return rc, out.out, out.err
+
+
+def _is_png(path):
+    with open(path, "rb") as fh:
+        return fh.read(8) == PNG_MAGIC
+
+
+def test_serial_parallel_cli_writes_json_table_and_figures(tmp_path, capsys):
+    path, png = tmp_path / "sp.json", tmp_path / "sp.png"
+    argv = ["experiment", "serial-parallel", *COMMON, "--width", "4", "--block-width", "4", "--blocks", "1,2",
+            "--branch-scale", "1,invsqrt", "--targets", "all", "--prior", "gaussian", "--sigma-w", "1",
+            "--sigma-b", "1", "--samples", "3000", "--json", str(path), "--plot", str(png)]  # fmt: skip
+    rc, out, err = _run(argv, capsys)
+    assert rc == 0, err
+    assert "P(parallel)" in out and "ratio" in out and "per target (all functions" in out
+    data = json.loads(path.read_text())
+    assert data["kind"] == "serial-parallel" and data["seed"] == 3 and data["chunk_size"] == 512
+    entries = data["results"]
+    assert [(e["blocks"], e["branch_scale_spec"]) for e in entries] == [
+        (1, "1"),
+        (1, "invsqrt"),
+        (2, "1"),
+        (2, "invsqrt"),
+    ]
+    assert math.isclose(entries[3]["branch_scale"], 1 / math.sqrt(2), rel_tol=1e-12)
+    for e in entries:
+        L = e["blocks"]
+        assert len(e["kstar_counts"]) == L + 1 and sum(e["kstar_counts"]) == 3000
+        assert sum(t["hits"] for t in e["per_target"]) == 3000
+        assert e["parallel"]["hits"] == sum(e["kstar_counts"][:2])
+        assert e["serial"]["hits"] == sum(e["kstar_counts"][2:])
+        assert e["ratio"]["hits_a"] == e["parallel"]["hits"] and len(e["ratio"]["ci"]) == 2
+        assert e["arch"]["branch_scale"] == e["branch_scale"]
+    assert entries[0]["serial"]["hits"] == 0  # k* <= L = 1
+    loaded = results.load_json(path)
+    assert loaded.extra["results"] == entries
+    assert _is_png(tmp_path / "sp.png") and _is_png(tmp_path / "sp_kstar.png")
+
+    rc, out, err = _run(["plot", str(path), "--out", str(tmp_path / "again.png")], capsys)
+    assert rc == 0, err
+    assert _is_png(tmp_path / "again.png") and "again_kstar.png" in out
+
+
+def test_write_erase_cli_counts_every_network(tmp_path, capsys):
+    path = tmp_path / "we.json"
+    argv = ["experiment", "detour", "--kind", "write-erase", *COMMON, "--width", "4", "--block-width", "4",
+            "--blocks", "3", "--branch-scale", "1", "--targets", "and,majority", "--samples", "2000",
+            "--json", str(path), "--plot", str(tmp_path / "we.png")]  # fmt: skip
+    rc, out, err = _run(argv, capsys)
+    assert rc == 0, err
+    assert "with_pair" in out and "per target" in out
+    data = json.loads(path.read_text())
+    assert data["detour_kind"] == "write-erase" and data["branch_scale"] == 1.0
+    assert data["counts"]["with_pair"] + data["counts"]["without_pair"] == 2000
+    assert [t["function"] for t in data["per_target"]] == ["0x80", "0xe8"]
+    assert set(data["pair_counts"]) == {"1,2", "1,3", "2,3"}
+    assert sum(data["pair_counts"].values()) >= data["counts"]["with_pair"]
+    assert _is_png(tmp_path / "we.png")
+
+
+def test_goal_cli_counts_every_network(tmp_path, capsys):
+    path = tmp_path / "goal.json"
+    argv = ["experiment", "detour", "--kind", "goal", *COMMON, "--width", "4", "--targets", "all",
+            "--samples", "2000", "--json", str(path)]  # fmt: skip
+    rc, out, err = _run(argv, capsys)
+    assert rc == 0, err
+    assert "detour (sum over goals) / direct" in out
+    data = json.loads(path.read_text())
+    assert data["config"]["arch"] == {"arch": "goalnet", "n": 3, "w": 4}
+    counts = data["counts"]
+    assert counts["direct"] + counts["detour"] + counts["other"] == 2000
+    assert data["distinct_goals"] == len(data["goals"]) and sum(data["goals"].values()) == counts["detour"]
+    assert sum(t["hits"] for t in data["per_target"]) == 2000
+    assert sum(t["detour"] for t in data["per_target"]) == counts["detour"]
+    for t in data["per_target"]:
+        assert sum(t["goals"].values()) == t["detour"] and t["distinct_goals"] == len(t["goals"])
+    assert sum(data["direct_breakdown"].values()) == counts["direct"]
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["experiment", "serial-parallel", "--n", "3", "--branch-scale", "fast"], "branch scale"),
+        (["experiment", "serial-parallel", "--n", "3", "--blocks", "1,x"], "block counts"),
+        (["experiment", "serial-parallel", "--n", "3", "--blocks", "0"], "blocks"),
+        (["experiment", "serial-parallel", "--n", "3", "--targets", "0x1ff"], "out of range"),
+        (["experiment", "serial-parallel", "--n", "3", "--prior", "uniform"], "--bound"),
+        (["experiment", "detour", "--n", "3"], "--kind"),
+        (["experiment", "detour", "--kind", "goal", "--n", "3", "--blocks", "3"], "write-erase"),
+        (["experiment", "detour", "--kind", "write-erase", "--n", "3", "--blocks", "2,3"], "one block count"),
+        (["experiment", "detour", "--kind", "write-erase", "--n", "3", "--blocks", "1"], "2..8 blocks"),
+    ],
+)
+def test_bad_input_gives_one_line_and_exit_2(argv, message, capsys):
+    rc, out, err = _run(argv, capsys)
+    assert rc == 2
+    assert message in err and err.count("\n") == 1
+
+
+def test_plot_refuses_other_result_kinds(tmp_path, capsys):
+    record = results.CountResult(kind="histogram", config={}, seed=0, chunk_size=1, samples=1, exact=False,
+                                 histogram={"0x0": 1}, estimates=())  # fmt: skip
+    results.save_json(record, tmp_path / "h.json")
+    rc, _, err = _run(["plot", str(tmp_path / "h.json")], capsys)
+    assert rc == 2 and "serial-parallel or detour" in err
+
+
+def test_docs_tables_are_built_from_the_committed_results():
+    import importlib.util
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    spec = importlib.util.spec_from_file_location("circuits_tables", root / "results" / "circuits_tables.py")
+    tables = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tables)
+    docs = (root / "docs" / "circuits.md").read_text()
+    lines = tables.serial_parallel(root / "results" / "serial_parallel.json")
+    lines += tables.detour_rows(root / "results" / "detour_write_erase.json", root / "results" / "detour_goal.json")
+    for line in lines:
+        if line.startswith("|"):
+            assert line in docs, line
+    # The committed runs are big enough that every pooled ratio interval is narrower than a factor of 2.
+    for record in [e["ratio"] for e in json.loads((root / "results" / "serial_parallel.json").read_text())["results"]
+                   if e["blocks"] >= 2] + [json.loads((root / "results" / name).read_text())["ratio"]
+                                           for name in ("detour_write_erase.json", "detour_goal.json")]:  # fmt: skip
+        lo, hi = (float(v) for v in record["ci"])
+        assert 0 < lo and hi / lo < 2
