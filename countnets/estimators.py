@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray, UInt32
 
-from countnets import boolean, kernels, sharding, statistics
+from countnets import boolean, sharding, statistics
 from countnets import checkpoint as checkpoint_lib
 from countnets._errors import CountnetsError, check_finite_float, check_positive_int
 from countnets.architectures import DEFAULT_PRECISION, Architecture, apply_flat_batch
@@ -155,7 +155,7 @@ def chunk_tables(
       ``(keys, nonfinite, near)``: packed tables (uint32, DESIGN bit order); whether
       any output was NaN or infinite; whether any output was within ``margin`` of 0.
     """
-    y = kernels.chunk_outputs(arch, theta, x, precision=precision)
+    y = apply_flat_batch(arch, theta, x, precision=precision)
     keys = boolean.pack_table(boolean.truth_table(y))
     nonfinite = ~jnp.all(jnp.isfinite(y), axis=1)
     near = jnp.any(jnp.abs(y) <= margin, axis=1)

@@ -30,10 +30,10 @@ def chunk_key(key: PRNGKeyArray, chunk_index: Int[Array, ""] | int) -> PRNGKeyAr
 
 def _stream():
     # Chunks are drawn with threefry2x32 in its non-partitionable counter layout
-    # (jax_threefry_partitionable=False), whatever the user's global setting: it is
-    # 2-3x faster on CPU for one chunk-sized call, and fixing it keeps the stream,
-    # hence every count, the same across JAX configurations. Chunks are never split
-    # across devices, so partitionability buys nothing here.
+    # (jax_threefry_partitionable=False), whatever the user's global setting, so the
+    # stream (hence every count) does not change with JAX's configuration. At the
+    # engine's chunk shapes it was also 1.2-1.6x faster on CPU (docs/performance.md).
+    # Chunks are never split across devices, so partitionability buys nothing here.
     return jax.threefry_partitionable(False)
 
 
