@@ -28,13 +28,13 @@ import json
 import math
 import os
 import signal
-import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from countnets._errors import CountnetsError
+from countnets._io import atomic_write_text
 
 __all__ = [
     "FORMAT",
@@ -153,29 +153,9 @@ def save(
     }
     text = json.dumps(data, separators=(",", ":"), allow_nan=False)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+        atomic_write_text(path, text)
     except OSError as err:
         raise CountnetsError(f"cannot write checkpoint {str(path)!r}: {err}") from None
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file ordinary permissions
-        os.replace(tmp, path)
-        with contextlib.suppress(OSError):  # not every platform can fsync a directory
-            dir_fd = os.open(path.parent, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def fingerprint_difference(saved: Any, current: Any, where: str = "") -> str | None:

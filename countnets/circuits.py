@@ -39,7 +39,7 @@ from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray, UInt32
 from countnets import boolean
 from countnets._errors import CountnetsError
 from countnets.architectures import DEFAULT_PRECISION, GoalNet, ResMLP
-from countnets.estimators import ChunkSource, _valid_mask
+from countnets.estimators import ChunkSource, _valid_mask, sorted_run_counts
 
 __all__ = [
     "truncated_outputs",
@@ -59,7 +59,6 @@ __all__ = [
     "goal_outputs",
     "goal_flags",
     "goal_class",
-    "sorted_run_counts",
     "build_depth_step",
     "build_pair_step",
     "build_goal_step",
@@ -291,26 +290,6 @@ def goal_class(flags: Any) -> Any:
 
 
 # ----------------------------------------------------------------------------- chunk steps
-
-
-def sorted_run_counts(columns: UInt32[Array, "m k"], weight: Int[Array, " m"]) -> dict[str, Array]:
-    """Histogram of the rows of ``columns`` (a key per row), on device.
-
-    Sorts rows lexicographically (column 0 most significant) and counts runs,
-    adding ``weight`` (1 for a kept sample, 0 for padding).
-
-    Returns:
-      ``keys`` (``(m, k)``, distinct rows first, sorted), ``counts`` (``(m,)``) and
-      ``n_unique`` (how many leading rows are distinct keys).
-    """
-    m, k = columns.shape
-    sorted_ops = jax.lax.sort([columns[:, i] for i in range(k)] + [weight], num_keys=k)
-    keys = jnp.stack(sorted_ops[:k], axis=1)
-    new_run = jnp.concatenate([jnp.ones((1,), bool), jnp.any(keys[1:] != keys[:-1], axis=1)])
-    run_id = jnp.cumsum(new_run, dtype=jnp.int32) - 1
-    counts = jnp.zeros((m,), jnp.int32).at[run_id].add(sorted_ops[k])
-    starts = jnp.nonzero(new_run, size=m, fill_value=0)[0]
-    return {"keys": keys[starts], "counts": counts, "n_unique": run_id[-1] + 1}
 
 
 def _table_words(tables: Bool[Array, "*batch points"]) -> UInt32[Array, "*batch words"]:

@@ -49,6 +49,8 @@ __all__ = [
     "histogram_mc",
     "enumerate_exact",
     "histogram_estimates",
+    "sorted_run_counts",
+    "table_histogram",
     "merge_histogram_step",
     "HistogramAccumulator",
     "CountAccumulator",
@@ -209,6 +211,37 @@ def build_chunk_counter(
     return count
 
 
+def sorted_run_counts(columns: UInt32[Array, "m k"], weight: Int[Array, " m"]) -> dict[str, Array]:
+    """Histogram of the rows of ``columns`` (one key per row), on device.
+
+    Sorts the rows lexicographically (column 0 most significant) and counts runs,
+    adding ``weight`` (1 for a kept sample, 0 for padding).
+
+    Returns:
+      ``keys`` (``(m, k)``, distinct rows first, sorted), ``counts`` (int32 ``(m,)``)
+      and ``n_unique`` (how many leading rows are distinct keys; the rest is padding).
+    """
+    m, k = columns.shape
+    sorted_ops = jax.lax.sort([columns[:, i] for i in range(k)] + [weight], num_keys=k)
+    keys = jnp.stack(sorted_ops[:k], axis=1)
+    new_run = jnp.concatenate([jnp.ones((1,), bool), jnp.any(keys[1:] != keys[:-1], axis=1)])
+    run_id = jnp.cumsum(new_run, dtype=jnp.int32) - 1
+    counts = jnp.zeros((m,), jnp.int32).at[run_id].add(sorted_ops[k])
+    starts = jnp.nonzero(new_run, size=m, fill_value=0)[0]
+    return {"keys": keys[starts], "counts": counts, "n_unique": run_id[-1] + 1}
+
+
+def table_histogram(keys: UInt32[Array, "m words"], weight: Int[Array, " m"]) -> dict[str, Array]:
+    """:func:`sorted_run_counts` of packed truth tables, sorted by their integer value.
+
+    Packed words are least significant first, so they are reversed for the sort and
+    back again in the returned ``keys``.
+    """
+    out = sorted_run_counts(keys[:, ::-1], weight)
+    out["keys"] = out["keys"][:, ::-1]
+    return out
+
+
 def build_chunk_histogram(
     source: ChunkSource,
     arch: Architecture,
@@ -233,25 +266,10 @@ def build_chunk_histogram(
     def histogram(key, chunk_indices, n_valid):
         keys, nonfinite, near = tables(key, chunk_indices)
         valid = _valid_mask(source.chunk_size, n_valid)
-        flat = keys.reshape(-1, n_words)
-        weight = valid.reshape(-1).astype(jnp.int32)
-        # Most significant word first, so the sort is by integer value.
-        operands = [flat[:, w] for w in reversed(range(n_words))] + [weight]
-        sorted_ops = jax.lax.sort(operands, num_keys=n_words)
-        sorted_keys = jnp.stack(sorted_ops[:n_words][::-1], axis=1)
-        sorted_weight = sorted_ops[n_words]
-        new_run = jnp.concatenate([jnp.ones((1,), bool), jnp.any(sorted_keys[1:] != sorted_keys[:-1], axis=1)])
-        run_id = jnp.cumsum(new_run, dtype=jnp.int32) - 1
-        size = flat.shape[0]
-        counts = jnp.zeros((size,), jnp.int32).at[run_id].add(sorted_weight)
-        starts = jnp.nonzero(new_run, size=size, fill_value=0)[0]
-        return {
-            "keys": sorted_keys[starts],
-            "counts": counts,
-            "n_unique": run_id[-1] + 1,
-            "nonfinite": jnp.sum(nonfinite & valid, dtype=jnp.int32),
-            "near": jnp.sum(near & valid, dtype=jnp.int32),
-        }
+        out = table_histogram(keys.reshape(-1, n_words), valid.reshape(-1).astype(jnp.int32))
+        out["nonfinite"] = jnp.sum(nonfinite & valid, dtype=jnp.int32)
+        out["near"] = jnp.sum(near & valid, dtype=jnp.int32)
+        return out
 
     return histogram
 

@@ -13,12 +13,12 @@ import math
 import os
 import platform
 import subprocess
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from countnets import statistics
 from countnets._errors import CountnetsError
+from countnets._io import atomic_write_text
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -218,23 +218,7 @@ def from_json(data: dict[str, Any]) -> CountResult:
 
 def save_json(result: CountResult, path: str | os.PathLike) -> None:
     """Write the result to ``path`` atomically (temporary file, fsync, rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(to_json(result), fh, indent=1)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file ordinary permissions
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write_text(path, json.dumps(to_json(result), indent=1) + "\n")
 
 
 def load_json(path: str | os.PathLike) -> CountResult:

@@ -64,6 +64,7 @@ from countnets.estimators import (
     merge_histogram_step,
     run_chunks,
     sampling_source,
+    table_histogram,
 )
 from countnets.layout import layout_offsets
 from countnets.priors import Lattice
@@ -847,20 +848,6 @@ def _chunk_fitting(source, arch, tset, x, precision, key, chunk_indices, n_valid
     return y, keys, fit, nonfinite & valid
 
 
-def _sorted_histogram(keys: Array, weight: Array) -> dict[str, Array]:
-    # Same on-device sort-and-count as countnets.estimators.build_chunk_histogram.
-    n_words = keys.shape[1]
-    operands = [keys[:, w] for w in reversed(range(n_words))] + [weight]
-    sorted_ops = jax.lax.sort(operands, num_keys=n_words)
-    sorted_keys = jnp.stack(sorted_ops[:n_words][::-1], axis=1)
-    new_run = jnp.concatenate([jnp.ones((1,), bool), jnp.any(sorted_keys[1:] != sorted_keys[:-1], axis=1)])
-    run_id = jnp.cumsum(new_run, dtype=jnp.int32) - 1
-    size = keys.shape[0]
-    counts = jnp.zeros((size,), jnp.int32).at[run_id].add(sorted_ops[n_words])
-    starts = jnp.nonzero(new_run, size=size, fill_value=0)[0]
-    return {"keys": sorted_keys[starts], "counts": counts, "n_unique": run_id[-1] + 1}
-
-
 def conditional_prior(
     prior: Any,
     arch: Any,
@@ -904,7 +891,7 @@ def conditional_prior(
     def step(key, chunk_indices, n_valid):
         _, keys, fit, nonfinite = _chunk_fitting(source, arch, tset, x, precision, key, chunk_indices, n_valid)
         keys = jnp.where(fit[:, None], keys, sentinel[None, :])
-        out = _sorted_histogram(keys, fit.astype(jnp.int32))
+        out = table_histogram(keys, fit.astype(jnp.int32))
         out["nonfinite"] = jnp.sum(nonfinite, dtype=jnp.int32)
         return out
 
