@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import countnets as cn
-from countnets import estimators
+from countnets import circuits, estimators
 from countnets.boolean import pack_table
 
 CONFIGS: dict[str, tuple] = {
@@ -28,7 +28,10 @@ CONFIGS: dict[str, tuple] = {
     "mlp-5-16-16-1": (cn.MLP(5, (16, 16)), 2**15),
     "mlp-7-40-40-1": (cn.MLP(7, (40, 40)), 2**12),
     "resmlp-3-d8-L4-w8": (cn.ResMLP(3, 8, 4, 8), 2**15),
+    # The circuits path: every truncation order y^(0..L), k*, stable depth, Hamming distance.
+    "resmlp-3-d8-L4-w8-trunc": (cn.ResMLP(3, 8, 4, 8), 2**14),
 }
+TRUNCATION = {"resmlp-3-d8-L4-w8-trunc"}
 PRIOR = cn.Gaussian(1.0, 1.0)
 CHUNK_SIZE = 2**12
 
@@ -38,12 +41,14 @@ def scale() -> int:
     return int(os.environ.get("COUNTNETS_BENCH_SCALE", "1"))
 
 
-def countnets_impl(arch, n_nets: int, mode: str) -> Callable[[int], object]:
+def countnets_impl(arch, n_nets: int, mode: str, truncation: bool = False) -> Callable[[int], object]:
     """The library's step over ``n_nets // CHUNK_SIZE`` chunks in one call."""
     chunk = min(CHUNK_SIZE, n_nets)
     n_chunks = n_nets // chunk
     source = estimators.sampling_source(PRIOR, arch, chunk)
-    if mode == "count":
+    if truncation:
+        step = circuits.build_depth_step(source, [arch])
+    elif mode == "count":
         step = estimators.build_chunk_counter(source, arch, [0, 2 ** (2**arch.n) - 1])
     else:
         step = estimators.build_chunk_histogram(source, arch)
@@ -57,20 +62,26 @@ def countnets_impl(arch, n_nets: int, mode: str) -> Callable[[int], object]:
     return run
 
 
-def _naive_tables(arch, n: int):
+def _naive_tables(arch, truncation: bool):
     x = cn.cube(arch.n)
     layout = arch.layout()
 
     def one(k):
         theta = PRIOR.sample(k, 0, 1, layout)[0]
-        return pack_table(arch.apply(arch.unflatten(theta), x) > 0)
+        params = arch.unflatten(theta)
+        if not truncation:
+            return pack_table(arch.apply(params, x) > 0)
+        tables = circuits.truncated_outputs(arch, params, x) > 0
+        kstar, stable, hamming = circuits.depth_statistics(tables)
+        extra = jnp.stack([kstar, stable, hamming]).astype(jnp.uint32)
+        return jnp.concatenate([pack_table(tables[-1]), extra])
 
     return jax.vmap(one)
 
 
-def naive_impl(arch, n_nets: int, mode: str) -> Callable[[int], object]:
+def naive_impl(arch, n_nets: int, mode: str, truncation: bool = False) -> Callable[[int], object]:
     """Key split per network + vmap; count on device, or histogram by numpy.unique on the host."""
-    tables = _naive_tables(arch, n_nets)
+    tables = _naive_tables(arch, truncation)
     targets = jnp.asarray([[0], [2 ** (2**arch.n) - 1]], dtype=jnp.uint32) if arch.n <= 5 else None
 
     @jax.jit
@@ -95,11 +106,11 @@ def naive_impl(arch, n_nets: int, mode: str) -> Callable[[int], object]:
     return run
 
 
-def torch_impl(arch, n_nets: int, mode: str) -> Callable[[int], object]:
+def torch_impl(arch, n_nets: int, mode: str, truncation: bool = False) -> Callable[[int], object]:
     """PyTorch baseline: torch.randn per chunk and torch.bmm, counting on the device (MLP only)."""
     import torch
 
-    if type(arch) is not cn.MLP or arch.activation != "relu":
+    if truncation or type(arch) is not cn.MLP or arch.activation != "relu":
         raise NotImplementedError("the torch baseline covers ReLU MLPs only")
     device = "cuda" if torch.cuda.is_available() else "cpu"
     widths = [arch.n, *arch.hidden, 1]
