@@ -54,7 +54,7 @@ __all__ = [
 
 FORMAT = "countnets-checkpoint"
 VERSION = 1
-DEFAULT_EVERY_SECONDS = 30.0
+DEFAULT_EVERY_SECONDS = 0.0  # save after every completed step; --checkpoint-every throttles
 
 
 @runtime_checkable
