@@ -293,7 +293,8 @@ def goal_class(flags: Any) -> Any:
 
 
 def _table_words(tables: Bool[Array, "*batch points"]) -> UInt32[Array, "*batch words"]:
-    return boolean.pack_table(tables)
+    """Packed tables as key columns: uint32 words, most significant first."""
+    return boolean.pack_table(tables)[..., ::-1]
 
 
 def _chunk_step(
@@ -323,6 +324,26 @@ def _chunk_step(
 
 def _flags(y: Array, margin: float) -> tuple[Array, Array]:
     return ~jnp.all(jnp.isfinite(y)), jnp.any(jnp.abs(y) <= margin)
+
+
+def _single_key_step(
+    source: ChunkSource,
+    key_of: Callable[[Array], tuple[Array, Array, Array]],
+    margin: float,
+) -> Callable[[PRNGKeyArray, Int[Array, " batch"], Int[Array, " batch"]], dict[str, Array]]:
+    """:func:`_chunk_step` with one key row (one variant) per network.
+
+    ``key_of(theta)`` returns ``(words, value, outputs)``: the key row is ``words``
+    (uint32 columns) then the uint32 scalar ``value``; ``nonfinite`` and ``near`` are
+    the flags of ``outputs``.
+    """
+
+    def per_network(theta):
+        words, value, outputs = key_of(theta)
+        nonfinite, near = _flags(outputs, margin)
+        return jnp.concatenate([words, value[None]])[None, :], nonfinite[None], near[None]
+
+    return _chunk_step(source, per_network)
 
 
 def build_depth_step(
@@ -363,7 +384,7 @@ def build_depth_step(
             tables = boolean.truth_table(y)
             kstar, stable, hamming = depth_statistics(tables)
             code = ((kstar * (L + 1) + stable) * span + hamming).astype(jnp.uint32)
-            words = _table_words(tables[-1])[::-1]
+            words = _table_words(tables[-1])
             rows.append(jnp.concatenate([jnp.full((1,), index, jnp.uint32), words, code[None]]))
             bad, close = _flags(y, margin)
             nonfinite.append(bad)
@@ -394,16 +415,14 @@ def build_pair_step(
     sets = removal_sets(arch.L)
     weights = jnp.asarray([1 << p for p in range(len(block_pairs(arch.L)))], dtype=jnp.uint32)
 
-    def per_network(theta):
+    def key_of(theta):
         y = removal_outputs(arch, arch.unflatten(theta), x, sets, precision=precision)
         tables = boolean.truth_table(y)
         cancel = cancelling_pairs(tables, arch.L)
         mask = jnp.sum(jnp.where(cancel, weights, jnp.uint32(0)), dtype=jnp.uint32)
-        words = _table_words(tables[0])[::-1]
-        nonfinite, near = _flags(y, margin)
-        return jnp.concatenate([words, mask[None]])[None, :], nonfinite[None], near[None]
+        return _table_words(tables[0]), mask, y
 
-    return _chunk_step(source, per_network)
+    return _single_key_step(source, key_of, margin)
 
 
 def build_goal_step(
@@ -422,16 +441,15 @@ def build_goal_step(
         raise CountnetsError(f"goal classification needs a GoalNet, got {type(arch).__name__}")
     x = boolean.cube(arch.n, encoding)
 
-    def per_network(theta):
+    def key_of(theta):
         pre, y = goal_outputs(arch, arch.unflatten(theta), x, precision=precision)
         tables = boolean.truth_table(y)
         goal = pre > 0
         flags = goal_flags(goal, tables).astype(jnp.uint32)
-        words = jnp.concatenate([_table_words(tables[0])[::-1], _table_words(goal)[::-1]])
-        nonfinite, near = _flags(jnp.concatenate([y, pre[None, :]], axis=0), margin)
-        return jnp.concatenate([words, flags[None]])[None, :], nonfinite[None], near[None]
+        words = jnp.concatenate([_table_words(tables[0]), _table_words(goal)])
+        return words, flags, jnp.concatenate([y, pre[None, :]], axis=0)
 
-    return _chunk_step(source, per_network)
+    return _single_key_step(source, key_of, margin)
 
 
 def merge_keyed_step(histogram: Counter, step_out: dict[str, Any], fields: Sequence[int]) -> None:

@@ -7,27 +7,17 @@ results/detour_goal.json.
 
 from __future__ import annotations
 
-import math
 import sys
 from pathlib import Path
 
 from countnets import boolean, load_json
 
+# Ratios and their intervals read as in the experiments' terminal tables.
+from countnets.experiments.serial_parallel import _fmt_interval as _ci
+from countnets.experiments.serial_parallel import _fmt_ratio as _r
+
 HERE = Path(__file__).resolve().parent
 NAMED = ("and", "or", "parity", "majority", "x0")
-
-
-def _r(x) -> str:
-    x = float(x)
-    if math.isinf(x):
-        return "inf"
-    if math.isnan(x):
-        return "nan"
-    return f"{x:.3g}"
-
-
-def _ci(record_ci) -> str:
-    return f"[{_r(record_ci[0])}, {_r(record_ci[1])}]"
 
 
 def _p(x: float) -> str:

@@ -21,33 +21,34 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from countnets import boolean, circuits, estimators
+from countnets import boolean, circuits
 from countnets import checkpoint as checkpoint_lib
-from countnets._errors import CountnetsError, check_finite_float, check_positive_int
+from countnets._errors import CountnetsError, check_positive_int
 from countnets.architectures import DEFAULT_PRECISION, GoalNet, ResMLP
 from countnets.estimators import DEFAULT_CHUNK_SIZE, DEFAULT_MARGIN, DEFAULT_MAX_EXACT
 from countnets.experiments.serial_parallel import (
     ALL,
     _check_run,
+    _drive_run,
+    _finish_run,
+    _fmt_interval,
     _fmt_p,
     _fmt_ratio,
     _prior_text_cfg,
+    _run_config,
     _source,
     _table,
     add_circuit_options,
     common_kwargs,
-    drive,
     finish_cli,
     parse_branch_scales,
     ratio_record,
     ratio_verdict,
     resolve_branch_scale,
-    resolve_targets,
     verdict_counts,
 )
 from countnets.priors import Prior
@@ -139,34 +140,28 @@ def write_erase(
         raise CountnetsError(f"write-erase takes one branch scale, got {list(specs)}")
     spec = specs[0]
     arch = ResMLP(n, d, L, w, resolve_branch_scale(spec, L))
-    target_ints = resolve_targets(targets, n)
-    if max_seconds is not None:
-        max_seconds = check_finite_float("max_seconds", max_seconds, positive=True)
-    config = estimators._base_config(prior, arch, encoding, precision, margin, method)
-    config["targets"] = ALL if target_ints is None else [boolean.to_hex(t) for t in target_ints]
-    config["confidence"] = confidence
+    target_ints, max_seconds, config = _run_config(
+        prior, arch, n=n, targets=targets, encoding=encoding, precision=precision, margin=margin, method=method,
+        confidence=confidence, max_seconds=max_seconds,
+    )  # fmt: skip
     config["detour_kind"] = "write-erase"
     config["branch_scale_spec"] = spec
 
     source, total = _source(prior, arch, chunk_size, exact, max_configurations)
     step = circuits.build_pair_step(source, arch, encoding=encoding, precision=precision, margin=margin)
     acc = circuits.KeyedAccumulator((boolean.words_per_table(n), 1))
-    n_run = total if exact else n_samples
-    start = time.perf_counter()
-    done, stopped_by = drive(
-        step, acc, source=source, arch=arch, n_samples=n_run, seed=None if exact else seed,
-        chunks_per_step=chunks_per_step, floats_per_network=len(circuits.removal_sets(L)) * L * 2**n * max(d, w) * 2,
-        max_seconds=max_seconds, progress=progress, description="write-erase", devices=devices,
-        checkpoint=checkpoint, checkpoint_every=checkpoint_every,
-        fingerprint=estimators._fingerprint(COMMAND, config, None if exact else seed, source.chunk_size, n_run),
+    done, stopped_by, seconds = _drive_run(
+        COMMAND, step, acc, config=config, source=source, total=total, exact=exact, n_samples=n_samples, seed=seed,
+        arch=arch, chunks_per_step=chunks_per_step,
+        floats_per_network=len(circuits.removal_sets(L)) * L * 2**n * max(d, w) * 2, max_seconds=max_seconds,
+        progress=progress, description="write-erase", devices=devices, checkpoint=checkpoint,
+        checkpoint_every=checkpoint_every,
     )  # fmt: skip
-    seconds = time.perf_counter() - start
-    hist, flags = acc.histogram, {"nonfinite": acc.nonfinite, "near": acc.near}
 
     pairs = circuits.block_pairs(L)
     pair_counts = Counter()
     per_f: dict[int, Counter] = {}
-    for (f, mask), count in hist.items():
+    for (f, mask), count in acc.histogram.items():
         c = per_f.setdefault(f, Counter())
         c["with_pair" if mask else "without_pair"] += count
         for p, (i, j) in enumerate(pairs):
@@ -212,10 +207,9 @@ def write_erase(
         "target_verdicts": verdict_counts(verdicts),
         "per_target": per_target,
     }
-    return estimators._finish(
-        COMMAND, config, None if exact else seed, source, done,
-        "exhausted" if exact and stopped_by == "samples" else stopped_by, None,
-        estimates, flags["nonfinite"], flags["near"], seconds, extra=extra,
+    return _finish_run(
+        COMMAND, config, exact=exact, seed=seed, source=source, samples=done, stopped_by=stopped_by,
+        estimates=estimates, nonfinite=acc.nonfinite, near=acc.near, seconds=seconds, extra=extra,
     )  # fmt: skip
 
 
@@ -259,34 +253,27 @@ def goal_detour(
     """
     n_samples, confidence, method = _check_run(n_samples, confidence, method, exact)
     arch = GoalNet(n, w)
-    target_ints = resolve_targets(targets, n)
-    if max_seconds is not None:
-        max_seconds = check_finite_float("max_seconds", max_seconds, positive=True)
-    config = estimators._base_config(prior, arch, encoding, precision, margin, method)
-    config["targets"] = ALL if target_ints is None else [boolean.to_hex(t) for t in target_ints]
-    config["confidence"] = confidence
+    target_ints, max_seconds, config = _run_config(
+        prior, arch, n=n, targets=targets, encoding=encoding, precision=precision, margin=margin, method=method,
+        confidence=confidence, max_seconds=max_seconds,
+    )  # fmt: skip
     config["detour_kind"] = "goal"
 
     source, total = _source(prior, arch, chunk_size, exact, max_configurations)
     step = circuits.build_goal_step(source, arch, encoding=encoding, precision=precision, margin=margin)
     words = boolean.words_per_table(n)
     acc = circuits.KeyedAccumulator((words, words, 1))
-    n_run = total if exact else n_samples
-    start = time.perf_counter()
-    done, stopped_by = drive(
-        step, acc, source=source, arch=arch, n_samples=n_run, seed=None if exact else seed,
-        chunks_per_step=chunks_per_step, floats_per_network=4 * 2**n * w * 2, max_seconds=max_seconds,
+    done, stopped_by, seconds = _drive_run(
+        COMMAND, step, acc, config=config, source=source, total=total, exact=exact, n_samples=n_samples, seed=seed,
+        arch=arch, chunks_per_step=chunks_per_step, floats_per_network=4 * 2**n * w * 2, max_seconds=max_seconds,
         progress=progress, description="goal", devices=devices, checkpoint=checkpoint,
         checkpoint_every=checkpoint_every,
-        fingerprint=estimators._fingerprint(COMMAND, config, None if exact else seed, source.chunk_size, n_run),
     )  # fmt: skip
-    seconds = time.perf_counter() - start
-    hist, flags = acc.histogram, {"nonfinite": acc.nonfinite, "near": acc.near}
 
     names = {circuits.DIRECT: "direct", circuits.DETOUR: "detour", circuits.OTHER: "other"}
     counts, goals, breakdown = Counter(), Counter(), Counter()
     per_f: dict[int, dict[str, Counter]] = {}
-    for (f, g, fl), count in hist.items():
+    for (f, g, fl), count in acc.histogram.items():
         cls = names[circuits.goal_class(fl)]
         counts[cls] += count
         entry = per_f.setdefault(f, {"counts": Counter(), "goals": Counter()})
@@ -344,10 +331,9 @@ def goal_detour(
         "target_verdicts": verdict_counts(verdicts),
         "per_target": per_target,
     }
-    return estimators._finish(
-        COMMAND, config, None if exact else seed, source, done,
-        "exhausted" if exact and stopped_by == "samples" else stopped_by, None,
-        estimates, flags["nonfinite"], flags["near"], seconds, extra=extra,
+    return _finish_run(
+        COMMAND, config, exact=exact, seed=seed, source=source, samples=done, stopped_by=stopped_by,
+        estimates=estimates, nonfinite=acc.nonfinite, near=acc.near, seconds=seconds, extra=extra,
     )  # fmt: skip
 
 
@@ -391,13 +377,13 @@ def format_detour(result: CountResult, *, max_target_rows: int = 16) -> str:
         lines += [
             "",
             f"ratio with/without cancelling pair: {_fmt_ratio(r['estimate'])} "
-            f"[{_fmt_ratio(r['ci'][0])}, {_fmt_ratio(r['ci'][1])}] ({conf}); "
+            f"{_fmt_interval(r['ci'])} ({conf}); "
             f"detour more voluminous? {_WORDS[ratio_verdict(r)]}",
             "networks with each pair cancelling: " + ", ".join(f"({k}) {v:,}" for k, v in ex["pair_counts"].items()),
         ]
         head = ["target", "P(f)", "with pair", "without", "ratio", f"{conf} interval"]
         body = [[t["function"], _fmt_p(t["p"]), f"{t['with_pair']:,}", f"{t['without_pair']:,}",
-                 _fmt_ratio(t["ratio"]), f"[{_fmt_ratio(t['ratio_ci'][0])}, {_fmt_ratio(t['ratio_ci'][1])}]"]
+                 _fmt_ratio(t["ratio"]), _fmt_interval(t["ratio_ci"])]
                 for t in ex["per_target"]]  # fmt: skip
     else:
         lines += _event_rows(result, ("direct", "detour", "other"), conf)
@@ -407,7 +393,7 @@ def format_detour(result: CountResult, *, max_target_rows: int = 16) -> str:
         lines += [
             "",
             f"ratio detour (sum over goals) / direct: {_fmt_ratio(r['estimate'])} "
-            f"[{_fmt_ratio(r['ci'][0])}, {_fmt_ratio(r['ci'][1])}] ({conf}); "
+            f"{_fmt_interval(r['ci'])} ({conf}); "
             f"sum over g > direct? {_WORDS[ratio_verdict(r)]}",
             f"distinct goals among detours: {ex['distinct_goals']} pooled over f; "
             f"{ex['distinct_function_goal_pairs']} distinct (f, g) pairs",
@@ -417,7 +403,7 @@ def format_detour(result: CountResult, *, max_target_rows: int = 16) -> str:
         ]
         head = ["target", "P(f)", "direct", "detour", "goals", "ratio", f"{conf} interval", "top goal"]
         body = [[t["function"], _fmt_p(t["p"]), f"{t['direct']:,}", f"{t['detour']:,}", str(t["distinct_goals"]),
-                 _fmt_ratio(t["ratio"]), f"[{_fmt_ratio(t['ratio_ci'][0])}, {_fmt_ratio(t['ratio_ci'][1])}]",
+                 _fmt_ratio(t["ratio"]), _fmt_interval(t["ratio_ci"]),
                  next(iter(t["goals"]), "-")] for t in ex["per_target"]]  # fmt: skip
     if result.config["targets"] == ALL:
         v = ex["target_verdicts"]

@@ -188,6 +188,68 @@ def _check_run(n_samples: int | None, confidence: float, method: str, exact: boo
     return n_samples, confidence, method
 
 
+def _run_config(
+    prior: Prior, arch: Any, *, n: int, targets: str | Sequence[int | str], encoding: str, precision: str,
+    margin: float, method: str, confidence: float, max_seconds: float | None,
+) -> tuple[list[int] | None, float | None, dict[str, Any]]:  # fmt: skip
+    """Checked targets and ``max_seconds``, and the run config of a circuit experiment.
+
+    Checks the targets, then ``max_seconds``, then the estimators' base config of
+    ``arch``; the config gets ``targets`` (``"all"`` or hex tables) and ``confidence``.
+
+    Returns:
+      ``(target_ints, max_seconds, config)``; ``target_ints`` is ``None`` for ``"all"``.
+    """
+    target_ints = resolve_targets(targets, n)
+    if max_seconds is not None:
+        max_seconds = check_finite_float("max_seconds", max_seconds, positive=True)
+    config = estimators._base_config(prior, arch, encoding, precision, margin, method)
+    config["targets"] = ALL if target_ints is None else [boolean.to_hex(t) for t in target_ints]
+    config["confidence"] = confidence
+    return target_ints, max_seconds, config
+
+
+def _stop_reason(exact: bool, stopped_by: str) -> str:
+    """How a run ended: an enumeration that ran through every configuration is ``"exhausted"``."""
+    return "exhausted" if exact and stopped_by == "samples" else stopped_by
+
+
+def _drive_run(
+    kind: str, step: Any, acc: circuits.KeyedAccumulator, *, config: dict[str, Any], source: estimators.ChunkSource,
+    total: int | None, exact: bool, n_samples: int, seed: int, fingerprint_extra: dict[str, Any] | None = None,
+    **drive_options: Any,
+) -> tuple[int, str, float]:  # fmt: skip
+    """:func:`drive` one circuit step over ``n_samples`` samples, or all ``total`` configurations when ``exact``.
+
+    The checkpoint fingerprint is that of run ``kind`` with ``config`` (plus
+    ``fingerprint_extra``); an enumeration has no seed. ``drive_options`` go to
+    :func:`drive` (``arch``, ``chunks_per_step``, ``floats_per_network``, ...).
+
+    Returns:
+      ``(done, stopped_by, seconds)``: samples run, why the run stopped (as :func:`drive`
+      says it) and the seconds it took.
+    """
+    n_run = total if exact else n_samples
+    run_seed = None if exact else seed
+    fingerprint = estimators._fingerprint(kind, config, run_seed, source.chunk_size, n_run, **(fingerprint_extra or {}))
+    start = time.perf_counter()
+    done, stopped_by = drive(
+        step, acc, source=source, n_samples=n_run, seed=run_seed, fingerprint=fingerprint, **drive_options
+    )
+    return done, stopped_by, time.perf_counter() - start
+
+
+def _finish_run(
+    kind: str, config: dict[str, Any], *, exact: bool, seed: int, source: estimators.ChunkSource, samples: int,
+    stopped_by: str, estimates: list, nonfinite: int, near: int, seconds: float, extra: dict[str, Any],
+) -> CountResult:  # fmt: skip
+    """The :class:`CountResult` of a circuit run (no seed and ``"exhausted"`` for a full enumeration)."""
+    return estimators._finish(
+        kind, config, None if exact else seed, source, samples, _stop_reason(exact, stopped_by), None,
+        estimates, nonfinite, near, seconds, extra=extra,
+    )  # fmt: skip
+
+
 def _fmt_p(x: float) -> str:
     return f"{x:.3e}" if x != 0 else "0"
 
@@ -199,6 +261,11 @@ def _fmt_ratio(x: Any) -> str:
     if math.isinf(x):
         return "inf"
     return f"{x:.3g}"
+
+
+def _fmt_interval(ci: Sequence[Any]) -> str:
+    """An interval ``[lo, hi]`` with both ends as :func:`_fmt_ratio` writes them."""
+    return f"[{_fmt_ratio(ci[0])}, {_fmt_ratio(ci[1])}]"
 
 
 def _table(rows: list[list[str]]) -> list[str]:
@@ -347,13 +414,11 @@ def serial_parallel(
         raise CountnetsError(f"blocks must be a non-empty list of distinct block counts, got {blocks}")
     specs = parse_branch_scales(branch_scales)
     archs_by_L = {L: [ResMLP(n, d, L, w, resolve_branch_scale(s, L)) for s in specs] for L in blocks}
-    target_ints = resolve_targets(targets, n)
-    if max_seconds is not None:
-        max_seconds = check_finite_float("max_seconds", max_seconds, positive=True)
-    config = estimators._base_config(prior, archs_by_L[blocks[0]][0], encoding, precision, margin, method)
+    target_ints, max_seconds, config = _run_config(
+        prior, archs_by_L[blocks[0]][0], n=n, targets=targets, encoding=encoding, precision=precision, margin=margin,
+        method=method, confidence=confidence, max_seconds=max_seconds,
+    )  # fmt: skip
     config["arch"] = {"arch": "resmlp", "n": n, "d": d, "w": w, "blocks": blocks, "branch_scales": list(specs)}
-    config["targets"] = ALL if target_ints is None else [boolean.to_hex(t) for t in target_ints]
-    config["confidence"] = confidence
     config["samples_per_configuration"] = None if exact else n_samples
 
     entries, estimates = [], []
@@ -365,31 +430,26 @@ def serial_parallel(
         source, total = _source(prior, archs[0], chunk_size, exact, max_configurations)
         step = circuits.build_depth_step(source, archs, encoding=encoding, precision=precision, margin=margin)
         acc = circuits.KeyedAccumulator((1, boolean.words_per_table(n), 1))
-        n_run = total if exact else n_samples
-        t0 = time.perf_counter()
-        done, stopped_by = drive(
-            step, acc, source=source, arch=archs[0], n_samples=n_run, seed=None if exact else seed,
-            chunks_per_step=chunks_per_step, floats_per_network=len(archs) * (L + 1) * (L + 2) * 2**n * max(d, w),
-            max_seconds=max_seconds, progress=progress, description=f"serial-parallel L={L}", devices=devices,
+        done, stopped_by, seconds = _drive_run(
+            COMMAND, step, acc, config=config, source=source, total=total, exact=exact, n_samples=n_samples,
+            seed=seed, fingerprint_extra={"blocks": L}, arch=archs[0], chunks_per_step=chunks_per_step,
+            floats_per_network=len(archs) * (L + 1) * (L + 2) * 2**n * max(d, w), max_seconds=max_seconds,
+            progress=progress, description=f"serial-parallel L={L}", devices=devices,
             checkpoint=_checkpoint_for(checkpoint, f".L{L}"), checkpoint_every=checkpoint_every,
-            fingerprint=estimators._fingerprint(COMMAND, config, None if exact else seed, source.chunk_size, n_run,
-                                                blocks=L),
         )  # fmt: skip
-        hist, flags = acc.histogram, {"nonfinite": acc.nonfinite, "near": acc.near}
-        seconds = time.perf_counter() - t0
         stopped = stopped_by if stopped_by != "samples" else stopped
         total_samples += done
-        nonfinite_total += flags["nonfinite"]
-        near_total += flags["near"]
+        nonfinite_total += acc.nonfinite
+        near_total += acc.near
         for index, (spec, arch) in enumerate(zip(specs, archs, strict=True)):
-            sub = {(f, code): c for (a, f, code), c in hist.items() if a == index}
+            sub = {(f, code): c for (a, f, code), c in acc.histogram.items() if a == index}
             summary = _depth_summary(sub, L, n, done, target_ints, confidence, method)
             entry = {
                 "blocks": L,
                 "branch_scale": arch.branch_scale,
                 "branch_scale_spec": spec,
                 "arch": arch.config(),
-                "stopped_by": "exhausted" if exact and stopped_by == "samples" else stopped_by,
+                "stopped_by": _stop_reason(exact, stopped_by),
                 "seconds": seconds,
                 **summary,
             }
@@ -401,11 +461,10 @@ def serial_parallel(
                         f"{label} {event}", summary[event]["hits"], done, confidence=confidence, method=method
                     )
                 )
-    seconds = time.perf_counter() - start
-    return estimators._finish(
-        COMMAND, config, None if exact else seed, source, total_samples,
-        "exhausted" if exact and stopped == "samples" else stopped, None,
-        estimates, nonfinite_total, near_total, seconds, extra={"results": entries},
+    return _finish_run(
+        COMMAND, config, exact=exact, seed=seed, source=source, samples=total_samples, stopped_by=stopped,
+        estimates=estimates, nonfinite=nonfinite_total, near=near_total, seconds=time.perf_counter() - start,
+        extra={"results": entries},
     )  # fmt: skip
 
 
@@ -423,10 +482,6 @@ def _trend(points: list[tuple[int, dict[str, Any]]]) -> str:
     if all(s == "down" for s in steps):
         return "falls with L"
     return "no consistent trend (" + ", ".join(steps) + ")"
-
-
-def _ci_text(record: dict[str, Any]) -> str:
-    return f"[{_fmt_ratio(record['ci'][0])}, {_fmt_ratio(record['ci'][1])}]"
 
 
 def format_serial_parallel(result: CountResult, *, max_target_rows: int = 12) -> str:
@@ -459,9 +514,9 @@ def format_serial_parallel(result: CountResult, *, max_target_rows: int = 12) ->
                 _fmt_p(e["parallel"]["p"]),
                 _fmt_p(e["serial"]["p"]),
                 _fmt_ratio(e["ratio"]["estimate"]),
-                _ci_text(e["ratio"]),
+                _fmt_interval(e["ratio"]["ci"]),
                 _SHORT[ratio_verdict(e["ratio"])] if e["blocks"] >= 2 else "n/a",
-                f"{_fmt_ratio(nc['estimate'])} {_ci_text(nc)}" if e["blocks"] >= 2 else "n/a",
+                f"{_fmt_ratio(nc['estimate'])} {_fmt_interval(nc['ci'])}" if e["blocks"] >= 2 else "n/a",
                 " ".join(f"{c / samples:.3f}" for c in e["kstar_counts"]),
                 f"{e['serial_one_bit'] / ser:.2f}" if ser else "-",
                 f"{e['stable_exceeds_kstar'] / samples:.3f}",
@@ -506,7 +561,7 @@ def format_serial_parallel(result: CountResult, *, max_target_rows: int = 12) ->
                 }
                 rows.append([t["function"], str(e["blocks"]), e["branch_scale_spec"], _fmt_p(t["p"]),
                              " ".join(str(c) for c in t["kstar_counts"]), _fmt_ratio(t["ratio"]),
-                             f"[{_fmt_ratio(t['ratio_ci'][0])}, {_fmt_ratio(t['ratio_ci'][1])}]",
+                             _fmt_interval(t["ratio_ci"]),
                              _SHORT[ratio_verdict(record)] if e["blocks"] >= 2 else "n/a"])  # fmt: skip
         lines += _table(rows)
     if result.nonfinite:
