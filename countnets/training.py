@@ -50,7 +50,7 @@ from jaxtyping import Array, Bool, Float, Int, UInt32
 
 from countnets import boolean, statistics
 from countnets._errors import CountnetsError, check_finite_float, check_positive_int
-from countnets.architectures import DEFAULT_PRECISION
+from countnets.architectures import DEFAULT_PRECISION, apply_flat_batch
 from countnets.estimators import (
     DEFAULT_CHUNK_SIZE,
     DEFAULT_MAX_EXACT,
@@ -60,6 +60,7 @@ from countnets.estimators import (
     _key,
     _keys_to_ints,
     _valid_mask,
+    chunk_tables,
     lattice_source,
     merge_histogram_step,
     run_chunks,
@@ -467,7 +468,7 @@ def build_trainer(
         )
         carry0 = (carry0[0], *_match_varying(carry0[1:], valid))
         _, theta, _, _, steps = jax.lax.while_loop(cond, body, carry0)
-        y = jax.vmap(outputs, in_axes=(0, None))(theta, x_full)
+        y = apply_flat_batch(arch, theta, x_full, precision=precision)
         tables = boolean.pack_table(boolean.truth_table(y))
         y_s = y[:, jnp.asarray(idx)]
         fit = jnp.all(((y_s > 0) == labels[None, :]) & jnp.isfinite(y_s), axis=1)
@@ -576,11 +577,7 @@ def train_networks(
     def step(key, chunk_indices, n_valid):
         theta0 = jax.vmap(source.params, in_axes=(None, 0))(key, chunk_indices).reshape(-1, P)
         valid = _valid_mask(C, n_valid).reshape(-1)
-        init_keys = boolean.pack_table(
-            boolean.truth_table(
-                jax.vmap(lambda t: arch.apply(arch.unflatten(t), x_full, precision=config.precision))(theta0)
-            )
-        )
+        init_keys, _, _ = chunk_tables(arch, theta0, x_full, precision=config.precision)
         B = theta0.shape[0]
         if setting_args is None:
             args = None
@@ -833,6 +830,47 @@ def _conditional_source(prior, arch, chunk_size, exact, max_configurations) -> C
     return sampling_source(prior, arch, chunk_size)
 
 
+def _prior_pass(
+    prior, arch, *, n_samples, exact, encoding, chunk_size, max_configurations, precision
+) -> tuple[ChunkSource, int, str, Array]:
+    """Checked setup of one pass over the prior: ``(source, total, precision, x)``.
+
+    ``total`` is the number of configurations (``exact``) or ``n_samples``, which is then
+    required; ``x`` is the input cube in ``encoding``.
+    """
+    source = _conditional_source(prior, arch, chunk_size, exact, max_configurations)
+    if exact:
+        total = prior.n_configurations(arch.layout())
+    else:
+        if n_samples is None:
+            raise CountnetsError("n_samples is required when sampling (exact=False)")
+        total = check_positive_int("n_samples (sample count)", n_samples)
+    return source, total, _check_precision(precision), boolean.cube(arch.n, encoding)
+
+
+def _run_prior_pass(
+    step, merge, arch, source, total, *, exact, seed, chunks_per_step, progress, description
+) -> tuple[int, float]:
+    """Drive ``step``/``merge`` over the pass set up by :func:`_prior_pass`: ``(samples done, seconds)``.
+
+    The key is ``PRNGKey(0)`` for an enumeration and the key of ``seed`` otherwise, so
+    passes with the same arguments see the same samples.
+    """
+    cps = check_positive_int("chunks_per_step", chunks_per_step or _chunks_per_step(arch, source.chunk_size))
+    start = time.perf_counter()
+    done, _ = run_chunks(
+        step,
+        merge,
+        key=jax.random.PRNGKey(0) if exact else _key(seed),
+        chunk_size=source.chunk_size,
+        n_samples=total,
+        chunks_per_step=cps,
+        progress=progress,
+        description=description,
+    )
+    return done, time.perf_counter() - start
+
+
 def _sentinel_words(tset: TrainingSet) -> np.ndarray:
     # f* with its first training point flipped: a table that never fits S.
     return _table_words(tset.target ^ (1 << tset.points[0]), tset.n)
@@ -840,7 +878,7 @@ def _sentinel_words(tset: TrainingSet) -> np.ndarray:
 
 def _chunk_fitting(source, arch, tset, x, precision, key, chunk_indices, n_valid):
     theta = jax.vmap(source.params, in_axes=(None, 0))(key, chunk_indices).reshape(-1, arch.n_params)
-    y = jax.vmap(lambda t: arch.apply(arch.unflatten(t), x, precision=precision))(theta)
+    y = apply_flat_batch(arch, theta, x, precision=precision)
     keys = boolean.pack_table(boolean.truth_table(y))
     nonfinite = ~jnp.all(jnp.isfinite(y), axis=1)
     valid = _valid_mask(source.chunk_size, n_valid).reshape(-1)
@@ -876,15 +914,10 @@ def conditional_prior(
     """
     if tset.n != arch.n:
         raise CountnetsError(f"the training set has n={tset.n} but the architecture has n={arch.n}")
-    source = _conditional_source(prior, arch, chunk_size, exact, max_configurations)
-    if exact:
-        total = prior.n_configurations(arch.layout())
-    else:
-        if n_samples is None:
-            raise CountnetsError("n_samples is required when sampling (exact=False)")
-        total = check_positive_int("n_samples (sample count)", n_samples)
-    precision = _check_precision(precision)
-    x = boolean.cube(arch.n, encoding)
+    source, total, precision, x = _prior_pass(
+        prior, arch, n_samples=n_samples, exact=exact, encoding=encoding, chunk_size=chunk_size,
+        max_configurations=max_configurations, precision=precision,
+    )  # fmt: skip
     sentinel = jnp.asarray(_sentinel_words(tset))
 
     @jax.jit
@@ -902,19 +935,10 @@ def conditional_prior(
         merge_histogram_step(hist, out)
         counts["nonfinite"] += int(out["nonfinite"])
 
-    cps = check_positive_int("chunks_per_step", chunks_per_step or _chunks_per_step(arch, source.chunk_size))
-    start = time.perf_counter()
-    done, _ = run_chunks(
-        step,
-        merge,
-        key=jax.random.PRNGKey(0) if exact else _key(seed),
-        chunk_size=source.chunk_size,
-        n_samples=total,
-        chunks_per_step=cps,
-        progress=progress,
+    done, seconds = _run_prior_pass(
+        step, merge, arch, source, total, exact=exact, seed=seed, chunks_per_step=chunks_per_step, progress=progress,
         description="prior | S",
-    )
-    seconds = time.perf_counter() - start
+    )  # fmt: skip
     return ConditionalPrior(
         histogram=hist,
         samples=done,
@@ -1042,15 +1066,10 @@ def tilted_prior(
     lams = [check_finite_float("lambda", v, non_negative=True) for v in lambdas]
     if not lams:
         raise CountnetsError("at least one lambda is needed")
-    source = _conditional_source(prior, arch, chunk_size, exact, max_configurations)
-    if exact:
-        total = prior.n_configurations(arch.layout())
-    else:
-        if n_samples is None:
-            raise CountnetsError("n_samples is required when sampling (exact=False)")
-        total = check_positive_int("n_samples (sample count)", n_samples)
-    precision = _check_precision(precision)
-    x = boolean.cube(arch.n, encoding)
+    source, total, precision, x = _prior_pass(
+        prior, arch, n_samples=n_samples, exact=exact, encoding=encoding, chunk_size=chunk_size,
+        max_configurations=max_configurations, precision=precision,
+    )  # fmt: skip
     off = np.array(tset.off_points(), dtype=np.int32)
     if off.shape[0] == 0:
         raise CountnetsError("tilting toward B needs points off S, but S is the whole cube")
@@ -1105,18 +1124,10 @@ def tilted_prior(
         shift[:] = new
         n_fit[0] += int(out["fit"])
 
-    cps = check_positive_int("chunks_per_step", chunks_per_step or _chunks_per_step(arch, source.chunk_size))
-    start = time.perf_counter()
-    done, _ = run_chunks(
-        step,
-        merge,
-        key=jax.random.PRNGKey(0) if exact else _key(seed),
-        chunk_size=source.chunk_size,
-        n_samples=total,
-        chunks_per_step=cps,
-        progress=progress,
+    done, seconds = _run_prior_pass(
+        step, merge, arch, source, total, exact=exact, seed=seed, chunks_per_step=chunks_per_step, progress=progress,
         description="tilted prior",
-    )
+    )  # fmt: skip
     if n_fit[0] == 0:
         raise CountnetsError("no prior sample fits S, so the tilted prior is undefined; raise the sample count")
     return TiltResult(
@@ -1132,7 +1143,7 @@ def tilted_prior(
         fit=n_fit[0],
         samples=done,
         exact=exact,
-        seconds=time.perf_counter() - start,
+        seconds=seconds,
     )
 
 

@@ -346,15 +346,22 @@ def test_compare_distributions():
 # ----------------------------------------------------------------------------- command line
 
 COMMON = ["--n", "3", "--hidden", "4", "--target", "or", "--train-points", "0,3,5", "--chunk-size", "128", "--quiet"]
+RECORD_FIELDS = ("train_points", "prior", "prior_samples", "prior_fit", "trained", "runs", "not_converged", "summary")
+
+
+def _experiment_json(path, command: str, *options: str) -> dict:
+    """Run ``countnets experiment command`` on COMMON and ``options`` with ``--json path``; the record,
+    checked to exit 0 and to hold every field of RECORD_FIELDS."""
+    assert cli.main(["experiment", command, *COMMON, *options, "--json", str(path)]) == 0
+    d = json.loads(path.read_text())
+    for field in RECORD_FIELDS:
+        assert field in d, field
+    return d
 
 
 def test_cli_train_vs_prior_json(tmp_path):
     path = tmp_path / "tvp.json"
-    assert cli.main(["experiment", "train-vs-prior", *COMMON, "--runs", "200", "--samples", "5000",
-                     "--bootstrap", "50", "--json", str(path)]) == 0  # fmt: skip
-    d = json.loads(path.read_text())
-    for field in ("train_points", "prior", "prior_samples", "prior_fit", "trained", "runs", "not_converged", "summary"):
-        assert field in d, field
+    d = _experiment_json(path, "train-vs-prior", "--runs", "200", "--samples", "5000", "--bootstrap", "50")
     assert d["kind"] == "train-vs-prior" and d["runs"] == 200 and d["prior_samples"] == 5000
     assert sum(d["trained"].values()) + d["not_converged"] == 200
     assert sum(d["prior"].values()) == d["prior_fit"]
@@ -364,12 +371,9 @@ def test_cli_train_vs_prior_json(tmp_path):
 
 
 def test_cli_flip_and_diverse_json(tmp_path, capsys):
-    path = tmp_path / "flip.json"
-    assert cli.main(["experiment", "flip", *COMMON, "--runs", "64", "--samples", "5000", "--pairs", "2",
-                     "--lambdas", "0,1,10", "--json", str(path)]) == 0  # fmt: skip
-    d = json.loads(path.read_text())
-    for field in ("train_points", "prior", "prior_samples", "prior_fit", "trained", "runs", "not_converged", "summary"):
-        assert field in d, field
+    d = _experiment_json(
+        tmp_path / "flip.json", "flip", "--runs", "64", "--samples", "5000", "--pairs", "2", "--lambdas", "0,1,10"
+    )
     assert len(d["pairs"]) == 2 and [r["lambda"] for r in d["pairs"][0]["sweep"]] == [0.0, 1.0, 10.0]
     p = d["pairs"][0]
     assert p["prior_counts"][0] == d["prior"][p["a"]]
@@ -379,12 +383,9 @@ def test_cli_flip_and_diverse_json(tmp_path, capsys):
     for row in p["sweep"]:
         t = row["train"]
         assert t["converged"] + t["not_converged"] == 64 and t["a"] + t["b"] <= t["converged"]
-    path = tmp_path / "div.json"
-    assert cli.main(["experiment", "diverse", *COMMON, "--runs", "4", "--chains", "8", "--samples", "5000",
-                     "--b-rank", "2", "--json", str(path)]) == 0  # fmt: skip
-    d = json.loads(path.read_text())
-    for field in ("train_points", "prior", "prior_samples", "prior_fit", "trained", "runs", "not_converged", "summary"):
-        assert field in d, field
+    d = _experiment_json(
+        tmp_path / "div.json", "diverse", "--runs", "4", "--chains", "8", "--samples", "5000", "--b-rank", "2"
+    )
     assert d["chains"] == 8 and len(d["settings"]) == 2 and d["settings"][0]["reward"] == 0.0
     assert sum(d["trained"]["0"].values()) + d["settings"][0]["not_converged"] == 8 * 4
     assert all(len(s["distinct_mean"]) == 4 for s in d["settings"])
@@ -395,6 +396,32 @@ def test_cli_errors_are_one_line(capsys):
     assert "does not agree with the target" in capsys.readouterr().err
     assert cli.main(["experiment", "train-vs-prior", "--n", "3", "--target", "or", "--train-points", "0,9"]) == 2
     assert "0..7" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "command, options, message",
+    [
+        ("train-vs-prior", ["--runs", "8", "--confidence", "1.5"], "confidence must be in (0, 1), got 1.5"),
+        ("train-vs-prior", ["--runs", "0"], "runs (trained networks) must be a positive int, got 0"),
+        ("flip", ["--runs", "8", "--confidence", "0"], "confidence must be in (0, 1), got 0.0"),
+        ("flip", ["--runs", "0"], "runs (trained networks) must be a positive int, got 0"),
+        ("flip", ["--runs", "8", "--b-rank", "0"], "--b-rank 0 is out of range"),
+        ("diverse", ["--runs", "0"], "runs (sequential runs per chain) must be a positive int, got 0"),
+        ("diverse", ["--runs", "2", "--chains", "0"], "chains must be a positive int, got 0"),
+        ("diverse", ["--runs", "2", "--confidence", "1"], "confidence must be in (0, 1), got 1.0"),
+        ("diverse", ["--runs", "2", "--b-rank", "0"], "--b-rank 0 is out of range"),
+    ],
+)
+def test_cli_bad_run_options_exit_before_any_computation(monkeypatch, capsys, command, options, message):
+    from countnets.experiments import diverse, flip, train_vs_prior
+
+    def no_prior(*args, **kwargs):
+        raise AssertionError("the conditional prior was computed before the options were checked")
+
+    for module in (diverse, flip, train_vs_prior):
+        monkeypatch.setattr(module, "conditional_prior", no_prior)
+    assert cli.main(["experiment", command, *COMMON, "--samples", "1000", *options]) == 2
+    assert message in capsys.readouterr().err
 
 
 # ----------------------------------------------------------------------------- committed results and docs

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from countnets import boolean, statistics
-from countnets._errors import CountnetsError
+from countnets._errors import CountnetsError, check_positive_int
 from countnets.estimators import DEFAULT_MAX_EXACT, _device_info
 from countnets.results import CountResult, Estimate, make_estimate, runtime_info
 from countnets.training import LOSSES, OPTIMIZERS, ConditionalPrior, TrainConfig, TrainingSet, training_set
@@ -20,9 +20,15 @@ from countnets.training import LOSSES, OPTIMIZERS, ConditionalPrior, TrainConfig
 __all__ = [
     "DEFAULT_EXPERIMENT_CHUNK",
     "add_training_options",
+    "check_run_options",
     "arch_from_args",
     "training_set_from_args",
     "train_config_from_args",
+    "inputs_from_args",
+    "run_kwargs",
+    "experiment_config",
+    "set_extra",
+    "prior_extra",
     "prior_fit_estimate",
     "interval",
     "hist_hex",
@@ -81,6 +87,25 @@ def add_training_options(
     t.add_argument("--plot", default=None, help="write a PNG figure to this path")
 
 
+def check_run_options(args: argparse.Namespace, *, runs_name: str) -> None:
+    """Reject bad ``--b-rank``, ``--runs``, ``--chains`` and ``--confidence`` before any computation.
+
+    The experiment functions check these values too, but only after the conditional prior
+    has been computed; each command calls this first, so bad input exits at once, with the
+    same message (``runs_name`` is the name the training function gives ``--runs``). Only
+    the number of functions fitting S is missing from a ``--b-rank`` below 1; a rank above
+    that number is known only from the prior and is still reported there.
+    """
+    b_rank = getattr(args, "b_rank", None)
+    for k in (b_rank,) if isinstance(b_rank, int) else (b_rank or ()):
+        if k < 1:
+            raise CountnetsError(f"--b-rank {k} is out of range: ranks start at 1")
+    check_positive_int(runs_name, args.runs)
+    if getattr(args, "chains", None) is not None:
+        check_positive_int("chains", args.chains)
+    statistics._check(0, 1, args.confidence)  # the confidence check of every interval, alone
+
+
 def arch_from_args(args: argparse.Namespace) -> Any:
     """MLP, ResMLP or GoalNet from the network options."""
     from countnets import cli
@@ -111,6 +136,65 @@ def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
         momentum=args.momentum,
         precision=args.precision,
     )
+
+
+def inputs_from_args(args: argparse.Namespace) -> tuple[Any, Any, TrainingSet, TrainConfig]:
+    """``(prior, arch, tset, train_config)`` from the parsed options."""
+    from countnets import cli
+
+    return cli.prior_from_args(args), arch_from_args(args), training_set_from_args(args), train_config_from_args(args)
+
+
+def run_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """Keyword arguments every training experiment takes, from the run and prior options."""
+    return dict(
+        n_samples=None if args.exact else args.samples, seed=args.seed, exact=args.exact, encoding=args.encoding,
+        chunk_size=args.chunk_size, chunks_per_step=args.chunks_per_step or None, confidence=args.confidence,
+        method=args.interval, max_configurations=args.max_exact, precision=args.precision, progress=not args.quiet,
+    )  # fmt: skip
+
+
+def experiment_config(
+    prior: Any,
+    arch: Any,
+    tset: TrainingSet,
+    train_config: TrainConfig,
+    *,
+    encoding: str,
+    precision: str,
+    method: str,
+    confidence: float,
+    n_samples: int | None,
+    n_runs: int,
+) -> dict[str, Any]:
+    """The leading fields of a training experiment's stored config, ``arch`` to ``runs``."""
+    return {
+        "arch": arch.config(),
+        "prior": prior.config(),
+        "encoding": encoding,
+        "precision": precision,
+        "interval": method,
+        "confidence": confidence,
+        "training_set": tset.config(),
+        "training": train_config.config(),
+        "samples": n_samples,
+        "runs": n_runs,
+    }
+
+
+def set_extra(tset: TrainingSet) -> dict[str, Any]:
+    """``target`` (hex) and ``train_points`` of a record's ``extra``."""
+    return {"target": boolean.to_hex(tset.target), "train_points": list(tset.points)}
+
+
+def prior_extra(cp: ConditionalPrior, confidence: float, method: str) -> dict[str, Any]:
+    """``prior`` (hex -> count fitting S), ``prior_samples``, ``prior_fit`` and ``prior_fit_ci`` of ``extra``."""
+    return {
+        "prior": hist_hex(cp.histogram),
+        "prior_samples": cp.samples,
+        "prior_fit": cp.fit,
+        "prior_fit_ci": interval(cp.fit, cp.samples, confidence, "exact" if cp.exact else method),
+    }
 
 
 def interval(hits: int, n: int, confidence: float, method: str) -> list[float]:

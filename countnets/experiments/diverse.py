@@ -113,8 +113,7 @@ def diverse(
             entry["first_hit_median"] = float(np.median(first[hit])) if hit.any() else None
         settings.append(entry)
     extra: dict[str, Any] = {
-        "target": boolean.to_hex(tset.target),
-        "train_points": list(tset.points),
+        **tc.set_extra(tset),
         "b": None if b is None else boolean.to_hex(b),
         "runs": n_runs,
         "chains": chains,
@@ -129,28 +128,16 @@ def diverse(
     }
     estimates = []
     if cp is not None:
-        extra.update(
-            {
-                "prior": tc.hist_hex(cp.histogram),
-                "prior_samples": cp.samples,
-                "prior_fit": cp.fit,
-                "prior_fit_ci": tc.interval(cp.fit, cp.samples, confidence, "exact" if exact else method),
-            }
-        )
+        extra.update(tc.prior_extra(cp, confidence, method))
         if b is not None and cp.fit:
             extra["prior_b"] = cp.p(b)
         estimates.append(tc.prior_fit_estimate(cp, confidence, method))
+    leading = tc.experiment_config(
+        prior, arch, tset, train_config, encoding=encoding, precision=precision, method=method,
+        confidence=confidence, n_samples=n_samples, n_runs=n_runs,
+    )  # fmt: skip
     config = {
-        "arch": arch.config(),
-        "prior": prior.config(),
-        "encoding": encoding,
-        "precision": precision,
-        "interval": method,
-        "confidence": confidence,
-        "training_set": tset.config(),
-        "training": train_config.config(),
-        "samples": n_samples,
-        "runs": n_runs,
+        **leading,
         "chains": chains,
         "reward": mu,
         "b_rank": b_rank,
@@ -217,22 +204,17 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``countnets experiment diverse`` from parsed arguments."""
-    from countnets import cli, training_plots
+    from countnets import training_plots
 
-    prior = cli.prior_from_args(args)
-    arch = tc.arch_from_args(args)
-    tset = tc.training_set_from_args(args)
-    cfg = tc.train_config_from_args(args)
     if args.b is not None and args.b_rank is not None:
         raise CountnetsError("give at most one of --b and --b-rank")
+    tc.check_run_options(args, runs_name="runs (sequential runs per chain)")
+    prior, arch, tset, cfg = tc.inputs_from_args(args)
     b_rank = args.b_rank if args.b is None else None
     if args.b is None and b_rank is None:
         b_rank = 5
     result = diverse(
         prior, arch, tset, cfg, reward=args.reward, n_runs=args.runs, chains=args.chains,
-        b=None if args.b is None else boolean.parse_function(args.b, args.n), b_rank=b_rank,
-        n_samples=None if args.exact else args.samples, seed=args.seed, exact=args.exact, encoding=args.encoding,
-        chunk_size=args.chunk_size, chunks_per_step=args.chunks_per_step or None, confidence=args.confidence,
-        method=args.interval, max_configurations=args.max_exact, precision=args.precision, progress=not args.quiet,
+        b=None if args.b is None else boolean.parse_function(args.b, args.n), b_rank=b_rank, **tc.run_kwargs(args),
     )  # fmt: skip
     return tc.finish(args, result, format_diverse(result), training_plots.plot_diverse)

@@ -279,12 +279,8 @@ def flip(
         "min_ess": float(np.min(ess)),
     }
     extra = {
-        "target": boolean.to_hex(tset.target),
-        "train_points": list(tset.points),
-        "prior": tc.hist_hex(cp.histogram),
-        "prior_samples": cp.samples,
-        "prior_fit": cp.fit,
-        "prior_fit_ci": tc.interval(cp.fit, cp.samples, confidence, prior_method),
+        **tc.set_extra(tset),
+        **tc.prior_extra(cp, confidence, method),
         "lambdas": lams,
         "tilt_lambdas": tlams,
         "pairs": pair_rows,
@@ -307,17 +303,12 @@ def flip(
                 method=prior_method,
             )
         )
+    leading = tc.experiment_config(
+        prior, arch, tset, train_config, encoding=encoding, precision=precision, method=method,
+        confidence=confidence, n_samples=n_samples, n_runs=n_runs,
+    )  # fmt: skip
     config = {
-        "arch": arch.config(),
-        "prior": prior.config(),
-        "encoding": encoding,
-        "precision": precision,
-        "interval": method,
-        "confidence": confidence,
-        "training_set": tset.config(),
-        "training": train_config.config(),
-        "samples": n_samples,
-        "runs": n_runs,
+        **leading,
         "exact": exact,
         "lambdas": lams,
         "tilt_lambdas": tlams,
@@ -434,12 +425,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``countnets experiment flip`` from parsed arguments."""
-    from countnets import cli, training_plots
+    from countnets import training_plots
 
-    prior = cli.prior_from_args(args)
-    arch = tc.arch_from_args(args)
-    tset = tc.training_set_from_args(args)
-    cfg = tc.train_config_from_args(args)
+    tc.check_run_options(args, runs_name="runs (trained networks)")
+    prior, arch, tset, cfg = tc.inputs_from_args(args)
     ranks = list(args.b_rank)
     if args.pairs is not None:
         ranks += list(range(2, 2 + check_positive_int("--pairs", args.pairs)))
@@ -449,10 +438,6 @@ def run(args: argparse.Namespace) -> int:
         prior, arch, tset, cfg,
         a=None if args.a is None else boolean.parse_function(args.a, args.n),
         bs=[boolean.parse_function(b, args.n) for b in args.b], b_ranks=ranks, lambdas=args.lambdas,
-        tilt_lambdas=args.tilt_lambdas,
-        n_runs=args.runs, n_samples=None if args.exact else args.samples, seed=args.seed, exact=args.exact,
-        encoding=args.encoding, chunk_size=args.chunk_size, chunks_per_step=args.chunks_per_step or None,
-        confidence=args.confidence, method=args.interval, max_configurations=args.max_exact,
-        precision=args.precision, progress=not args.quiet,
+        tilt_lambdas=args.tilt_lambdas, n_runs=args.runs, **tc.run_kwargs(args),
     )  # fmt: skip
     return tc.finish(args, result, format_flip(result), training_plots.plot_flip)

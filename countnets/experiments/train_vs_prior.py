@@ -120,12 +120,8 @@ def train_vs_prior(
     steps = runs.steps[0]
     init_fit = int(np.sum([tset.fits(t) for t in runs.init_tables.tolist()]))
     extra = {
-        "target": boolean.to_hex(tset.target),
-        "train_points": list(tset.points),
-        "prior": tc.hist_hex(cp.histogram),
-        "prior_samples": cp.samples,
-        "prior_fit": cp.fit,
-        "prior_fit_ci": tc.interval(cp.fit, cp.samples, confidence, prior_method),
+        **tc.set_extra(tset),
+        **tc.prior_extra(cp, confidence, method),
         "trained": tc.hist_hex(trained),
         "trained_not_converged": tc.hist_hex(not_conv),
         "runs": runs.runs,
@@ -158,17 +154,12 @@ def train_vs_prior(
                     f"trained|S {row['function']}", row["trained_count"], n_conv, confidence=confidence, method=method
                 )
             )
+    leading = tc.experiment_config(
+        prior, arch, tset, train_config, encoding=encoding, precision=precision, method=method,
+        confidence=confidence, n_samples=n_samples, n_runs=n_runs,
+    )  # fmt: skip
     config = {
-        "arch": arch.config(),
-        "prior": prior.config(),
-        "encoding": encoding,
-        "precision": precision,
-        "interval": method,
-        "confidence": confidence,
-        "training_set": tset.config(),
-        "training": train_config.config(),
-        "samples": n_samples,
-        "runs": n_runs,
+        **leading,
         "exact": exact,
         "min_count": min_count,
         "bootstrap": bootstrap,
@@ -238,19 +229,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``countnets experiment train-vs-prior`` from parsed arguments."""
-    from countnets import cli
-
-    prior = cli.prior_from_args(args)
-    arch = tc.arch_from_args(args)
-    tset = tc.training_set_from_args(args)
-    cfg = tc.train_config_from_args(args)
-    result = train_vs_prior(
-        prior, arch, tset, cfg, n_runs=args.runs, n_samples=None if args.exact else args.samples, seed=args.seed,
-        exact=args.exact, encoding=args.encoding, chunk_size=args.chunk_size,
-        chunks_per_step=args.chunks_per_step or None,
-        confidence=args.confidence, method=args.interval, min_count=args.min_count, bootstrap=args.bootstrap,
-        max_configurations=args.max_exact, precision=args.precision, progress=not args.quiet,
-    )  # fmt: skip
     from countnets import training_plots
 
+    tc.check_run_options(args, runs_name="runs (trained networks)")
+    prior, arch, tset, cfg = tc.inputs_from_args(args)
+    result = train_vs_prior(
+        prior, arch, tset, cfg, n_runs=args.runs, min_count=args.min_count, bootstrap=args.bootstrap,
+        **tc.run_kwargs(args),
+    )  # fmt: skip
     return tc.finish(args, result, format_train_vs_prior(result), training_plots.plot_train_vs_prior)
