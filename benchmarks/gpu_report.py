@@ -30,8 +30,9 @@ def correctness(n_samples: int) -> list[dict]:
     import jax
 
     sys.path.insert(0, str(HERE))
-    import countnets as cn
     from throughput import CONFIGS, PRIOR
+
+    import countnets as cn
 
     cpu = jax.devices("cpu")[0]
     rows = []

@@ -7,7 +7,6 @@ naive baseline and writes ``benchmarks/results/throughput-<device>-<date>.json``
 import itertools
 
 import pytest
-
 from throughput import CONFIGS, IMPLS, MODES_BY_IMPL, TRUNCATION, scale
 
 CASES = [

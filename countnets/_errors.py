@@ -13,8 +13,10 @@ class CountnetsError(ValueError):
 
 def check_positive_int(name: str, value: object, *, allow_zero: bool = False) -> int:
     """Return ``value`` as an int, or raise ``CountnetsError`` naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, (int,)) and not (
-        hasattr(value, "__index__") and not isinstance(value, float)
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int,))
+        and not (hasattr(value, "__index__") and not isinstance(value, float))
     ):
         raise CountnetsError(f"{name} must be an int, got {value!r}")
     value = int(value)  # type: ignore[call-overload]

@@ -199,7 +199,9 @@ class ResMLP:
         """Named arrays from a flat parameter vector (leading batch axes allowed)."""
         return _unflatten(self.layout(), theta)
 
-    def embed(self, params: dict[str, Array], x: Float[Array, "points n"], *, precision: str = DEFAULT_PRECISION) -> Array:
+    def embed(
+        self, params: dict[str, Array], x: Float[Array, "points n"], *, precision: str = DEFAULT_PRECISION
+    ) -> Array:
         """The stream's start ``h_0 = x E + e``, shape ``(points, d)``."""
         return jnp.matmul(x, params["E"], precision=precision) + params["e"][None, :]
 
@@ -329,7 +331,6 @@ def apply_flat_batch(
     """Outputs of a chunk of networks given as flat vectors: ``vmap(apply)``."""
     theta, x = jnp.asarray(theta), jnp.asarray(x)
     return jax.vmap(lambda t: arch.apply(arch.unflatten(t), x, precision=precision))(theta)
-
 
 
 def arch_from_config(config: dict) -> Architecture:

@@ -120,7 +120,9 @@ def add_network_options(parser: argparse.ArgumentParser, *, arch_choices: Sequen
     g = parser.add_argument_group("network")
     g.add_argument("--arch", choices=arch_choices, default=arch_choices[0], help="architecture (default %(default)s)")
     g.add_argument("--n", type=_nonneg_int, required=True, help="number of Boolean inputs, 1..8")
-    g.add_argument("--hidden", type=_int_list, default=(8,), help="MLP hidden widths, e.g. 40,40; 'none' for a perceptron")
+    g.add_argument(
+        "--hidden", type=_int_list, default=(8,), help="MLP hidden widths, e.g. 40,40; 'none' for a perceptron"
+    )
     g.add_argument("--activation", default="relu", help=f"MLP activation: {', '.join(ACTIVATIONS)}")
     g.add_argument("--width", type=_nonneg_int, default=8, help="ResMLP stream width d")
     g.add_argument("--blocks", type=_nonneg_int, default=2, help="ResMLP number of blocks L")
@@ -143,10 +145,14 @@ def add_prior_options(parser: argparse.ArgumentParser) -> None:
 def add_run_options(parser: argparse.ArgumentParser, *, default_samples: int) -> None:
     """Sampling, statistics and output options shared by every counting command."""
     r = parser.add_argument_group("run")
-    r.add_argument("--samples", type=_nonneg_int, default=default_samples, help="number of prior samples (default %(default)s)")
+    r.add_argument(
+        "--samples", type=_nonneg_int, default=default_samples, help="number of prior samples (default %(default)s)"
+    )
     r.add_argument("--seed", type=_nonneg_int, default=0, help="integer seed below 2**32")
     r.add_argument("--chunk-size", type=_nonneg_int, default=estimators.DEFAULT_CHUNK_SIZE, help="samples per chunk C")
-    r.add_argument("--chunks-per-step", type=_nonneg_int, default=None, help="chunks per jitted step (counts do not depend on it)")
+    r.add_argument(
+        "--chunks-per-step", type=_nonneg_int, default=None, help="chunks per jitted step (counts do not depend on it)"
+    )
     r.add_argument("--confidence", type=_float, default=0.95, help="interval confidence level")
     r.add_argument("--interval", choices=statistics.INTERVAL_METHODS, default="clopper-pearson")
     r.add_argument("--precision", choices=estimators.PRECISIONS, default="highest", help="matmul precision")
@@ -197,7 +203,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_network_options(hist)
     add_run_options(hist, default_samples=1_000_000)
     hist.add_argument("--exact", action="store_true", help="enumerate every lattice configuration instead of sampling")
-    hist.add_argument("--max-exact", type=_nonneg_int, default=estimators.DEFAULT_MAX_EXACT, help="limit on enumerated configurations")
+    hist.add_argument(
+        "--max-exact", type=_nonneg_int, default=estimators.DEFAULT_MAX_EXACT, help="limit on enumerated configurations"
+    )
     hist.add_argument("--top", type=_nonneg_int, default=10, help="report the K most frequent functions")
     hist.add_argument("--max-distinct", type=_nonneg_int, default=estimators.DEFAULT_MAX_DISTINCT, metavar="K",
                       help="keep at most about K distinct functions on the host, the rest counted as 'other' "
@@ -206,10 +214,18 @@ def build_parser() -> argparse.ArgumentParser:
     est = sub.add_parser("estimate", help="prior mass of given target functions")
     add_network_options(est)
     add_run_options(est, default_samples=1_000_000)
-    est.add_argument("--target", required=True, help="target functions: hex (0x8) or names (and, or, parity, x0, ...), comma-separated")
+    est.add_argument(
+        "--target",
+        required=True,
+        help="target functions: hex (0x8) or names (and, or, parity, x0, ...), comma-separated",
+    )
     est.add_argument("--exact", action="store_true", help="enumerate every lattice configuration instead of sampling")
-    est.add_argument("--max-exact", type=_nonneg_int, default=estimators.DEFAULT_MAX_EXACT, help="limit on enumerated configurations")
-    est.add_argument("--rel-width", type=_float, default=None, help="stop when every target's interval half-width / p is below this")
+    est.add_argument(
+        "--max-exact", type=_nonneg_int, default=estimators.DEFAULT_MAX_EXACT, help="limit on enumerated configurations"
+    )
+    est.add_argument(
+        "--rel-width", type=_float, default=None, help="stop when every target's interval half-width / p is below this"
+    )
 
     plot = sub.add_parser("plot", help="draw PNG figures from a saved serial-parallel or detour result")
     plot.add_argument("result", help="a result JSON written with --json")

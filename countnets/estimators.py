@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import os
 import sys
 import threading
@@ -975,7 +974,8 @@ def histogram_estimates(
     chosen = [k for k, _ in (ranked if top is None else ranked[:top])]
     chosen += [f for f in functions if f not in chosen]
     return [
-        make_estimate(boolean.to_hex(k), histogram.get(k, 0), total, confidence=confidence, method=method) for k in chosen
+        make_estimate(boolean.to_hex(k), histogram.get(k, 0), total, confidence=confidence, method=method)
+        for k in chosen
     ]
 
 

@@ -93,7 +93,9 @@ def jeffreys(hits: int, n: int, confidence: float = 0.95) -> tuple[float, float]
     return lo, hi
 
 
-def binomial_interval(hits: int, n: int, confidence: float = 0.95, method: str = "clopper-pearson") -> tuple[float, float]:
+def binomial_interval(
+    hits: int, n: int, confidence: float = 0.95, method: str = "clopper-pearson"
+) -> tuple[float, float]:
     """Interval for ``p`` from ``hits`` successes in ``n`` trials by ``method`` (see module docs)."""
     table = {"clopper-pearson": clopper_pearson, "wilson": wilson, "jeffreys": jeffreys}
     if method not in table:

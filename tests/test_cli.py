@@ -59,8 +59,10 @@ BAD = [
     (["histogram", "--n", "3", "--samples", "-5"], "must be >= 0"),
     (["histogram", "--n", "3", "--samples", "0"], "must be a positive int"),
     (["histogram", "--n", "3", "--samples", "lots"], "expected an int"),
-    (["histogram", "--n", "3", "--hidden", "8,8", "--prior", "lattice", "--values", "-1,0,1", "--exact"],
-     "3\\*\\*113 = 8.217e\\+53 configurations"),
+    (
+        ["histogram", "--n", "3", "--hidden", "8,8", "--prior", "lattice", "--values", "-1,0,1", "--exact"],
+        "3\\*\\*113 = 8.217e\\+53 configurations",
+    ),
     (["histogram", "--n", "3", "--prior", "gaussian", "--exact"], "needs a Lattice prior"),
     (["histogram", "--n", "3", "--prior", "uniform"], "needs --bound"),
     (["histogram", "--n", "3", "--prior", "lattice"], "needs --values"),

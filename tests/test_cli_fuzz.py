@@ -34,8 +34,19 @@ TRAIN = ["--n", "2", "--hidden", "2", "--target", "and", "--train-points", "0,1"
 BASES = {
     "histogram": ["histogram", "--n", "2", "--hidden", "2", *RUN],
     "estimate": ["estimate", "--n", "2", "--hidden", "2", "--target", "and", *RUN],
-    "serial-parallel": ["experiment", "serial-parallel", "--n", "2", "--width", "2", "--block-width", "2",
-                        "--blocks", "1,2", *RUN],  # fmt: skip
+    "serial-parallel": [
+        "experiment",
+        "serial-parallel",
+        "--n",
+        "2",
+        "--width",
+        "2",
+        "--block-width",
+        "2",
+        "--blocks",
+        "1,2",
+        *RUN,
+    ],  # fmt: skip
     "detour": ["experiment", "detour", "--kind", "goal", "--n", "2", "--width", "2", *RUN],
     "flip": ["experiment", "flip", *TRAIN, "--lambdas", "0", *RUN],
     "train-vs-prior": ["experiment", "train-vs-prior", *TRAIN, "--bootstrap", "2", *RUN],

@@ -72,15 +72,21 @@ def test_distributed_config_from_arguments_and_environment():
 @pytest.mark.parametrize(
     "kwargs, env, match",
     [
-        (dict(num_processes=2), {}, "needs coordinator, num-processes and process-id; got num-processes but not "
-                                    "--coordinator"),  # fmt: skip
+        (
+            dict(num_processes=2),
+            {},
+            "needs coordinator, num-processes and process-id; got num-processes but not --coordinator",
+        ),  # fmt: skip
         (dict(coordinator="host", num_processes=2, process_id=0), {}, "host:port"),
         (dict(coordinator="host:0", num_processes=2, process_id=0), {}, "port must be in 1..65535"),
         (dict(coordinator="host:99999", num_processes=2, process_id=0), {}, "port must be in 1..65535"),
         (dict(coordinator="h:1", num_processes=0, process_id=0), {}, "num-processes must be >= 1"),
         (dict(coordinator="h:1", num_processes=2, process_id=2), {}, "process-id must be in 0..1"),
-        ({}, {sharding.ENV_COORDINATOR: "h:1", sharding.ENV_NUM_PROCESSES: "two", sharding.ENV_PROCESS_ID: "0"},
-         "COUNTNETS_NUM_PROCESSES must be an int, got 'two'"),  # fmt: skip
+        (
+            {},
+            {sharding.ENV_COORDINATOR: "h:1", sharding.ENV_NUM_PROCESSES: "two", sharding.ENV_PROCESS_ID: "0"},
+            "COUNTNETS_NUM_PROCESSES must be an int, got 'two'",
+        ),  # fmt: skip
     ],
 )
 def test_distributed_config_errors_name_the_option(kwargs, env, match):
@@ -205,9 +211,26 @@ def test_two_processes_on_loopback_equal_one_process(tmp_path, one_device):
     port = _free_port()
     paths = [tmp_path / "p0.json", tmp_path / "p1.json"]
     procs = [
-        subprocess.Popen([sys.executable, "-m", "countnets", *CLI_ARGS, "--json", str(paths[i]),
-                          "--coordinator", f"127.0.0.1:{port}", "--num-processes", "2", "--process-id", str(i)],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(2))  # fmt: skip
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "countnets",
+                *CLI_ARGS,
+                "--json",
+                str(paths[i]),
+                "--coordinator",
+                f"127.0.0.1:{port}",
+                "--num-processes",
+                "2",
+                "--process-id",
+                str(i),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=_env(2),
+        )  # fmt: skip
         for i in range(2)
     ]
     outputs = []
