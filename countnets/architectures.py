@@ -68,8 +68,24 @@ def _unflatten(layout: tuple[ParamSpec, ...], theta: Float[Array | np.ndarray, "
     }
 
 
+class _FlatParameters:
+    """``n_params`` and ``unflatten`` from the subclass's ``layout()``."""
+
+    def layout(self) -> tuple[ParamSpec, ...]:  # pragma: no cover - every architecture defines it
+        raise NotImplementedError
+
+    @property
+    def n_params(self) -> int:
+        """Number of scalar parameters."""
+        return layout_size(self.layout())
+
+    def unflatten(self, theta: Float[Array | np.ndarray, "*batch n_params"]) -> dict[str, Array]:
+        """Named arrays from a flat parameter vector (leading batch axes allowed)."""
+        return _unflatten(self.layout(), theta)
+
+
 @dataclasses.dataclass(frozen=True)
-class MLP:
+class MLP(_FlatParameters):
     """Plain feed-forward network with one output.
 
     ``h_0 = x``; ``h_l = act(h_{l-1} W_l + b_l)`` for each hidden layer; the output is
@@ -112,15 +128,6 @@ class MLP:
             specs.append(ParamSpec(f"b{i}", (fan_out,), "bias"))
         return tuple(specs)
 
-    @property
-    def n_params(self) -> int:
-        """Number of scalar parameters."""
-        return layout_size(self.layout())
-
-    def unflatten(self, theta: Float[Array | np.ndarray, "*batch n_params"]) -> dict[str, Array]:
-        """Named arrays from a flat parameter vector (leading batch axes allowed)."""
-        return _unflatten(self.layout(), theta)
-
     def apply(
         self, params: dict[str, Array], x: Float[Array, "points n"], *, precision: str = DEFAULT_PRECISION
     ) -> Float[Array, " points"]:
@@ -140,7 +147,7 @@ class MLP:
 
 
 @dataclasses.dataclass(frozen=True)
-class ResMLP:
+class ResMLP(_FlatParameters):
     """Residual MLP (DESIGN section 3).
 
     ``h_0 = x E + e``; block ``l`` computes ``B_l(s) = alpha relu(s A_l + a_l) G_l`` and
@@ -190,15 +197,6 @@ class ResMLP:
         specs += [ParamSpec("u", (d,), "weight", d), ParamSpec("c", (), "bias")]
         return tuple(specs)
 
-    @property
-    def n_params(self) -> int:
-        """Number of scalar parameters."""
-        return layout_size(self.layout())
-
-    def unflatten(self, theta: Float[Array | np.ndarray, "*batch n_params"]) -> dict[str, Array]:
-        """Named arrays from a flat parameter vector (leading batch axes allowed)."""
-        return _unflatten(self.layout(), theta)
-
     def embed(
         self, params: dict[str, Array], x: Float[Array, "points n"], *, precision: str = DEFAULT_PRECISION
     ) -> Array:
@@ -229,7 +227,7 @@ class ResMLP:
 
 
 @dataclasses.dataclass(frozen=True)
-class GoalNet:
+class GoalNet(_FlatParameters):
     """Network with one binary "goal" unit between two hidden layers (DESIGN section 3, detour D2).
 
     ``h_1 = relu(x W1 + b1)``; the goal ``z = step(h_1 v + b_z)`` in {0, 1} whatever the
@@ -271,15 +269,6 @@ class GoalNet:
             ParamSpec("u", (w,), "weight", w),
             ParamSpec("c", (), "bias"),
         )
-
-    @property
-    def n_params(self) -> int:
-        """Number of scalar parameters."""
-        return layout_size(self.layout())
-
-    def unflatten(self, theta: Float[Array, "*batch n_params"]) -> dict[str, Array]:
-        """Named arrays from a flat parameter vector (leading batch axes allowed)."""
-        return _unflatten(self.layout(), theta)
 
     def goal_preactivation(
         self, params: dict[str, Array], x: Float[Array, "points n"], *, precision: str = DEFAULT_PRECISION
