@@ -151,7 +151,10 @@ def add_run_options(parser: argparse.ArgumentParser, *, default_samples: int) ->
     r.add_argument("--seed", type=_nonneg_int, default=0, help="integer seed below 2**32")
     r.add_argument("--chunk-size", type=_nonneg_int, default=estimators.DEFAULT_CHUNK_SIZE, help="samples per chunk C")
     r.add_argument(
-        "--chunks-per-step", type=_nonneg_int, default=None, help="chunks per jitted step (counts do not depend on it)"
+        "--chunks-per-step",
+        type=_nonneg_int,
+        default=None,
+        help="chunks per jitted step (counts for a given sample count do not depend on it; where --rel-width or --max-seconds stops a run is checked after each step)",
     )
     r.add_argument("--confidence", type=_float, default=0.95, help="interval confidence level")
     r.add_argument("--interval", choices=statistics.INTERVAL_METHODS, default="clopper-pearson")

@@ -204,16 +204,21 @@ def to_json(result: CountResult) -> dict[str, Any]:
     return out
 
 
-def from_json(data: dict[str, Any]) -> CountResult:
-    """Inverse of :func:`to_json`; refuses an unknown ``schema_version``."""
+def from_json(data: Any) -> CountResult:
+    """Inverse of :func:`to_json`; refuses an unknown ``schema_version`` or a malformed record."""
+    if not isinstance(data, dict):
+        raise CountnetsError(f"a result record must be a JSON object, got {type(data).__name__}")
     version = data.get("schema_version")
     if version != SCHEMA_VERSION:
         raise CountnetsError(f"unsupported result schema_version {version!r}; this countnets reads {SCHEMA_VERSION}")
     fields = {f.name for f in dataclasses.fields(CountResult)}
-    kwargs = {k: v for k, v in data.items() if k in fields}
-    kwargs["estimates"] = tuple(_estimate_from_dict(e) for e in data["estimates"])
-    kwargs["extra"] = {**data.get("extra", {}), **{name: data[name] for name in data.get("extra_fields", [])}}
-    return CountResult(**kwargs)
+    try:
+        kwargs = {k: v for k, v in data.items() if k in fields}
+        kwargs["estimates"] = tuple(_estimate_from_dict(e) for e in data["estimates"])
+        kwargs["extra"] = {**data.get("extra", {}), **{name: data[name] for name in data.get("extra_fields", [])}}
+        return CountResult(**kwargs)
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as err:
+        raise CountnetsError(f"malformed result record: {type(err).__name__}: {err}") from None
 
 
 def save_json(result: CountResult, path: str | os.PathLike) -> None:

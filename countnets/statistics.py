@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from scipy import stats
 
 from countnets._errors import CountnetsError
@@ -118,7 +119,7 @@ def ratio_interval(hits_a: int, hits_b: int, confidence: float = 0.95) -> tuple[
     >>> r, (lo, hi) = ratio_interval(30, 10, 0.95); r
     3.0
     """
-    if isinstance(hits_a, bool) or isinstance(hits_b, bool) or int(hits_a) < 0 or int(hits_b) < 0:
+    if not all(isinstance(h, (int, np.integer)) and not isinstance(h, bool) and h >= 0 for h in (hits_a, hits_b)):
         raise CountnetsError(f"ratio counts must be non-negative ints, got {hits_a!r}, {hits_b!r}")
     a, b = int(hits_a), int(hits_b)
     total = a + b

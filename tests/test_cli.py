@@ -96,3 +96,12 @@ def test_python_m_entry_point_bad_input_has_no_traceback():
     assert proc.stderr.strip().splitlines() == [
         "countnets: error: truth table '0x1ff' is out of range for n=3: it must be below 2**(2**3) = 0x100"
     ]
+
+
+@pytest.mark.parametrize("content", ["[1,2]", '{"schema_version":1}', '{"schema_version":1,"estimates":[],"kind":"x"}'])
+def test_plot_malformed_result_is_one_line_exit_2(tmp_path, content, capsys):
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    code = cli.main(["plot", str(path)])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err

@@ -108,3 +108,11 @@ def test_interval_errors(args, match):
 def test_unknown_method():
     with pytest.raises(CountnetsError, match="unknown interval method 'wald'"):
         statistics.binomial_interval(1, 3, 0.95, "wald")
+
+
+def test_ratio_interval_rejects_negative_counts():
+    # Non-int types are stopped by the runtime type checker under pytest before the
+    # function's own check (which turns 2.7 or "x" into the same CountnetsError).
+    for bad in [(-1, 3), (2, -5)]:
+        with pytest.raises(CountnetsError, match="non-negative ints"):
+            statistics.ratio_interval(*bad)
