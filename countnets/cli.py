@@ -154,7 +154,10 @@ def add_run_options(parser: argparse.ArgumentParser, *, default_samples: int) ->
         "--chunks-per-step",
         type=_nonneg_int,
         default=None,
-        help="chunks per jitted step (counts for a given sample count do not depend on it; where --rel-width or --max-seconds stops a run is checked after each step)",
+        help=(
+            "chunks per jitted step (counts for a given sample count do not depend on it; "
+            "--rel-width and --max-seconds are checked after each step)"
+        ),
     )
     r.add_argument("--confidence", type=_float, default=0.95, help="interval confidence level")
     r.add_argument("--interval", choices=statistics.INTERVAL_METHODS, default="clopper-pearson")
