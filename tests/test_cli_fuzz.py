@@ -27,6 +27,11 @@ A_FILE = os.path.join(DIRECTORY, "plain-file")
 with open(A_FILE, "w") as fh:
     fh.write("not a checkpoint\n")
 UNDER_A_FILE = os.path.join(A_FILE, "out.json")
+# serial-parallel checkpoints each block count L in PATH.L{L}: the non-checkpoint file
+# it must refuse sits there (PATH itself is never read).
+PER_L_CHECKPOINT = os.path.join(DIRECTORY, "per-l")
+with open(PER_L_CHECKPOINT + ".L1", "w") as fh:
+    fh.write("not a checkpoint\n")
 
 RUN = ["--samples", "512", "--chunk-size", "256", "--quiet"]
 TRAIN = ["--n", "2", "--hidden", "2", "--target", "and", "--train-points", "0,1", "--runs", "2", "--max-steps", "2"]
@@ -151,7 +156,10 @@ def malformed(draw):
     command = draw(st.sampled_from(COMMANDS))
     argv = list(BASES[command])
     for option in draw(st.lists(st.sampled_from(OPTIONS[command]), min_size=1, max_size=3, unique=True)):
-        argv = _set(argv, option, draw(st.sampled_from(BAD[option])))
+        value = draw(st.sampled_from(BAD[option]))
+        if command == "serial-parallel" and value == A_FILE:
+            value = PER_L_CHECKPOINT
+        argv = _set(argv, option, value)
     if draw(st.booleans()):
         argv.insert(draw(st.integers(1 if command in ("histogram", "estimate") else 2, len(argv))), draw(STRAY))
     return argv
