@@ -39,7 +39,7 @@ from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray, UInt32
 from countnets import boolean
 from countnets._errors import CountnetsError
 from countnets.architectures import DEFAULT_PRECISION, GoalNet, ResMLP
-from countnets.estimators import ChunkSource, _valid_mask, sorted_run_counts
+from countnets.estimators import Blocking, ChunkSource, map_blocks, network_bytes, plan_blocking, sorted_run_counts
 
 __all__ = [
     "truncated_outputs",
@@ -300,23 +300,29 @@ def _table_words(tables: Bool[Array, "*batch points"]) -> UInt32[Array, "*batch 
 def _chunk_step(
     source: ChunkSource,
     per_network: Callable[[Array], tuple[Array, Array, Array]],
+    bytes_per_network: int,
+    blocking: Blocking | None,
 ) -> Callable[[PRNGKeyArray, Int[Array, " batch"], Int[Array, " batch"]], dict[str, Array]]:
-    """Jitted step: vmap ``per_network`` over every network of a batch of chunks, histogram the keys.
+    """Jitted step: ``per_network`` over every network of a batch of chunks, histogram of the keys.
 
     ``per_network(theta)`` returns ``(columns, nonfinite, near)``: uint32 key columns
     ``(variants, k)`` (one key row per evaluated variant) and two bools ``(variants,)``.
+    Chunks are walked block by block as ``blocking`` (default :func:`plan_blocking`
+    for ``bytes_per_network``) says, which changes only the speed.
     """
+    blocking = blocking or plan_blocking(source, bytes_per_network)
 
-    def one_chunk(key, index):
-        return jax.vmap(per_network)(source.params(key, index))
+    def per_block(theta, valid):
+        cols, nonfinite, near = jax.vmap(per_network)(theta)  # (rows, V, k), (rows, V), (rows, V)
+        valid = jnp.broadcast_to(valid[:, None], nonfinite.shape)
+        return cols, valid, jnp.sum(nonfinite & valid, dtype=jnp.int32), jnp.sum(near & valid, dtype=jnp.int32)
 
     @jax.jit
     def step(key, chunk_indices, n_valid):
-        cols, nonfinite, near = jax.vmap(one_chunk, in_axes=(None, 0))(key, chunk_indices)  # (B, C, V, k), (B, C, V)
-        valid = jnp.broadcast_to(_valid_mask(source.chunk_size, n_valid)[:, :, None], nonfinite.shape)
+        cols, valid, nonfinite, near = map_blocks(source, blocking, per_block, key, chunk_indices, n_valid)
         out = sorted_run_counts(cols.reshape(-1, cols.shape[-1]), valid.reshape(-1).astype(jnp.int32))
-        out["nonfinite"] = jnp.sum(nonfinite & valid, dtype=jnp.int32)
-        out["near"] = jnp.sum(near & valid, dtype=jnp.int32)
+        out["nonfinite"] = jnp.sum(nonfinite, dtype=jnp.int32)
+        out["near"] = jnp.sum(near, dtype=jnp.int32)
         return out
 
     return step
@@ -330,6 +336,8 @@ def _single_key_step(
     source: ChunkSource,
     key_of: Callable[[Array], tuple[Array, Array, Array]],
     margin: float,
+    bytes_per_network: int,
+    blocking: Blocking | None,
 ) -> Callable[[PRNGKeyArray, Int[Array, " batch"], Int[Array, " batch"]], dict[str, Array]]:
     """:func:`_chunk_step` with one key row (one variant) per network.
 
@@ -343,7 +351,7 @@ def _single_key_step(
         nonfinite, near = _flags(outputs, margin)
         return jnp.concatenate([words, value[None]])[None, :], nonfinite[None], near[None]
 
-    return _chunk_step(source, per_network)
+    return _chunk_step(source, per_network, bytes_per_network, blocking)
 
 
 def build_depth_step(
@@ -353,6 +361,7 @@ def build_depth_step(
     encoding: str = "01",
     precision: str = DEFAULT_PRECISION,
     margin: float = 1e-5,
+    blocking: Blocking | None = None,
 ) -> Callable[[PRNGKeyArray, Int[Array, " batch"], Int[Array, " batch"]], dict[str, Array]]:
     """Jitted chunk step: histogram of (branch scale, function, k*, stable depth, Hamming distance).
 
@@ -391,7 +400,7 @@ def build_depth_step(
             near.append(close)
         return jnp.stack(rows), jnp.stack(nonfinite), jnp.stack(near)
 
-    return _chunk_step(source, per_network)
+    return _chunk_step(source, per_network, network_bytes(first) * len(archs), blocking)
 
 
 def build_pair_step(
@@ -401,6 +410,7 @@ def build_pair_step(
     encoding: str = "01",
     precision: str = DEFAULT_PRECISION,
     margin: float = 1e-5,
+    blocking: Blocking | None = None,
 ) -> Callable[[PRNGKeyArray, Int[Array, " batch"], Int[Array, " batch"]], dict[str, Array]]:
     """Jitted chunk step: histogram of (function, cancelling-pair bitmask).
 
@@ -422,7 +432,7 @@ def build_pair_step(
         mask = jnp.sum(jnp.where(cancel, weights, jnp.uint32(0)), dtype=jnp.uint32)
         return _table_words(tables[0]), mask, y
 
-    return _single_key_step(source, key_of, margin)
+    return _single_key_step(source, key_of, margin, network_bytes(arch) * len(sets), blocking)
 
 
 def build_goal_step(
@@ -432,6 +442,7 @@ def build_goal_step(
     encoding: str = "01",
     precision: str = DEFAULT_PRECISION,
     margin: float = 1e-5,
+    blocking: Blocking | None = None,
 ) -> Callable[[PRNGKeyArray, Int[Array, " batch"], Int[Array, " batch"]], dict[str, Array]]:
     """Jitted chunk step: histogram of (function f, goal g, flag word of :func:`goal_flags`).
 
@@ -449,7 +460,7 @@ def build_goal_step(
         words = jnp.concatenate([_table_words(tables[0]), _table_words(goal)])
         return words, flags, jnp.concatenate([y, pre[None, :]], axis=0)
 
-    return _single_key_step(source, key_of, margin)
+    return _single_key_step(source, key_of, margin, network_bytes(arch), blocking)
 
 
 def merge_keyed_step(histogram: Counter, step_out: dict[str, Any], fields: Sequence[int]) -> None:

@@ -41,6 +41,10 @@ __all__ = [
     "sampling_source",
     "lattice_source",
     "chunk_tables",
+    "Blocking",
+    "plan_blocking",
+    "map_blocks",
+    "network_bytes",
     "build_chunk_counter",
     "build_chunk_histogram",
     "run_chunks",
@@ -78,23 +82,60 @@ class ChunkSource:
       chunk_size: vectors per chunk, C.
       n_chunks: number of chunks available (``None``: unbounded, i.e. sampling).
       exact: True for an enumeration (every vector has equal prior mass, once).
+      paired_rows: ``paired_rows(key, chunk_index, first_row, rows)``: rows
+        ``first_row + i`` then ``C / 2 + first_row + i`` (``i < rows``) of ``params``,
+        bit for bit, shape ``(2 rows, n_params)``; ``None`` if the source cannot draw
+        part of a chunk.
     """
 
     params: Callable[[PRNGKeyArray, Int[Array, ""]], Float[Array, "chunk n_params"]]
     chunk_size: int
     n_chunks: int | None
     exact: bool
+    paired_rows: Callable[[PRNGKeyArray, Int[Array, ""], Int[Array, ""], int], Float[Array, "rows n_params"]] | None = (
+        None
+    )
+
+    def can_split(self, n_blocks: int) -> bool:
+        """Whether a chunk can be drawn as ``n_blocks`` blocks of paired rows."""
+        return n_blocks == 1 or (self.paired_rows is not None and self.chunk_size % (2 * n_blocks) == 0)
+
+    def block(
+        self, key: PRNGKeyArray, chunk_index: Int[Array, ""] | int, block: Int[Array, ""] | int, n_blocks: int
+    ) -> tuple[Float[Array, "rows n_params"], Int[Array, " rows"]]:
+        """Block ``block`` of ``n_blocks`` of a chunk: its parameter vectors and their rows in the chunk.
+
+        With ``n_blocks > 1`` a block holds rows ``b R .. (b + 1) R - 1`` and
+        ``C / 2 + b R .. C / 2 + (b + 1) R - 1`` with ``R = C / (2 n_blocks)``; the
+        blocks partition the chunk, and each vector equals its row of ``params``.
+        """
+        if not self.can_split(n_blocks):
+            raise CountnetsError(f"a chunk of {self.chunk_size} cannot be drawn in {n_blocks} blocks")
+        if n_blocks == 1:
+            return self.params(key, chunk_index), jnp.arange(self.chunk_size, dtype=jnp.int32)
+        rows = self.chunk_size // (2 * n_blocks)
+        first = jnp.asarray(block, jnp.int32) * rows
+        local = first + jnp.arange(rows, dtype=jnp.int32)
+        assert self.paired_rows is not None
+        return self.paired_rows(key, chunk_index, first, rows), jnp.concatenate([local, local + self.chunk_size // 2])
 
 
 def sampling_source(prior: Prior, arch: Architecture, chunk_size: int = DEFAULT_CHUNK_SIZE) -> ChunkSource:
     """Chunks drawn from ``prior``: chunk i is ``prior.sample(key, i, chunk_size, arch.layout())``."""
     chunk_size = check_positive_int("chunk_size", chunk_size)
     layout = arch.layout()
+    paired = None
+    if chunk_size % 2 == 0:
+
+        def paired(key, index, first, rows):
+            return prior.sample_paired_rows(key, index, chunk_size, layout, first, rows)
+
     return ChunkSource(
         params=lambda key, index: prior.sample(key, index, chunk_size, layout),
         chunk_size=chunk_size,
         n_chunks=None,
         exact=False,
+        paired_rows=paired,
     )
 
 
@@ -128,11 +169,19 @@ def lattice_source(
     n_chunks = base ** (arch.n_params - low)
     if n_chunks >= 2**31:
         raise CountnetsError(f"exact enumeration needs fewer than 2**31 chunks, got {n_chunks}; raise chunk_size")
+    paired = None
+    if size % 2 == 0:
+
+        def paired(key, index, first, rows):
+            local = first + jnp.arange(rows, dtype=jnp.int32)
+            return prior.enumerate_rows(index, low, layout, jnp.concatenate([local, local + size // 2]))
+
     return ChunkSource(
         params=lambda key, index: prior.enumerate_chunk(index, low, layout),
         chunk_size=size,
         n_chunks=n_chunks,
         exact=True,
+        paired_rows=paired,
     )
 
 
@@ -167,11 +216,86 @@ def _valid_mask(chunk_size: int, n_valid: Int[Array, " batch"]) -> Bool[Array, "
     return jnp.arange(chunk_size, dtype=jnp.int32)[None, :] < n_valid[:, None]
 
 
-def _batched_tables(source, arch, x, precision, margin):
-    def one_chunk(key, index):
-        return chunk_tables(arch, source.params(key, index), x, precision=precision, margin=margin)
+# Activation bytes aimed at per block when a CPU evaluates a chunk block by block:
+# about what one core's L2 cache and a share of L3 hold (docs/performance.md).
+_BLOCK_BYTES = 2 * 2**20
 
-    return jax.vmap(one_chunk, in_axes=(None, 0))
+
+@dataclasses.dataclass(frozen=True)
+class Blocking:
+    """How a step walks through its chunks; a speed setting that never changes a count.
+
+    Attributes:
+      n_blocks: blocks per chunk (see :meth:`ChunkSource.block`).
+      in_flight: blocks evaluated together in one vectorised pass; ``None``: all of
+        the step's blocks at once (a plain ``vmap``, what accelerators want).
+    """
+
+    n_blocks: int = 1
+    in_flight: int | None = None
+
+    def __post_init__(self) -> None:
+        check_positive_int("n_blocks", self.n_blocks)
+        if self.in_flight is not None:
+            check_positive_int("in_flight", self.in_flight)
+
+
+def network_bytes(arch: Architecture) -> int:
+    """Bytes of parameters and the two widest activations of one network over the whole cube."""
+    points = 2**arch.n
+    widest = max([arch.n_params, points * max(getattr(arch, "hidden", ()) or (1,)), points * getattr(arch, "d", 1)])
+    return (arch.n_params + 2 * widest) * 4
+
+
+def plan_blocking(source: ChunkSource, bytes_per_network: int, platform: str | None = None) -> Blocking:
+    """The default :class:`Blocking` of ``source`` on ``platform`` (default: JAX's default backend).
+
+    On CPU one block at a time, as many blocks per chunk as bring a block's working set
+    near ``_BLOCK_BYTES`` so that sampling and evaluation stay in cache; elsewhere the
+    whole step in one pass.
+    """
+    platform = platform or jax.default_backend()
+    if platform != "cpu":
+        return Blocking(1, None)
+    wanted = max(1, source.chunk_size * bytes_per_network // _BLOCK_BYTES)
+    n_blocks = 1
+    while 2 * n_blocks <= wanted and source.can_split(2 * n_blocks):
+        n_blocks *= 2
+    return Blocking(n_blocks, 1)
+
+
+def map_blocks(
+    source: ChunkSource,
+    blocking: Blocking,
+    per_block: Callable[[Float[Array, "rows n_params"], Bool[Array, " rows"]], Any],
+    key: PRNGKeyArray,
+    chunk_indices: Int[Array, " batch"],
+    n_valid: Int[Array, " batch"],
+) -> Any:
+    """``per_block(theta, valid)`` over every block of every chunk of a step, outputs stacked.
+
+    ``valid`` marks the block's rows below the chunk's ``n_valid``. Outputs have a
+    leading axis of ``batch * n_blocks`` (chunk-major). Traceable; called inside a step.
+    """
+    n_blocks = blocking.n_blocks
+    if not source.can_split(n_blocks):
+        raise CountnetsError(f"a chunk of {source.chunk_size} cannot be drawn in {n_blocks} blocks")
+    batch = chunk_indices.shape[0]
+    items = (
+        jnp.repeat(chunk_indices, n_blocks),
+        jnp.repeat(n_valid, n_blocks),
+        jnp.tile(jnp.arange(n_blocks, dtype=jnp.int32), batch),
+    )
+
+    def one(item):
+        index, limit, block = item
+        theta, rows = source.block(key, index, block, n_blocks)
+        return per_block(theta, rows < limit)
+
+    in_flight = batch * n_blocks if blocking.in_flight is None else min(blocking.in_flight, batch * n_blocks)
+    if in_flight >= batch * n_blocks:
+        return jax.vmap(one)(items)
+    return jax.lax.map(one, items, batch_size=None if in_flight == 1 else in_flight)
 
 
 def build_chunk_counter(
@@ -182,29 +306,38 @@ def build_chunk_counter(
     encoding: str = "01",
     precision: str = DEFAULT_PRECISION,
     margin: float = DEFAULT_MARGIN,
+    blocking: Blocking | None = None,
 ) -> Callable[[PRNGKeyArray, Int[Array, " batch"], Int[Array, " batch"]], dict[str, Array]]:
     """A jitted step counting hits of each target over a batch of chunks.
 
     The returned ``count(key, chunk_indices, n_valid)`` takes int32 arrays of shape
     ``(batch,)``: the chunks to evaluate and how many leading samples of each to
     keep (``0 .. chunk_size``). It returns int32 counts: ``hits`` (one per target),
-    ``nonfinite`` and ``near`` (scalars) over the kept samples.
+    ``nonfinite`` and ``near`` (scalars) over the kept samples. ``blocking`` (default:
+    :func:`plan_blocking`) sets only the speed.
     """
     n_words = boolean.words_per_table(arch.n)
     target_words = jnp.asarray(np.stack([boolean.int_to_words(t, arch.n) for t in targets]).reshape(-1, n_words))
     x = boolean.cube(arch.n, encoding)
-    tables = _batched_tables(source, arch, x, _check_precision(precision), margin)
+    precision = _check_precision(precision)
+    blocking = blocking or plan_blocking(source, network_bytes(arch))
+
+    def per_block(theta, valid):
+        keys, nonfinite, near = chunk_tables(arch, theta, x, precision=precision, margin=margin)
+        match = jnp.all(keys[:, None, :] == target_words[None, :, :], axis=-1)  # (rows, T)
+        return (
+            jnp.sum(match & valid[:, None], axis=0, dtype=jnp.int32),
+            jnp.sum(nonfinite & valid, dtype=jnp.int32),
+            jnp.sum(near & valid, dtype=jnp.int32),
+        )
 
     @jax.jit
     def count(key, chunk_indices, n_valid):
-        keys, nonfinite, near = tables(key, chunk_indices)  # (batch, C, words), (batch, C), (batch, C)
-        valid = _valid_mask(source.chunk_size, n_valid)
-        match = jnp.all(keys[:, :, None, :] == target_words[None, None, :, :], axis=-1)  # (batch, C, T)
-        hits = jnp.sum(match & valid[:, :, None], axis=(0, 1), dtype=jnp.int32)
+        hits, nonfinite, near = map_blocks(source, blocking, per_block, key, chunk_indices, n_valid)
         return {
-            "hits": hits,
-            "nonfinite": jnp.sum(nonfinite & valid, dtype=jnp.int32),
-            "near": jnp.sum(near & valid, dtype=jnp.int32),
+            "hits": jnp.sum(hits, axis=0, dtype=jnp.int32),
+            "nonfinite": jnp.sum(nonfinite, dtype=jnp.int32),
+            "near": jnp.sum(near, dtype=jnp.int32),
         }
 
     return count
@@ -248,6 +381,7 @@ def build_chunk_histogram(
     encoding: str = "01",
     precision: str = DEFAULT_PRECISION,
     margin: float = DEFAULT_MARGIN,
+    blocking: Blocking | None = None,
 ) -> Callable[[PRNGKeyArray, Int[Array, " batch"], Int[Array, " batch"]], dict[str, Array]]:
     """A jitted step computing the histogram of functions over a batch of chunks, on device.
 
@@ -255,19 +389,24 @@ def build_chunk_histogram(
     runs. It returns ``keys`` (uint32 ``(M, words)``, distinct tables first, sorted),
     ``counts`` (int32 ``(M,)``, counting only kept samples), ``n_unique`` (how many
     leading rows are distinct tables) and ``nonfinite``/``near`` counts, with
-    ``M = batch * chunk_size``. Rows past ``n_unique`` are padding.
+    ``M = batch * chunk_size``. Rows past ``n_unique`` are padding. ``blocking``
+    (default: :func:`plan_blocking`) sets only the speed.
     """
     x = boolean.cube(arch.n, encoding)
-    tables = _batched_tables(source, arch, x, _check_precision(precision), margin)
+    precision = _check_precision(precision)
     n_words = boolean.words_per_table(arch.n)
+    blocking = blocking or plan_blocking(source, network_bytes(arch))
+
+    def per_block(theta, valid):
+        keys, nonfinite, near = chunk_tables(arch, theta, x, precision=precision, margin=margin)
+        return keys, valid, jnp.sum(nonfinite & valid, dtype=jnp.int32), jnp.sum(near & valid, dtype=jnp.int32)
 
     @jax.jit
     def histogram(key, chunk_indices, n_valid):
-        keys, nonfinite, near = tables(key, chunk_indices)
-        valid = _valid_mask(source.chunk_size, n_valid)
+        keys, valid, nonfinite, near = map_blocks(source, blocking, per_block, key, chunk_indices, n_valid)
         out = table_histogram(keys.reshape(-1, n_words), valid.reshape(-1).astype(jnp.int32))
-        out["nonfinite"] = jnp.sum(nonfinite & valid, dtype=jnp.int32)
-        out["near"] = jnp.sum(near & valid, dtype=jnp.int32)
+        out["nonfinite"] = jnp.sum(nonfinite, dtype=jnp.int32)
+        out["near"] = jnp.sum(near, dtype=jnp.int32)
         return out
 
     return histogram
@@ -433,9 +572,7 @@ class CountAccumulator:
 
 
 def _chunks_per_step(arch: Architecture, chunk_size: int) -> int:
-    points = 2**arch.n
-    widest = max([arch.n_params, points * max(getattr(arch, "hidden", ()) or (1,)), points * getattr(arch, "d", 1)])
-    per_chunk = chunk_size * (arch.n_params + 2 * widest) * 4
+    per_chunk = chunk_size * network_bytes(arch)
     return int(max(1, min(64, _STEP_BYTES // max(per_chunk, 1))))
 
 

@@ -4,7 +4,9 @@ A prior is a small frozen dataclass: hashable, so it is static under ``jit``.
 ``sample(key, chunk_index, chunk_size, layout)`` draws chunk ``chunk_index`` with
 one RNG call from ``fold_in(key, chunk_index)``; a chunk's parameters therefore
 depend only on (seed, chunk index, chunk size), never on batching, device count
-or resumption.
+or resumption. ``sample_paired_rows`` draws just some rows of a chunk, bit for bit
+equal to the same rows of ``sample`` (see :mod:`countnets._threefry`), so the
+engine can draw and evaluate a chunk in cache-sized blocks.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ import math
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float, Int, PRNGKeyArray
+from jaxtyping import Array, Float, Int, PRNGKeyArray, UInt32
 
+from countnets import _threefry
 from countnets._errors import CountnetsError, check_finite_float
 from countnets.layout import ParamSpec, layout_size
 
@@ -29,12 +32,29 @@ def chunk_key(key: PRNGKeyArray, chunk_index: Int[Array, ""] | int) -> PRNGKeyAr
 
 
 def _stream():
-    # Chunks are drawn with threefry2x32 in its non-partitionable counter layout
-    # (jax_threefry_partitionable=False), whatever the user's global setting, so the
-    # stream (hence every count) does not change with JAX's configuration. At the
-    # engine's chunk shapes it was also 1.2-1.6x faster on CPU (docs/performance.md).
-    # Chunks are never split across devices, so partitionability buys nothing here.
+    # fold_in and jax.random are pinned to threefry2x32 in its non-partitionable
+    # counter layout (jax_threefry_partitionable=False), whatever the user's global
+    # setting, so the stream (hence every count) does not change with JAX's
+    # configuration. Chunks are never split across devices, so partitionability buys
+    # nothing here; the layout is what makes paired-row blocks possible.
     return jax.threefry_partitionable(False)
+
+
+def _chunk_key_words(key: PRNGKeyArray, chunk_index: Int[Array, ""] | int) -> UInt32[Array, " 2"]:
+    with _stream():
+        folded = chunk_key(key, chunk_index)
+    if jax.dtypes.issubdtype(folded.dtype, jax.dtypes.prng_key):
+        folded = jax.random.key_data(folded)
+    return jnp.asarray(folded, dtype=jnp.uint32)
+
+
+def _chunk_bits(key, chunk_index, chunk_size: int, n_params: int) -> UInt32[Array, "chunk n_params"]:
+    return _threefry.bits(_chunk_key_words(key, chunk_index), chunk_size, n_params)
+
+
+def _paired_bits(key, chunk_index, chunk_size: int, n_params: int, first_row, rows: int) -> UInt32[Array, "two_rows n"]:
+    raw = _threefry.paired_row_bits(_chunk_key_words(key, chunk_index), chunk_size, n_params, first_row, rows)
+    return raw.reshape(2 * rows, n_params)
 
 
 PRNG_DESCRIPTION = "threefry2x32, non-partitionable counters, fold_in(PRNGKey(seed), chunk_index)"
@@ -70,10 +90,30 @@ class Gaussian:
     def sample(
         self, key: PRNGKeyArray, chunk_index: Int[Array, ""] | int, chunk_size: int, layout: tuple[ParamSpec, ...]
     ) -> Float[Array, "chunk n_params"]:
-        """Draw chunk ``chunk_index``: ``normal(fold_in(key, chunk_index), (chunk_size, n_params)) * scales``."""
-        with _stream():
-            z = jax.random.normal(chunk_key(key, chunk_index), (chunk_size, layout_size(layout)), dtype=jnp.float32)
-        return z * jnp.asarray(self.scales(layout))[None, :]
+        """Draw chunk ``chunk_index``: ``normal(fold_in(key, chunk_index), (chunk_size, n_params)) * scales``.
+
+        ``normal`` is ``jax.random.normal`` (float32, threefry2x32, non-partitionable).
+        """
+        return self._transform(_chunk_bits(key, chunk_index, chunk_size, layout_size(layout)), layout)
+
+    def sample_paired_rows(
+        self,
+        key: PRNGKeyArray,
+        chunk_index: Int[Array, ""] | int,
+        chunk_size: int,
+        layout: tuple[ParamSpec, ...],
+        first_row: Int[Array, ""] | int,
+        rows: int,
+    ) -> Float[Array, "two_rows n_params"]:
+        """Rows ``first_row + i`` then ``chunk_size // 2 + first_row + i`` (``i < rows``) of :meth:`sample`.
+
+        Shape ``(2 rows, n_params)``; needs an even ``chunk_size``.
+        """
+        raw = _paired_bits(key, chunk_index, chunk_size, layout_size(layout), first_row, rows)
+        return self._transform(raw, layout)
+
+    def _transform(self, raw: UInt32[Array, "rows n_params"], layout: tuple[ParamSpec, ...]) -> Array:
+        return _threefry.normal(raw) * jnp.asarray(self.scales(layout))[None, :]
 
     def config(self) -> dict:
         """Plain-dict description, stored in results."""
@@ -98,15 +138,26 @@ class Uniform:
     def sample(
         self, key: PRNGKeyArray, chunk_index: Int[Array, ""] | int, chunk_size: int, layout: tuple[ParamSpec, ...]
     ) -> Float[Array, "chunk n_params"]:
-        """Draw chunk ``chunk_index``: ``uniform(fold_in(key, chunk_index), (chunk_size, n_params), -bound, bound)``."""
-        with _stream():
-            return jax.random.uniform(
-                chunk_key(key, chunk_index),
-                (chunk_size, layout_size(layout)),
-                dtype=jnp.float32,
-                minval=-self.bound,
-                maxval=self.bound,
-            )
+        """Draw chunk ``chunk_index``: ``uniform(fold_in(key, chunk_index), (chunk_size, n_params), -bound, bound)``.
+
+        ``uniform`` is ``jax.random.uniform`` (float32, threefry2x32, non-partitionable).
+        """
+        return _threefry.uniform(
+            _chunk_bits(key, chunk_index, chunk_size, layout_size(layout)), -self.bound, self.bound
+        )
+
+    def sample_paired_rows(
+        self,
+        key: PRNGKeyArray,
+        chunk_index: Int[Array, ""] | int,
+        chunk_size: int,
+        layout: tuple[ParamSpec, ...],
+        first_row: Int[Array, ""] | int,
+        rows: int,
+    ) -> Float[Array, "two_rows n_params"]:
+        """Rows ``first_row + i`` then ``chunk_size // 2 + first_row + i`` (``i < rows``) of :meth:`sample`."""
+        raw = _paired_bits(key, chunk_index, chunk_size, layout_size(layout), first_row, rows)
+        return _threefry.uniform(raw, -self.bound, self.bound)
 
     def config(self) -> dict:
         """Plain-dict description, stored in results."""
@@ -144,12 +195,40 @@ class Lattice:
     def sample(
         self, key: PRNGKeyArray, chunk_index: Int[Array, ""] | int, chunk_size: int, layout: tuple[ParamSpec, ...]
     ) -> Float[Array, "chunk n_params"]:
-        """Draw chunk ``chunk_index``: independent uniform indices into ``values``."""
-        with _stream():
-            idx = jax.random.randint(
-                chunk_key(key, chunk_index), (chunk_size, layout_size(layout)), 0, len(self.values), dtype=jnp.int32
-            )
-        return jnp.asarray(self.values, dtype=jnp.float32)[idx]
+        """Draw chunk ``chunk_index``: ``values[randint(fold_in(key, chunk_index), shape, 0, len(values))]``.
+
+        ``randint`` is ``jax.random.randint`` (int32, threefry2x32, non-partitionable).
+        """
+        words = _chunk_key_words(key, chunk_index)
+        n_params = layout_size(layout)
+        high_key, low_key = _threefry.bits(words, 2, 2)
+        high = _threefry.bits(high_key, chunk_size, n_params)
+        low = _threefry.bits(low_key, chunk_size, n_params)
+        return self._transform(high, low)
+
+    def sample_paired_rows(
+        self,
+        key: PRNGKeyArray,
+        chunk_index: Int[Array, ""] | int,
+        chunk_size: int,
+        layout: tuple[ParamSpec, ...],
+        first_row: Int[Array, ""] | int,
+        rows: int,
+    ) -> Float[Array, "two_rows n_params"]:
+        """Rows ``first_row + i`` then ``chunk_size // 2 + first_row + i`` (``i < rows``) of :meth:`sample`."""
+        words = _chunk_key_words(key, chunk_index)
+        n_params = layout_size(layout)
+        high_key, low_key = _threefry.bits(words, 2, 2)
+        high = _threefry.paired_row_bits(high_key, chunk_size, n_params, first_row, rows).reshape(2 * rows, n_params)
+        low = _threefry.paired_row_bits(low_key, chunk_size, n_params, first_row, rows).reshape(2 * rows, n_params)
+        return self._transform(high, low)
+
+    def _transform(self, high: UInt32[Array, "*shape"], low: UInt32[Array, "*shape"]) -> Array:
+        # jax.random.randint's reduction of two words to [0, V): the same uint32 arithmetic.
+        span = len(self.values)
+        multiplier = np.uint32(((2**16 % span) ** 2 & 0xFFFFFFFF) % span)
+        index = ((high % np.uint32(span)) * multiplier + low % np.uint32(span)) % np.uint32(span)
+        return jnp.asarray(self.values, dtype=jnp.float32)[index.astype(jnp.int32)]
 
     def n_configurations(self, layout: tuple[ParamSpec, ...]) -> int:
         """Number of distinct parameter vectors, ``len(values)**n_params`` (a Python int)."""
@@ -163,17 +242,29 @@ class Lattice:
         The ``low_digits`` least significant parameters run over all values inside the
         chunk; the rest are the digits of ``chunk_index``.
         """
+        return self.enumerate_rows(
+            chunk_index, low_digits, layout, jnp.arange(len(self.values) ** low_digits, dtype=jnp.int32)
+        )
+
+    def enumerate_rows(
+        self,
+        chunk_index: Int[Array, ""] | int,
+        low_digits: int,
+        layout: tuple[ParamSpec, ...],
+        local_rows: Int[Array, " rows"],
+    ) -> Float[Array, "rows n_params"]:
+        """Rows ``local_rows`` (each in ``0 .. V**low_digits - 1``) of :meth:`enumerate_chunk`."""
         n_params = layout_size(layout)
         base = len(self.values)
-        chunk_size = base**low_digits
-        local = jnp.arange(chunk_size, dtype=jnp.int32)
+        local = jnp.asarray(local_rows, dtype=jnp.int32)
+        rows = local.shape[0]
         low = [(local // base**p) % base for p in range(low_digits)]
         chunk_index = jnp.asarray(chunk_index, dtype=jnp.int32)
         high = [
-            jnp.broadcast_to((chunk_index // base ** (p - low_digits)) % base, (chunk_size,))
+            jnp.broadcast_to((chunk_index // base ** (p - low_digits)) % base, (rows,))
             for p in range(low_digits, n_params)
         ]
-        digits = jnp.stack(low + high, axis=1) if n_params else jnp.zeros((chunk_size, 0), jnp.int32)
+        digits = jnp.stack(low + high, axis=1) if n_params else jnp.zeros((rows, 0), jnp.int32)
         return jnp.asarray(self.values, dtype=jnp.float32)[digits]
 
     def config(self) -> dict:

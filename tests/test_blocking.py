@@ -1,0 +1,125 @@
+"""Block-by-block chunk evaluation: a speed setting that must never change a count."""
+
+from collections import Counter
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import countnets as cn
+from countnets import CountnetsError, circuits, estimators
+from countnets.estimators import Blocking
+
+KEY = jax.random.PRNGKey(12)
+
+
+def _sources():
+    arch = cn.MLP(2, (3,))
+    yield "gaussian", estimators.sampling_source(cn.Gaussian(1.0, 0.5), arch, 16)
+    yield "uniform", estimators.sampling_source(cn.Uniform(0.5), arch, 16)
+    yield "lattice-sampled", estimators.sampling_source(cn.Lattice((-1.0, 0.0, 2.0)), arch, 16)
+    # Four values: chunks of 4**2 = 16 configurations, which can be split.
+    yield "lattice-exact", estimators.lattice_source(cn.Lattice((-1.0, -0.5, 0.5, 1.0)), arch, 16)
+
+
+@pytest.mark.parametrize("name, source", list(_sources()), ids=lambda v: v if isinstance(v, str) else "")
+def test_blocks_partition_the_chunk_bit_for_bit(name, source):
+    assert source.chunk_size == 16
+    whole = np.asarray(jax.jit(source.params)(KEY, 5))
+    for n_blocks in (1, 2, 4, 8):
+        assert source.can_split(n_blocks)
+        draw = jax.jit(lambda k, i, b: source.block(k, i, b, n_blocks))
+        seen = np.zeros(16, int)
+        for block in range(n_blocks):
+            theta, rows = (np.asarray(a) for a in draw(KEY, 5, block))
+            assert theta.shape == (16 // n_blocks, whole.shape[1])
+            assert np.array_equal(theta, whole[rows]), (name, n_blocks, block)
+            seen[rows] += 1
+        assert (seen == 1).all()
+    assert not source.can_split(16) and not source.can_split(3)
+    with pytest.raises(CountnetsError, match="cannot be drawn in 3 blocks"):
+        source.block(KEY, 0, 0, 3)
+
+
+def test_odd_chunks_are_never_split():
+    arch = cn.MLP(2, ())
+    assert not estimators.sampling_source(cn.Gaussian(), arch, 15).can_split(2)
+    exact = estimators.lattice_source(cn.Lattice((-1.0, 0.0, 1.0)), arch, 9)  # 3**2 configurations a chunk
+    assert exact.chunk_size == 9 and not exact.can_split(2) and exact.can_split(1)
+    assert estimators.plan_blocking(exact, 10**9, "cpu") == Blocking(1, 1)
+
+
+def test_plan_blocking():
+    source = estimators.sampling_source(cn.Gaussian(), cn.MLP(2, ()), 4096)
+    assert estimators.plan_blocking(source, 10**6, "gpu") == Blocking(1, None)
+    assert estimators.plan_blocking(source, 1, "cpu") == Blocking(1, 1)
+    # 4096 networks of 4 KiB are 16 MiB: 8 blocks of about 2 MiB.
+    assert estimators.plan_blocking(source, 4096, "cpu") == Blocking(8, 1)
+    # Never more blocks than the chunk can be split into (2048 paired rows).
+    assert estimators.plan_blocking(source, 10**9, "cpu") == Blocking(2048, 1)
+    with pytest.raises(CountnetsError, match="n_blocks must be a positive int"):
+        Blocking(0)
+    with pytest.raises(CountnetsError, match="in_flight must be a positive int"):
+        Blocking(2, 0)
+
+
+BLOCKINGS = [Blocking(1, None), Blocking(1, 1), Blocking(4, 1), Blocking(4, 3), Blocking(32, 2)]
+CHUNKS = jnp.asarray([3, 0, 7], jnp.int32)
+N_VALID = jnp.asarray([64, 37, 0], jnp.int32)  # a partial chunk and an empty one
+
+
+def _same_for_every_blocking(build):
+    outs = [jax.tree.map(np.asarray, build(b)(KEY, CHUNKS, N_VALID)) for b in BLOCKINGS]
+    for blocking, out in zip(BLOCKINGS[1:], outs[1:]):
+        assert out.keys() == outs[0].keys()
+        for name in out:
+            assert np.array_equal(out[name], outs[0][name]), (blocking, name)
+    return outs[0]
+
+
+@pytest.mark.parametrize(
+    "arch",
+    [cn.MLP(3, (5,)), cn.MLP(2, (4, 3), "tanh"), cn.ResMLP(2, 3, 2, 4), cn.GoalNet(3, 4)],
+    ids=lambda a: a.name,
+)
+def test_counts_and_histograms_do_not_depend_on_blocking(arch):
+    source = estimators.sampling_source(cn.Gaussian(), arch, 64)
+    targets = [0, 2 ** (2**arch.n) - 1, 5]
+    counts = _same_for_every_blocking(lambda b: estimators.build_chunk_counter(source, arch, targets, blocking=b))
+    hist = _same_for_every_blocking(lambda b: estimators.build_chunk_histogram(source, arch, blocking=b))
+    assert int(hist["counts"].sum()) == 64 + 37
+    # And both equal the reference: vmap of the per-network apply over the whole chunk.
+    x = cn.cube(arch.n)
+    ref = Counter()
+    for index, keep in zip(CHUNKS.tolist(), N_VALID.tolist()):
+        theta = jax.jit(source.params)(KEY, index)
+        y = np.asarray(jax.vmap(lambda t: arch.apply(arch.unflatten(t), x))(theta))[:keep]
+        ref.update(((y > 0) * (1 << np.arange(2**arch.n))).sum(axis=1).tolist())
+    assert counts["hits"].tolist() == [ref[t] for t in targets]
+    acc = Counter()
+    estimators.merge_histogram_step(acc, hist)
+    assert acc == ref
+
+
+def test_circuit_steps_do_not_depend_on_blocking():
+    res = cn.ResMLP(2, 3, 3, 4)
+    source = estimators.sampling_source(cn.Gaussian(), res, 64)
+    scales = [res, cn.ResMLP(2, 3, 3, 4, 0.5)]
+    _same_for_every_blocking(lambda b: circuits.build_depth_step(source, scales, blocking=b))
+    _same_for_every_blocking(lambda b: circuits.build_pair_step(source, res, blocking=b))
+    goal = cn.GoalNet(3, 4)
+    goal_source = estimators.sampling_source(cn.Gaussian(), goal, 64)
+    _same_for_every_blocking(lambda b: circuits.build_goal_step(goal_source, goal, blocking=b))
+
+
+def test_exact_enumeration_does_not_depend_on_blocking():
+    arch = cn.MLP(2, ())
+    source = estimators.lattice_source(cn.Lattice((-1.0, -0.5, 0.5, 1.0)), arch, 16)
+    outs = [
+        np.asarray(
+            estimators.build_chunk_histogram(source, arch, blocking=b)(KEY, CHUNKS[:2] % 4, N_VALID[:2] // 4)["counts"]
+        )
+        for b in (Blocking(1, None), Blocking(8, 1))
+    ]
+    assert np.array_equal(outs[0], outs[1])
