@@ -6,7 +6,9 @@
    (same seed, chunk size and sample count) on the default device and on the CPU;
    any difference is reported with the run's ``near_threshold`` count (networks
    with an output within 1e-5 of 0, the only ones a device change can flip).
-2. Throughput: ``pytest benchmarks`` with ``COUNTNETS_BENCH_SCALE`` networks per
+2. Floors: ``benchmarks/floors.py`` (matmul FLOP/s and the sampler's normals/s),
+   written to ``floors-<platform>-<date>.json``.
+3. Throughput: ``pytest benchmarks`` with ``COUNTNETS_BENCH_SCALE`` networks per
    round multiplied by ``--scale``, writing its JSON report to ``--out`` and to
    ``benchmarks/results/``.
 
@@ -69,6 +71,12 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
     checks = correctness(args.check_samples)
     (out / "gpu-check.json").write_text(json.dumps(checks, indent=1) + "\n")
+    import datetime
+
+    import jax
+
+    floors = out / f"floors-{jax.devices()[0].platform}-{datetime.date.today().isoformat()}.json"
+    subprocess.call([sys.executable, str(HERE / "floors.py"), "--json", str(floors)], cwd=HERE.parent)
     env = {**os.environ, "COUNTNETS_BENCH_SCALE": str(args.scale), "COUNTNETS_BENCH_OUT": str(out)}
     command = [sys.executable, "-m", "pytest", str(HERE), "-q", "-p", "no:cacheprovider", "--benchmark-columns=median"]
     return subprocess.call(command, env=env, cwd=HERE.parent)

@@ -28,7 +28,7 @@ def test_throughput(benchmark, config, mode, impl, throughput_rows):
     run = IMPLS[impl](arch, n_nets, mode, truncation=config in TRUNCATION)
     run(0)  # compile outside the timing
     rounds = iter(range(1, 10**9))
-    benchmark.pedantic(lambda: run(next(rounds)), rounds=5, iterations=1, warmup_rounds=1)
+    benchmark.pedantic(lambda: run(next(rounds)), rounds=9, iterations=1, warmup_rounds=1)
     nets_per_s = n_nets / benchmark.stats.stats.median
     benchmark.extra_info["nets_per_s"] = nets_per_s
     throughput_rows.append({"config": config, "mode": mode, "impl": impl, "nets_per_s": nets_per_s})

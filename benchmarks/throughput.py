@@ -4,7 +4,9 @@ Every implementation evaluates ``n_nets`` networks of one configuration on the
 whole cube, reduces to counts (count mode: hits of two targets) or a function
 histogram (histogram mode), and blocks until the result is on the host.
 
-* ``countnets``: the library's jitted chunk step (one RNG call per chunk).
+* ``countnets``: the library's jitted chunk step: one fused threefry stream per chunk,
+  drawn and evaluated block by block in cache on CPU (``estimators.plan_blocking``),
+  in one ``vmap`` on accelerators.
 * ``naive-vmap``: one key per network (``split``), ``vmap`` of a per-network
   sample-and-apply function, counting on device.
 * ``host-unique``: the naive tables copied to the host, histogram by ``numpy.unique``.
@@ -29,7 +31,7 @@ CONFIGS: dict[str, tuple] = {
     "mlp-7-40-40-1": (cn.MLP(7, (40, 40)), 2**12),
     "resmlp-3-d8-L4-w8": (cn.ResMLP(3, 8, 4, 8), 2**15),
     # The circuits path: every truncation order y^(0..L), k*, stable depth, Hamming distance.
-    "resmlp-3-d8-L4-w8-trunc": (cn.ResMLP(3, 8, 4, 8), 2**14),
+    "resmlp-3-d8-L4-w8-trunc": (cn.ResMLP(3, 8, 4, 8), 2**15),
 }
 TRUNCATION = {"resmlp-3-d8-L4-w8-trunc"}
 PRIOR = cn.Gaussian(1.0, 1.0)
