@@ -269,6 +269,10 @@ def _run_counting(args: argparse.Namespace) -> results.CountResult:
     if args.exact:
         if args.command == "estimate" and args.rel_width is not None:
             raise CountnetsError("--rel-width applies to sampling, not to --exact")
+        if args.max_seconds is not None:
+            raise CountnetsError(
+                "--max-seconds applies to sampling, not to --exact: an enumeration stopped early is not exact"
+            )
         top = args.top if args.command == "histogram" else 0
         return estimators.enumerate_exact(
             prior, arch, top=top, targets=targets, max_configurations=args.max_exact, **common

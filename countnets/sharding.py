@@ -408,18 +408,35 @@ def agree_stop(local_reason: str | None) -> str | None:
     return _STOP_NAMES[int(codes.max())]
 
 
+def _to_words(values: tuple[int, ...]) -> np.ndarray:
+    """Non-negative ints below 2**64 as uint32 words (high, low), safe to gather with x64 off.
+
+    >>> _from_words(_to_words((0, 5, 2**40 + 3))).tolist()
+    [0, 5, 1099511627779]
+    """
+    if any(not 0 <= int(v) < 2**64 for v in values):
+        raise CountnetsError(f"values to compare across processes must be in 0 .. 2**64 - 1, got {values}")
+    return np.array([[int(v) >> 32, int(v) & 0xFFFFFFFF] for v in values], np.uint32).reshape(-1)
+
+
+def _from_words(words: np.ndarray) -> np.ndarray:
+    pairs = np.asarray(words, np.uint64).reshape(-1, 2)
+    return (pairs[:, 0] << np.uint64(32)) | pairs[:, 1]
+
+
 def check_same_on_all_processes(values: tuple[int, ...], what: str) -> None:
     """Raise the same :class:`CountnetsError` on every process unless ``values`` agree.
 
-    A collective (a no-op with one process); ``values`` are small non-negative ints.
+    A collective (a no-op with one process); ``values`` are non-negative ints below
+    ``2**64``, gathered as uint32 words so that they do not wrap with x64 off.
     """
+    words = _to_words(values)
     if jax.process_count() == 1:
         return
     from jax.experimental import multihost_utils
 
-    gathered = np.asarray(multihost_utils.process_allgather(np.array(values, np.int64))).reshape(
-        jax.process_count(), -1
-    )
+    gathered = np.asarray(multihost_utils.process_allgather(words)).reshape(jax.process_count(), -1)
+    gathered = np.stack([_from_words(row) for row in gathered])
     if not (gathered == gathered[0]).all():
         rows = ", ".join(f"process {p}: {tuple(int(v) for v in row)}" for p, row in enumerate(gathered))
         raise CountnetsError(f"{what} differs between processes ({rows})")

@@ -64,6 +64,10 @@ BAD = [
         "3\\*\\*113 = 8.217e\\+53 configurations",
     ),
     (["histogram", "--n", "3", "--prior", "gaussian", "--exact"], "needs a Lattice prior"),
+    (
+        ["histogram", "--n", "2", "--prior", "lattice", "--values", "-1,1", "--exact", "--max-seconds", "5"],
+        "--max-seconds applies to sampling, not to --exact",
+    ),
     (["histogram", "--n", "3", "--prior", "uniform"], "needs --bound"),
     (["histogram", "--n", "3", "--prior", "lattice"], "needs --values"),
     (["histogram", "--n", "3", "--sigma-w", "-1"], "sigma_w must be > 0"),

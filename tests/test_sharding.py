@@ -263,3 +263,14 @@ def test_result_records_device_count_from_the_run():
     r = cn.histogram_mc(PRIOR, ARCH, n_samples=2000, seed=0, chunk_size=500, devices=2)
     assert r.device_count == 2
     assert np.isclose(r.samples_per_s, 2000 / r.seconds)
+
+
+def test_process_check_values_survive_x64_off():
+    # Gathered as uint32 words: values past 2**32 must not wrap onto smaller ones.
+    values = (0, 2**32, 2**32 + 7, 2**63 + 1)
+    words = sharding._to_words(values)
+    assert words.dtype == np.uint32
+    assert sharding._from_words(words).tolist() == list(values)
+    assert not np.array_equal(sharding._to_words((2**32,)), sharding._to_words((0,)))
+    with pytest.raises(cn.CountnetsError, match="must be in 0 .. 2\\*\\*64 - 1"):
+        sharding.check_same_on_all_processes((-1,), "test")
