@@ -471,3 +471,16 @@ def test_experiment_arguments_are_checked():
     assert serial_parallel.resolve_branch_scale("invsqrt", 9) == pytest.approx(1 / 3)
     assert serial_parallel.resolve_targets("all", 3) is None
     assert serial_parallel.resolve_targets("and,0x96", 3) == [0x80, 0x96]
+
+
+def test_detour_table_ranks_targets_on_unrounded_probability():
+    result = detour.goal_detour(cn.Gaussian(1, 1), n=2, w=3, n_samples=512, chunk_size=256)
+    per_target = result.extra["per_target"]
+    assert len(per_target) >= 2
+    # Two probabilities that print alike ("1.000e-03"): the larger must come first
+    # even though it is listed second.
+    per_target[0]["p"], per_target[1]["p"] = 1.00001e-3, 1.00004e-3
+    for t in per_target[2:]:
+        t["p"] = 1e-6
+    rows = [line for line in detour.format_detour(result).splitlines() if "1.000e-03" in line]
+    assert [row.split()[0] for row in rows] == [per_target[1]["function"], per_target[0]["function"]]

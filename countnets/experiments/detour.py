@@ -410,7 +410,9 @@ def format_detour(result: CountResult, *, max_target_rows: int = 16) -> str:
         lines += ["", f"per target (all functions; {ex['distinct_functions']} seen): ratio interval above 1 for "
                   f"{v['above_1']}, below 1 for {v['below_1']}, contains 1 for {v['contains_1']}, no hits for "
                   f"{v['no_hits']}; the {max_target_rows} most frequent:"]  # fmt: skip
-        body = sorted(body, key=lambda row: -float(row[1]))[:max_target_rows]
+        # Rank on the unrounded P(f) (ties in target order), not on the printed string.
+        order = sorted(range(len(body)), key=lambda i: (-ex["per_target"][i]["p"], i))
+        body = [body[i] for i in order[:max_target_rows]]
     else:
         lines += ["", "per target"]
     lines += _table([head, *body])
