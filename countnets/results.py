@@ -3,6 +3,13 @@
 A result holds the experiment and its full config, the seed, chunk size, samples
 done, raw counts, estimates with intervals, bits of constraint, wall time and
 samples/s, device kind and count, package and JAX versions (DESIGN section 7).
+
+Result files are standard JSON (no ``Infinity`` or ``NaN`` tokens): an estimate's
+infinite ``bits``, ``bits_ci`` and ``log10_p`` are written as the strings ``"inf"`` and
+``"-inf"``, and :func:`to_json` refuses any other non-finite float, naming the field.
+Experiments store their infinite or undefined numbers explicitly: the circuit
+experiments as the strings ``"inf"``, ``"-inf"`` and ``"nan"``, the training experiments
+as ``"inf"``/``"-inf"`` and ``null`` for an undefined value (NaN).
 """
 
 from __future__ import annotations
@@ -114,7 +121,10 @@ class CountResult:
       device: device kind, e.g. ``"cpu"`` or ``"NVIDIA H100 80GB HBM3"``.
       device_count: number of devices used.
       versions: package versions, Python, platform and git commit.
-      extra: experiment-specific fields (plain JSON values).
+      extra: experiment-specific fields (plain JSON values: dicts with str keys, lists,
+        str, int, finite float, bool, None). The JSON writes them at the top level, so
+        a name may not be one of this record's fields (``kind``, ``config``, ...,
+        ``extra``) nor ``extra_fields``: such a name raises :class:`CountnetsError`.
       schema_version: version of this record's JSON layout.
     """
 
@@ -137,12 +147,63 @@ class CountResult:
     extra: dict[str, Any] = dataclasses.field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
 
+    def __post_init__(self) -> None:
+        _check_extra_names(self.extra)
+
     def estimate(self, function: str) -> Estimate:
         """The estimate for ``function`` (hex or event name)."""
         for est in self.estimates:
             if est.function == function:
                 return est
         raise CountnetsError(f"no estimate for {function!r}; have {[e.function for e in self.estimates]}")
+
+
+_RESERVED_EXTRA_NAMES = frozenset(f.name for f in dataclasses.fields(CountResult)) | {"extra_fields"}
+"""Names an experiment field (a key of ``CountResult.extra``) may not have."""
+
+
+def _check_extra_names(extra: Any) -> None:
+    if not isinstance(extra, dict):
+        raise CountnetsError(f"a result's extra must be a dict of experiment fields, got {type(extra).__name__}")
+    for name in extra:
+        if not isinstance(name, str):
+            raise CountnetsError(f"experiment field names must be str, got {name!r} ({type(name).__name__})")
+        if name in _RESERVED_EXTRA_NAMES:
+            raise CountnetsError(
+                f"experiment field {name!r} clashes with the result record's own {name!r} field "
+                "(experiment fields are written at the top level of the JSON); rename it"
+            )
+
+
+def _check_json(value: Any, where: str, *, strict: bool) -> None:
+    """Refuse what standard JSON cannot hold, naming the field at ``where``.
+
+    Non-finite floats and non-JSON types are always refused; with ``strict`` also what
+    JSON would not give back unchanged (tuples, non-str keys), so that the round trip
+    through :func:`to_json` and :func:`from_json` is exact.
+    """
+    if value is None or isinstance(value, (str, bool, int)):
+        return
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise CountnetsError(
+                f"result field {where} is {value}, which standard JSON cannot hold; store it explicitly, "
+                'e.g. as the string "inf", "-inf" or "nan", or as None'
+            )
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str) and strict:
+                raise CountnetsError(f"result field {where} has the non-str key {key!r}; JSON keys are strings")
+            _check_json(item, f"{where}[{key!r}]", strict=strict)
+        return
+    if isinstance(value, (list, tuple)):
+        if isinstance(value, tuple) and strict:
+            raise CountnetsError(f"result field {where} is a tuple; use a list (JSON gives back lists)")
+        for i, item in enumerate(value):
+            _check_json(item, f"{where}[{i}]", strict=strict)
+        return
+    raise CountnetsError(f"result field {where} has type {type(value).__name__}, which JSON cannot hold")
 
 
 def _float_to_json(x: float) -> float | str:
@@ -188,19 +249,30 @@ def _estimate_from_dict(d: dict[str, Any]) -> Estimate:
 
 
 def to_json(result: CountResult) -> dict[str, Any]:
-    """The result as a JSON-ready dict (infinities as the strings ``"inf"``/``"-inf"``).
+    """The result as a JSON-ready dict of standard JSON values.
 
     Experiment fields (``result.extra``) are written at the top level, e.g. ``results``
-    or ``counts``, and listed in ``extra_fields``; a name that clashes with a record
-    field stays under ``extra``.
+    or ``counts``, and listed in ``extra_fields``; ``extra`` is written empty (older
+    files may hold fields there). An estimate's infinities are the strings ``"inf"``
+    and ``"-inf"``; ``from_json(to_json(result)) == result``.
+
+    Raises:
+      CountnetsError: for an experiment field named like a record field (or
+        ``extra_fields``), a non-finite float anywhere else, or a value JSON cannot
+        hold (in ``extra``: also a tuple or a non-str key, which would not read back
+        unchanged); the message names the field.
     """
+    _check_extra_names(result.extra)
     out = dataclasses.asdict(result)
     out["estimates"] = [_estimate_to_dict(e) for e in result.estimates]
     extra = out.pop("extra")
-    out["extra"] = {name: value for name, value in extra.items() if name in out or name == "extra_fields"}
-    out["extra_fields"] = [name for name in extra if name not in out["extra"]]
-    for name in out["extra_fields"]:
-        out[name] = extra[name]
+    for name, value in out.items():
+        _check_json(value, name, strict=False)
+    for name, value in extra.items():
+        _check_json(value, name, strict=True)
+    out["extra"] = {}
+    out["extra_fields"] = list(extra)
+    out.update(extra)
     return out
 
 
@@ -222,8 +294,12 @@ def from_json(data: Any) -> CountResult:
 
 
 def save_json(result: CountResult, path: str | os.PathLike) -> None:
-    """Write the result to ``path`` atomically (temporary file, fsync, rename)."""
-    atomic_write_text(path, json.dumps(to_json(result), indent=1) + "\n")
+    """Write the result to ``path`` atomically (temporary file, fsync, rename) as standard JSON.
+
+    Raises:
+      CountnetsError: for what :func:`to_json` refuses; nothing is written then.
+    """
+    atomic_write_text(path, json.dumps(to_json(result), indent=1, allow_nan=False) + "\n")
 
 
 def load_json(path: str | os.PathLike) -> CountResult:

@@ -143,3 +143,61 @@ def test_docs_tables_are_built_from_the_committed_results():
                                            for name in ("detour_write_erase.json", "detour_goal.json")]:  # fmt: skip
         lo, hi = (float(v) for v in record["ci"])
         assert 0 < lo and hi / lo < 2
+
+
+def _refuse_constant(token):
+    raise ValueError(f"non-standard JSON token {token}")
+
+
+FLIP = ["experiment", "flip", "--n", "3", "--hidden", "none", "--target", "or", "--train-points", "0,3,5",
+        "--chunk-size", "128", "--samples", "2000", "--runs", "8", "--lambdas", "0,1"]  # fmt: skip
+
+
+def _flip_row(text, a, b):
+    return next(line for line in text.splitlines() if line.startswith(f"{a}  {b}")).split()
+
+
+def test_flip_writes_infinite_and_undefined_odds_as_standard_json(tmp_path, capsys):
+    from countnets.experiments.flip import _plot_flip, format_flip
+
+    # A perceptron cannot compute 0x68 or 0x6a (not linearly separable) but both agree with
+    # "or" on S = {0, 3, 5}: the prior never samples them, whatever the seed.
+    path, png = tmp_path / "flip.json", tmp_path / "flip.png"
+    rc, out, err = _run([*FLIP, "--b", "0x68", "--b-rank", "2", "--json", str(path), "--plot", str(png)], capsys)
+    assert rc == 0, err
+    assert _is_png(png)
+    data = json.loads(path.read_text(), parse_constant=_refuse_constant)
+    inf_pair, finite_pair = data["pairs"]
+    assert inf_pair["b"] == "0x68" and inf_pair["prior_counts"][1] == 0 and inf_pair["prior_counts"][0] > 0
+    assert inf_pair["prior_odds"] == "inf" and inf_pair["log_odds"] == "inf" and inf_pair["prior_odds_ci"][1] == "inf"
+    assert isinstance(finite_pair["prior_odds"], float) and math.isfinite(finite_pair["log_odds"])
+    assert _flip_row(out, inf_pair["a"], "0x68")[4] == "inf"
+    assert "odds inf: B was never seen" in out and "odds -" not in out
+    loaded = results.load_json(path)  # reading it back gives the same table
+    assert format_flip(loaded) in out
+
+    # A = 0x6a never seen: odds 0 (ln O = -inf) against a seen B, undefined (null) against 0x68.
+    rc, out, err = _run([*FLIP, "--a", "0x6a", "--b", "0x68", "--b-rank", "2", "--json", str(path),
+                         "--plot", str(png)], capsys)  # fmt: skip
+    assert rc == 0, err
+    assert _is_png(png)
+    data = json.loads(path.read_text(), parse_constant=_refuse_constant)
+    undefined, zero = data["pairs"]
+    assert undefined["prior_counts"] == [0, 0] and undefined["prior_odds"] is None and undefined["log_odds"] is None
+    assert undefined["prior_odds_ci"] == [0.0, "inf"]
+    assert zero["prior_counts"][0] == 0 < zero["prior_counts"][1]
+    assert zero["prior_odds"] == 0.0 and zero["log_odds"] == "-inf"
+    assert _flip_row(out, "0x6a", "0x68")[4] == "-" and _flip_row(out, "0x6a", zero["b"])[4] == "0"
+    assert "odds -: neither A nor B was seen" in out and "odds inf" not in out
+    loaded = results.load_json(path)
+    assert format_flip(loaded) in out
+    assert _is_png(_plot_flip(loaded, tmp_path / "again.png"))
+
+    # The same by exact enumeration of a lattice prior.
+    rc, out, err = _run([*FLIP, "--prior", "lattice", "--values", "-1,0,1", "--exact", "--a", "0x6a", "--b",
+                         "0x68", "--json", str(path)], capsys)  # fmt: skip
+    assert rc == 0, err
+    (undefined,) = json.loads(path.read_text(), parse_constant=_refuse_constant)["pairs"]
+    assert undefined["prior_counts"] == [0, 0] and undefined["prior_odds"] is None
+    assert undefined["prior_odds_ci"] == [None, None] and undefined["log_odds"] is None
+    assert _flip_row(out, "0x6a", "0x68")[4:7] == ["-", "[-,", "-]"]

@@ -21,11 +21,22 @@ For a training set S and two functions A and B that both agree with ``f*`` on S
   functions, or ``--b-rank``/``--b`` lists): how well ``ln O`` predicts ``lambda*``
   (Spearman correlation; Pearson of ``ln O`` against ``ln lambda*``; least-squares
   line), over pairs whose ``lambda*`` lies inside the sweep.
+
+Infinite and undefined numbers are stored explicitly, so the result JSON is standard:
+the strings ``"inf"`` and ``"-inf"`` for an infinite value and ``null`` for an undefined
+one (NaN). Prior odds (and their interval's upper end, and ``log_odds``) are ``"inf"``
+when B was never seen among the prior samples fitting S, and ``null`` (``log_odds``
+too) when neither A nor B was; ``log_odds`` is ``"-inf"`` when only A was never seen
+(odds 0); ``lambda*`` and its bracket's upper end are ``"inf"`` when the sweep never gets
+``P(B) >= P(A)`` (``censored``); a training probability and its interval are ``null``
+when no run at that lambda fit S; a summary statistic is ``null`` when too few pairs
+give it. The table shows ``inf`` and ``-``.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import time
 from collections.abc import Sequence
@@ -90,6 +101,13 @@ def _sign_interval_train(na: int, nb: int, confidence: float) -> tuple[float, fl
     return nb / (na + nb) - 0.5, lo - 0.5, hi - 0.5
 
 
+def _log(odds: float) -> float:
+    # ln O: -inf for O = 0 (A never seen), inf for O = inf (B never seen), nan if undefined.
+    if odds == 0:
+        return -math.inf
+    return math.log(odds) if 0 < odds < math.inf else odds
+
+
 def _star_dict(star) -> dict:
     return {"estimate": star.estimate, "interval": list(star.interval), "censored": star.censored}
 
@@ -151,7 +169,9 @@ def flip(
     (per pair: odds with interval, ``sweep`` rows for training and ``tilt_sweep`` rows
     for the tilted prior, both ``lambda*``), ``trained``
     (per pair and lambda, hex -> count among runs fitting S), ``runs``,
-    ``not_converged`` (summed over all settings) and ``summary``.
+    ``not_converged`` (summed over all settings) and ``summary``. Infinite values are
+    the string ``"inf"`` and undefined ones ``None`` (JSON ``null``): see the module
+    docstring.
     """
     lams = sorted(float(v) for v in lambdas)
     if len(set(lams)) != len(lams):
@@ -191,7 +211,7 @@ def flip(
     for k, (fa, fb) in enumerate(pairs):
         na_p, nb_p = cp.histogram.get(fa, 0), cp.histogram.get(fb, 0)
         if exact:
-            odds = na_p / nb_p if nb_p else math.inf
+            odds = na_p / nb_p if nb_p else (math.inf if na_p else math.nan)
             odds_ci = [odds, odds]
         else:
             odds, (olo, ohi) = statistics.ratio_interval(na_p, nb_p, confidence)
@@ -264,7 +284,7 @@ def flip(
                 ],
                 "prior_odds": odds,
                 "prior_odds_ci": odds_ci,
-                "log_odds": math.log(odds) if 0 < odds < math.inf else (math.inf if odds == math.inf else math.nan),
+                "log_odds": _log(odds),
                 "sweep": sweep,
                 "tilt_sweep": tilt_sweep,
                 "lambda_star_train": _star_dict(star_train),
@@ -326,6 +346,36 @@ def _fmt_lam(x: Any) -> str:
     return "inf" if math.isinf(x) else f"{x:g}"
 
 
+def _as_floats(value: Any) -> Any:
+    """``value`` with the stored ``"inf"``/``"-inf"``/``"nan"`` strings and ``None`` as floats."""
+    if value is None:
+        return math.nan
+    if isinstance(value, str) and value in ("inf", "-inf", "nan"):
+        return float(value)
+    if isinstance(value, list):
+        return [_as_floats(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _as_floats(v) for k, v in value.items()}
+    return value
+
+
+def _fmt_num(x: Any) -> str:
+    """A stored number for the table: ``inf`` for ``"inf"``, ``-`` for ``None`` (undefined)."""
+    return tc.fmt_p(_as_floats(x))
+
+
+def _fmt_num_ci(ci: Sequence[Any]) -> str:
+    return f"[{_fmt_num(ci[0])}, {_fmt_num(ci[1])}]"
+
+
+def _plot_flip(result: CountResult, path: Any) -> Any:
+    """The flip figure, from a copy of ``result`` whose pairs hold infinite and undefined numbers as floats."""
+    from countnets import training_plots
+
+    pairs = _as_floats(result.extra["pairs"])
+    return training_plots.plot_flip(dataclasses.replace(result, extra={**result.extra, "pairs": pairs}), path)
+
+
 def format_flip(result: CountResult, *, sweep_tables: int = 3) -> str:
     """Terminal summary: per-pair odds and lambda*, then the sweep of the first pairs."""
     e = result.extra
@@ -352,12 +402,16 @@ def format_flip(result: CountResult, *, sweep_tables: int = 3) -> str:
     for p in e["pairs"]:
         st, sl = p["lambda_star_train"], p["lambda_star_tilt"]
         rows.append(
-            [p["a"], p["b"], str(p["prior_counts"][0]), str(p["prior_counts"][1]), tc.fmt_p(p["prior_odds"]),
-             tc.fmt_ci(p["prior_odds_ci"]), _fmt_lam(st["estimate"]),
+            [p["a"], p["b"], str(p["prior_counts"][0]), str(p["prior_counts"][1]), _fmt_num(p["prior_odds"]),
+             _fmt_num_ci(p["prior_odds_ci"]), _fmt_lam(st["estimate"]),
              f"({_fmt_lam(st['interval'][0])}, {_fmt_lam(st['interval'][1])}]", _fmt_lam(sl["estimate"]),
              f"({_fmt_lam(sl['interval'][0])}, {_fmt_lam(sl['interval'][1])}]"]
         )  # fmt: skip
     lines += tc.text_table(rows)
+    if any(p["prior_odds"] == "inf" for p in e["pairs"]):
+        lines.append("odds inf: B was never seen among the prior samples fitting S")
+    if any(p["prior_odds"] is None for p in e["pairs"]):
+        lines.append("odds -: neither A nor B was seen among the prior samples fitting S (odds undefined)")
     s = e["summary"]
     for name in ("train", "tilt"):
         t = s[name]
@@ -375,16 +429,16 @@ def format_flip(result: CountResult, *, sweep_tables: int = 3) -> str:
         for r in p["sweep"]:
             t = r["train"]
             rows.append(
-                [f"{r['lambda']:g}", f"{tc.fmt_p(t['p_a'])} {tc.fmt_ci(t['p_a_ci'])}",
-                 f"{tc.fmt_p(t['p_b'])} {tc.fmt_ci(t['p_b_ci'])}", str(t["not_converged"]), f"{t['steps_mean']:.1f}"]
+                [f"{r['lambda']:g}", f"{_fmt_num(t['p_a'])} {_fmt_num_ci(t['p_a_ci'])}",
+                 f"{_fmt_num(t['p_b'])} {_fmt_num_ci(t['p_b_ci'])}", str(t["not_converged"]), f"{t['steps_mean']:.1f}"]
             )  # fmt: skip
         lines += tc.text_table(rows)
         lines.append(f"A = {p['a']}, B = {p['b']}: tilted prior")
         rows = [["lambda", "P_tilt(A)", "P_tilt(B)", "ESS"]]
         for w in p["tilt_sweep"]:
             rows.append(
-                [f"{w['lambda']:g}", f"{tc.fmt_p(w['p_a'])} {tc.fmt_ci(w['p_a_ci'])}",
-                 f"{tc.fmt_p(w['p_b'])} {tc.fmt_ci(w['p_b_ci'])}", f"{w['ess']:.1f}"]
+                [f"{w['lambda']:g}", f"{_fmt_num(w['p_a'])} {_fmt_num_ci(w['p_a_ci'])}",
+                 f"{_fmt_num(w['p_b'])} {_fmt_num_ci(w['p_b_ci'])}", f"{w['ess']:.1f}"]
             )  # fmt: skip
         lines += tc.text_table(rows)
     return "\n".join(lines)
@@ -425,8 +479,6 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``countnets experiment flip`` from parsed arguments."""
-    from countnets import training_plots
-
     tc.check_run_options(args, runs_name="runs (trained networks)")
     prior, arch, tset, cfg = tc.inputs_from_args(args)
     ranks = list(args.b_rank)
@@ -440,4 +492,4 @@ def run(args: argparse.Namespace) -> int:
         bs=[boolean.parse_function(b, args.n) for b in args.b], b_ranks=ranks, lambdas=args.lambdas,
         tilt_lambdas=args.tilt_lambdas, n_runs=args.runs, **tc.run_kwargs(args),
     )  # fmt: skip
-    return tc.finish(args, result, format_flip(result), training_plots.plot_flip)
+    return tc.finish(args, result, format_flip(result), _plot_flip)
