@@ -962,8 +962,11 @@ class TiltResult:
     ``w_i = exp(-lambda l_B(theta_i))``:
     ``P_tilt(A) = sum_{f_i = A} w_i / sum_i w_i`` (likewise B), and
     ``ESS = (sum w)^2 / sum w^2``. Sums are kept in float64 on the host relative to a
-    running maximum log-weight, so at ``lambda = 0`` every weight is exactly 1 and
-    ``P_tilt(A)`` equals the untilted ``n_A / n_fit`` exactly.
+    running maximum log-weight, adding per-block float32 sums in chunk order (see
+    :func:`tilted_prior`), so every field but ``seconds`` is the same for any
+    ``chunks_per_step`` and device count, and at ``lambda = 0`` every weight is exactly
+    1: ``sum_w = sum_w2 = fit`` and ``P_tilt(A)`` equals the untilted ``n_A / n_fit``
+    exactly.
 
     Arrays have shape ``(pairs, lambdas)``. ``sum_w`` etc. are relative to
     ``exp(shift)`` (``sum_w2`` to ``exp(2 shift)``).
@@ -1028,6 +1031,95 @@ class TiltResult:
         return np.clip(est - z * se, low, 1.0), np.clip(est + z * se, low, 1.0)
 
 
+# Per-block float32 sums returned by the tilted prior's device step, in this order.
+_TILT_SUMS = ("s", "sa", "sb", "s2", "s2a", "s2b")
+# Sums of at most 2**24 float32 ones are exact (every integer up to 2**24 is a float32).
+_TILT_MAX_BLOCK = 2**24
+
+
+def _fixed_order_sum(v: Array, axis: int) -> Array:
+    """Sum over ``axis`` in a fixed order: zero-pad it to a power of two, then add halves.
+
+    ``jnp.sum`` leaves the order of additions to the compiler, and XLA picks it from the
+    whole array's shape, so in float32 the sum of one row can change with the number
+    of rows. Here element ``i`` of each halving step is ``v[i] + v[i + h]``, the same
+    float32 operations for every shape of the other axes.
+    """
+    axis = axis % v.ndim
+    size = v.shape[axis]
+    width = 1 << max(size - 1, 0).bit_length()
+    if width > size:
+        pad = [(0, 0)] * v.ndim
+        pad[axis] = (0, width - size)
+        v = jnp.pad(v, pad)
+    while width > 1:
+        width //= 2
+        v = jax.lax.slice_in_dim(v, 0, width, axis=axis) + jax.lax.slice_in_dim(v, width, 2 * width, axis=axis)
+    return jnp.squeeze(v, axis)
+
+
+def _tilt_blocks(chunk_size: int) -> tuple[int, int]:
+    """``(blocks per chunk, block size)``: a chunk cut into equal blocks of at most ``2**24`` samples.
+
+    The last block of a chunk is padded when the blocks do not divide it. The cut
+    depends on the chunk size only, never on how chunks are grouped into steps.
+
+    >>> _tilt_blocks(4096), _tilt_blocks(2**25 + 1)
+    ((1, 4096), (3, 11184811))
+    """
+    n_blocks = -(-chunk_size // _TILT_MAX_BLOCK)
+    return n_blocks, -(-chunk_size // n_blocks)
+
+
+def _tilt_block_sums(
+    logw: Float[Array, "samples pairs lambdas"],
+    fit: Bool[Array, " samples"],
+    is_a: Bool[Array, "samples pairs"],
+    is_b: Bool[Array, "samples pairs"],
+    chunks: int,
+    n_blocks: int,
+    block: int,
+) -> dict[str, Array]:
+    """Per-block log-weight maxima and weight sums of the tilted prior (float32, on device).
+
+    The samples are ``chunks`` consecutive chunks, each cut into ``n_blocks`` blocks of
+    ``block`` samples (see :func:`_tilt_blocks`). For block ``c`` and each (pair,
+    lambda): ``top_c = max_{i in c, fits S} logw_i`` (``-inf`` if none) and, with
+    ``w_i = exp(logw_i - top_c)`` for samples fitting S (0 otherwise), the float32 sums
+    ``s = sum w``, ``sa = sum_{f_i = A} w``, ``sb``, ``s2 = sum w^2``, ``s2a``, ``s2b``;
+    ``fit`` is the int32 count of samples fitting S. Every output has a leading axis of
+    ``chunks * n_blocks`` blocks in chunk order, and each block's values are computed
+    from that block alone, so they are the same whatever the number of chunks per step.
+    """
+    chunk = logw.shape[0] // chunks
+    pad = n_blocks * block - chunk
+
+    def blocked(v, fill):
+        v = v.reshape(chunks, chunk, *v.shape[1:])
+        if pad:
+            v = jnp.pad(v, [(0, 0), (0, pad)] + [(0, 0)] * (v.ndim - 2), constant_values=fill)
+        return v.reshape(chunks * n_blocks, block, *v.shape[2:])
+
+    masked = blocked(jnp.where(fit[:, None, None], logw, -jnp.inf), -jnp.inf)  # (blocks, block, K, L)
+    is_a = blocked(is_a, False)[..., None]  # (blocks, block, K, 1)
+    is_b = blocked(is_b, False)[..., None]
+    top = jnp.max(masked, axis=1)  # (blocks, K, L)
+    top_safe = jnp.where(jnp.isfinite(top), top, jnp.zeros_like(top))
+    w = jnp.exp(masked - top_safe[:, None])  # 0 where masked is -inf
+    w2 = w * w
+    zero = jnp.zeros_like(w)
+    return {
+        "top": top,
+        "s": _fixed_order_sum(w, 1),
+        "sa": _fixed_order_sum(jnp.where(is_a, w, zero), 1),
+        "sb": _fixed_order_sum(jnp.where(is_b, w, zero), 1),
+        "s2": _fixed_order_sum(w2, 1),
+        "s2a": _fixed_order_sum(jnp.where(is_a, w2, zero), 1),
+        "s2b": _fixed_order_sum(jnp.where(is_b, w2, zero), 1),
+        "fit": jnp.sum(blocked(fit, False), axis=1, dtype=jnp.int32),
+    }
+
+
 def tilted_prior(
     prior: Any,
     arch: Any,
@@ -1053,13 +1145,28 @@ def tilted_prior(
     chunks). ``l_B(theta) = mean_{j not in S} loss(y_j(theta), B_j)`` is the same loss
     toward B's labels off S as the training pressure (:func:`pressure_penalty`).
 
+    **Sums.** Each chunk is cut into blocks of at most ``2**24`` samples (one block per
+    chunk unless ``chunk_size > 2**24``). The device returns, per block, float32 weight
+    sums relative to the block's largest log-weight; the host adds the blocks in float64,
+    one at a time in chunk order, relative to a running maximum. The result (every
+    field of :class:`TiltResult` but ``seconds``) is therefore identical for every
+    ``chunks_per_step`` and device count (tested), and at ``lambda = 0`` every weight is
+    exactly 1, so ``sum_w`` equals ``fit`` exactly.
+
     Args:
-      pairs: ``(A, B)`` integer truth tables, each fitting S.
+      pairs: ``(A, B)`` integer truth tables, each fitting S, with ``A != B``.
       lambdas: the tilt strengths, each >= 0.
+
+    Raises:
+      CountnetsError: for no pairs, a pair with ``A == B`` or a policy that does not
+        agree with the target on S, no lambdas or a negative one, S covering the whole
+        cube, or no prior sample fitting S.
     """
     if not pairs:
         raise CountnetsError("tilted_prior needs at least one (A, B) pair")
-    for a, b in pairs:
+    for k, (a, b) in enumerate(pairs):
+        if int(a) == int(b):
+            raise CountnetsError(f"pair {k}: A and B must be different functions, got A = B = {boolean.to_hex(int(a))}")
         for name, f in (("A", a), ("B", b)):
             if not tset.fits(f):
                 raise CountnetsError(f"policy {name}={boolean.to_hex(f)} does not agree with the target on S")
@@ -1078,51 +1185,48 @@ def tilted_prior(
     b_words = jnp.asarray(np.stack([_table_words(b, tset.n) for _, b in pairs]))
     lam = jnp.asarray(np.array(lams, dtype=np.float32))  # (L,)
     off_j = jnp.asarray(off)
+    n_blocks, block = _tilt_blocks(source.chunk_size)
 
     @jax.jit
     def step(key, chunk_indices, n_valid):
         y, keys, fit, _ = _chunk_fitting(source, arch, tset, x, precision, key, chunk_indices, n_valid)
         y_off = y[:, off_j]  # (M, off)
         shape = (y.shape[0], *b_off.shape)  # (M, K, off)
-        l_b = off_set_loss(
+        per_point = pointwise_loss(
             loss, jnp.broadcast_to(y_off[:, None, :], shape), jnp.broadcast_to(b_off[None], shape), margin
         )
-        logw = -lam[None, None, :] * l_b[:, :, None]  # (M, K, L)
-        masked = jnp.where(fit[:, None, None], logw, -jnp.inf)
-        top = jnp.max(masked, axis=0)  # (K, L)
-        top_safe = jnp.where(jnp.isfinite(top), top, jnp.zeros_like(top))
-        w = jnp.where(fit[:, None, None], jnp.exp(logw - top_safe[None]), jnp.zeros_like(logw))
-        is_a = jnp.all(keys[:, None, :] == a_words[None], axis=-1)[:, :, None]  # (M, K, 1)
-        is_b = jnp.all(keys[:, None, :] == b_words[None], axis=-1)[:, :, None]
-        zero = jnp.zeros_like(w)
-        w2 = w * w
-        return {
-            "top": top,
-            "s": jnp.sum(w, axis=0),
-            "sa": jnp.sum(jnp.where(is_a, w, zero), axis=0),
-            "sb": jnp.sum(jnp.where(is_b, w, zero), axis=0),
-            "s2": jnp.sum(w2, axis=0),
-            "s2a": jnp.sum(jnp.where(is_a, w2, zero), axis=0),
-            "s2b": jnp.sum(jnp.where(is_b, w2, zero), axis=0),
-            "fit": jnp.sum(fit, dtype=jnp.int32),
-        }
+        # off_set_loss's mean, with its sum in a fixed order (see _fixed_order_sum).
+        l_b = _fixed_order_sum(per_point, -1) / jnp.float32(off.shape[0])  # (M, K)
+        # exp(-0 * l_B) is exactly 1, even where l_B overflowed to inf.
+        logw = jnp.where(lam[None, None, :] == 0, 0.0, -lam[None, None, :] * l_b[:, :, None])  # (M, K, L)
+        is_a = jnp.all(keys[:, None, :] == a_words[None], axis=-1)  # (M, K)
+        is_b = jnp.all(keys[:, None, :] == b_words[None], axis=-1)
+        return _tilt_block_sums(logw, fit, is_a, is_b, chunk_indices.shape[0], n_blocks, block)
 
     K, L = len(pairs), len(lams)
-    acc = {name: np.zeros((K, L)) for name in ("s", "sa", "sb", "s2", "s2a", "s2b")}
+    acc = np.zeros((len(_TILT_SUMS), K, L))
     shift = np.full((K, L), -np.inf)
     n_fit = [0]
+    power = np.array([2.0 if name.startswith("s2") else 1.0 for name in _TILT_SUMS])[:, None, None]
+
+    def finite(v):
+        return np.where(np.isfinite(v), v, 0.0)
 
     def merge(out):
-        top = np.asarray(out["top"], dtype=np.float64)
-        new = np.maximum(shift, top)
-        new_safe = np.where(np.isfinite(new), new, 0.0)
-        old_scale = np.where(np.isfinite(shift), np.exp(shift - new_safe), 0.0)
-        step_scale = np.where(np.isfinite(top), np.exp(top - new_safe), 0.0)
-        for name in acc:
-            power = 2 if name.startswith("s2") else 1
-            acc[name] = acc[name] * old_scale**power + np.asarray(out[name], dtype=np.float64) * step_scale**power
-        shift[:] = new
-        n_fit[0] += int(out["fit"])
+        # One block at a time, in chunk order, so the float64 totals do not depend on how
+        # many chunks a step (or a device) held.
+        tops = np.asarray(out["top"], dtype=np.float64)  # (blocks, K, L)
+        sums = np.stack([np.asarray(out[name], dtype=np.float64) for name in _TILT_SUMS], axis=1)  # (blocks, 6, K, L)
+        for top, block_sums in zip(tops, sums, strict=True):
+            if not np.isfinite(top).any():
+                continue  # no sample of this block fits S (e.g. a padding chunk)
+            if not np.all(top <= shift):  # a new running maximum: rescale the totals to it
+                new = np.maximum(shift, top)
+                acc[:] *= np.where(np.isfinite(shift), np.exp(shift - finite(new)), 0.0) ** power
+                shift[:] = new
+            scale = np.where(np.isfinite(top), np.exp(top - finite(shift)), 0.0)
+            acc[:] += block_sums * scale**power
+        n_fit[0] += sum(int(v) for v in np.asarray(out["fit"]).tolist())
 
     done, seconds = _run_prior_pass(
         step, merge, arch, source, total, exact=exact, seed=seed, chunks_per_step=chunks_per_step, progress=progress,
@@ -1133,13 +1237,13 @@ def tilted_prior(
     return TiltResult(
         pairs=tuple((int(a), int(b)) for a, b in pairs),
         lambdas=tuple(lams),
-        shift=shift,
-        sum_w=acc["s"],
-        sum_w_a=acc["sa"],
-        sum_w_b=acc["sb"],
-        sum_w2=acc["s2"],
-        sum_w2_a=acc["s2a"],
-        sum_w2_b=acc["s2b"],
+        shift=shift.copy(),
+        sum_w=acc[0].copy(),
+        sum_w_a=acc[1].copy(),
+        sum_w_b=acc[2].copy(),
+        sum_w2=acc[3].copy(),
+        sum_w2_a=acc[4].copy(),
+        sum_w2_b=acc[5].copy(),
         fit=n_fit[0],
         samples=done,
         exact=exact,

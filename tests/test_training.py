@@ -318,6 +318,87 @@ def test_tilted_prior_exact_matches_numpy(tiny_brute_force):
         assert tilt.ess()[0, j] == pytest.approx(w.sum() ** 2 / (w**2).sum(), rel=1e-5)
 
 
+def _tilt_floats(tilt: T.TiltResult) -> dict[str, np.ndarray]:
+    out = {f: np.asarray(getattr(tilt, f)) for f in ("shift", "sum_w", "sum_w_a", "sum_w_b", "sum_w2")}
+    out.update(sum_w2_a=tilt.sum_w2_a, sum_w2_b=tilt.sum_w2_b, p_a=tilt.p_a(), p_b=tilt.p_b(), ess=tilt.ess())
+    for which in ("a", "b", "diff"):
+        out[f"lo_{which}"], out[f"hi_{which}"] = tilt.interval(which)
+    return out
+
+
+def test_tilted_prior_is_bit_identical_for_any_chunks_per_step_and_device_count():
+    # An odd chunk size and a truncated last chunk: XLA's float32 reductions (jnp.sum)
+    # can give a chunk a different sum when the number of chunks per device changes.
+    arch, prior = cn.MLP(3, (5,)), cn.Gaussian(0.5, 2.0)
+    ts = T.training_set(3, "xor", points=[1, 2])
+    pairs = [(0xFF, 0xCF), (0xCF, 0x0F)]  # the three most frequent functions fitting S (seed 1)
+    kw = dict(n_samples=5000 - 17, seed=1, chunk_size=333)
+    runs = {}
+    for devices, cps in [(1, 1), (1, 5), (2, 6)]:  # 1, 5 and 3 chunks per device step
+        with sharding.use_devices(devices):
+            runs[devices, cps] = T.tilted_prior(prior, arch, ts, pairs, [0.0, 0.3, 5.0], chunks_per_step=cps, **kw)
+    base = runs[1, 1]
+    assert base.sum_w_a.min() > 0 and base.sum_w_b.min() > 0, "pick pairs whose functions are sampled"
+    assert np.all(base.ess()[:, 1:] < base.fit)
+    expected = _tilt_floats(base)
+    for key, tilt in runs.items():
+        assert (tilt.fit, tilt.samples) == (base.fit, base.samples), key
+        for name, value in _tilt_floats(tilt).items():
+            np.testing.assert_array_equal(value, expected[name], err_msg=f"{name} with (devices, cps) = {key}")
+
+
+def test_tilted_prior_weight_sums_at_lambda_zero_are_exact_past_2_to_the_24():
+    # Every sample of this lattice implements the zero function, so all 2**24 + 1 fit S
+    # and are A. One device step holds them all: a float32 sum cannot be 2**24 + 1.
+    arch = cn.MLP(1, ())
+    ts = T.training_set(1, 0, points=[0])
+    n = 2**24 + 1
+    with sharding.use_devices(1):
+        tilt = T.tilted_prior(
+            cn.Lattice((-1.0, -0.5)), arch, ts, [(0, 2)], [0.0], n_samples=n, chunk_size=2**20, chunks_per_step=17
+        )
+    assert tilt.fit == tilt.samples == n
+    for total in (tilt.sum_w, tilt.sum_w_a, tilt.sum_w2, tilt.sum_w2_a):
+        assert total[0, 0] == n
+    assert tilt.sum_w_b[0, 0] == 0 and tilt.sum_w2_b[0, 0] == 0
+    assert tilt.p_a()[0, 0] == 1.0 and tilt.ess()[0, 0] == n
+
+
+def test_tilt_block_sums_match_numpy_when_chunks_are_cut_into_padded_blocks():
+    # Chunks of more than 2**24 samples are cut into blocks; here 2 chunks of 7 samples,
+    # each cut into 3 blocks of 3 (the last padded), against a float64 reference.
+    rng = np.random.default_rng(0)
+    chunks, chunk, n_blocks, block = 2, 7, 3, 3
+    logw = -rng.exponential(size=(chunks * chunk, 2, 3)).astype(np.float32)
+    logw[:, :, 0] = 0.0
+    fit = rng.random(chunks * chunk) < 0.7
+    fit[7:10] = False  # the first block of chunk 1 has no sample fitting S
+    is_a = rng.random((chunks * chunk, 2)) < 0.4
+    is_b = ~is_a & (rng.random((chunks * chunk, 2)) < 0.5)
+    out = jax.jit(T._tilt_block_sums, static_argnums=(4, 5, 6))(
+        jnp.asarray(logw), jnp.asarray(fit), jnp.asarray(is_a), jnp.asarray(is_b), chunks, n_blocks, block
+    )
+    for c in range(chunks):
+        for k in range(n_blocks):
+            rows = np.arange(c * chunk + k * block, min(c * chunk + (k + 1) * block, (c + 1) * chunk))
+            i = c * n_blocks + k
+            lw = np.where(fit[rows, None, None], logw[rows].astype(np.float64), -np.inf)
+            top = lw.max(axis=0)
+            assert int(out["fit"][i]) == int(fit[rows].sum())
+            np.testing.assert_array_equal(np.asarray(out["top"][i]), top)
+            w = np.exp(lw - np.where(np.isfinite(top), top, 0.0))
+            a, b = is_a[rows][:, :, None], is_b[rows][:, :, None]
+            for name, ref in [("s", w), ("sa", w * a), ("sb", w * b), ("s2", w * w), ("s2a", w * w * a)]:
+                np.testing.assert_allclose(np.asarray(out[name][i]), ref.sum(axis=0), rtol=1e-6, err_msg=name)
+            assert np.asarray(out["s"][i])[:, 0].tolist() == [float(fit[rows].sum())] * 2
+
+
+def test_tilted_prior_rejects_a_pair_with_A_equal_to_B():
+    a = TINY_S.target
+    with pytest.raises(cn.CountnetsError, match=r"pair 1: A and B must be different functions, got A = B = 0x"):
+        T.tilted_prior(LATTICE, TINY, TINY_S, [(a, a | 2), (a, a)], [0.0], exact=True, chunk_size=243)
+
+
 # ----------------------------------------------------------------------------- summaries
 
 
