@@ -219,6 +219,10 @@ def _valid_mask(chunk_size: int, n_valid: Int[Array, " batch"]) -> Bool[Array, "
 # Activation bytes aimed at per block when a CPU evaluates a chunk block by block:
 # about what one core's L2 cache and a share of L3 hold (docs/performance.md).
 _BLOCK_BYTES = 2 * 2**20
+# Fewest networks per block. XLA:CPU picks a different matmul kernel (another summation
+# order, outputs off by an ulp) for batches of 1 to 4 networks than for 8 or more; the
+# blocks stay well above that, so a network's outputs do not depend on the blocking.
+_MIN_BLOCK_ROWS = 64
 
 
 @dataclasses.dataclass(frozen=True)
@@ -251,15 +255,19 @@ def plan_blocking(source: ChunkSource, bytes_per_network: int, platform: str | N
     """The default :class:`Blocking` of ``source`` on ``platform`` (default: JAX's default backend).
 
     On CPU one block at a time, as many blocks per chunk as bring a block's working set
-    near ``_BLOCK_BYTES`` so that sampling and evaluation stay in cache; elsewhere the
-    whole step in one pass.
+    near ``_BLOCK_BYTES`` (2 MiB) so that sampling and evaluation stay in cache, with at
+    least ``_MIN_BLOCK_ROWS`` (64) networks a block; elsewhere the whole step in one pass.
     """
     platform = platform or jax.default_backend()
     if platform != "cpu":
         return Blocking(1, None)
     wanted = max(1, source.chunk_size * bytes_per_network // _BLOCK_BYTES)
     n_blocks = 1
-    while 2 * n_blocks <= wanted and source.can_split(2 * n_blocks):
+    while (
+        2 * n_blocks <= wanted
+        and source.chunk_size // (2 * n_blocks) >= _MIN_BLOCK_ROWS
+        and source.can_split(2 * n_blocks)
+    ):
         n_blocks *= 2
     return Blocking(n_blocks, 1)
 

@@ -56,8 +56,10 @@ def test_plan_blocking():
     assert estimators.plan_blocking(source, 1, "cpu") == Blocking(1, 1)
     # 4096 networks of 4 KiB are 16 MiB: 8 blocks of about 2 MiB.
     assert estimators.plan_blocking(source, 4096, "cpu") == Blocking(8, 1)
-    # Never more blocks than the chunk can be split into (2048 paired rows).
-    assert estimators.plan_blocking(source, 10**9, "cpu") == Blocking(2048, 1)
+    # Never fewer than 64 networks a block, however large the networks.
+    assert estimators.plan_blocking(source, 10**9, "cpu") == Blocking(64, 1)
+    small = estimators.sampling_source(cn.Gaussian(), cn.MLP(2, ()), 96)
+    assert estimators.plan_blocking(small, 10**9, "cpu") == Blocking(1, 1)
     with pytest.raises(CountnetsError, match="n_blocks must be a positive int"):
         Blocking(0)
     with pytest.raises(CountnetsError, match="in_flight must be a positive int"):
@@ -123,3 +125,23 @@ def test_exact_enumeration_does_not_depend_on_blocking():
         for b in (Blocking(1, None), Blocking(8, 1))
     ]
     assert np.array_equal(outs[0], outs[1])
+
+
+def test_outputs_are_bit_identical_for_blocks_of_64_and_whole_chunks():
+    # Counts agree because each network's outputs do: the smallest planned block (64
+    # networks) gets the same matmul kernel, hence the same bits, as a whole chunk.
+    arch = cn.MLP(7, (40, 40))
+    source = estimators.sampling_source(cn.Gaussian(), arch, 512)
+    x = cn.cube(arch.n)
+
+    def outputs(blocking):
+        def per_block(theta, valid):
+            return cn.apply_flat_batch(arch, theta, x), valid
+
+        y, _ = jax.jit(lambda k, i, v: estimators.map_blocks(source, blocking, per_block, k, i, v))(
+            KEY, CHUNKS[:1], N_VALID[:1]
+        )
+        rows = jnp.concatenate([source.block(KEY, 0, b, blocking.n_blocks)[1] for b in range(blocking.n_blocks)])
+        return np.asarray(y).reshape(512, -1)[np.argsort(np.asarray(rows))]
+
+    assert np.array_equal(outputs(Blocking(1, None)), outputs(Blocking(8, 1)))
