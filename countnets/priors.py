@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
@@ -48,24 +49,62 @@ def _chunk_key_words(key: PRNGKeyArray, chunk_index: Int[Array, ""] | int) -> UI
     return jnp.asarray(folded, dtype=jnp.uint32)
 
 
-def _chunk_bits(key, chunk_index, chunk_size: int, n_params: int) -> UInt32[Array, "chunk n_params"]:
-    return _threefry.bits(_chunk_key_words(key, chunk_index), chunk_size, n_params)
+BitsDraw = Callable[[UInt32[Array, " 2"]], UInt32[Array, "rows n_params"]]
 
 
-def _paired_bits(key, chunk_index, chunk_size: int, n_params: int, first_row, rows: int) -> UInt32[Array, "two_rows n"]:
-    raw = _threefry.paired_row_bits(_chunk_key_words(key, chunk_index), chunk_size, n_params, first_row, rows)
-    return raw.reshape(2 * rows, n_params)
+class _ChunkStream:
+    """``sample`` and ``sample_paired_rows`` from the subclass's ``_from_bits``.
+
+    ``_from_bits(draw, key_words, layout)`` turns raw threefry words into parameters;
+    ``draw(words)`` gives the words of the rows being drawn under a key (the whole
+    chunk, or a pair of row blocks), so every prior draws whole chunks and blocks of
+    rows with one piece of code.
+    """
+
+    def _from_bits(self, draw: BitsDraw, key_words: UInt32[Array, " 2"], layout: tuple[ParamSpec, ...]) -> Array:
+        raise NotImplementedError  # pragma: no cover - every prior defines it
+
+    def sample(
+        self, key: PRNGKeyArray, chunk_index: Int[Array, ""] | int, chunk_size: int, layout: tuple[ParamSpec, ...]
+    ) -> Float[Array, "chunk n_params"]:
+        """Draw chunk ``chunk_index``, shape ``(chunk_size, n_params)`` (the class docstring gives the draw)."""
+        n_params = layout_size(layout)
+        return self._from_bits(
+            lambda words: _threefry.bits(words, chunk_size, n_params), _chunk_key_words(key, chunk_index), layout
+        )
+
+    def sample_paired_rows(
+        self,
+        key: PRNGKeyArray,
+        chunk_index: Int[Array, ""] | int,
+        chunk_size: int,
+        layout: tuple[ParamSpec, ...],
+        first_row: Int[Array, ""] | int,
+        rows: int,
+    ) -> Float[Array, "two_rows n_params"]:
+        """Rows ``first_row + i`` then ``chunk_size // 2 + first_row + i`` (``i < rows``) of :meth:`sample`.
+
+        Shape ``(2 rows, n_params)``, bit for bit equal to those rows; needs an even ``chunk_size``.
+        """
+        n_params = layout_size(layout)
+
+        def draw(words):
+            return _threefry.paired_row_bits(words, chunk_size, n_params, first_row, rows).reshape(2 * rows, n_params)
+
+        return self._from_bits(draw, _chunk_key_words(key, chunk_index), layout)
 
 
 PRNG_DESCRIPTION = "threefry2x32, non-partitionable counters, fold_in(PRNGKey(seed), chunk_index)"
 
 
 @dataclasses.dataclass(frozen=True)
-class Gaussian:
+class Gaussian(_ChunkStream):
     """Independent Gaussians with the NNGP scaling.
 
     A weight with fan-in ``m`` is ``N(0, sigma_w**2 / m)``; a bias is ``N(0, sigma_b**2)``.
-    ``sigma_b = 0`` means every bias is exactly zero (no bias).
+    ``sigma_b = 0`` means every bias is exactly zero (no bias). Chunk ``i`` is
+    ``jax.random.normal(fold_in(key, i), (chunk_size, n_params)) * scales`` (float32,
+    threefry2x32, non-partitionable, as traced under ``jit``).
 
     Args:
       sigma_w: weight scale, > 0.
@@ -87,33 +126,8 @@ class Gaussian:
             parts.append(np.full(spec.size, std, dtype=np.float32))
         return np.concatenate(parts) if parts else np.zeros(0, np.float32)
 
-    def sample(
-        self, key: PRNGKeyArray, chunk_index: Int[Array, ""] | int, chunk_size: int, layout: tuple[ParamSpec, ...]
-    ) -> Float[Array, "chunk n_params"]:
-        """Draw chunk ``chunk_index``: ``normal(fold_in(key, chunk_index), (chunk_size, n_params)) * scales``.
-
-        ``normal`` is ``jax.random.normal`` (float32, threefry2x32, non-partitionable).
-        """
-        return self._transform(_chunk_bits(key, chunk_index, chunk_size, layout_size(layout)), layout)
-
-    def sample_paired_rows(
-        self,
-        key: PRNGKeyArray,
-        chunk_index: Int[Array, ""] | int,
-        chunk_size: int,
-        layout: tuple[ParamSpec, ...],
-        first_row: Int[Array, ""] | int,
-        rows: int,
-    ) -> Float[Array, "two_rows n_params"]:
-        """Rows ``first_row + i`` then ``chunk_size // 2 + first_row + i`` (``i < rows``) of :meth:`sample`.
-
-        Shape ``(2 rows, n_params)``; needs an even ``chunk_size``.
-        """
-        raw = _paired_bits(key, chunk_index, chunk_size, layout_size(layout), first_row, rows)
-        return self._transform(raw, layout)
-
-    def _transform(self, raw: UInt32[Array, "rows n_params"], layout: tuple[ParamSpec, ...]) -> Array:
-        return _threefry.normal(raw) * jnp.asarray(self.scales(layout))[None, :]
+    def _from_bits(self, draw: BitsDraw, key_words: UInt32[Array, " 2"], layout: tuple[ParamSpec, ...]) -> Array:
+        return _threefry.normal(draw(key_words)) * jnp.asarray(self.scales(layout))[None, :]
 
     def config(self) -> dict:
         """Plain-dict description, stored in results."""
@@ -121,10 +135,12 @@ class Gaussian:
 
 
 @dataclasses.dataclass(frozen=True)
-class Uniform:
+class Uniform(_ChunkStream):
     """Every parameter independent and uniform on ``[-bound, bound]``.
 
     The prior mass of a set is then its Lebesgue volume divided by ``(2 bound)**n_params``.
+    Chunk ``i`` is ``jax.random.uniform(fold_in(key, i), (chunk_size, n_params), minval=-bound,
+    maxval=bound)`` (float32, threefry2x32, non-partitionable, as traced under ``jit``).
 
     Args:
       bound: half-width of the box, > 0.
@@ -135,29 +151,8 @@ class Uniform:
     def __post_init__(self) -> None:
         object.__setattr__(self, "bound", check_finite_float("bound", self.bound, positive=True))
 
-    def sample(
-        self, key: PRNGKeyArray, chunk_index: Int[Array, ""] | int, chunk_size: int, layout: tuple[ParamSpec, ...]
-    ) -> Float[Array, "chunk n_params"]:
-        """Draw chunk ``chunk_index``: ``uniform(fold_in(key, chunk_index), (chunk_size, n_params), -bound, bound)``.
-
-        ``uniform`` is ``jax.random.uniform`` (float32, threefry2x32, non-partitionable).
-        """
-        return _threefry.uniform(
-            _chunk_bits(key, chunk_index, chunk_size, layout_size(layout)), -self.bound, self.bound
-        )
-
-    def sample_paired_rows(
-        self,
-        key: PRNGKeyArray,
-        chunk_index: Int[Array, ""] | int,
-        chunk_size: int,
-        layout: tuple[ParamSpec, ...],
-        first_row: Int[Array, ""] | int,
-        rows: int,
-    ) -> Float[Array, "two_rows n_params"]:
-        """Rows ``first_row + i`` then ``chunk_size // 2 + first_row + i`` (``i < rows``) of :meth:`sample`."""
-        raw = _paired_bits(key, chunk_index, chunk_size, layout_size(layout), first_row, rows)
-        return _threefry.uniform(raw, -self.bound, self.bound)
+    def _from_bits(self, draw: BitsDraw, key_words: UInt32[Array, " 2"], layout: tuple[ParamSpec, ...]) -> Array:
+        return _threefry.uniform(draw(key_words), -self.bound, self.bound)
 
     def config(self) -> dict:
         """Plain-dict description, stored in results."""
@@ -165,8 +160,11 @@ class Uniform:
 
 
 @dataclasses.dataclass(frozen=True)
-class Lattice:
+class Lattice(_ChunkStream):
     """Every parameter independent and uniform on a finite set of values.
+
+    Chunk ``i`` is ``values[jax.random.randint(fold_in(key, i), (chunk_size, n_params), 0,
+    len(values))]`` (threefry2x32, non-partitionable).
 
     Because the set is finite, the prior mass of any set of networks can be found
     exactly by enumerating all ``len(values)**n_params`` parameter vectors (see
@@ -192,42 +190,14 @@ class Lattice:
             raise CountnetsError(f"lattice values must be distinct, got {values}")
         object.__setattr__(self, "values", values)
 
-    def sample(
-        self, key: PRNGKeyArray, chunk_index: Int[Array, ""] | int, chunk_size: int, layout: tuple[ParamSpec, ...]
-    ) -> Float[Array, "chunk n_params"]:
-        """Draw chunk ``chunk_index``: ``values[randint(fold_in(key, chunk_index), shape, 0, len(values))]``.
-
-        ``randint`` is ``jax.random.randint`` (int32, threefry2x32, non-partitionable).
-        """
-        words = _chunk_key_words(key, chunk_index)
-        n_params = layout_size(layout)
-        high_key, low_key = _threefry.bits(words, 2, 2)
-        high = _threefry.bits(high_key, chunk_size, n_params)
-        low = _threefry.bits(low_key, chunk_size, n_params)
-        return self._transform(high, low)
-
-    def sample_paired_rows(
-        self,
-        key: PRNGKeyArray,
-        chunk_index: Int[Array, ""] | int,
-        chunk_size: int,
-        layout: tuple[ParamSpec, ...],
-        first_row: Int[Array, ""] | int,
-        rows: int,
-    ) -> Float[Array, "two_rows n_params"]:
-        """Rows ``first_row + i`` then ``chunk_size // 2 + first_row + i`` (``i < rows``) of :meth:`sample`."""
-        words = _chunk_key_words(key, chunk_index)
-        n_params = layout_size(layout)
-        high_key, low_key = _threefry.bits(words, 2, 2)
-        high = _threefry.paired_row_bits(high_key, chunk_size, n_params, first_row, rows).reshape(2 * rows, n_params)
-        low = _threefry.paired_row_bits(low_key, chunk_size, n_params, first_row, rows).reshape(2 * rows, n_params)
-        return self._transform(high, low)
-
-    def _transform(self, high: UInt32[Array, "*shape"], low: UInt32[Array, "*shape"]) -> Array:
-        # jax.random.randint's reduction of two words to [0, V): the same uint32 arithmetic.
-        span = len(self.values)
-        multiplier = np.uint32(((2**16 % span) ** 2 & 0xFFFFFFFF) % span)
-        index = ((high % np.uint32(span)) * multiplier + low % np.uint32(span)) % np.uint32(span)
+    def _from_bits(self, draw: BitsDraw, key_words: UInt32[Array, " 2"], layout: tuple[ParamSpec, ...]) -> Array:
+        # jax.random.randint: two words per value under the two halves of split(key),
+        # reduced to [0, V) with the same uint32 arithmetic.
+        high_key, low_key = _threefry.bits(key_words, 2, 2)
+        high, low = draw(high_key), draw(low_key)
+        span = np.uint32(len(self.values))
+        multiplier = np.uint32(((2**16 % len(self.values)) ** 2 & 0xFFFFFFFF) % len(self.values))
+        index = ((high % span) * multiplier + low % span) % span
         return jnp.asarray(self.values, dtype=jnp.float32)[index.astype(jnp.int32)]
 
     def n_configurations(self, layout: tuple[ParamSpec, ...]) -> int:
