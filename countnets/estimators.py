@@ -124,6 +124,11 @@ def sampling_source(prior: Prior, arch: Architecture, chunk_size: int = DEFAULT_
     """Chunks drawn from ``prior``: chunk i is ``prior.sample(key, i, chunk_size, arch.layout())``."""
     chunk_size = check_positive_int("chunk_size", chunk_size)
     layout = arch.layout()
+    if chunk_size * arch.n_params >= 2**32 - 1:
+        raise CountnetsError(
+            f"a chunk must hold fewer than 2**32 - 1 parameters (one threefry stream), got {chunk_size} networks "
+            f"x {arch.n_params} parameters; lower chunk_size"
+        )
     paired = None
     if chunk_size % 2 == 0:
 
@@ -230,9 +235,17 @@ class Blocking:
     """How a step walks through its chunks; a speed setting that never changes a count.
 
     Attributes:
-      n_blocks: blocks per chunk (see :meth:`ChunkSource.block`).
+      n_blocks: blocks per chunk (see :meth:`ChunkSource.block`); a split chunk's
+        blocks must hold at least ``_MIN_BLOCK_ROWS`` (64) networks.
       in_flight: blocks evaluated together in one vectorised pass; ``None``: all of
-        the step's blocks at once (a plain ``vmap``, what accelerators want).
+        the step's blocks at once (a plain ``vmap``, what accelerators want). Steps
+        are padded with empty blocks to a multiple of ``in_flight``, so every pass
+        has the same size.
+
+    Both limits exist because XLA:CPU sums a matrix product in another order for
+    batches of 1 to 4 networks than for 8 or more; with them, every network is
+    evaluated in a batch of at least 64 (or its whole chunk), and its outputs are the
+    same bits for every blocking.
     """
 
     n_blocks: int = 1
@@ -269,7 +282,8 @@ def plan_blocking(source: ChunkSource, bytes_per_network: int, platform: str | N
         and source.can_split(2 * n_blocks)
     ):
         n_blocks *= 2
-    return Blocking(n_blocks, 1)
+    # Chunks smaller than the minimum go several to a pass.
+    return Blocking(n_blocks, -(-_MIN_BLOCK_ROWS // (source.chunk_size // n_blocks)))
 
 
 def map_blocks(
@@ -284,15 +298,27 @@ def map_blocks(
 
     ``valid`` marks the block's rows below the chunk's ``n_valid``. Outputs have a
     leading axis of ``batch * n_blocks`` (chunk-major). Traceable; called inside a step.
+
+    Raises:
+      CountnetsError: if the source cannot split its chunks into ``n_blocks`` blocks of
+        at least 64 networks.
     """
     n_blocks = blocking.n_blocks
     if not source.can_split(n_blocks):
         raise CountnetsError(f"a chunk of {source.chunk_size} cannot be drawn in {n_blocks} blocks")
+    if n_blocks > 1 and source.chunk_size // n_blocks < _MIN_BLOCK_ROWS:
+        raise CountnetsError(
+            f"blocks of {source.chunk_size // n_blocks} networks are too small: a split chunk's blocks must hold at "
+            f"least {_MIN_BLOCK_ROWS} (XLA:CPU sums tiny batches in another order); use fewer blocks"
+        )
     batch = chunk_indices.shape[0]
+    total = batch * n_blocks
+    in_flight = total if blocking.in_flight is None else blocking.in_flight
+    padded = -(-total // in_flight) * in_flight  # empty blocks (n_valid 0) fill the last pass
     items = (
-        jnp.repeat(chunk_indices, n_blocks),
-        jnp.repeat(n_valid, n_blocks),
-        jnp.tile(jnp.arange(n_blocks, dtype=jnp.int32), batch),
+        jnp.pad(jnp.repeat(chunk_indices, n_blocks), (0, padded - total), constant_values=chunk_indices[0]),
+        jnp.pad(jnp.repeat(n_valid, n_blocks), (0, padded - total)),
+        jnp.tile(jnp.arange(n_blocks, dtype=jnp.int32), padded // n_blocks + 1)[:padded],
     )
 
     def one(item):
@@ -300,10 +326,11 @@ def map_blocks(
         theta, rows = source.block(key, index, block, n_blocks)
         return per_block(theta, rows < limit)
 
-    in_flight = batch * n_blocks if blocking.in_flight is None else min(blocking.in_flight, batch * n_blocks)
-    if in_flight >= batch * n_blocks:
-        return jax.vmap(one)(items)
-    return jax.lax.map(one, items, batch_size=None if in_flight == 1 else in_flight)
+    if in_flight == padded:
+        out = jax.vmap(one)(items)
+    else:
+        out = jax.lax.map(one, items, batch_size=None if in_flight == 1 else in_flight)
+    return jax.tree.map(lambda leaf: leaf[:total], out)
 
 
 def build_chunk_counter(
@@ -848,7 +875,8 @@ def _key(seed: int) -> PRNGKeyArray:
     seed = check_positive_int("seed", seed, allow_zero=True)
     if seed >= 2**32:
         raise CountnetsError(f"seed must be below 2**32, got {seed}")
-    return jax.random.PRNGKey(seed)
+    # Threefry whatever JAX's default PRNG: the raw words of key(seed, impl="threefry2x32").
+    return jax.random.key_data(jax.random.key(seed, impl="threefry2x32"))
 
 
 def _check_common(n_samples: int, confidence: float, method: str) -> tuple[int, float]:

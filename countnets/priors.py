@@ -42,11 +42,35 @@ def _stream():
 
 
 def _chunk_key_words(key: PRNGKeyArray, chunk_index: Int[Array, ""] | int) -> UInt32[Array, " 2"]:
+    """The two threefry key words of chunk ``chunk_index``, whatever JAX's default PRNG."""
+    if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
+        if str(jax.random.key_impl(key)) != "threefry2x32":
+            raise CountnetsError(f"countnets draws with threefry2x32 keys, got a {jax.random.key_impl(key)} key")
+        key = jax.random.key_data(key)
+    words = jnp.asarray(key)
+    if words.shape != (2,) or words.dtype != jnp.uint32:
+        raise CountnetsError(
+            f"a raw key must be the two uint32 words of a threefry2x32 key, got {words.dtype}{words.shape}"
+        )
     with _stream():
-        folded = chunk_key(key, chunk_index)
-    if jax.dtypes.issubdtype(folded.dtype, jax.dtypes.prng_key):
-        folded = jax.random.key_data(folded)
-    return jnp.asarray(folded, dtype=jnp.uint32)
+        folded = chunk_key(jax.random.wrap_key_data(words, impl="threefry2x32"), chunk_index)
+    return jax.random.key_data(folded)
+
+
+def _sample_chunk(prior, key, chunk_index, chunk_size: int, layout: tuple[ParamSpec, ...]) -> Array:
+    n_params = layout_size(layout)
+    return prior._from_bits(
+        lambda words: _threefry.bits(words, chunk_size, n_params), _chunk_key_words(key, chunk_index), layout
+    )
+
+
+def _sample_paired_rows(prior, key, chunk_index, chunk_size: int, layout, first_row, rows: int) -> Array:
+    n_params = layout_size(layout)
+
+    def draw(words):
+        return _threefry.paired_row_bits(words, chunk_size, n_params, first_row, rows).reshape(2 * rows, n_params)
+
+    return prior._from_bits(draw, _chunk_key_words(key, chunk_index), layout)
 
 
 BitsDraw = Callable[[UInt32[Array, " 2"]], UInt32[Array, "rows n_params"]]
@@ -67,11 +91,16 @@ class _ChunkStream:
     def sample(
         self, key: PRNGKeyArray, chunk_index: Int[Array, ""] | int, chunk_size: int, layout: tuple[ParamSpec, ...]
     ) -> Float[Array, "chunk n_params"]:
-        """Draw chunk ``chunk_index``, shape ``(chunk_size, n_params)`` (the class docstring gives the draw)."""
-        n_params = layout_size(layout)
-        return self._from_bits(
-            lambda words: _threefry.bits(words, chunk_size, n_params), _chunk_key_words(key, chunk_index), layout
-        )
+        """Draw chunk ``chunk_index``, shape ``(chunk_size, n_params)`` (the class docstring gives the draw).
+
+        The engine's steps trace it under ``jit``, where XLA folds constants into the
+        float transforms; called eagerly it can differ from that in the last bit, so
+        wrap it in ``jax.jit`` to reproduce an engine's parameters exactly.
+
+        Raises:
+          CountnetsError: for a key that is not a threefry2x32 key.
+        """
+        return _sample_chunk(self, key, chunk_index, chunk_size, tuple(layout))
 
     def sample_paired_rows(
         self,
@@ -86,12 +115,7 @@ class _ChunkStream:
 
         Shape ``(2 rows, n_params)``, bit for bit equal to those rows; needs an even ``chunk_size``.
         """
-        n_params = layout_size(layout)
-
-        def draw(words):
-            return _threefry.paired_row_bits(words, chunk_size, n_params, first_row, rows).reshape(2 * rows, n_params)
-
-        return self._from_bits(draw, _chunk_key_words(key, chunk_index), layout)
+        return _sample_paired_rows(self, key, chunk_index, chunk_size, tuple(layout), first_row, rows)
 
 
 PRNG_DESCRIPTION = "threefry2x32, non-partitionable counters, fold_in(PRNGKey(seed), chunk_index)"
@@ -193,8 +217,9 @@ class Lattice(_ChunkStream):
     def _from_bits(self, draw: BitsDraw, key_words: UInt32[Array, " 2"], layout: tuple[ParamSpec, ...]) -> Array:
         # jax.random.randint: two words per value under the two halves of split(key),
         # reduced to [0, V) with the same uint32 arithmetic.
-        high_key, low_key = _threefry.bits(key_words, 2, 2)
-        high, low = draw(high_key), draw(low_key)
+        # One vmapped draw for both keys: two separate unrolled hashes in one function
+        # sent XLA:CPU's compiler into a minutes-long (unbounded) compile for some shapes.
+        high, low = jax.vmap(draw)(_threefry.bits(key_words, 2, 2))
         span = np.uint32(len(self.values))
         multiplier = np.uint32(((2**16 % len(self.values)) ** 2 & 0xFFFFFFFF) % len(self.values))
         index = ((high % span) * multiplier + low % span) % span

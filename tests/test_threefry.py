@@ -58,6 +58,8 @@ PRIORS = [
     Gaussian(1.3, 0.7),
     Uniform(0.5),
     Uniform(1.7),
+    Lattice((-2.0, -1.0, 0.0, 0.5, 1.0, 2.0)),
+    Lattice(tuple(float(v) for v in range(7))),
     Lattice((-1.0, 0.0, 1.0)),
     Lattice((0.0, 2.5, -1.0, 7.0, 3.0)),
 ]
@@ -92,3 +94,20 @@ def test_prior_paired_rows_equal_rows_of_sample(prior):
         got = np.asarray(jax.jit(lambda k, f: prior.sample_paired_rows(k, index, size, layout, f, rows))(key, first))
         expected = np.concatenate([whole[first : first + rows], whole[size // 2 + first : size // 2 + first + rows]])
         assert np.array_equal(got, expected)
+
+
+def test_keys_are_threefry_whatever_the_default_prng():
+    from countnets import CountnetsError, estimators
+
+    layout = MLP(2, ()).layout()
+    with jax.default_prng_impl("rbg"):
+        key = estimators._key(3)
+        theta = np.asarray(Gaussian().sample(key, 0, 8, layout))
+    assert np.array_equal(np.asarray(key), np.asarray([0, 3], np.uint32))
+    assert np.array_equal(theta, np.asarray(Gaussian().sample(jax.random.PRNGKey(3), 0, 8, layout)))
+    # A typed threefry key draws the same stream; other generators are refused.
+    assert np.array_equal(theta, np.asarray(Gaussian().sample(jax.random.key(3, impl="threefry2x32"), 0, 8, layout)))
+    with pytest.raises(CountnetsError, match="threefry2x32 keys, got a rbg key"):
+        Gaussian().sample(jax.random.key(3, impl="rbg"), 0, 8, layout)
+    with pytest.raises(CountnetsError, match="two uint32 words"):
+        Gaussian().sample(jnp.zeros(4, jnp.uint32), 0, 8, layout)
