@@ -60,12 +60,13 @@ def threefry2x32(
     return x1, x2
 
 
-def check_stream_shape(n_rows: int, n_cols: int) -> None:
-    """Raise ``ValueError`` unless a ``(n_rows, n_cols)`` draw has fewer than ``2**32 - 1`` words.
+# One stream holds fewer words than this; past it jax.random switches to another counter scheme.
+MAX_STREAM_WORDS = 2**32 - 1
 
-    Past that size ``jax.random`` switches to a different counter scheme.
-    """
-    if n_rows * n_cols >= 2**32 - 1:
+
+def check_stream_shape(n_rows: int, n_cols: int) -> None:
+    """Raise ``ValueError`` unless a ``(n_rows, n_cols)`` draw has fewer than ``MAX_STREAM_WORDS`` words."""
+    if n_rows * n_cols >= MAX_STREAM_WORDS:
         raise ValueError(f"a chunk of {n_rows} x {n_cols} parameters is too large for one threefry stream")
 
 

@@ -39,7 +39,15 @@ from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray, UInt32
 from countnets import boolean
 from countnets._errors import CountnetsError
 from countnets.architectures import DEFAULT_PRECISION, GoalNet, ResMLP
-from countnets.estimators import Blocking, ChunkSource, map_blocks, network_bytes, plan_blocking, sorted_run_counts
+from countnets.estimators import (
+    Blocking,
+    ChunkSource,
+    _flag_counts,
+    map_blocks,
+    network_bytes,
+    plan_blocking,
+    sorted_run_counts,
+)
 
 __all__ = [
     "truncated_outputs",
@@ -315,7 +323,7 @@ def _chunk_step(
     def per_block(theta, valid):
         cols, nonfinite, near = jax.vmap(per_network)(theta)  # (rows, V, k), (rows, V), (rows, V)
         valid = jnp.broadcast_to(valid[:, None], nonfinite.shape)
-        return cols, valid, jnp.sum(nonfinite & valid, dtype=jnp.int32), jnp.sum(near & valid, dtype=jnp.int32)
+        return cols, valid, *_flag_counts(nonfinite, near, valid)
 
     @jax.jit
     def step(key, chunk_indices, n_valid):

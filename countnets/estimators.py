@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray, UInt32
 
-from countnets import boolean, sharding, statistics
+from countnets import _threefry, boolean, sharding, statistics
 from countnets import checkpoint as checkpoint_lib
 from countnets._errors import CountnetsError, check_finite_float, check_positive_int
 from countnets.architectures import DEFAULT_PRECISION, Architecture, apply_flat_batch
@@ -124,7 +124,7 @@ def sampling_source(prior: Prior, arch: Architecture, chunk_size: int = DEFAULT_
     """Chunks drawn from ``prior``: chunk i is ``prior.sample(key, i, chunk_size, arch.layout())``."""
     chunk_size = check_positive_int("chunk_size", chunk_size)
     layout = arch.layout()
-    if chunk_size * arch.n_params >= 2**32 - 1:
+    if chunk_size * arch.n_params >= _threefry.MAX_STREAM_WORDS:
         raise CountnetsError(
             f"a chunk must hold fewer than 2**32 - 1 parameters (one threefry stream), got {chunk_size} networks "
             f"x {arch.n_params} parameters; lower chunk_size"
@@ -219,6 +219,13 @@ def chunk_tables(
 
 def _valid_mask(chunk_size: int, n_valid: Int[Array, " batch"]) -> Bool[Array, "batch chunk"]:
     return jnp.arange(chunk_size, dtype=jnp.int32)[None, :] < n_valid[:, None]
+
+
+def _flag_counts(
+    nonfinite: Bool[Array, "*shape"], near: Bool[Array, "*shape"], valid: Bool[Array, "*shape"]
+) -> tuple[Int[Array, ""], Int[Array, ""]]:
+    """int32 counts of kept networks (``valid``) with a non-finite output and with one near 0."""
+    return jnp.sum(nonfinite & valid, dtype=jnp.int32), jnp.sum(near & valid, dtype=jnp.int32)
 
 
 # Activation bytes aimed at per block when a CPU evaluates a chunk block by block:
@@ -360,11 +367,7 @@ def build_chunk_counter(
     def per_block(theta, valid):
         keys, nonfinite, near = chunk_tables(arch, theta, x, precision=precision, margin=margin)
         match = jnp.all(keys[:, None, :] == target_words[None, :, :], axis=-1)  # (rows, T)
-        return (
-            jnp.sum(match & valid[:, None], axis=0, dtype=jnp.int32),
-            jnp.sum(nonfinite & valid, dtype=jnp.int32),
-            jnp.sum(near & valid, dtype=jnp.int32),
-        )
+        return (jnp.sum(match & valid[:, None], axis=0, dtype=jnp.int32), *_flag_counts(nonfinite, near, valid))
 
     @jax.jit
     def count(key, chunk_indices, n_valid):
@@ -434,7 +437,7 @@ def build_chunk_histogram(
 
     def per_block(theta, valid):
         keys, nonfinite, near = chunk_tables(arch, theta, x, precision=precision, margin=margin)
-        return keys, valid, jnp.sum(nonfinite & valid, dtype=jnp.int32), jnp.sum(near & valid, dtype=jnp.int32)
+        return keys, valid, *_flag_counts(nonfinite, near, valid)
 
     @jax.jit
     def histogram(key, chunk_indices, n_valid):

@@ -57,22 +57,6 @@ def _chunk_key_words(key: PRNGKeyArray, chunk_index: Int[Array, ""] | int) -> UI
     return jax.random.key_data(folded)
 
 
-def _sample_chunk(prior, key, chunk_index, chunk_size: int, layout: tuple[ParamSpec, ...]) -> Array:
-    n_params = layout_size(layout)
-    return prior._from_bits(
-        lambda words: _threefry.bits(words, chunk_size, n_params), _chunk_key_words(key, chunk_index), layout
-    )
-
-
-def _sample_paired_rows(prior, key, chunk_index, chunk_size: int, layout, first_row, rows: int) -> Array:
-    n_params = layout_size(layout)
-
-    def draw(words):
-        return _threefry.paired_row_bits(words, chunk_size, n_params, first_row, rows).reshape(2 * rows, n_params)
-
-    return prior._from_bits(draw, _chunk_key_words(key, chunk_index), layout)
-
-
 BitsDraw = Callable[[UInt32[Array, " 2"]], UInt32[Array, "rows n_params"]]
 
 
@@ -100,7 +84,10 @@ class _ChunkStream:
         Raises:
           CountnetsError: for a key that is not a threefry2x32 key.
         """
-        return _sample_chunk(self, key, chunk_index, chunk_size, tuple(layout))
+        n_params = layout_size(layout)
+        return self._from_bits(
+            lambda words: _threefry.bits(words, chunk_size, n_params), _chunk_key_words(key, chunk_index), layout
+        )
 
     def sample_paired_rows(
         self,
@@ -115,7 +102,12 @@ class _ChunkStream:
 
         Shape ``(2 rows, n_params)``, bit for bit equal to those rows; needs an even ``chunk_size``.
         """
-        return _sample_paired_rows(self, key, chunk_index, chunk_size, tuple(layout), first_row, rows)
+        n_params = layout_size(layout)
+
+        def draw(words):
+            return _threefry.paired_row_bits(words, chunk_size, n_params, first_row, rows).reshape(2 * rows, n_params)
+
+        return self._from_bits(draw, _chunk_key_words(key, chunk_index), layout)
 
 
 PRNG_DESCRIPTION = "threefry2x32, non-partitionable counters, fold_in(PRNGKey(seed), chunk_index)"
