@@ -141,6 +141,18 @@ class MLP(_FlatParameters):
                 h = act(h)
         return h[:, 0]
 
+    def hidden_preactivations(
+        self, params: dict[str, Array], x: Float[Array, "points n"], *, precision: str = DEFAULT_PRECISION
+    ) -> tuple[Float[Array, "points width"], ...]:
+        """Pre-activations ``h_{l-1} W_l + b_l`` of each hidden layer (0-based layer l - 1), as in :meth:`apply`."""
+        act = activation_fn(self.activation)
+        out, h = [], x
+        for i in range(1, len(self.hidden) + 1):
+            pre = jnp.matmul(h, params[f"W{i}"], precision=precision) + params[f"b{i}"][None, :]
+            out.append(pre)
+            h = act(pre)
+        return tuple(out)
+
     def config(self) -> dict:
         """Plain-dict description, stored in results."""
         return {"arch": "mlp", "n": self.n, "hidden": list(self.hidden), "activation": self.activation}
@@ -220,6 +232,16 @@ class ResMLP(_FlatParameters):
         for l in range(1, self.L + 1):
             h = h + self.branch(params, l, h, precision=precision)
         return self.readout(params, h, precision=precision)
+
+    def hidden_preactivations(
+        self, params: dict[str, Array], x: Float[Array, "points n"], *, precision: str = DEFAULT_PRECISION
+    ) -> tuple[Float[Array, "points w"], ...]:
+        """Pre-activations ``h_{l-1} A_l + a_l`` of each block's hidden units in the forward pass (layer l - 1)."""
+        out, h = [], self.embed(params, x, precision=precision)
+        for l in range(1, self.L + 1):
+            out.append(jnp.matmul(h, params[f"A{l}"], precision=precision) + params[f"a{l}"][None, :])
+            h = h + self.branch(params, l, h, precision=precision)
+        return tuple(out)
 
     def config(self) -> dict:
         """Plain-dict description, stored in results."""
@@ -301,6 +323,15 @@ class GoalNet(_FlatParameters):
     ) -> Float[Array, " points"]:
         """Output pre-activation of one network at each input row (the full forward pass)."""
         return self.output_given_goal(params, x, self.goal(params, x, precision=precision), precision=precision)
+
+    def hidden_preactivations(
+        self, params: dict[str, Array], x: Float[Array, "points n"], *, precision: str = DEFAULT_PRECISION
+    ) -> tuple[Float[Array, "points w"], Float[Array, "points w"]]:
+        """Pre-activations of the two hidden layers in the forward pass: ``x W1 + b1`` and ``[x, z] W2 + b2``."""
+        pre1 = jnp.matmul(x, params["W1"], precision=precision) + params["b1"][None, :]
+        z = self.goal(params, x, precision=precision)
+        xz = jnp.concatenate([x, z[:, None]], axis=1)
+        return pre1, jnp.matmul(xz, params["W2"], precision=precision) + params["b2"][None, :]
 
     def config(self) -> dict:
         """Plain-dict description, stored in results."""
