@@ -363,7 +363,7 @@ def _hidden_widths(arch: Architecture) -> tuple[int, ...]:
 # ----------------------------------------------------------------------------- combinators
 
 
-def as_measure(m: Measure | int | str) -> Measure:
+def as_measure(m: object) -> Measure:
     """A measure as given, or :func:`implements` of a function given as an int, hex or name."""
     if isinstance(m, Measure):
         return m
