@@ -22,8 +22,9 @@ import jax.numpy as jnp
 import numpy as np
 
 import countnets as cn
-from countnets import circuits, estimators
+from countnets import circuits, estimators, measures
 from countnets.boolean import pack_table
+from countnets.steps import build_step
 
 CONFIGS: dict[str, tuple] = {
     "mlp-3-8-1": (cn.MLP(3, (8,)), 2**18),
@@ -49,7 +50,7 @@ def countnets_impl(arch, n_nets: int, mode: str, truncation: bool = False) -> Ca
     n_chunks = n_nets // chunk
     source = estimators.sampling_source(PRIOR, arch, chunk)
     if truncation:
-        step = circuits.build_depth_step(source, [arch])
+        step = build_step(source, arch, measures.effective_depth(), reduce="histogram")
     elif mode == "count":
         step = estimators.build_chunk_counter(source, arch, [0, 2 ** (2**arch.n) - 1])
     else:

@@ -3,6 +3,7 @@
 Public API, re-exported from the modules named in each import.
 """
 
+from countnets import measures as measures
 from countnets._errors import CountnetsError as CountnetsError
 from countnets._version import __version__ as __version__
 from countnets.architectures import MLP as MLP
@@ -16,11 +17,15 @@ from countnets.boolean import parse_function as parse_function
 from countnets.boolean import to_hex as to_hex
 from countnets.boolean import truth_table as truth_table
 from countnets.boolean import unpack_table as unpack_table
+from countnets.driver import RunConfig as RunConfig
+from countnets.driver import RunOutcome as RunOutcome
+from countnets.driver import run_chunks as run_chunks
 from countnets.estimators import build_chunk_counter as build_chunk_counter
 from countnets.estimators import build_chunk_histogram as build_chunk_histogram
 from countnets.estimators import enumerate_exact as enumerate_exact
 from countnets.estimators import estimate_mc as estimate_mc
 from countnets.estimators import histogram_mc as histogram_mc
+from countnets.measures import Measure as Measure
 from countnets.priors import Gaussian as Gaussian
 from countnets.priors import Lattice as Lattice
 from countnets.priors import Uniform as Uniform
@@ -33,6 +38,7 @@ from countnets.statistics import clopper_pearson as clopper_pearson
 from countnets.statistics import jeffreys as jeffreys
 from countnets.statistics import ratio_interval as ratio_interval
 from countnets.statistics import wilson as wilson
+from countnets.steps import build_step as build_step
 
 __all__ = [
     "CountnetsError",
@@ -48,6 +54,12 @@ __all__ = [
     "to_hex",
     "truth_table",
     "unpack_table",
+    "measures",
+    "Measure",
+    "RunConfig",
+    "RunOutcome",
+    "run_chunks",
+    "build_step",
     "build_chunk_counter",
     "build_chunk_histogram",
     "enumerate_exact",

@@ -22,7 +22,6 @@ signal raises :class:`KeyboardInterrupt` at once.
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import dataclasses
 import json
 import math
@@ -48,8 +47,6 @@ __all__ = [
     "fingerprint_difference",
     "catch_signals",
     "interrupt_signal",
-    "require_checkpoints",
-    "required_checkpoint",
 ]
 
 FORMAT = "countnets-checkpoint"
@@ -227,29 +224,6 @@ def load(checkpoint: Checkpoint) -> Saved | None:
     if saved.next_chunk < 0 or saved.samples < 0:
         raise CountnetsError(f"checkpoint {str(path)!r} is damaged: negative progress")
     return saved
-
-
-_REQUIRED: contextvars.ContextVar[str | None] = contextvars.ContextVar("countnets_checkpoint", default=None)
-
-
-@contextlib.contextmanager
-def require_checkpoints(path: str | os.PathLike | None) -> Iterator[None]:
-    """Within the block, every :func:`countnets.estimators.run_chunks` call must checkpoint.
-
-    The command line enters it when ``--checkpoint PATH`` is given, so that a command
-    whose counting loop cannot checkpoint refuses the option before its first step
-    instead of silently ignoring it. ``None`` requires nothing.
-    """
-    token = _REQUIRED.set(None if path is None else str(path))
-    try:
-        yield
-    finally:
-        _REQUIRED.reset(token)
-
-
-def required_checkpoint() -> str | None:
-    """The path given to the enclosing :func:`require_checkpoints`, or ``None``."""
-    return _REQUIRED.get()
 
 
 # ----------------------------------------------------------------------------- signals

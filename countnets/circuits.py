@@ -4,9 +4,8 @@ Every function here evaluates *one* network (named parameter arrays from
 ``arch.unflatten``) on a batch of inputs and is pure and vmappable; batches of
 networks come from ``jax.vmap``. Interventions are re-evaluations of the same
 parameters with parts truncated, removed or clamped, never modified copies.
-The ``build_*_step`` factories turn them into jitted chunk steps for
-:func:`countnets.estimators.run_chunks` that return only a histogram of small
-integer keys (sorted and run-length counted on the device).
+The measures of :mod:`countnets.measures` (``effective_depth``, ``cancelling_pair``,
+``goal``) wrap them, and :func:`countnets.steps.build_step` counts them.
 
 Definitions (DESIGN section 3; ``docs/circuits.md`` has the full text):
 
@@ -27,27 +26,16 @@ Definitions (DESIGN section 3; ``docs/circuits.md`` has the full text):
 from __future__ import annotations
 
 import itertools
-from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray, UInt32
+from jaxtyping import Array, Bool, Float, Int
 
-from countnets import boolean
 from countnets._errors import CountnetsError
 from countnets.architectures import DEFAULT_PRECISION, GoalNet, ResMLP
-from countnets.estimators import (
-    Blocking,
-    ChunkSource,
-    _flag_counts,
-    map_blocks,
-    network_bytes,
-    plan_blocking,
-    sorted_run_counts,
-)
 
 __all__ = [
     "truncated_outputs",
@@ -67,12 +55,6 @@ __all__ = [
     "goal_outputs",
     "goal_flags",
     "goal_class",
-    "build_depth_step",
-    "build_pair_step",
-    "build_goal_step",
-    "merge_keyed_step",
-    "KeyedAccumulator",
-    "chunks_per_step_for",
 ]
 
 # Bits of the goal flag word (see :func:`goal_flags`).
@@ -86,8 +68,6 @@ GOAL_CONSTANT = 16  # g is constant (all 0 or all 1)
 DIRECT = 0
 DETOUR = 1
 OTHER = 2
-
-_STEP_BYTES = 256 * 2**20  # activation memory aimed at per jitted step
 
 
 # ----------------------------------------------------------------------------- truncation
@@ -295,255 +275,3 @@ def goal_class(flags: Any) -> Any:
         return DIRECT if direct else (DETOUR if detour else OTHER)
     xp = jnp if isinstance(flags, jax.Array) else np
     return xp.where(direct, DIRECT, xp.where(detour, DETOUR, OTHER))
-
-
-# ----------------------------------------------------------------------------- chunk steps
-
-
-def _table_words(tables: Bool[Array, "*batch points"]) -> UInt32[Array, "*batch words"]:
-    """Packed tables as key columns: uint32 words, most significant first."""
-    return boolean.pack_table(tables)[..., ::-1]
-
-
-def _chunk_step(
-    source: ChunkSource,
-    per_network: Callable[[Array], tuple[Array, Array, Array]],
-    bytes_per_network: int,
-    blocking: Blocking | None,
-) -> Callable[[PRNGKeyArray, Int[Array, " batch"], Int[Array, " batch"]], dict[str, Array]]:
-    """Jitted step: ``per_network`` over every network of a batch of chunks, histogram of the keys.
-
-    ``per_network(theta)`` returns ``(columns, nonfinite, near)``: uint32 key columns
-    ``(variants, k)`` (one key row per evaluated variant) and two bools ``(variants,)``.
-    Chunks are walked block by block as ``blocking`` (default :func:`plan_blocking`
-    for ``bytes_per_network``) says, which changes only the speed.
-    """
-    blocking = blocking or plan_blocking(source, bytes_per_network)
-
-    def per_block(theta, valid):
-        cols, nonfinite, near = jax.vmap(per_network)(theta)  # (rows, V, k), (rows, V), (rows, V)
-        valid = jnp.broadcast_to(valid[:, None], nonfinite.shape)
-        return cols, valid, *_flag_counts(nonfinite, near, valid)
-
-    @jax.jit
-    def step(key, chunk_indices, n_valid):
-        cols, valid, nonfinite, near = map_blocks(source, blocking, per_block, key, chunk_indices, n_valid)
-        out = sorted_run_counts(cols.reshape(-1, cols.shape[-1]), valid.reshape(-1).astype(jnp.int32))
-        out["nonfinite"] = jnp.sum(nonfinite, dtype=jnp.int32)
-        out["near"] = jnp.sum(near, dtype=jnp.int32)
-        return out
-
-    return step
-
-
-def _flags(y: Array, margin: float) -> tuple[Array, Array]:
-    return ~jnp.all(jnp.isfinite(y)), jnp.any(jnp.abs(y) <= margin)
-
-
-def _single_key_step(
-    source: ChunkSource,
-    key_of: Callable[[Array], tuple[Array, Array, Array]],
-    margin: float,
-    bytes_per_network: int,
-    blocking: Blocking | None,
-) -> Callable[[PRNGKeyArray, Int[Array, " batch"], Int[Array, " batch"]], dict[str, Array]]:
-    """:func:`_chunk_step` with one key row (one variant) per network.
-
-    ``key_of(theta)`` returns ``(words, value, outputs)``: the key row is ``words``
-    (uint32 columns) then the uint32 scalar ``value``; ``nonfinite`` and ``near`` are
-    the flags of ``outputs``.
-    """
-
-    def per_network(theta):
-        words, value, outputs = key_of(theta)
-        nonfinite, near = _flags(outputs, margin)
-        return jnp.concatenate([words, value[None]])[None, :], nonfinite[None], near[None]
-
-    return _chunk_step(source, per_network, bytes_per_network, blocking)
-
-
-def build_depth_step(
-    source: ChunkSource,
-    archs: Sequence[ResMLP],
-    *,
-    encoding: str = "01",
-    precision: str = DEFAULT_PRECISION,
-    margin: float = 1e-5,
-    blocking: Blocking | None = None,
-) -> Callable[[PRNGKeyArray, Int[Array, " batch"], Int[Array, " batch"]], dict[str, Array]]:
-    """Jitted chunk step: histogram of (branch scale, function, k*, stable depth, Hamming distance).
-
-    ``archs`` are ResMLPs that differ only in ``branch_scale`` (so they share one
-    parameter layout): each sampled parameter vector is evaluated under every
-    branch scale (common random numbers), which gives the same counts as separate
-    runs with the same seed, for the price of one sampling pass.
-
-    Key columns: the index of the branch scale in ``archs``, the packed table of
-    ``y^(L)`` (uint32 words, most significant first) and
-    ``code = (k* (L + 1) + stable) (2**n + 1) + hamming``; the step's ``nonfinite`` and
-    ``near`` count (network, branch scale) pairs with a non-finite output, or one
-    within ``margin`` of 0, at any order.
-    """
-    archs = tuple(archs)
-    if not archs or not all(isinstance(a, ResMLP) for a in archs):
-        raise CountnetsError(f"effective depth needs one or more ResMLPs, got {[type(a).__name__ for a in archs]}")
-    first = archs[0]
-    if any(a.layout() != first.layout() for a in archs):
-        raise CountnetsError(f"ResMLPs sharing a step must differ only in branch_scale, got {[a.name for a in archs]}")
-    x = boolean.cube(first.n, encoding)
-    L, span = first.L, 2**first.n + 1
-
-    def per_network(theta):
-        params = first.unflatten(theta)
-        rows, nonfinite, near = [], [], []
-        for index, arch in enumerate(archs):
-            y = truncated_outputs(arch, params, x, precision=precision)
-            tables = boolean.truth_table(y)
-            kstar, stable, hamming = depth_statistics(tables)
-            code = ((kstar * (L + 1) + stable) * span + hamming).astype(jnp.uint32)
-            words = _table_words(tables[-1])
-            rows.append(jnp.concatenate([jnp.full((1,), index, jnp.uint32), words, code[None]]))
-            bad, close = _flags(y, margin)
-            nonfinite.append(bad)
-            near.append(close)
-        return jnp.stack(rows), jnp.stack(nonfinite), jnp.stack(near)
-
-    return _chunk_step(source, per_network, network_bytes(first) * len(archs), blocking)
-
-
-def build_pair_step(
-    source: ChunkSource,
-    arch: ResMLP,
-    *,
-    encoding: str = "01",
-    precision: str = DEFAULT_PRECISION,
-    margin: float = 1e-5,
-    blocking: Blocking | None = None,
-) -> Callable[[PRNGKeyArray, Int[Array, " batch"], Int[Array, " batch"]], dict[str, Array]]:
-    """Jitted chunk step: histogram of (function, cancelling-pair bitmask).
-
-    Bit p of the mask is set when pair ``block_pairs(L)[p]`` cancels. Needs ``L <= 8``
-    (28 pairs fit one uint32).
-    """
-    if not isinstance(arch, ResMLP):
-        raise CountnetsError(f"block removal needs a ResMLP, got {type(arch).__name__}")
-    if not 2 <= arch.L <= 8:
-        raise CountnetsError(f"a cancelling-pair search needs 2..8 blocks, got L={arch.L}")
-    x = boolean.cube(arch.n, encoding)
-    sets = removal_sets(arch.L)
-    weights = jnp.asarray([1 << p for p in range(len(block_pairs(arch.L)))], dtype=jnp.uint32)
-
-    def key_of(theta):
-        y = removal_outputs(arch, arch.unflatten(theta), x, sets, precision=precision)
-        tables = boolean.truth_table(y)
-        cancel = cancelling_pairs(tables, arch.L)
-        mask = jnp.sum(jnp.where(cancel, weights, jnp.uint32(0)), dtype=jnp.uint32)
-        return _table_words(tables[0]), mask, y
-
-    return _single_key_step(source, key_of, margin, network_bytes(arch) * len(sets), blocking)
-
-
-def build_goal_step(
-    source: ChunkSource,
-    arch: GoalNet,
-    *,
-    encoding: str = "01",
-    precision: str = DEFAULT_PRECISION,
-    margin: float = 1e-5,
-    blocking: Blocking | None = None,
-) -> Callable[[PRNGKeyArray, Int[Array, " batch"], Int[Array, " batch"]], dict[str, Array]]:
-    """Jitted chunk step: histogram of (function f, goal g, flag word of :func:`goal_flags`).
-
-    ``near`` also counts networks whose goal pre-activation is within ``margin`` of 0.
-    """
-    if not isinstance(arch, GoalNet):
-        raise CountnetsError(f"goal classification needs a GoalNet, got {type(arch).__name__}")
-    x = boolean.cube(arch.n, encoding)
-
-    def key_of(theta):
-        pre, y = goal_outputs(arch, arch.unflatten(theta), x, precision=precision)
-        tables = boolean.truth_table(y)
-        goal = pre > 0
-        flags = goal_flags(goal, tables).astype(jnp.uint32)
-        words = jnp.concatenate([_table_words(tables[0]), _table_words(goal)])
-        return words, flags, jnp.concatenate([y, pre[None, :]], axis=0)
-
-    return _single_key_step(source, key_of, margin, network_bytes(arch), blocking)
-
-
-def merge_keyed_step(histogram: Counter, step_out: dict[str, Any], fields: Sequence[int]) -> None:
-    """Add a step's device histogram (see :func:`sorted_run_counts`) into a host ``Counter``.
-
-    Each key becomes a tuple of Python ints, one per field; ``fields`` gives how many
-    key columns each field spans (a packed table spans its uint32 words, most
-    significant first; a plain int spans 1). Padding rows (count 0) are skipped.
-    """
-    n_unique = int(step_out["n_unique"])
-    keys = np.asarray(step_out["keys"])[:n_unique]
-    counts = np.asarray(step_out["counts"])[:n_unique].tolist()
-    if keys.shape[1] != sum(fields):
-        raise CountnetsError(f"key has {keys.shape[1]} columns but the fields {tuple(fields)} span {sum(fields)}")
-    columns = [keys[:, i].tolist() for i in range(keys.shape[1])]
-    for row, count in enumerate(counts):
-        if not count:
-            continue
-        parts, col = [], 0
-        for width in fields:
-            value = 0
-            for _ in range(width):
-                value = (value << 32) | int(columns[col][row])
-                col += 1
-            parts.append(value)
-        histogram[tuple(parts)] += count
-
-
-class KeyedAccumulator:
-    """Host-side histogram of a circuit step's keys, with the step's flag counts.
-
-    ``histogram`` maps a key tuple (see :func:`merge_keyed_step`) to its count;
-    ``nonfinite`` and ``near`` sum the step's flag counts. It has ``state_dict`` /
-    ``load_state_dict`` for checkpoints (:func:`countnets.estimators.run_chunks`).
-
-    Args:
-      fields: key columns spanned by each key field (see :func:`merge_keyed_step`).
-    """
-
-    def __init__(self, fields: Sequence[int]):
-        self.fields = tuple(int(f) for f in fields)
-        self.histogram: Counter = Counter()
-        self.nonfinite = 0
-        self.near = 0
-
-    def merge(self, step_out: dict[str, Any]) -> None:
-        """Add one step's (or one device's) output."""
-        merge_keyed_step(self.histogram, step_out, self.fields)
-        self.nonfinite += int(step_out["nonfinite"])
-        self.near += int(step_out["near"])
-
-    def state_dict(self) -> dict[str, Any]:
-        """JSON-ready state: the histogram as ``[*key, count]`` rows, and the flag counts."""
-        rows = [[*key, count] for key, count in sorted(self.histogram.items())]
-        return {"fields": list(self.fields), "histogram": rows, "nonfinite": self.nonfinite, "near": self.near}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore from :meth:`state_dict`.
-
-        Raises:
-          CountnetsError: if the state is malformed or has other key fields.
-        """
-        try:
-            if tuple(state["fields"]) != self.fields:
-                raise CountnetsError(f"saved histogram has key fields {state['fields']}, this run {list(self.fields)}")
-            histogram = Counter({tuple(int(v) for v in row[:-1]): int(row[-1]) for row in state["histogram"]})
-            nonfinite, near = int(state["nonfinite"]), int(state["near"])
-        except (KeyError, TypeError, ValueError, IndexError) as err:
-            raise CountnetsError(f"malformed circuit histogram in checkpoint: {err!r}") from None
-        self.histogram.clear()
-        self.histogram.update(histogram)
-        self.nonfinite, self.near = nonfinite, near
-
-
-def chunks_per_step_for(chunk_size: int, floats_per_network: int) -> int:
-    """Chunks per jitted step so that activations stay near 256 MiB (1 .. 64)."""
-    per_chunk = max(1, chunk_size * floats_per_network * 4)
-    return int(max(1, min(64, _STEP_BYTES // per_chunk)))

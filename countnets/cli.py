@@ -243,7 +243,9 @@ def build_parser() -> argparse.ArgumentParser:
         exp = sub.add_parser("experiment", help="run a circuit or training experiment")
         exp_sub = exp.add_subparsers(dest="experiment", required=True, parser_class=_Parser)
         for module in modules:
-            module.add_parser(exp_sub).set_defaults(_run=module.run)
+            module.add_parser(exp_sub).set_defaults(
+                _run=module.run, _checkpoints=getattr(module, "SUPPORTS_CHECKPOINT", False)
+            )
     return parser
 
 
@@ -371,11 +373,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             for name, value in (("json", None), ("quiet", True), ("plot", None)):
                 if hasattr(args, name):
                     setattr(args, name, value)
-        with (
-            sharding.use_devices(getattr(args, "devices", None)),
-            _signal_guard(),
-            checkpoint_lib.require_checkpoints(getattr(args, "checkpoint", None)),  # refused where unsupported
-        ):
+        if getattr(args, "checkpoint", None) is not None and not getattr(args, "_checkpoints", True):
+            raise CountnetsError(
+                f"--checkpoint {args.checkpoint} was given, but this command's counting loop cannot save checkpoints; "
+                "run it without --checkpoint"
+            )
+        with _signal_guard():
             if hasattr(args, "_run"):
                 code = int(args._run(args))
                 signal_name = checkpoint_lib.interrupt_signal()

@@ -61,6 +61,7 @@ __all__ = [
     "implements",
     "table",
     "fits",
+    "finite",
     "unit_dead",
     "all_of",
     "any_of",
@@ -306,6 +307,32 @@ def fits(points: Sequence[int], labels: Sequence[bool] | int | str) -> Measure:
         level=lambda arch: float(len(pts)),
         outputs=outputs,
         check=check,
+    )
+
+
+def finite() -> Measure:
+    """Every output on the cube is finite (no NaN, no infinity).
+
+    Score: minus the number of non-finite outputs; level 0. No key.
+    """
+
+    def event(arch, params, x, precision):
+        return jnp.all(jnp.isfinite(arch.apply(params, x, precision=precision)))
+
+    def score(arch, params, x, precision):
+        y = arch.apply(params, x, precision=precision)
+        return -jnp.sum(~jnp.isfinite(y)).astype(y.dtype)
+
+    return Measure(
+        name="finite()",
+        spec={"finite": True},
+        event=event,
+        key=None,
+        key_fields=_no_fields,
+        score=score,
+        level=_zero_level,
+        outputs=_forward_outputs,
+        check=_no_check,
     )
 
 

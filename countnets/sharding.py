@@ -30,13 +30,11 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import dataclasses
 import functools
 import os
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import jax
@@ -54,9 +52,7 @@ __all__ = [
     "DistributedConfig",
     "distributed_config",
     "initialize_distributed",
-    "use_devices",
     "resolve_devices",
-    "is_shardable",
     "round_chunks_per_step",
     "device_chunks",
     "process_chunks",
@@ -71,7 +67,6 @@ ENV_COORDINATOR = "COUNTNETS_COORDINATOR"
 ENV_NUM_PROCESSES = "COUNTNETS_NUM_PROCESSES"
 ENV_PROCESS_ID = "COUNTNETS_PROCESS_ID"
 
-_DEFAULT_DEVICES: contextvars.ContextVar[int | None] = contextvars.ContextVar("countnets_devices", default=None)
 _HOST_PORT = re.compile(r"^(?P<host>\[[0-9a-fA-F:.]+\]|[A-Za-z0-9._-]+):(?P<port>[0-9]{1,5})$")
 
 
@@ -210,37 +205,15 @@ def initialize_distributed(config: DistributedConfig, *, timeout_s: int = 300) -
 # ----------------------------------------------------------------------------- devices
 
 
-@contextlib.contextmanager
-def use_devices(devices: int | None) -> Iterator[None]:
-    """Within the block, :func:`countnets.estimators.run_chunks` calls that do not name a
-    device count use ``devices`` local devices (``None``: all of them).
-
-    This is how the command line's ``--devices`` reaches every experiment.
-
-    Raises:
-      CountnetsError: if ``devices`` is not ``None`` or an int in 1..local device count.
-    """
-    if devices is not None:
-        resolve_devices(devices)
-    token = _DEFAULT_DEVICES.set(devices)
-    try:
-        yield
-    finally:
-        _DEFAULT_DEVICES.reset(token)
-
-
 def resolve_devices(devices: int | None = None) -> tuple[int, bool]:
     """``(local devices to use, whether the count was asked for explicitly)``.
 
-    ``None`` means the :func:`use_devices` default, else every local device.
+    ``None`` means every local device.
 
     Raises:
       CountnetsError: if ``devices`` is not an int in ``1 .. jax.local_device_count()``.
     """
     explicit = devices is not None
-    if devices is None:
-        devices = _DEFAULT_DEVICES.get()
-        explicit = devices is not None
     available = jax.local_device_count()
     if devices is None:
         return available, False
@@ -253,17 +226,6 @@ def resolve_devices(devices: int | None = None) -> tuple[int, bool]:
             f"devices must be in 1..{available} (this process has {available} {kind} device(s)), got {devices}"
         )
     return devices, explicit
-
-
-def is_shardable(step: Callable[..., Any]) -> bool:
-    """Whether ``step`` can be sharded: a :func:`jax.jit`-wrapped function.
-
-    A jitted step is a pure function of its arguments (anything it closes over is
-    baked in when it is traced), so it can be traced again inside :func:`jax.shard_map`
-    and evaluated ahead of the host merge. A plain Python step may read host state
-    that ``merge`` changes, so it is run as given, on one device.
-    """
-    return isinstance(step, jax.stages.Wrapped)
 
 
 def round_chunks_per_step(chunks_per_step: int, n_devices: int) -> int:

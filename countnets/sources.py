@@ -32,6 +32,7 @@ __all__ = [
     "plan_blocking",
     "map_blocks",
     "network_bytes",
+    "valid_mask",
 ]
 
 DEFAULT_CHUNK_SIZE = 4096
@@ -219,6 +220,11 @@ def plan_blocking(source: ChunkSource, bytes_per_network: int, platform: str | N
         n_blocks *= 2
     # Chunks smaller than the minimum go several to a pass.
     return Blocking(n_blocks, -(-_MIN_BLOCK_ROWS // (source.chunk_size // n_blocks)))
+
+
+def valid_mask(chunk_size: int, n_valid: Int[Array, " batch"]) -> Bool[Array, "batch chunk"]:
+    """Which networks of each chunk are kept: the first ``n_valid[b]`` of chunk ``b``."""
+    return jnp.arange(chunk_size, dtype=jnp.int32)[None, :] < n_valid[:, None]
 
 
 def map_blocks(

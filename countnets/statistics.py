@@ -6,7 +6,11 @@ split equally between the two tails where the method is tail-based.
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from scipy import stats
@@ -22,6 +26,9 @@ __all__ = [
     "ratio_interval",
     "bits",
     "log10",
+    "LambdaStar",
+    "lambda_star",
+    "compare_distributions",
 ]
 
 INTERVAL_METHODS = ("clopper-pearson", "wilson", "jeffreys")
@@ -149,3 +156,109 @@ def log10(p: float) -> float:
     if p < 0 or p > 1:
         raise CountnetsError(f"a probability must be in [0, 1], got {p}")
     return -math.inf if p == 0 else math.log10(p)
+
+
+# ----------------------------------------------------------------------------- training-vs-prior summaries
+
+
+@dataclasses.dataclass(frozen=True)
+class LambdaStar:
+    """The least pressure at which B is at least as likely as A, read off a sweep.
+
+    Attributes:
+      estimate: the least sweep value with ``P(B) >= P(A)`` (point estimates);
+        ``inf`` if there is none.
+      interval: ``(lo, hi)``: ``lo`` is the largest sweep value *below* the first one
+        whose interval for ``P(B) - P(A)`` reaches 0 (0.0 if that is the first sweep
+        value); ``hi`` is the first sweep value whose interval lies at or above 0
+        (``inf`` if none). If ``P(B) - P(A)`` increases with lambda and the pointwise
+        intervals hold, the crossing point lies in ``(lo, hi]``.
+      censored: True when the sweep never reaches ``P(B) >= P(A)``.
+    """
+
+    estimate: float
+    interval: tuple[float, float]
+    censored: bool
+
+
+def lambda_star(
+    lambdas: Sequence[float], diff: Sequence[float], diff_lo: Sequence[float], diff_hi: Sequence[float]
+) -> LambdaStar:
+    """:class:`LambdaStar` from a sweep: ``diff = P(B) - P(A)`` with its interval per lambda.
+
+    >>> lambda_star([0, 1, 2, 4], [-0.5, -0.1, 0.2, 0.6], [-0.6, -0.3, 0.0, 0.5], [-0.4, 0.1, 0.4, 0.7])
+    LambdaStar(estimate=2.0, interval=(0.0, 2.0), censored=False)
+    """
+    lams = [float(v) for v in lambdas]
+    if sorted(lams) != lams or len(set(lams)) != len(lams):
+        raise CountnetsError(f"lambdas must be strictly increasing, got {lams}")
+    if not (len(diff) == len(diff_lo) == len(diff_hi) == len(lams)):
+        raise CountnetsError("lambdas, diff, diff_lo and diff_hi must have the same length")
+    est = next((lam for lam, d in zip(lams, diff, strict=True) if d >= 0), math.inf)
+    first_plausible = next((i for i, h in enumerate(diff_hi) if h >= 0), None)
+    if first_plausible is None:
+        lo = lams[-1]
+    else:
+        lo = 0.0 if first_plausible == 0 else lams[first_plausible - 1]
+    hi = next((lam for lam, l in zip(lams, diff_lo, strict=True) if l >= 0), math.inf)
+    return LambdaStar(estimate=est, interval=(lo, hi), censored=math.isinf(est))
+
+
+def compare_distributions(
+    p_hist: dict[int, int] | Counter,
+    q_hist: dict[int, int] | Counter,
+    *,
+    min_count: int = 5,
+    bootstrap: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+    q_exact: bool = False,
+) -> dict[str, Any]:
+    """Summaries of two distributions over functions seen as counts (P = trained, Q = prior).
+
+    * ``correlation``: Pearson correlation of ``log10 P(f)`` and ``log10 Q(f)`` over the
+      functions with at least ``min_count`` counts in both (also ``spearman``).
+    * ``tv``: total-variation distance ``(1/2) sum_f |P(f) - Q(f)|`` of the empirical
+      distributions, with a percentile bootstrap interval: both histograms are
+      resampled multinomially (Q is kept fixed when ``q_exact``) ``bootstrap`` times.
+    * ``tv_null``: the mean and upper ``confidence`` quantile of the TV between two
+      independent samples of the same sizes drawn from the *pooled* distribution: what
+      sampling noise alone gives when P = Q (empirical TV is biased upward).
+    """
+    n_p, n_q = sum(p_hist.values()), sum(q_hist.values())
+    if n_p == 0 or n_q == 0:
+        raise CountnetsError(f"both distributions need counts, got {n_p} and {n_q}")
+    funcs = sorted(set(p_hist) | set(q_hist))
+    cp = np.array([p_hist.get(f, 0) for f in funcs], dtype=np.int64)
+    cq = np.array([q_hist.get(f, 0) for f in funcs], dtype=np.int64)
+    P, Q = cp / n_p, cq / n_q
+    tv = 0.5 * float(np.abs(P - Q).sum())
+    both = (cp >= min_count) & (cq >= min_count)
+    out: dict[str, Any] = {"functions_seen": len(funcs), "functions_compared": int(both.sum()), "min_count": min_count}
+    if both.sum() >= 3:
+        lp, lq = np.log10(P[both]), np.log10(Q[both])
+        out["correlation"] = float(np.corrcoef(lp, lq)[0, 1])
+        out["spearman"] = float(stats.spearmanr(lp, lq).statistic)
+    else:
+        out["correlation"] = None
+        out["spearman"] = None
+    rng = np.random.default_rng(seed)
+    alpha = 1 - confidence
+    tv_boot = np.empty(bootstrap)
+    for b in range(bootstrap):
+        bp = rng.multinomial(n_p, P) / n_p
+        bq = Q if q_exact else rng.multinomial(n_q, Q) / n_q
+        tv_boot[b] = 0.5 * np.abs(bp - bq).sum()
+    pooled = (cp + cq) / (n_p + n_q)
+    tv_null = np.empty(bootstrap)
+    for b in range(bootstrap):
+        bp = rng.multinomial(n_p, pooled) / n_p
+        bq = pooled if q_exact else rng.multinomial(n_q, pooled) / n_q
+        tv_null[b] = 0.5 * np.abs(bp - bq).sum()
+    out["tv"] = tv
+    out["tv_ci"] = [float(np.quantile(tv_boot, alpha / 2)), float(np.quantile(tv_boot, 1 - alpha / 2))]
+    out["tv_null_mean"] = float(tv_null.mean())
+    out["tv_null_quantile"] = float(np.quantile(tv_null, confidence))
+    out["bootstrap"] = bootstrap
+    out["confidence"] = confidence
+    return out

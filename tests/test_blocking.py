@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 import countnets as cn
-from countnets import CountnetsError, circuits, estimators
+from countnets import CountnetsError, estimators
+from countnets import measures as M
 from countnets.estimators import Blocking
 
 KEY = jax.random.PRNGKey(12)
@@ -110,11 +111,12 @@ def test_circuit_steps_do_not_depend_on_blocking():
     res = cn.ResMLP(2, 3, 3, 4)
     source = estimators.sampling_source(cn.Gaussian(), res, CHUNK)
     scales = [res, cn.ResMLP(2, 3, 3, 4, 0.5)]
-    _same_for_every_blocking(lambda b: circuits.build_depth_step(source, scales, blocking=b))
-    _same_for_every_blocking(lambda b: circuits.build_pair_step(source, res, blocking=b))
+    depth = M.effective_depth([s.branch_scale for s in scales])
+    _same_for_every_blocking(lambda b: cn.build_step(source, res, depth, reduce="histogram", blocking=b))
+    _same_for_every_blocking(lambda b: cn.build_step(source, res, M.cancelling_pair(), reduce="histogram", blocking=b))
     goal = cn.GoalNet(3, 4)
     goal_source = estimators.sampling_source(cn.Gaussian(), goal, CHUNK)
-    _same_for_every_blocking(lambda b: circuits.build_goal_step(goal_source, goal, blocking=b))
+    _same_for_every_blocking(lambda b: cn.build_step(goal_source, goal, M.goal(), reduce="histogram", blocking=b))
 
 
 def test_exact_enumeration_does_not_depend_on_blocking():

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import countnets as cn
-from countnets import boolean, circuits, estimators
+from countnets import boolean, circuits, driver, estimators
 from countnets.architectures import GoalNet, ResMLP, apply_flat_batch, arch_from_config
 from countnets.experiments import detour, serial_parallel
 from countnets.statistics import clopper_pearson
@@ -121,7 +121,7 @@ def _np_goal_class(f, g, f0, f1):
 
 def _sample(arch, prior, seed, chunk_size, n_chunks):
     source = estimators.sampling_source(prior, arch, chunk_size)
-    key = estimators._key(seed)
+    key = driver.seed_key(seed)
     return jnp.concatenate([source.params(key, i) for i in range(n_chunks)], axis=0)
 
 

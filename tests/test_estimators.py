@@ -136,9 +136,9 @@ def test_sample_prefix_property():
     long_ = cn.histogram_mc(prior, arch, n_samples=5000, seed=4, chunk_size=1000, top=None)
     source = estimators.sampling_source(prior, arch, 1000)
     rest = estimators.HistogramAccumulator()
-    done, _ = estimators.run_chunks(estimators.build_chunk_histogram(source, arch), rest.merge,
-                                    key=jax.random.PRNGKey(4), chunk_size=1000, n_samples=5000,
-                                    chunks_per_step=2, start_chunk=3)  # fmt: skip
+    done = estimators.run_chunks(estimators.build_chunk_histogram(source, arch), rest.merge,
+                                 key=jax.random.PRNGKey(4), chunk_size=1000, n_samples=5000,
+                                 chunks_per_step=2, start_chunk=3).samples  # fmt: skip
     assert done == 5000
     combined = Counter({int(k, 16): v for k, v in short.histogram.items()}) + rest.histogram
     assert {cn.to_hex(k): v for k, v in sorted(combined.items())} == long_.histogram

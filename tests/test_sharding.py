@@ -98,8 +98,6 @@ def test_device_count_validation():
     assert jax.local_device_count() == 8
     assert sharding.resolve_devices(None) == (8, False)
     assert sharding.resolve_devices(3) == (3, True)
-    with sharding.use_devices(2):
-        assert sharding.resolve_devices(None) == (2, True)
     for bad in (0, 9, -1):
         with pytest.raises(cn.CountnetsError, match="devices must be in 1..8"):
             sharding.resolve_devices(bad)
@@ -142,8 +140,8 @@ def test_run_chunks_shards_any_jitted_step_and_merges_per_device_in_chunk_order(
     runs = {}
     for devices, cps in [(1, 1), (1, 5), (4, 4), (8, 8), (8, 24)]:
         seen = []
-        done, _ = estimators.run_chunks(step, seen.append, key=jax.random.PRNGKey(3), chunk_size=10, n_samples=215,
-                                        chunks_per_step=cps, devices=devices)  # fmt: skip
+        done = estimators.run_chunks(step, seen.append, key=jax.random.PRNGKey(3), chunk_size=10, n_samples=215,
+                                     chunks_per_step=cps, devices=devices).samples  # fmt: skip
         assert done == 215
         rows = [(int(c), int(v), tuple(np.asarray(d).tolist())) for out in seen
                 for c, v, d in zip(out["chunks"], out["valid"], out["draws"], strict=True) if v > 0]  # fmt: skip
@@ -175,12 +173,12 @@ def test_plain_python_steps_run_on_one_device_or_refuse_explicit_devices():
         return {"n": jnp.sum(n_valid) + host_state[0]}
 
     out = []
-    done, _ = estimators.run_chunks(step, out.append, key=jax.random.PRNGKey(0), chunk_size=5, n_samples=50,
-                                    chunks_per_step=1)  # fmt: skip
-    assert done == 50 and len(out) == 10 and estimators.last_run_info().devices == 1
-    with pytest.raises(cn.CountnetsError, match="not a jitted function, so it cannot be sharded over 2 devices"):
+    outcome = estimators.run_chunks(step, out.append, key=jax.random.PRNGKey(0), chunk_size=5, n_samples=50,
+                                    chunks_per_step=1, pure=False)  # fmt: skip
+    assert outcome.samples == 50 and len(out) == 10 and outcome.devices == 1
+    with pytest.raises(cn.CountnetsError, match="not pure, so it cannot be sharded over 2 devices"):
         estimators.run_chunks(step, out.append, key=jax.random.PRNGKey(0), chunk_size=5, n_samples=50,
-                              chunks_per_step=2, devices=2)  # fmt: skip
+                              chunks_per_step=2, devices=2, pure=False)  # fmt: skip
 
 
 def test_int32_step_and_chunk_limits_are_checked():

@@ -97,11 +97,11 @@ def test_prior_paired_rows_equal_rows_of_sample(prior):
 
 
 def test_keys_are_threefry_whatever_the_default_prng():
-    from countnets import CountnetsError, estimators
+    from countnets import CountnetsError, driver
 
     layout = MLP(2, ()).layout()
     with jax.default_prng_impl("rbg"):
-        key = estimators._key(3)
+        key = driver.seed_key(3)
         theta = np.asarray(Gaussian().sample(key, 0, 8, layout))
     assert np.array_equal(np.asarray(key), np.asarray([0, 3], np.uint32))
     assert np.array_equal(theta, np.asarray(Gaussian().sample(jax.random.PRNGKey(3), 0, 8, layout)))

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import countnets as cn
-from countnets import boolean, cli, estimators, sharding, statistics
+from countnets import boolean, cli, estimators, statistics
 from countnets import training as T
 
 # ----------------------------------------------------------------------------- helpers
@@ -161,9 +161,8 @@ def test_training_deterministic_across_batch_sizes_and_starts_from_prior_samples
     ts = T.training_set(3, "majority", size=3, seed=1)
     cfg = T.TrainConfig("momentum", max_steps=300)
     kw = dict(n_runs=3 * 64 - 5, seed=11, chunk_size=64)
-    with sharding.use_devices(1):
-        one = T.train_networks(prior, arch, ts, cfg, chunks_per_step=1, **kw)
-        three = T.train_networks(prior, arch, ts, cfg, chunks_per_step=3, **kw)
+    one = T.train_networks(prior, arch, ts, cfg, chunks_per_step=1, devices=1, **kw)
+    three = T.train_networks(prior, arch, ts, cfg, chunks_per_step=3, devices=1, **kw)
     sharded = T.train_networks(prior, arch, ts, cfg, chunks_per_step=8, **kw)  # 8 fake devices
     for other in (three, sharded):
         assert one.tables.tolist() == other.tables.tolist()
@@ -335,8 +334,9 @@ def test_tilted_prior_is_bit_identical_for_any_chunks_per_step_and_device_count(
     kw = dict(n_samples=5000 - 17, seed=1, chunk_size=333)
     runs = {}
     for devices, cps in [(1, 1), (1, 5), (2, 6)]:  # 1, 5 and 3 chunks per device step
-        with sharding.use_devices(devices):
-            runs[devices, cps] = T.tilted_prior(prior, arch, ts, pairs, [0.0, 0.3, 5.0], chunks_per_step=cps, **kw)
+        runs[devices, cps] = T.tilted_prior(
+            prior, arch, ts, pairs, [0.0, 0.3, 5.0], chunks_per_step=cps, devices=devices, **kw
+        )
     base = runs[1, 1]
     assert base.sum_w_a.min() > 0 and base.sum_w_b.min() > 0, "pick pairs whose functions are sampled"
     assert np.all(base.ess()[:, 1:] < base.fit)
@@ -353,10 +353,10 @@ def test_tilted_prior_weight_sums_at_lambda_zero_are_exact_past_2_to_the_24():
     arch = cn.MLP(1, ())
     ts = T.training_set(1, 0, points=[0])
     n = 2**24 + 1
-    with sharding.use_devices(1):
-        tilt = T.tilted_prior(
-            cn.Lattice((-1.0, -0.5)), arch, ts, [(0, 2)], [0.0], n_samples=n, chunk_size=2**20, chunks_per_step=17
-        )
+    tilt = T.tilted_prior(
+        cn.Lattice((-1.0, -0.5)), arch, ts, [(0, 2)], [0.0], n_samples=n, chunk_size=2**20, chunks_per_step=17,
+        devices=1,
+    )
     assert tilt.fit == tilt.samples == n
     for total in (tilt.sum_w, tilt.sum_w_a, tilt.sum_w2, tilt.sum_w2_a):
         assert total[0, 0] == n

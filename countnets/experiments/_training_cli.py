@@ -11,9 +11,11 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from countnets import boolean, statistics
+import jax
+
+from countnets import boolean, sharding, statistics
 from countnets._errors import CountnetsError, check_positive_int
-from countnets.estimators import DEFAULT_MAX_EXACT, _device_info
+from countnets.estimators import DEFAULT_MAX_EXACT
 from countnets.results import CountResult, Estimate, make_estimate, runtime_info
 from countnets.training import LOSSES, OPTIMIZERS, ConditionalPrior, TrainConfig, TrainingSet, training_set
 
@@ -151,6 +153,7 @@ def run_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         n_samples=None if args.exact else args.samples, seed=args.seed, exact=args.exact, encoding=args.encoding,
         chunk_size=args.chunk_size, chunks_per_step=args.chunks_per_step or None, confidence=args.confidence,
         method=args.interval, max_configurations=args.max_exact, precision=args.precision, progress=not args.quiet,
+        devices=getattr(args, "devices", None),
     )  # fmt: skip
 
 
@@ -226,9 +229,12 @@ def make_result(
     estimates: Sequence[Estimate],
     seconds: float,
     extra: dict,
+    *,
+    devices: int | None = None,
 ) -> CountResult:
-    """A :class:`CountResult` for a training experiment (``samples``: prior samples)."""
-    device, count = _device_info()
+    """A :class:`CountResult` for a training experiment (``samples``: prior samples; ``devices`` as run)."""
+    device = str(jax.devices()[0].device_kind)
+    count = sharding.resolve_devices(devices)[0] * jax.process_count()
     samples = cp.samples if cp is not None else 0
     return CountResult(
         kind=kind,

@@ -25,14 +25,16 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from countnets import boolean, circuits
+from countnets import boolean, circuits, measures
 from countnets import checkpoint as checkpoint_lib
 from countnets._errors import CountnetsError, check_positive_int
+from countnets.accumulators import KeyedAccumulator
 from countnets.architectures import DEFAULT_PRECISION, GoalNet, ResMLP
 from countnets.estimators import DEFAULT_CHUNK_SIZE, DEFAULT_MARGIN, DEFAULT_MAX_EXACT
 from countnets.experiments.serial_parallel import (
     ALL,
     _check_run,
+    _circuit_run,
     _drive_run,
     _finish_run,
     _fmt_interval,
@@ -54,6 +56,7 @@ from countnets.experiments.serial_parallel import (
 from countnets.priors import Prior
 from countnets.results import CountResult, _estimate_to_dict, make_estimate
 from countnets.statistics import binomial_interval
+from countnets.steps import build_step
 
 __all__ = [
     "COMMAND",
@@ -147,16 +150,20 @@ def write_erase(
     config["detour_kind"] = "write-erase"
     config["branch_scale_spec"] = spec
 
-    source, total = _source(prior, arch, chunk_size, exact, max_configurations)
-    step = circuits.build_pair_step(source, arch, encoding=encoding, precision=precision, margin=margin)
-    acc = circuits.KeyedAccumulator((boolean.words_per_table(n), 1))
-    done, stopped_by, seconds = _drive_run(
-        COMMAND, step, acc, config=config, source=source, total=total, exact=exact, n_samples=n_samples, seed=seed,
-        arch=arch, chunks_per_step=chunks_per_step,
-        floats_per_network=len(circuits.removal_sets(L)) * L * 2**n * max(d, w) * 2, max_seconds=max_seconds,
-        progress=progress, description="write-erase", devices=devices, checkpoint=checkpoint,
+    run = _circuit_run(
+        n_samples=n_samples, seed=seed, chunk_size=chunk_size, chunks_per_step=chunks_per_step,
+        max_seconds=max_seconds, progress=progress, devices=devices, checkpoint=checkpoint,
         checkpoint_every=checkpoint_every,
     )  # fmt: skip
+    source, total = _source(prior, arch, chunk_size, exact, max_configurations)
+    measure = measures.cancelling_pair()
+    step = build_step(source, arch, measure, reduce="histogram", encoding=encoding, precision=precision, margin=margin)
+    acc = KeyedAccumulator(measure.key_fields(arch))
+    outcome = _drive_run(
+        COMMAND, step, acc, config=config, source=source, total=total, exact=exact, run=run,
+        bytes_per_network=4 * len(circuits.removal_sets(L)) * L * 2**n * max(d, w) * 2, description="write-erase",
+    )  # fmt: skip
+    done = outcome.samples
 
     pairs = circuits.block_pairs(L)
     pair_counts = Counter()
@@ -208,8 +215,8 @@ def write_erase(
         "per_target": per_target,
     }
     return _finish_run(
-        COMMAND, config, exact=exact, seed=seed, source=source, samples=done, stopped_by=stopped_by,
-        estimates=estimates, nonfinite=acc.nonfinite, near=acc.near, seconds=seconds, extra=extra,
+        COMMAND, config, exact=exact, seed=seed, source=source, outcome=outcome, estimates=estimates,
+        nonfinite=acc.nonfinite, near=acc.near, extra=extra,
     )  # fmt: skip
 
 
@@ -259,16 +266,20 @@ def goal_detour(
     )  # fmt: skip
     config["detour_kind"] = "goal"
 
-    source, total = _source(prior, arch, chunk_size, exact, max_configurations)
-    step = circuits.build_goal_step(source, arch, encoding=encoding, precision=precision, margin=margin)
-    words = boolean.words_per_table(n)
-    acc = circuits.KeyedAccumulator((words, words, 1))
-    done, stopped_by, seconds = _drive_run(
-        COMMAND, step, acc, config=config, source=source, total=total, exact=exact, n_samples=n_samples, seed=seed,
-        arch=arch, chunks_per_step=chunks_per_step, floats_per_network=4 * 2**n * w * 2, max_seconds=max_seconds,
-        progress=progress, description="goal", devices=devices, checkpoint=checkpoint,
+    run = _circuit_run(
+        n_samples=n_samples, seed=seed, chunk_size=chunk_size, chunks_per_step=chunks_per_step,
+        max_seconds=max_seconds, progress=progress, devices=devices, checkpoint=checkpoint,
         checkpoint_every=checkpoint_every,
     )  # fmt: skip
+    source, total = _source(prior, arch, chunk_size, exact, max_configurations)
+    measure = measures.goal()
+    step = build_step(source, arch, measure, reduce="histogram", encoding=encoding, precision=precision, margin=margin)
+    acc = KeyedAccumulator(measure.key_fields(arch))
+    outcome = _drive_run(
+        COMMAND, step, acc, config=config, source=source, total=total, exact=exact, run=run,
+        bytes_per_network=4 * 4 * 2**n * w * 2, description="goal",
+    )  # fmt: skip
+    done = outcome.samples
 
     names = {circuits.DIRECT: "direct", circuits.DETOUR: "detour", circuits.OTHER: "other"}
     counts, goals, breakdown = Counter(), Counter(), Counter()
@@ -332,8 +343,8 @@ def goal_detour(
         "per_target": per_target,
     }
     return _finish_run(
-        COMMAND, config, exact=exact, seed=seed, source=source, samples=done, stopped_by=stopped_by,
-        estimates=estimates, nonfinite=acc.nonfinite, near=acc.near, seconds=seconds, extra=extra,
+        COMMAND, config, exact=exact, seed=seed, source=source, outcome=outcome, estimates=estimates,
+        nonfinite=acc.nonfinite, near=acc.near, extra=extra,
     )  # fmt: skip
 
 

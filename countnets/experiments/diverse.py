@@ -52,6 +52,7 @@ def diverse(
     max_configurations: int = 2**34,
     precision: str = "highest",
     progress: bool = False,
+    devices: int | None = None,
 ) -> CountResult:
     """Run diverse retraining (reward ``mu``) and the ``mu = 0`` baseline; returns ``kind="diverse"``.
 
@@ -69,7 +70,7 @@ def diverse(
         cp = conditional_prior(
             prior, arch, tset, n_samples=n_samples, seed=seed, exact=exact, encoding=encoding, chunk_size=chunk_size,
             chunks_per_step=chunks_per_step, max_configurations=max_configurations, precision=precision,
-            progress=progress,
+            progress=progress, devices=devices,
         )  # fmt: skip
     if b is None and b_rank is not None:
         ranked = cp.ranked()  # type: ignore[union-attr]
@@ -144,7 +145,10 @@ def diverse(
         "exact": exact,
         "train_chunk_size": chains,
     }
-    return tc.make_result(COMMAND, config, seed, chunk_size, cp, estimates, time.perf_counter() - start, extra)
+    return tc.make_result(
+        COMMAND, config, seed, chunk_size, cp, estimates, time.perf_counter() - start, extra,
+        devices=1 if cp is None else devices,
+    )
 
 
 def format_diverse(result: CountResult) -> str:

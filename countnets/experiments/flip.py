@@ -160,6 +160,7 @@ def flip(
     max_configurations: int = 2**34,
     precision: str = "highest",
     progress: bool = False,
+    devices: int | None = None,
 ) -> CountResult:
     """Run the flip experiment for one or more (A, B) pairs; returns ``kind="flip"``.
 
@@ -182,7 +183,7 @@ def flip(
     start = time.perf_counter()
     common = dict(
         exact=exact, encoding=encoding, chunk_size=chunk_size, chunks_per_step=chunks_per_step,
-        max_configurations=max_configurations, precision=precision, progress=progress,
+        max_configurations=max_configurations, precision=precision, progress=progress, devices=devices,
     )  # fmt: skip
     cp = conditional_prior(prior, arch, tset, n_samples=n_samples, seed=seed, **common)
     pairs = _choose_pairs(cp, tset, a, bs, b_ranks)
@@ -199,7 +200,7 @@ def flip(
     runs = train_networks(
         prior, arch, tset, train_config, n_runs=n_runs, seed=seed, encoding=encoding, chunk_size=chunk_size,
         penalty=pressure_penalty(tset, train_config), setting_args=(jnp.asarray(lam_g), jnp.asarray(labels_g)),
-        progress=progress,
+        progress=progress, devices=devices,
     )  # fmt: skip
     prior_method = "exact" if exact else method
     ta_lo, ta_hi = tilt.interval("a", confidence)
@@ -337,7 +338,9 @@ def flip(
         "b_ranks": list(b_ranks),
         "train_chunk_size": runs.chunk_size,
     }
-    return tc.make_result(COMMAND, config, seed, cp.chunk_size, cp, estimates, time.perf_counter() - start, extra)
+    return tc.make_result(
+        COMMAND, config, seed, cp.chunk_size, cp, estimates, time.perf_counter() - start, extra, devices=devices
+    )
 
 
 def _fmt_lam(x: Any) -> str:

@@ -23,25 +23,27 @@ a parameter), which is the same as separate runs with the same seed.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import os
 import time
 from collections import Counter
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
-import jax
 import numpy as np
 
-from countnets import boolean, circuits, estimators, sharding
+from countnets import boolean, estimators, measures
 from countnets import checkpoint as checkpoint_lib
 from countnets._errors import CountnetsError, check_finite_float, check_positive_int
+from countnets.accumulators import KeyedAccumulator
 from countnets.architectures import DEFAULT_PRECISION, ResMLP
+from countnets.driver import RunConfig, RunOutcome
 from countnets.estimators import DEFAULT_CHUNK_SIZE, DEFAULT_MARGIN, DEFAULT_MAX_EXACT
 from countnets.priors import Prior
 from countnets.results import CountResult, _estimate_to_dict, _float_to_json, make_estimate
 from countnets.statistics import ratio_interval
+from countnets.steps import build_step
 
 __all__ = [
     "COMMAND",
@@ -54,7 +56,6 @@ __all__ = [
     "ratio_record",
     "ratio_verdict",
     "verdict_counts",
-    "drive",
     "add_circuit_options",
     "common_kwargs",
     "finish_cli",
@@ -120,7 +121,7 @@ def resolve_targets(targets: str | Sequence[int | str], n: int) -> list[int] | N
         if not all(parts):
             raise CountnetsError(f"targets must be 'all' or comma-separated functions, got {targets!r}")
         targets = parts
-    return estimators._normalise_targets(list(targets), n)
+    return estimators.normalise_targets(list(targets), n)
 
 
 def ratio_record(hits_a: int, hits_b: int, confidence: float, exact: bool) -> dict[str, Any]:
@@ -184,8 +185,8 @@ def _check_run(n_samples: int | None, confidence: float, method: str, exact: boo
         return n_samples, confidence, method
     if n_samples is None:
         raise CountnetsError("n_samples is required when sampling (exact=False)")
-    n_samples, confidence = estimators._check_common(n_samples, confidence, method)
-    return n_samples, confidence, method
+    n_samples = check_positive_int("n_samples (sample count)", n_samples)
+    return n_samples, estimators.check_interval(confidence, method), method
 
 
 def _run_config(
@@ -203,7 +204,7 @@ def _run_config(
     target_ints = resolve_targets(targets, n)
     if max_seconds is not None:
         max_seconds = check_finite_float("max_seconds", max_seconds, positive=True)
-    config = estimators._base_config(prior, arch, encoding, precision, margin, method)
+    config = estimators.base_config(prior, arch, encoding, precision, margin, method)
     config["targets"] = ALL if target_ints is None else [boolean.to_hex(t) for t in target_ints]
     config["confidence"] = confidence
     return target_ints, max_seconds, config
@@ -215,38 +216,41 @@ def _stop_reason(exact: bool, stopped_by: str) -> str:
 
 
 def _drive_run(
-    kind: str, step: Any, acc: circuits.KeyedAccumulator, *, config: dict[str, Any], source: estimators.ChunkSource,
-    total: int | None, exact: bool, n_samples: int, seed: int, fingerprint_extra: dict[str, Any] | None = None,
-    **drive_options: Any,
-) -> tuple[int, str, float]:  # fmt: skip
-    """:func:`drive` one circuit step over ``n_samples`` samples, or all ``total`` configurations when ``exact``.
+    kind: str, step: Any, acc: Any, *, config: dict[str, Any], source: estimators.ChunkSource,
+    total: int | None, exact: bool, run: RunConfig, bytes_per_network: int, description: str,
+    checkpoint_suffix: str = "", fingerprint_extra: dict[str, Any] | None = None,
+) -> RunOutcome:  # fmt: skip
+    """:func:`countnets.estimators.run_step` over ``run.n_samples`` samples (all ``total`` configurations if exact).
 
     The checkpoint fingerprint is that of run ``kind`` with ``config`` (plus
-    ``fingerprint_extra``); an enumeration has no seed. ``drive_options`` go to
-    :func:`drive` (``arch``, ``chunks_per_step``, ``floats_per_network``, ...).
-
-    Returns:
-      ``(done, stopped_by, seconds)``: samples run, why the run stopped (as :func:`drive`
-      says it) and the seconds it took.
+    ``fingerprint_extra``); an enumeration has no seed.
     """
-    n_run = total if exact else n_samples
-    run_seed = None if exact else seed
-    fingerprint = estimators._fingerprint(kind, config, run_seed, source.chunk_size, n_run, **(fingerprint_extra or {}))
-    start = time.perf_counter()
-    done, stopped_by = drive(
-        step, acc, source=source, n_samples=n_run, seed=run_seed, fingerprint=fingerprint, **drive_options
-    )
-    return done, stopped_by, time.perf_counter() - start
+    return estimators.run_step(
+        step, acc, run=run, source=source, kind=kind, config=config, bytes_per_network=bytes_per_network,
+        description=description, n_samples=total if exact else None, seed=None if exact else run.seed,
+        checkpoint_suffix=checkpoint_suffix, fingerprint_extra=fingerprint_extra,
+    )  # fmt: skip
 
 
 def _finish_run(
-    kind: str, config: dict[str, Any], *, exact: bool, seed: int, source: estimators.ChunkSource, samples: int,
-    stopped_by: str, estimates: list, nonfinite: int, near: int, seconds: float, extra: dict[str, Any],
+    kind: str, config: dict[str, Any], *, exact: bool, seed: int, source: estimators.ChunkSource,
+    outcome: RunOutcome, estimates: list, nonfinite: int, near: int, extra: dict[str, Any],
 ) -> CountResult:  # fmt: skip
     """The :class:`CountResult` of a circuit run (no seed and ``"exhausted"`` for a full enumeration)."""
-    return estimators._finish(
-        kind, config, None if exact else seed, source, samples, _stop_reason(exact, stopped_by), None,
-        estimates, nonfinite, near, seconds, extra=extra,
+    return estimators.count_result(
+        kind, config, seed=None if exact else seed, source=source, outcome=outcome, estimates=estimates,
+        nonfinite=nonfinite, near=near, stopped_by=_stop_reason(exact, outcome.stopped_by), extra=extra,
+    )  # fmt: skip
+
+
+def _circuit_run(
+    *, n_samples: int, seed: int, chunk_size: int, chunks_per_step: int | None, max_seconds: float | None,
+    progress: bool, devices: int | None, checkpoint: str | os.PathLike | None, checkpoint_every: float,
+) -> RunConfig:  # fmt: skip
+    """The :class:`RunConfig` of a circuit experiment (``n_samples`` is 1 for an enumeration, unused)."""
+    return RunConfig(
+        n_samples=n_samples, seed=seed, chunk_size=chunk_size, chunks_per_step=chunks_per_step, devices=devices,
+        checkpoint=checkpoint, checkpoint_every=checkpoint_every, max_seconds=max_seconds, progress=progress,
     )  # fmt: skip
 
 
@@ -421,22 +425,29 @@ def serial_parallel(
     config["arch"] = {"arch": "resmlp", "n": n, "d": d, "w": w, "blocks": blocks, "branch_scales": list(specs)}
     config["samples_per_configuration"] = None if exact else n_samples
 
+    run = _circuit_run(
+        n_samples=n_samples, seed=seed, chunk_size=chunk_size, chunks_per_step=chunks_per_step,
+        max_seconds=max_seconds, progress=progress, devices=devices, checkpoint=checkpoint,
+        checkpoint_every=checkpoint_every,
+    )  # fmt: skip
+    measure = measures.effective_depth(specs)
     entries, estimates = [], []
     total_samples, nonfinite_total, near_total, stopped = 0, 0, 0, "samples"
     start = time.perf_counter()
-    source = None
+    source = outcome = None
     for L in blocks:
         archs = archs_by_L[L]
         source, total = _source(prior, archs[0], chunk_size, exact, max_configurations)
-        step = circuits.build_depth_step(source, archs, encoding=encoding, precision=precision, margin=margin)
-        acc = circuits.KeyedAccumulator((1, boolean.words_per_table(n), 1))
-        done, stopped_by, seconds = _drive_run(
-            COMMAND, step, acc, config=config, source=source, total=total, exact=exact, n_samples=n_samples,
-            seed=seed, fingerprint_extra={"blocks": L}, arch=archs[0], chunks_per_step=chunks_per_step,
-            floats_per_network=len(archs) * (L + 1) * (L + 2) * 2**n * max(d, w), max_seconds=max_seconds,
-            progress=progress, description=f"serial-parallel L={L}", devices=devices,
-            checkpoint=_checkpoint_for(checkpoint, f".L{L}"), checkpoint_every=checkpoint_every,
+        step = build_step(
+            source, archs[0], measure, reduce="histogram", encoding=encoding, precision=precision, margin=margin
+        )
+        acc = KeyedAccumulator(measure.key_fields(archs[0]))
+        outcome = _drive_run(
+            COMMAND, step, acc, config=config, source=source, total=total, exact=exact, run=run,
+            fingerprint_extra={"blocks": L}, bytes_per_network=4 * len(archs) * (L + 1) * (L + 2) * 2**n * max(d, w),
+            description=f"serial-parallel L={L}", checkpoint_suffix=f".L{L}",
         )  # fmt: skip
+        done, stopped_by, seconds = outcome.samples, outcome.stopped_by, outcome.seconds
         stopped = stopped_by if stopped_by != "samples" else stopped
         total_samples += done
         nonfinite_total += acc.nonfinite
@@ -461,10 +472,12 @@ def serial_parallel(
                         f"{label} {event}", summary[event]["hits"], done, confidence=confidence, method=method
                     )
                 )
+    outcome = dataclasses.replace(
+        outcome, samples=total_samples, stopped_by=stopped, seconds=time.perf_counter() - start
+    )  # type: ignore[arg-type]
     return _finish_run(
-        COMMAND, config, exact=exact, seed=seed, source=source, samples=total_samples, stopped_by=stopped,
-        estimates=estimates, nonfinite=nonfinite_total, near=near_total, seconds=time.perf_counter() - start,
-        extra={"results": entries},
+        COMMAND, config, exact=exact, seed=seed, source=source, outcome=outcome, estimates=estimates,
+        nonfinite=nonfinite_total, near=near_total, extra={"results": entries},
     )  # fmt: skip
 
 
@@ -567,60 +580,6 @@ def format_serial_parallel(result: CountResult, *, max_target_rows: int = 12) ->
     if result.nonfinite:
         lines.append(f"{result.nonfinite} (network, alpha) pairs had non-finite outputs (their bits read as 0)")
     return "\n".join(lines)
-
-
-def drive(
-    step: Any,
-    acc: circuits.KeyedAccumulator,
-    *,
-    source: estimators.ChunkSource,
-    arch: Any,
-    n_samples: int,
-    seed: int | None,
-    chunks_per_step: int | None,
-    floats_per_network: int,
-    max_seconds: float | None,
-    progress: bool,
-    description: str,
-    devices: int | None,
-    checkpoint: str | os.PathLike | None,
-    checkpoint_every: float,
-    fingerprint: dict[str, Any],
-) -> tuple[int, str]:
-    """Run a circuit step over ``n_samples`` samples (or every lattice configuration) via ``run_chunks``.
-
-    Chunks per step default to an activation budget of ``floats_per_network`` floats
-    per network, times the device count; a given value is checked as in the core
-    estimators. With ``checkpoint``, progress and ``acc`` are saved and resumed.
-    """
-    if chunks_per_step is None:
-        n_local, _ = sharding.resolve_devices(devices)
-        cps = circuits.chunks_per_step_for(source.chunk_size, floats_per_network) * n_local * jax.process_count()
-    else:
-        cps = estimators._plan_cps(chunks_per_step, arch, source.chunk_size, devices)
-    ckpt = estimators._checkpoint(checkpoint, fingerprint, checkpoint_every)
-    return estimators.run_chunks(
-        step,
-        acc.merge,
-        key=jax.random.PRNGKey(0) if seed is None else estimators._key(seed),
-        chunk_size=source.chunk_size,
-        n_samples=n_samples,
-        chunks_per_step=cps,
-        max_seconds=max_seconds,
-        progress=progress,
-        description=description,
-        devices=devices,
-        checkpoint=ckpt,
-        state=acc if ckpt is not None else None,
-    )
-
-
-def _checkpoint_for(checkpoint: str | os.PathLike | None, suffix: str) -> Path | None:
-    """The checkpoint file of one part of a multi-part run: ``PATH`` + ``suffix``."""
-    if checkpoint is None:
-        return None
-    path = Path(checkpoint)
-    return path.with_name(path.name + suffix)
 
 
 def _prior_text_cfg(cfg: dict) -> str:

@@ -60,6 +60,7 @@ def train_vs_prior(
     max_configurations: int = 2**34,
     precision: str = "highest",
     progress: bool = False,
+    devices: int | None = None,
 ) -> CountResult:
     """Run the comparison and return its record (``kind="train-vs-prior"``).
 
@@ -74,10 +75,11 @@ def train_vs_prior(
     cp = conditional_prior(
         prior, arch, tset, n_samples=n_samples, seed=seed, exact=exact, encoding=encoding, chunk_size=chunk_size,
         chunks_per_step=chunks_per_step, max_configurations=max_configurations, precision=precision, progress=progress,
+        devices=devices,
     )  # fmt: skip
     runs = train_networks(
         prior, arch, tset, train_config, n_runs=n_runs, seed=seed, encoding=encoding, chunk_size=chunk_size,
-        progress=progress,
+        progress=progress, devices=devices,
     )  # fmt: skip
     trained = runs.histogram(0)
     not_conv = runs.histogram(0, converged=False)
@@ -165,7 +167,9 @@ def train_vs_prior(
         "bootstrap": bootstrap,
         "train_chunk_size": runs.chunk_size,
     }
-    return tc.make_result(COMMAND, config, seed, cp.chunk_size, cp, estimates, time.perf_counter() - start, extra)
+    return tc.make_result(
+        COMMAND, config, seed, cp.chunk_size, cp, estimates, time.perf_counter() - start, extra, devices=devices
+    )
 
 
 def format_train_vs_prior(result: CountResult, top: int = 15) -> str:
