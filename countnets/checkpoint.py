@@ -132,7 +132,7 @@ def save(
 
     The folder entry is fsynced as well, so the rename itself survives a crash.
     """
-    from countnets import __version__
+    from countnets._version import __version__
 
     path = Path(checkpoint.path)
     data = {

@@ -189,8 +189,8 @@ def normalise_targets(targets: Iterable[int | str] | int | str, n: int) -> list[
 def _normalise_measures(measures: Any, n: int) -> tuple[list[Measure], list[str], list[int] | None]:
     """Measures, their estimate names, and the int targets when every measure is ``implements(f)``.
 
-    Ints, hex and names mean :func:`countnets.measures.implements`; such estimates are
-    named by the hex table, as results always were.
+    Ints, hex and names mean :func:`countnets.measures.implements`; estimates of
+    ``implements(f)`` are named by the hex table of f, as results always were.
     """
     if isinstance(measures, (Measure, str, int, np.integer)):
         measures = [measures]
@@ -206,10 +206,11 @@ def _normalise_measures(measures: Any, n: int) -> tuple[list[Measure], list[str]
     out = [measures_lib.as_measure(m) for m in items]
     if not out:
         raise CountnetsError("at least one measure is needed")
-    names = [m.name for m in out]
+    tables = [measures_lib.target_of(m, n) for m in out]
+    names = [m.name if t is None else boolean.to_hex(t) for m, t in zip(out, tables, strict=True)]
     if len(set(names)) != len(names):
         raise CountnetsError(f"measures must be distinct, got {names}")
-    return out, names, None
+    return out, names, None if None in tables else tables  # type: ignore[return-value]
 
 
 def run_step(

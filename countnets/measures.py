@@ -59,6 +59,7 @@ __all__ = [
     "Measure",
     "MeasureFn",
     "implements",
+    "target_of",
     "table",
     "fits",
     "finite",
@@ -216,6 +217,13 @@ def implements(f: int | str) -> Measure:
         outputs=_forward_outputs,
         check=check,
     )
+
+
+def target_of(measure: Measure, n: int) -> int | None:
+    """The truth table ``f`` if ``measure`` is ``implements(f)`` (resolved for ``n`` inputs), else ``None``."""
+    if set(measure.spec) != {"implements"}:
+        return None
+    return _resolve(_function_spec(measure.spec["implements"]), n)
 
 
 def table() -> Measure:

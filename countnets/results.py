@@ -363,7 +363,7 @@ def runtime_info() -> dict[str, Any]:
     import numpy
     import scipy
 
-    from countnets import __version__
+    from countnets._version import __version__
 
     return {
         "countnets": __version__,
