@@ -13,8 +13,8 @@ from pathlib import Path
 from countnets import boolean, load_json
 
 # Ratios and their intervals read as in the experiments' terminal tables.
-from countnets.experiments.serial_parallel import _fmt_interval as _ci
-from countnets.experiments.serial_parallel import _fmt_ratio as _r
+from countnets.report import fmt_interval as _ci
+from countnets.report import fmt_ratio as _r
 
 HERE = Path(__file__).resolve().parent
 NAMED = ("and", "or", "parity", "majority", "x0")

@@ -25,38 +25,26 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from countnets import boolean, circuits, measures
+from countnets import boolean, circuits, measures, passes
 from countnets import checkpoint as checkpoint_lib
 from countnets._errors import CountnetsError, check_positive_int
-from countnets.accumulators import KeyedAccumulator
 from countnets.architectures import DEFAULT_PRECISION, GoalNet, ResMLP
 from countnets.estimators import DEFAULT_CHUNK_SIZE, DEFAULT_MARGIN, DEFAULT_MAX_EXACT
-from countnets.experiments.serial_parallel import (
-    ALL,
-    _check_run,
-    _circuit_run,
-    _drive_run,
-    _finish_run,
-    _fmt_interval,
-    _fmt_p,
-    _fmt_ratio,
-    _prior_text_cfg,
-    _run_config,
-    _source,
-    _table,
-    add_circuit_options,
-    common_kwargs,
-    finish_cli,
-    parse_branch_scales,
+from countnets.experiments.serial_parallel import add_circuit_options, common_kwargs, finish_cli
+from countnets.passes import ALL
+from countnets.priors import Prior
+from countnets.report import (
+    fmt_interval,
+    fmt_p,
+    fmt_ratio,
+    interval,
+    prior_text,
     ratio_record,
     ratio_verdict,
-    resolve_branch_scale,
+    text_table,
     verdict_counts,
 )
-from countnets.priors import Prior
 from countnets.results import CountResult, _estimate_to_dict, make_estimate
-from countnets.statistics import binomial_interval
-from countnets.steps import build_step
 
 __all__ = [
     "COMMAND",
@@ -80,13 +68,6 @@ _WORDS = {
     "contains_1": "undecided (interval contains 1)",
     "no_hits": "no hits",
 }
-
-
-def _interval(hits: int, n: int, confidence: float, method: str) -> list[float]:
-    if method == "exact":
-        return [hits / n, hits / n]
-    lo, hi = binomial_interval(hits, n, confidence, method)
-    return [lo, hi]
 
 
 def write_erase(
@@ -134,33 +115,30 @@ def write_erase(
     Raises:
       CountnetsError: for fewer than 2 or more than 8 blocks, or invalid options.
     """
-    n_samples, confidence, method = _check_run(n_samples, confidence, method, exact)
+    n_samples, confidence, method = passes.check_run(n_samples, confidence, method, exact)
     L = check_positive_int("blocks (L)", blocks)
     if not 2 <= L <= 8:
         raise CountnetsError(f"write-erase needs 2..8 blocks (a pair of blocks to cancel), got {L}")
-    specs = parse_branch_scales(branch_scale)
+    specs = measures.parse_branch_scales(branch_scale)
     if len(specs) != 1:
         raise CountnetsError(f"write-erase takes one branch scale, got {list(specs)}")
     spec = specs[0]
-    arch = ResMLP(n, d, L, w, resolve_branch_scale(spec, L))
-    target_ints, max_seconds, config = _run_config(
+    arch = ResMLP(n, d, L, w, measures.resolve_branch_scale(spec, L))
+    target_ints, max_seconds, config = passes.experiment_config(
         prior, arch, n=n, targets=targets, encoding=encoding, precision=precision, margin=margin, method=method,
         confidence=confidence, max_seconds=max_seconds,
     )  # fmt: skip
     config["detour_kind"] = "write-erase"
     config["branch_scale_spec"] = spec
 
-    run = _circuit_run(
+    run = passes.circuit_run(
         n_samples=n_samples, seed=seed, chunk_size=chunk_size, chunks_per_step=chunks_per_step,
         max_seconds=max_seconds, progress=progress, devices=devices, checkpoint=checkpoint,
         checkpoint_every=checkpoint_every,
     )  # fmt: skip
-    source, total = _source(prior, arch, chunk_size, exact, max_configurations)
-    measure = measures.cancelling_pair()
-    step = build_step(source, arch, measure, reduce="histogram", encoding=encoding, precision=precision, margin=margin)
-    acc = KeyedAccumulator(measure.key_fields(arch))
-    outcome = _drive_run(
-        COMMAND, step, acc, config=config, source=source, total=total, exact=exact, run=run,
+    acc, outcome, source = passes.keyed_pass(
+        COMMAND, measures.cancelling_pair(), prior, arch, config=config, run=run, exact=exact,
+        max_configurations=max_configurations, encoding=encoding, precision=precision, margin=margin,
         bytes_per_network=4 * len(circuits.removal_sets(L)) * L * 2**n * max(d, w) * 2, description="write-erase",
     )  # fmt: skip
     done = outcome.samples
@@ -190,8 +168,8 @@ def write_erase(
                 "p": (a + b) / done,
                 "with_pair": a,
                 "without_pair": b,
-                "with_pair_ci": _interval(a, done, confidence, method),
-                "without_pair_ci": _interval(b, done, confidence, method),
+                "with_pair_ci": interval(a, done, confidence, method),
+                "without_pair_ci": interval(b, done, confidence, method),
                 "pair_counts": {f"{i},{j}": c[f"{i},{j}"] for i, j in pairs},
                 "ratio": record["estimate"],
                 "ratio_ci": record["ci"],
@@ -214,7 +192,7 @@ def write_erase(
         "target_verdicts": verdict_counts(verdicts),
         "per_target": per_target,
     }
-    return _finish_run(
+    return passes.finish(
         COMMAND, config, exact=exact, seed=seed, source=source, outcome=outcome, estimates=estimates,
         nonfinite=acc.nonfinite, near=acc.near, extra=extra,
     )  # fmt: skip
@@ -258,25 +236,22 @@ def goal_detour(
       ``distinct_goals``, ``direct_breakdown``, ``ratio`` (detour/direct) and
       ``per_target`` (per-goal counts and intervals).
     """
-    n_samples, confidence, method = _check_run(n_samples, confidence, method, exact)
+    n_samples, confidence, method = passes.check_run(n_samples, confidence, method, exact)
     arch = GoalNet(n, w)
-    target_ints, max_seconds, config = _run_config(
+    target_ints, max_seconds, config = passes.experiment_config(
         prior, arch, n=n, targets=targets, encoding=encoding, precision=precision, margin=margin, method=method,
         confidence=confidence, max_seconds=max_seconds,
     )  # fmt: skip
     config["detour_kind"] = "goal"
 
-    run = _circuit_run(
+    run = passes.circuit_run(
         n_samples=n_samples, seed=seed, chunk_size=chunk_size, chunks_per_step=chunks_per_step,
         max_seconds=max_seconds, progress=progress, devices=devices, checkpoint=checkpoint,
         checkpoint_every=checkpoint_every,
     )  # fmt: skip
-    source, total = _source(prior, arch, chunk_size, exact, max_configurations)
-    measure = measures.goal()
-    step = build_step(source, arch, measure, reduce="histogram", encoding=encoding, precision=precision, margin=margin)
-    acc = KeyedAccumulator(measure.key_fields(arch))
-    outcome = _drive_run(
-        COMMAND, step, acc, config=config, source=source, total=total, exact=exact, run=run,
+    acc, outcome, source = passes.keyed_pass(
+        COMMAND, measures.goal(), prior, arch, config=config, run=run, exact=exact,
+        max_configurations=max_configurations, encoding=encoding, precision=precision, margin=margin,
         bytes_per_network=4 * 4 * 2**n * w * 2, description="goal",
     )  # fmt: skip
     done = outcome.samples
@@ -315,11 +290,11 @@ def goal_detour(
                 "direct": c["direct"],
                 "detour": c["detour"],
                 "other": c["other"],
-                "direct_ci": _interval(c["direct"], done, confidence, method),
-                "detour_ci": _interval(c["detour"], done, confidence, method),
+                "direct_ci": interval(c["direct"], done, confidence, method),
+                "detour_ci": interval(c["detour"], done, confidence, method),
                 "distinct_goals": len(entry["goals"]),
                 "goals": {boolean.to_hex(g): k for g, k in ranked},
-                "goal_ci": {boolean.to_hex(g): _interval(k, done, confidence, method) for g, k in ranked},
+                "goal_ci": {boolean.to_hex(g): interval(k, done, confidence, method) for g, k in ranked},
                 "ratio": record["estimate"],
                 "ratio_ci": record["ci"],
             }
@@ -342,7 +317,7 @@ def goal_detour(
         "target_verdicts": verdict_counts(verdicts),
         "per_target": per_target,
     }
-    return _finish_run(
+    return passes.finish(
         COMMAND, config, exact=exact, seed=seed, source=source, outcome=outcome, estimates=estimates,
         nonfinite=acc.nonfinite, near=acc.near, extra=extra,
     )  # fmt: skip
@@ -356,7 +331,7 @@ def _header(result: CountResult, what: str) -> str:
         else f"{result.samples:,} samples, seed {result.seed}, chunk size {result.chunk_size}"
     )
     return (
-        f"detour ({what}): {what_arch(cfg['arch'])}, prior {_prior_text_cfg(cfg['prior'])}, "
+        f"detour ({what}): {what_arch(cfg['arch'])}, prior {prior_text(cfg['prior'])}, "
         f"encoding {cfg['encoding']}; {mode}; {result.seconds:.1f} s on {result.device}"
     )
 
@@ -372,8 +347,8 @@ def _event_rows(result: CountResult, names: Sequence[str], conf: str) -> list[st
     rows = [["event", "hits", "P", f"{conf} interval", "bits"]]
     for name in names:
         e = result.estimate(name)
-        rows.append([name, f"{e.hits:,}", _fmt_p(e.p), f"[{_fmt_p(e.ci[0])}, {_fmt_p(e.ci[1])}]", f"{e.bits:.2f}"])
-    return _table(rows)
+        rows.append([name, f"{e.hits:,}", fmt_p(e.p), f"[{fmt_p(e.ci[0])}, {fmt_p(e.ci[1])}]", f"{e.bits:.2f}"])
+    return text_table(rows)
 
 
 def format_detour(result: CountResult, *, max_target_rows: int = 16) -> str:
@@ -387,14 +362,14 @@ def format_detour(result: CountResult, *, max_target_rows: int = 16) -> str:
         r = ex["ratio"]
         lines += [
             "",
-            f"ratio with/without cancelling pair: {_fmt_ratio(r['estimate'])} "
-            f"{_fmt_interval(r['ci'])} ({conf}); "
+            f"ratio with/without cancelling pair: {fmt_ratio(r['estimate'])} "
+            f"{fmt_interval(r['ci'])} ({conf}); "
             f"detour more voluminous? {_WORDS[ratio_verdict(r)]}",
             "networks with each pair cancelling: " + ", ".join(f"({k}) {v:,}" for k, v in ex["pair_counts"].items()),
         ]
         head = ["target", "P(f)", "with pair", "without", "ratio", f"{conf} interval"]
-        body = [[t["function"], _fmt_p(t["p"]), f"{t['with_pair']:,}", f"{t['without_pair']:,}",
-                 _fmt_ratio(t["ratio"]), _fmt_interval(t["ratio_ci"])]
+        body = [[t["function"], fmt_p(t["p"]), f"{t['with_pair']:,}", f"{t['without_pair']:,}",
+                 fmt_ratio(t["ratio"]), fmt_interval(t["ratio_ci"])]
                 for t in ex["per_target"]]  # fmt: skip
     else:
         lines += _event_rows(result, ("direct", "detour", "other"), conf)
@@ -403,8 +378,8 @@ def format_detour(result: CountResult, *, max_target_rows: int = 16) -> str:
         top = list(ex["goals"].items())[:8]
         lines += [
             "",
-            f"ratio detour (sum over goals) / direct: {_fmt_ratio(r['estimate'])} "
-            f"{_fmt_interval(r['ci'])} ({conf}); "
+            f"ratio detour (sum over goals) / direct: {fmt_ratio(r['estimate'])} "
+            f"{fmt_interval(r['ci'])} ({conf}); "
             f"sum over g > direct? {_WORDS[ratio_verdict(r)]}",
             f"distinct goals among detours: {ex['distinct_goals']} pooled over f; "
             f"{ex['distinct_function_goal_pairs']} distinct (f, g) pairs",
@@ -413,8 +388,8 @@ def format_detour(result: CountResult, *, max_target_rows: int = 16) -> str:
             "most frequent goals (detour networks): " + ", ".join(f"{g} {k:,}" for g, k in top),
         ]
         head = ["target", "P(f)", "direct", "detour", "goals", "ratio", f"{conf} interval", "top goal"]
-        body = [[t["function"], _fmt_p(t["p"]), f"{t['direct']:,}", f"{t['detour']:,}", str(t["distinct_goals"]),
-                 _fmt_ratio(t["ratio"]), _fmt_interval(t["ratio_ci"]),
+        body = [[t["function"], fmt_p(t["p"]), f"{t['direct']:,}", f"{t['detour']:,}", str(t["distinct_goals"]),
+                 fmt_ratio(t["ratio"]), fmt_interval(t["ratio_ci"]),
                  next(iter(t["goals"]), "-")] for t in ex["per_target"]]  # fmt: skip
     if result.config["targets"] == ALL:
         v = ex["target_verdicts"]
@@ -426,7 +401,7 @@ def format_detour(result: CountResult, *, max_target_rows: int = 16) -> str:
         body = [body[i] for i in order[:max_target_rows]]
     else:
         lines += ["", "per target"]
-    lines += _table([head, *body])
+    lines += text_table([head, *body])
     if result.nonfinite:
         lines.append(f"{result.nonfinite} networks had non-finite outputs (their bits read as 0)")
     return "\n".join(lines)

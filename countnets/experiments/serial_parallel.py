@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import math
 import os
 import time
 from collections import Counter
@@ -33,17 +32,26 @@ from typing import Any
 
 import numpy as np
 
-from countnets import boolean, estimators, measures
+from countnets import boolean, measures, passes
 from countnets import checkpoint as checkpoint_lib
-from countnets._errors import CountnetsError, check_finite_float, check_positive_int
-from countnets.accumulators import KeyedAccumulator
+from countnets._errors import CountnetsError, check_positive_int
 from countnets.architectures import DEFAULT_PRECISION, ResMLP
-from countnets.driver import RunConfig, RunOutcome
 from countnets.estimators import DEFAULT_CHUNK_SIZE, DEFAULT_MARGIN, DEFAULT_MAX_EXACT
+from countnets.measures import parse_branch_scales, resolve_branch_scale
+from countnets.passes import ALL, resolve_targets
 from countnets.priors import Prior
-from countnets.results import CountResult, _estimate_to_dict, _float_to_json, make_estimate
-from countnets.statistics import ratio_interval
-from countnets.steps import build_step
+from countnets.report import (
+    SHORT_VERDICTS,
+    fmt_interval,
+    fmt_p,
+    fmt_ratio,
+    prior_text,
+    ratio_record,
+    ratio_verdict,
+    text_table,
+    verdict_counts,
+)
+from countnets.results import CountResult, _estimate_to_dict, make_estimate
 
 __all__ = [
     "COMMAND",
@@ -66,217 +74,6 @@ __all__ = [
 # The library functions take checkpoint=; the CLI may pass --checkpoint through.
 SUPPORTS_CHECKPOINT = True
 COMMAND = "serial-parallel"
-ALL = "all"
-
-
-# ----------------------------------------------------------------------------- shared helpers
-
-
-def parse_branch_scales(spec: str | float | Sequence[str | float]) -> tuple[str, ...]:
-    """Branch scales as canonical strings: numbers (``"1"``, ``"0.25"``) or ``"invsqrt"`` (1/sqrt(L)).
-
-    >>> parse_branch_scales("1,invsqrt,0.25")
-    ('1', 'invsqrt', '0.25')
-    """
-    items = spec.split(",") if isinstance(spec, str) else [spec] if isinstance(spec, (int, float)) else list(spec)
-    out = []
-    for item in items:
-        text = str(item).strip().lower()
-        if text == "invsqrt":
-            out.append("invsqrt")
-            continue
-        try:
-            value = check_finite_float("branch scale", float(text))
-        except ValueError:
-            raise CountnetsError(f"a branch scale must be a number or 'invsqrt', got {item!r}") from None
-        out.append(f"{value:g}")
-    if not out:
-        raise CountnetsError("at least one branch scale is needed")
-    if len(set(out)) != len(out):
-        raise CountnetsError(f"branch scales must be distinct, got {out}")
-    return tuple(out)
-
-
-def resolve_branch_scale(spec: str, L: int) -> float:
-    """The number alpha for a branch-scale spec at L blocks (``invsqrt`` is ``1/sqrt(L)``).
-
-    >>> resolve_branch_scale("invsqrt", 4), resolve_branch_scale("0.5", 4)
-    (0.5, 0.5)
-    """
-    if spec == "invsqrt":
-        return 1.0 / math.sqrt(L) if L > 0 else 1.0
-    return float(spec)
-
-
-def resolve_targets(targets: str | Sequence[int | str], n: int) -> list[int] | None:
-    """Target truth tables as ints, or ``None`` for ``"all"`` (every one of the 2**(2**n) functions).
-
-    ``targets`` is ``"all"``, a comma-separated string of hex tables or names, or a
-    sequence of ints/strings (see :func:`countnets.parse_function`).
-    """
-    if isinstance(targets, str):
-        if targets.strip().lower() == ALL:
-            return None
-        parts = [t.strip() for t in targets.split(",")]
-        if not all(parts):
-            raise CountnetsError(f"targets must be 'all' or comma-separated functions, got {targets!r}")
-        targets = parts
-    return estimators.normalise_targets(list(targets), n)
-
-
-def ratio_record(hits_a: int, hits_b: int, confidence: float, exact: bool) -> dict[str, Any]:
-    """JSON record of ``P(A) / P(B)`` for disjoint events A, B: estimate, interval, counts.
-
-    Sampling uses :func:`countnets.ratio_interval` (exact conditional binomial); an
-    exact enumeration gives the exact ratio as a degenerate interval.
-    """
-    if exact:
-        value = hits_a / hits_b if hits_b else (math.inf if hits_a else math.nan)
-        lo = hi = value
-    else:
-        value, (lo, hi) = ratio_interval(hits_a, hits_b, confidence)
-    return {
-        "estimate": _float_to_json(value),
-        "ci": [_float_to_json(lo), _float_to_json(hi)],
-        "confidence": confidence,
-        "hits_a": int(hits_a),
-        "hits_b": int(hits_b),
-        "method": "exact" if exact else "conditional-binomial",
-    }
-
-
-VERDICTS = ("above_1", "below_1", "contains_1", "no_hits")
-
-
-def ratio_verdict(record: dict[str, Any]) -> str:
-    """Where a ratio's interval lies: ``"above_1"``, ``"below_1"``, ``"contains_1"``, or ``"no_hits"``."""
-    if record["hits_a"] + record["hits_b"] == 0:
-        return "no_hits"
-    lo, hi = (float(v) for v in record["ci"])
-    if lo > 1:
-        return "above_1"
-    if hi < 1:
-        return "below_1"
-    return "contains_1"
-
-
-def verdict_counts(verdicts: Counter) -> dict[str, int]:
-    """Per-target verdict tallies as a plain dict in the order of ``VERDICTS``."""
-    return {v: int(verdicts[v]) for v in VERDICTS}
-
-
-_SHORT = {"above_1": ">1", "below_1": "<1", "contains_1": "~1", "no_hits": "-"}
-
-
-def _source(prior: Prior, arch, chunk_size: int, exact: bool, max_configurations: int):
-    if exact:
-        source = estimators.lattice_source(prior, arch, chunk_size, max_configurations)
-        return source, source.chunk_size * source.n_chunks
-    return estimators.sampling_source(prior, arch, chunk_size), None
-
-
-def _check_run(n_samples: int | None, confidence: float, method: str, exact: bool) -> tuple[int, float, str]:
-    if exact:
-        n_samples = 1
-        method = "exact"
-        confidence = check_finite_float("confidence", confidence)
-        if not 0 < confidence < 1:
-            raise CountnetsError(f"confidence must be in (0, 1), got {confidence}")
-        return n_samples, confidence, method
-    if n_samples is None:
-        raise CountnetsError("n_samples is required when sampling (exact=False)")
-    n_samples = check_positive_int("n_samples (sample count)", n_samples)
-    return n_samples, estimators.check_interval(confidence, method), method
-
-
-def _run_config(
-    prior: Prior, arch: Any, *, n: int, targets: str | Sequence[int | str], encoding: str, precision: str,
-    margin: float, method: str, confidence: float, max_seconds: float | None,
-) -> tuple[list[int] | None, float | None, dict[str, Any]]:  # fmt: skip
-    """Checked targets and ``max_seconds``, and the run config of a circuit experiment.
-
-    Checks the targets, then ``max_seconds``, then the estimators' base config of
-    ``arch``; the config gets ``targets`` (``"all"`` or hex tables) and ``confidence``.
-
-    Returns:
-      ``(target_ints, max_seconds, config)``; ``target_ints`` is ``None`` for ``"all"``.
-    """
-    target_ints = resolve_targets(targets, n)
-    if max_seconds is not None:
-        max_seconds = check_finite_float("max_seconds", max_seconds, positive=True)
-    config = estimators.base_config(prior, arch, encoding, precision, margin, method)
-    config["targets"] = ALL if target_ints is None else [boolean.to_hex(t) for t in target_ints]
-    config["confidence"] = confidence
-    return target_ints, max_seconds, config
-
-
-def _stop_reason(exact: bool, stopped_by: str) -> str:
-    """How a run ended: an enumeration that ran through every configuration is ``"exhausted"``."""
-    return "exhausted" if exact and stopped_by == "samples" else stopped_by
-
-
-def _drive_run(
-    kind: str, step: Any, acc: Any, *, config: dict[str, Any], source: estimators.ChunkSource,
-    total: int | None, exact: bool, run: RunConfig, bytes_per_network: int, description: str,
-    checkpoint_suffix: str = "", fingerprint_extra: dict[str, Any] | None = None,
-) -> RunOutcome:  # fmt: skip
-    """:func:`countnets.estimators.run_step` over ``run.n_samples`` samples (all ``total`` configurations if exact).
-
-    The checkpoint fingerprint is that of run ``kind`` with ``config`` (plus
-    ``fingerprint_extra``); an enumeration has no seed.
-    """
-    return estimators.run_step(
-        step, acc, run=run, source=source, kind=kind, config=config, bytes_per_network=bytes_per_network,
-        description=description, n_samples=total if exact else None, seed=None if exact else run.seed,
-        checkpoint_suffix=checkpoint_suffix, fingerprint_extra=fingerprint_extra,
-    )  # fmt: skip
-
-
-def _finish_run(
-    kind: str, config: dict[str, Any], *, exact: bool, seed: int, source: estimators.ChunkSource,
-    outcome: RunOutcome, estimates: list, nonfinite: int, near: int, extra: dict[str, Any],
-) -> CountResult:  # fmt: skip
-    """The :class:`CountResult` of a circuit run (no seed and ``"exhausted"`` for a full enumeration)."""
-    return estimators.count_result(
-        kind, config, seed=None if exact else seed, source=source, outcome=outcome, estimates=estimates,
-        nonfinite=nonfinite, near=near, stopped_by=_stop_reason(exact, outcome.stopped_by), extra=extra,
-    )  # fmt: skip
-
-
-def _circuit_run(
-    *, n_samples: int, seed: int, chunk_size: int, chunks_per_step: int | None, max_seconds: float | None,
-    progress: bool, devices: int | None, checkpoint: str | os.PathLike | None, checkpoint_every: float,
-) -> RunConfig:  # fmt: skip
-    """The :class:`RunConfig` of a circuit experiment (``n_samples`` is 1 for an enumeration, unused)."""
-    return RunConfig(
-        n_samples=n_samples, seed=seed, chunk_size=chunk_size, chunks_per_step=chunks_per_step, devices=devices,
-        checkpoint=checkpoint, checkpoint_every=checkpoint_every, max_seconds=max_seconds, progress=progress,
-    )  # fmt: skip
-
-
-def _fmt_p(x: float) -> str:
-    return f"{x:.3e}" if x != 0 else "0"
-
-
-def _fmt_ratio(x: Any) -> str:
-    x = float(x)
-    if math.isnan(x):
-        return "nan"
-    if math.isinf(x):
-        return "inf"
-    return f"{x:.3g}"
-
-
-def _fmt_interval(ci: Sequence[Any]) -> str:
-    """An interval ``[lo, hi]`` with both ends as :func:`_fmt_ratio` writes them."""
-    return f"[{_fmt_ratio(ci[0])}, {_fmt_ratio(ci[1])}]"
-
-
-def _table(rows: list[list[str]]) -> list[str]:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(c.rjust(widths[i]) if i else c.ljust(widths[i]) for i, c in enumerate(r)) for r in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return lines
 
 
 # ----------------------------------------------------------------------------- library
@@ -409,7 +206,7 @@ def serial_parallel(
     Raises:
       CountnetsError: for invalid sizes, targets, branch scales or run options.
     """
-    n_samples, confidence, method = _check_run(n_samples, confidence, method, exact)
+    n_samples, confidence, method = passes.check_run(n_samples, confidence, method, exact)
     try:
         blocks = [check_positive_int("blocks (L)", L) for L in blocks]
     except TypeError:
@@ -418,14 +215,14 @@ def serial_parallel(
         raise CountnetsError(f"blocks must be a non-empty list of distinct block counts, got {blocks}")
     specs = parse_branch_scales(branch_scales)
     archs_by_L = {L: [ResMLP(n, d, L, w, resolve_branch_scale(s, L)) for s in specs] for L in blocks}
-    target_ints, max_seconds, config = _run_config(
+    target_ints, max_seconds, config = passes.experiment_config(
         prior, archs_by_L[blocks[0]][0], n=n, targets=targets, encoding=encoding, precision=precision, margin=margin,
         method=method, confidence=confidence, max_seconds=max_seconds,
     )  # fmt: skip
     config["arch"] = {"arch": "resmlp", "n": n, "d": d, "w": w, "blocks": blocks, "branch_scales": list(specs)}
     config["samples_per_configuration"] = None if exact else n_samples
 
-    run = _circuit_run(
+    run = passes.circuit_run(
         n_samples=n_samples, seed=seed, chunk_size=chunk_size, chunks_per_step=chunks_per_step,
         max_seconds=max_seconds, progress=progress, devices=devices, checkpoint=checkpoint,
         checkpoint_every=checkpoint_every,
@@ -437,15 +234,11 @@ def serial_parallel(
     source = outcome = None
     for L in blocks:
         archs = archs_by_L[L]
-        source, total = _source(prior, archs[0], chunk_size, exact, max_configurations)
-        step = build_step(
-            source, archs[0], measure, reduce="histogram", encoding=encoding, precision=precision, margin=margin
-        )
-        acc = KeyedAccumulator(measure.key_fields(archs[0]))
-        outcome = _drive_run(
-            COMMAND, step, acc, config=config, source=source, total=total, exact=exact, run=run,
-            fingerprint_extra={"blocks": L}, bytes_per_network=4 * len(archs) * (L + 1) * (L + 2) * 2**n * max(d, w),
-            description=f"serial-parallel L={L}", checkpoint_suffix=f".L{L}",
+        acc, outcome, source = passes.keyed_pass(
+            COMMAND, measure, prior, archs[0], config=config, run=run, exact=exact,
+            max_configurations=max_configurations, encoding=encoding, precision=precision, margin=margin,
+            bytes_per_network=4 * len(archs) * (L + 1) * (L + 2) * 2**n * max(d, w),
+            description=f"serial-parallel L={L}", checkpoint_suffix=f".L{L}", fingerprint_extra={"blocks": L},
         )  # fmt: skip
         done, stopped_by, seconds = outcome.samples, outcome.stopped_by, outcome.seconds
         stopped = stopped_by if stopped_by != "samples" else stopped
@@ -460,7 +253,7 @@ def serial_parallel(
                 "branch_scale": arch.branch_scale,
                 "branch_scale_spec": spec,
                 "arch": arch.config(),
-                "stopped_by": _stop_reason(exact, stopped_by),
+                "stopped_by": passes.stop_reason(exact, stopped_by),
                 "seconds": seconds,
                 **summary,
             }
@@ -475,7 +268,7 @@ def serial_parallel(
     outcome = dataclasses.replace(
         outcome, samples=total_samples, stopped_by=stopped, seconds=time.perf_counter() - start
     )  # type: ignore[arg-type]
-    return _finish_run(
+    return passes.finish(
         COMMAND, config, exact=exact, seed=seed, source=source, outcome=outcome, estimates=estimates,
         nonfinite=nonfinite_total, near=near_total, extra={"results": entries},
     )  # fmt: skip
@@ -505,7 +298,7 @@ def format_serial_parallel(result: CountResult, *, max_target_rows: int = 12) ->
     mode = "exact enumeration" if result.exact else f"seed {result.seed}, chunk size {result.chunk_size}"
     entries = result.extra["results"]
     lines = [
-        f"serial-parallel: ResMLP n={a['n']} d={a['d']} w={a['w']}, prior {_prior_text_cfg(cfg['prior'])}, "
+        f"serial-parallel: ResMLP n={a['n']} d={a['d']} w={a['w']}, prior {prior_text(cfg['prior'])}, "
         f"encoding {cfg['encoding']}, {mode}; {result.seconds:.1f} s on {result.device}",
         "parallel = P(k* <= 1), serial = P(k* >= 2), over every sampled network; "
         f"ratio = parallel/serial with its exact {conf} interval; '>1?' says where the interval lies",
@@ -524,18 +317,18 @@ def format_serial_parallel(result: CountResult, *, max_target_rows: int = 12) ->
                 str(e["blocks"]),
                 alpha,
                 f"{samples:,}",
-                _fmt_p(e["parallel"]["p"]),
-                _fmt_p(e["serial"]["p"]),
-                _fmt_ratio(e["ratio"]["estimate"]),
-                _fmt_interval(e["ratio"]["ci"]),
-                _SHORT[ratio_verdict(e["ratio"])] if e["blocks"] >= 2 else "n/a",
-                f"{_fmt_ratio(nc['estimate'])} {_fmt_interval(nc['ci'])}" if e["blocks"] >= 2 else "n/a",
+                fmt_p(e["parallel"]["p"]),
+                fmt_p(e["serial"]["p"]),
+                fmt_ratio(e["ratio"]["estimate"]),
+                fmt_interval(e["ratio"]["ci"]),
+                SHORT_VERDICTS[ratio_verdict(e["ratio"])] if e["blocks"] >= 2 else "n/a",
+                f"{fmt_ratio(nc['estimate'])} {fmt_interval(nc['ci'])}" if e["blocks"] >= 2 else "n/a",
                 " ".join(f"{c / samples:.3f}" for c in e["kstar_counts"]),
                 f"{e['serial_one_bit'] / ser:.2f}" if ser else "-",
                 f"{e['stable_exceeds_kstar'] / samples:.3f}",
             ]
         )
-    lines += _table(rows)
+    lines += text_table(rows)
     if any(e["blocks"] == 1 for e in entries):
         lines.append("L = 1 has no serial networks (k* <= L).")
     lines.append("'serial 1-bit': share of serial networks whose order-(k*-1) table differs from f in one bit. "
@@ -544,14 +337,16 @@ def format_serial_parallel(result: CountResult, *, max_target_rows: int = 12) ->
     for spec in dict.fromkeys(e["branch_scale_spec"] for e in entries):
         points = [(e["blocks"], e["ratio"]) for e in entries if e["branch_scale_spec"] == spec and e["blocks"] >= 2]
         if points:
-            values = ", ".join(f"L={L}: {_fmt_ratio(r['estimate'])} ({_SHORT[ratio_verdict(r)]})" for L, r in points)
+            values = ", ".join(
+                f"L={L}: {fmt_ratio(r['estimate'])} ({SHORT_VERDICTS[ratio_verdict(r)]})" for L, r in points
+            )
             lines.append(f"  alpha = {spec}: {values}; {_trend(points)}")
     by_l: dict[int, list[dict[str, Any]]] = {}
     for e in entries:
         by_l.setdefault(e["blocks"], []).append(e)
     for L, group in by_l.items():
         if L >= 2 and len(group) > 1:
-            values = ", ".join(f"alpha={e['branch_scale_spec']}: {_fmt_ratio(e['ratio']['estimate'])}" for e in group)
+            values = ", ".join(f"alpha={e['branch_scale_spec']}: {fmt_ratio(e['ratio']['estimate'])}" for e in group)
             lines.append(f"  L = {L}, by branch scale: {values}")
     if cfg["targets"] == ALL:
         lines += ["", "per target (all functions, L >= 2): how many functions' ratio intervals lie above 1, below 1, "
@@ -561,7 +356,7 @@ def format_serial_parallel(result: CountResult, *, max_target_rows: int = 12) ->
             v = e["target_verdicts"]
             rows.append([str(e["blocks"]), e["branch_scale_spec"], str(e["distinct_functions"]), str(v["above_1"]),
                          str(v["below_1"]), str(v["contains_1"]), str(v["no_hits"])])  # fmt: skip
-        lines += _table(rows)
+        lines += text_table(rows)
     else:
         lines += ["", "per target"]
         rows = [["target", "L", "alpha", "P(f)", "k* counts (0..L)", "ratio", f"{conf} interval", ">1?"]]
@@ -572,20 +367,14 @@ def format_serial_parallel(result: CountResult, *, max_target_rows: int = 12) ->
                     "hits_b": sum(t["kstar_counts"][2:]),
                     "ci": t["ratio_ci"],
                 }
-                rows.append([t["function"], str(e["blocks"]), e["branch_scale_spec"], _fmt_p(t["p"]),
-                             " ".join(str(c) for c in t["kstar_counts"]), _fmt_ratio(t["ratio"]),
-                             _fmt_interval(t["ratio_ci"]),
-                             _SHORT[ratio_verdict(record)] if e["blocks"] >= 2 else "n/a"])  # fmt: skip
-        lines += _table(rows)
+                rows.append([t["function"], str(e["blocks"]), e["branch_scale_spec"], fmt_p(t["p"]),
+                             " ".join(str(c) for c in t["kstar_counts"]), fmt_ratio(t["ratio"]),
+                             fmt_interval(t["ratio_ci"]),
+                             SHORT_VERDICTS[ratio_verdict(record)] if e["blocks"] >= 2 else "n/a"])  # fmt: skip
+        lines += text_table(rows)
     if result.nonfinite:
         lines.append(f"{result.nonfinite} (network, alpha) pairs had non-finite outputs (their bits read as 0)")
     return "\n".join(lines)
-
-
-def _prior_text_cfg(cfg: dict) -> str:
-    cfg = dict(cfg)
-    kind = cfg.pop("prior")
-    return f"{kind}(" + ", ".join(f"{k}={v}" for k, v in cfg.items()) + ")"
 
 
 # ----------------------------------------------------------------------------- CLI
