@@ -37,6 +37,7 @@ from countnets.architectures import DEFAULT_PRECISION, Architecture
 from countnets.driver import RunConfig, RunOutcome, run_chunks, seed_key
 from countnets.measures import Measure
 from countnets.priors import PRNG_DESCRIPTION, Prior
+from countnets.records import Record
 from countnets.results import CountResult, Estimate, make_estimate, runtime_info
 from countnets.sources import (
     DEFAULT_CHUNK_SIZE,
@@ -270,19 +271,28 @@ def count_result(
     near: int,
     histogram: dict[int, int] | None = None,
     stopped_by: str | None = None,
-    extra: dict | None = None,
+    extra: Any = None,
 ) -> CountResult:
-    """The :class:`CountResult` of one counting pass (``stopped_by`` overrides the outcome's)."""
-    extra = dict(extra or {})
+    """The :class:`CountResult` of one counting pass (``stopped_by`` overrides the outcome's).
+
+    ``extra`` is the payload (a record of :mod:`countnets.payloads`, or a dict); the run
+    information ``checkpoint`` (path, ``resumed_from``, seconds) and ``processes`` is
+    added to it when there is any.
+    """
+    info: dict[str, Any] = {}
     if outcome.checkpoint is not None:
-        extra["checkpoint"] = {
+        info["checkpoint"] = {
             "path": outcome.checkpoint,
             "resumed_from": outcome.resumed_from,
             "seconds_before": outcome.seconds_before,
             "seconds_total": outcome.seconds_before + outcome.seconds,
         }
     if outcome.processes > 1:
-        extra["processes"] = outcome.processes
+        info["processes"] = outcome.processes
+    if isinstance(extra, Record):
+        extra = dataclasses.replace(extra, **info)
+    else:
+        extra = {**(extra or {}), **info}
     return CountResult(
         kind=kind,
         config=config,

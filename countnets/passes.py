@@ -9,7 +9,7 @@ pass itself, and the :class:`countnets.results.CountResult` it ends in.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from countnets import boolean, estimators
@@ -139,7 +139,7 @@ def stop_reason(exact: bool, stopped_by: str) -> str:
 
 def finish(
     kind: str, config: dict[str, Any], *, exact: bool, seed: int, source: ChunkSource, outcome: RunOutcome,
-    estimates: list, nonfinite: int, near: int, extra: dict[str, Any],
+    estimates: list, nonfinite: int, near: int, extra: Mapping[str, Any],
 ) -> CountResult:  # fmt: skip
     """The :class:`CountResult` of a circuit run (no seed and ``"exhausted"`` for a full enumeration)."""
     return estimators.count_result(

@@ -3,7 +3,8 @@
 A record is a frozen dataclass of plain values: ``int``, ``float``, ``str``, ``bool``,
 ``None``, enums, tuples, dicts with ``str`` keys and other records. :func:`encode` turns
 one into standard JSON values and :func:`decode` reads it back from the type hints, so
-a round trip gives an equal record. Non-finite floats are written as the strings
+a round trip gives an equal record. An optional field (default ``None``) is left out
+when it is ``None``. Non-finite floats are written as the strings
 ``"inf"``, ``"-inf"`` and ``"nan"`` (standard JSON has no such numbers); a float field
 also reads ``null`` as NaN, which is how the training experiments of schema 1 wrote an
 undefined value.
@@ -153,7 +154,12 @@ def encode(value: Any) -> Any:
     if isinstance(value, (float, np.floating)):
         return encode_float(float(value))
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        # An optional field (default None) is written only when it is set.
+        return {
+            f.name: encode(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if not (f.default is None and getattr(value, f.name) is None)
+        }
     if isinstance(value, Mapping):
         out = {}
         for key, item in value.items():

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from countnets import boolean, statistics
@@ -57,7 +57,7 @@ def ratio_record(hits_a: int, hits_b: int, confidence: float, exact: bool) -> di
     }
 
 
-def ratio_verdict(record: dict[str, Any]) -> str:
+def ratio_verdict(record: Mapping[str, Any]) -> str:
     """Where a ratio's interval lies: ``"above_1"``, ``"below_1"``, ``"contains_1"``, or ``"no_hits"``."""
     if record["hits_a"] + record["hits_b"] == 0:
         return "no_hits"

@@ -4,12 +4,12 @@ A result holds the experiment and its full config, the seed, chunk size, samples
 done, raw counts, estimates with intervals, bits of constraint, wall time and
 samples/s, device kind and count, package and JAX versions (DESIGN section 7).
 
-Result files are standard JSON (no ``Infinity`` or ``NaN`` tokens): an estimate's
-infinite ``bits``, ``bits_ci`` and ``log10_p`` are written as the strings ``"inf"`` and
-``"-inf"``, and :func:`to_json` refuses any other non-finite float, naming the field.
-Experiments store their infinite or undefined numbers explicitly: the circuit
-experiments as the strings ``"inf"``, ``"-inf"`` and ``"nan"``, the training experiments
-as ``"inf"``/``"-inf"`` and ``null`` for an undefined value (NaN).
+Result files are standard JSON (no ``Infinity`` or ``NaN`` tokens): non-finite floats
+are the strings ``"inf"``, ``"-inf"`` and ``"nan"``, written by the one codec of
+:mod:`countnets.records`. An experiment's payload (``extra``) is a typed record of
+:mod:`countnets.payloads` where the kind has one; it is decoded by its type when read.
+Schema 2 (this version) differs from schema 1 in that typing only: schema-1 files read
+unchanged (a ``null`` where a typed payload expects a float reads as NaN).
 """
 
 from __future__ import annotations
@@ -20,12 +20,15 @@ import math
 import os
 import platform
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from countnets import statistics
+from countnets import payloads
 from countnets._errors import CountnetsError
 from countnets._io import atomic_write_text
+from countnets.records import Record, StopReason, decode, encode
+from countnets.statistics import Estimate, make_estimate
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -41,63 +44,8 @@ __all__ = [
     "format_table",
 ]
 
-SCHEMA_VERSION = 1
-
-
-@dataclasses.dataclass(frozen=True)
-class Estimate:
-    """The prior mass of one event, with its interval.
-
-    Attributes:
-      function: what was counted: a truth table in hex (``"0x8"``) or an event name.
-      hits: number of samples (or lattice configurations) in the event.
-      n: number of samples (or configurations) looked at.
-      p: point estimate ``hits / n`` (exact for an enumeration).
-      ci: ``(lo, hi)`` interval for p; ``(p, p)`` for an exact enumeration.
-      confidence: the interval's confidence level, e.g. 0.95.
-      method: ``"clopper-pearson"``, ``"wilson"``, ``"jeffreys"`` or ``"exact"``.
-      bits: bits of constraint, ``-log2 p`` (``inf`` at zero hits).
-      bits_ci: ``(-log2 hi, -log2 lo)``.
-      log10_p: ``log10 p``.
-    """
-
-    function: str
-    hits: int
-    n: int
-    p: float
-    ci: tuple[float, float]
-    confidence: float
-    method: str
-    bits: float
-    bits_ci: tuple[float, float]
-    log10_p: float
-
-
-def make_estimate(
-    function: str, hits: int, n: int, *, confidence: float = 0.95, method: str = "clopper-pearson"
-) -> Estimate:
-    """Build an :class:`Estimate` from counts; ``method="exact"`` gives a degenerate interval."""
-    hits, n = int(hits), int(n)
-    if method == "exact":
-        if n < 1 or not 0 <= hits <= n:
-            raise CountnetsError(f"exact counts need 0 <= hits <= n, n >= 1; got hits={hits}, n={n}")
-        p = hits / n
-        lo = hi = p
-    else:
-        lo, hi = statistics.binomial_interval(hits, n, confidence, method)
-        p = hits / n
-    return Estimate(
-        function=function,
-        hits=hits,
-        n=n,
-        p=p,
-        ci=(lo, hi),
-        confidence=float(confidence),
-        method=method,
-        bits=statistics.bits(p),
-        bits_ci=(statistics.bits(hi), statistics.bits(lo)),
-        log10_p=statistics.log10(p),
-    )
+SCHEMA_VERSION = 2
+READABLE_SCHEMA_VERSIONS = (1, 2)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,15 +63,18 @@ class CountResult:
       estimates: the reported functions' estimates.
       nonfinite: networks with a NaN or infinite output (their bits read as 0).
       near_threshold: networks with some output within ``config["margin"]`` of 0.
-      stopped_by: ``"samples"``, ``"rel_halfwidth"``, ``"time"`` or ``"exhausted"``.
+        stopped_by: why the run stopped, a :class:`countnets.records.StopReason` (a ``str``:
+        ``"samples"``, ``"rel_halfwidth"``, ``"time"``, ``"interrupted"`` or ``"exhausted"``).
       seconds: wall time of the counting loop.
       samples_per_s: ``samples / seconds``.
       device: device kind, e.g. ``"cpu"`` or ``"NVIDIA H100 80GB HBM3"``.
       device_count: number of devices used.
       versions: package versions, Python, platform and git commit.
-      extra: experiment-specific fields (plain JSON values: dicts with str keys, lists,
-        str, int, finite float, bool, None). The JSON writes them at the top level, so
-        a name may not be one of this record's fields (``kind``, ``config``, ...,
+      extra: the experiment's payload: a typed record of :mod:`countnets.payloads`, or
+        for kinds without one (``estimate``, ``histogram``) a dict of plain JSON values
+        (dicts with str keys, lists, str, int, finite float, bool, None). Either way a
+        read-only mapping of field names; the JSON writes the fields at the top level,
+        so a name may not be one of this record's fields (``kind``, ``config``, ...,
         ``extra``) nor ``extra_fields``: such a name raises :class:`CountnetsError`.
       schema_version: version of this record's JSON layout.
     """
@@ -138,16 +89,22 @@ class CountResult:
     estimates: tuple[Estimate, ...]
     nonfinite: int = 0
     near_threshold: int = 0
-    stopped_by: str = "samples"
+    stopped_by: StopReason | str = StopReason.SAMPLES  # stored as a StopReason
     seconds: float = 0.0
     samples_per_s: float = 0.0
     device: str = ""
     device_count: int = 1
     versions: dict[str, Any] = dataclasses.field(default_factory=dict)
-    extra: dict[str, Any] = dataclasses.field(default_factory=dict)
+    extra: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
 
     def __post_init__(self) -> None:
+        try:
+            object.__setattr__(self, "stopped_by", StopReason(self.stopped_by))
+        except ValueError:
+            raise CountnetsError(
+                f"stopped_by must be one of {[r.value for r in StopReason]}, got {self.stopped_by!r}"
+            ) from None
         _check_extra_names(self.extra)
 
     def estimate(self, function: str) -> Estimate:
@@ -163,8 +120,10 @@ _RESERVED_EXTRA_NAMES = frozenset(f.name for f in dataclasses.fields(CountResult
 
 
 def _check_extra_names(extra: Any) -> None:
-    if not isinstance(extra, dict):
-        raise CountnetsError(f"a result's extra must be a dict of experiment fields, got {type(extra).__name__}")
+    if not isinstance(extra, (dict, Record)):
+        raise CountnetsError(
+            f"a result's extra must be a payload record or a dict of experiment fields, got {type(extra).__name__}"
+        )
     for name in extra:
         if not isinstance(name, str):
             raise CountnetsError(f"experiment field names must be str, got {name!r} ({type(name).__name__})")
@@ -263,13 +222,18 @@ def to_json(result: CountResult) -> dict[str, Any]:
         unchanged); the message names the field.
     """
     _check_extra_names(result.extra)
-    out = dataclasses.asdict(result)
+    out = dataclasses.asdict(dataclasses.replace(result, extra={}))
     out["estimates"] = [_estimate_to_dict(e) for e in result.estimates]
-    extra = out.pop("extra")
+    out["stopped_by"] = result.stopped_by.value
+    out.pop("extra")
     for name, value in out.items():
         _check_json(value, name, strict=False)
-    for name, value in extra.items():
-        _check_json(value, name, strict=True)
+    if isinstance(result.extra, Record):
+        extra = encode(result.extra)
+    else:
+        extra = dict(result.extra)
+        for name, value in extra.items():
+            _check_json(value, name, strict=True)
     out["extra"] = {}
     out["extra_fields"] = list(extra)
     out.update(extra)
@@ -277,17 +241,27 @@ def to_json(result: CountResult) -> dict[str, Any]:
 
 
 def from_json(data: Any) -> CountResult:
-    """Inverse of :func:`to_json`; refuses an unknown ``schema_version`` or a malformed record."""
+    """Inverse of :func:`to_json`; refuses an unknown ``schema_version`` or a malformed record.
+
+    Reads schema 1 and 2. A kind with a payload type (:func:`countnets.payloads.payload_type`)
+    gets its ``extra`` decoded as that record, which refuses missing, unknown or mistyped
+    fields, naming the path of the first one.
+    """
     if not isinstance(data, dict):
         raise CountnetsError(f"a result record must be a JSON object, got {type(data).__name__}")
     version = data.get("schema_version")
-    if version != SCHEMA_VERSION:
-        raise CountnetsError(f"unsupported result schema_version {version!r}; this countnets reads {SCHEMA_VERSION}")
+    if version not in READABLE_SCHEMA_VERSIONS:
+        raise CountnetsError(
+            f"unsupported result schema_version {version!r}; this countnets reads {list(READABLE_SCHEMA_VERSIONS)}"
+        )
     fields = {f.name for f in dataclasses.fields(CountResult)}
     try:
         kwargs = {k: v for k, v in data.items() if k in fields}
         kwargs["estimates"] = tuple(_estimate_from_dict(e) for e in data["estimates"])
-        kwargs["extra"] = {**data.get("extra", {}), **{name: data[name] for name in data.get("extra_fields", [])}}
+        extra = {**data.get("extra", {}), **{name: data[name] for name in data.get("extra_fields", [])}}
+        typed = payloads.payload_type(str(data.get("kind")), extra)
+        kwargs["extra"] = extra if typed is None else decode(typed, extra, str(data.get("kind")))
+        kwargs["schema_version"] = SCHEMA_VERSION
         return CountResult(**kwargs)
     except (KeyError, TypeError, ValueError, IndexError, AttributeError) as err:
         raise CountnetsError(f"malformed result record: {type(err).__name__}: {err}") from None

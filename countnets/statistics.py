@@ -16,8 +16,11 @@ import numpy as np
 from scipy import stats
 
 from countnets._errors import CountnetsError
+from countnets.records import Record, record
 
 __all__ = [
+    "Estimate",
+    "make_estimate",
     "INTERVAL_METHODS",
     "binomial_interval",
     "clopper_pearson",
@@ -262,3 +265,62 @@ def compare_distributions(
     out["bootstrap"] = bootstrap
     out["confidence"] = confidence
     return out
+
+
+# ----------------------------------------------------------------------------- estimates
+
+
+@record
+class Estimate(Record):
+    """The prior mass of one event, with its interval (a record: also a read-only mapping of its fields).
+
+    Attributes:
+      function: what was counted: a truth table in hex (``"0x8"``) or an event name.
+      hits: number of samples (or lattice configurations) in the event.
+      n: number of samples (or configurations) looked at.
+      p: point estimate ``hits / n`` (exact for an enumeration).
+      ci: ``(lo, hi)`` interval for p; ``(p, p)`` for an exact enumeration.
+      confidence: the interval's confidence level, e.g. 0.95.
+      method: ``"clopper-pearson"``, ``"wilson"``, ``"jeffreys"`` or ``"exact"``.
+      bits: bits of constraint, ``-log2 p`` (``inf`` at zero hits).
+      bits_ci: ``(-log2 hi, -log2 lo)``.
+      log10_p: ``log10 p``.
+    """
+
+    function: str
+    hits: int
+    n: int
+    p: float
+    ci: tuple[float, float]
+    confidence: float
+    method: str
+    bits: float
+    bits_ci: tuple[float, float]
+    log10_p: float
+
+
+def make_estimate(
+    function: str, hits: int, n: int, *, confidence: float = 0.95, method: str = "clopper-pearson"
+) -> Estimate:
+    """Build an :class:`Estimate` from counts; ``method="exact"`` gives a degenerate interval."""
+    hits, n = int(hits), int(n)
+    if method == "exact":
+        if n < 1 or not 0 <= hits <= n:
+            raise CountnetsError(f"exact counts need 0 <= hits <= n, n >= 1; got hits={hits}, n={n}")
+        p = hits / n
+        lo = hi = p
+    else:
+        lo, hi = binomial_interval(hits, n, confidence, method)
+        p = hits / n
+    return Estimate(
+        function=function,
+        hits=hits,
+        n=n,
+        p=p,
+        ci=(lo, hi),
+        confidence=float(confidence),
+        method=method,
+        bits=bits(p),
+        bits_ci=(bits(hi), bits(lo)),
+        log10_p=log10(p),
+    )

@@ -6,6 +6,7 @@ removal by re-running the forward pass with branches switched off, and the goal
 classification by the literal definitions of "direct" and "detour".
 """
 
+import dataclasses
 from collections import Counter
 
 import jax
@@ -475,12 +476,12 @@ def test_experiment_arguments_are_checked():
 
 def test_detour_table_ranks_targets_on_unrounded_probability():
     result = detour.goal_detour(cn.Gaussian(1, 1), n=2, w=3, n_samples=512, chunk_size=256)
-    per_target = result.extra["per_target"]
+    per_target = list(result.extra["per_target"])
     assert len(per_target) >= 2
     # Two probabilities that print alike ("1.000e-03"): the larger must come first
-    # even though it is listed second.
-    per_target[0]["p"], per_target[1]["p"] = 1.00001e-3, 1.00004e-3
-    for t in per_target[2:]:
-        t["p"] = 1e-6
+    # even though it is listed second. (Payloads are frozen records: edit copies.)
+    probabilities = [1.00001e-3, 1.00004e-3] + [1e-6] * (len(per_target) - 2)
+    per_target = [dataclasses.replace(t, p=p) for t, p in zip(per_target, probabilities, strict=True)]
+    result = dataclasses.replace(result, extra=dataclasses.replace(result.extra, per_target=per_target))
     rows = [line for line in detour.format_detour(result).splitlines() if "1.000e-03" in line]
     assert [row.split()[0] for row in rows] == [per_target[1]["function"], per_target[0]["function"]]

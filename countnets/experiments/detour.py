@@ -25,7 +25,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from countnets import boolean, circuits, measures, passes
+from countnets import boolean, circuits, measures, passes, payloads
 from countnets import checkpoint as checkpoint_lib
 from countnets._errors import CountnetsError, check_positive_int
 from countnets.architectures import DEFAULT_PRECISION, GoalNet, ResMLP
@@ -194,7 +194,7 @@ def write_erase(
     }
     return passes.finish(
         COMMAND, config, exact=exact, seed=seed, source=source, outcome=outcome, estimates=estimates,
-        nonfinite=acc.nonfinite, near=acc.near, extra=extra,
+        nonfinite=acc.nonfinite, near=acc.near, extra=payloads.make(payloads.WriteErasePayload, extra),
     )  # fmt: skip
 
 
@@ -319,7 +319,7 @@ def goal_detour(
     }
     return passes.finish(
         COMMAND, config, exact=exact, seed=seed, source=source, outcome=outcome, estimates=estimates,
-        nonfinite=acc.nonfinite, near=acc.near, extra=extra,
+        nonfinite=acc.nonfinite, near=acc.near, extra=payloads.make(payloads.GoalPayload, extra),
     )  # fmt: skip
 
 

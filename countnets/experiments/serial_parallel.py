@@ -27,12 +27,12 @@ import dataclasses
 import os
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from countnets import boolean, measures, passes
+from countnets import boolean, measures, passes, payloads
 from countnets import checkpoint as checkpoint_lib
 from countnets._errors import CountnetsError, check_positive_int
 from countnets.architectures import DEFAULT_PRECISION, ResMLP
@@ -270,11 +270,12 @@ def serial_parallel(
     )  # type: ignore[arg-type]
     return passes.finish(
         COMMAND, config, exact=exact, seed=seed, source=source, outcome=outcome, estimates=estimates,
-        nonfinite=nonfinite_total, near=near_total, extra={"results": entries},
+        nonfinite=nonfinite_total, near=near_total,
+        extra=payloads.make(payloads.SerialParallelPayload, {"results": entries}),
     )  # fmt: skip
 
 
-def _trend(points: list[tuple[int, dict[str, Any]]]) -> str:
+def _trend(points: list[tuple[int, Mapping[str, Any]]]) -> str:
     """How a ratio moves with L, judged by disjoint intervals of successive block counts."""
     if len(points) < 2:
         return "one block count only"
@@ -341,7 +342,7 @@ def format_serial_parallel(result: CountResult, *, max_target_rows: int = 12) ->
                 f"L={L}: {fmt_ratio(r['estimate'])} ({SHORT_VERDICTS[ratio_verdict(r)]})" for L, r in points
             )
             lines.append(f"  alpha = {spec}: {values}; {_trend(points)}")
-    by_l: dict[int, list[dict[str, Any]]] = {}
+    by_l: dict[int, list[Mapping[str, Any]]] = {}
     for e in entries:
         by_l.setdefault(e["blocks"], []).append(e)
     for L, group in by_l.items():

@@ -1,0 +1,204 @@
+"""Typed payloads of the experiments' results (the fields a ``CountResult`` carries beyond the counts).
+
+Each experiment returns its payload as one of these records (:mod:`countnets.records`):
+frozen, typed, written and read by the one JSON codec, and read-only mappings of
+their fields, so ``result.extra["results"][0]["ratio"]`` and
+``result.extra.results[0].ratio`` are the same value. Every payload has two optional
+fields of run information, ``checkpoint`` (path, ``resumed_from``, seconds) and
+``processes``, written only when set. :func:`payload_type` says which
+record a saved result of a given kind holds; :mod:`countnets.results` decodes with it.
+
+Sequences are lists, as JSON reads them, so a payload equals the JSON-read dicts of
+schema 1 field by field. Non-finite floats are the strings ``"inf"``, ``"-inf"`` and ``"nan"`` in JSON; files of
+schema 1 that wrote an undefined value as ``null`` read back as NaN.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from countnets.records import Record, StopReason, decode, encode, record
+from countnets.statistics import Estimate
+
+__all__ = [
+    "Ratio",
+    "Verdicts",
+    "DepthTarget",
+    "DepthEntry",
+    "SerialParallelPayload",
+    "WriteEraseTarget",
+    "WriteErasePayload",
+    "GoalTarget",
+    "GoalPayload",
+    "make",
+    "payload_type",
+]
+
+
+@record
+class Ratio(Record):
+    """``P(A) / P(B)`` for disjoint events A and B, with its interval (see :func:`countnets.report.ratio_record`)."""
+
+    estimate: float
+    ci: list[float]
+    confidence: float
+    hits_a: int
+    hits_b: int
+    method: str
+
+
+@record
+class Verdicts(Record):
+    """How many per-target ratio intervals lie above 1, below 1, contain 1, or have no hits."""
+
+    above_1: int
+    below_1: int
+    contains_1: int
+    no_hits: int
+
+
+# ----------------------------------------------------------------------------- serial-parallel
+
+
+@record
+class DepthTarget(Record):
+    """One function's effective-depth counts at one (L, alpha)."""
+
+    function: str
+    hits: int
+    p: float
+    kstar_counts: list[int]
+    stable_counts: list[int]
+    serial_hamming_counts: list[int]
+    ratio: float
+    ratio_ci: list[float]
+
+
+@record
+class DepthEntry(Record):
+    """The effective-depth distribution of one (block count L, branch scale alpha)."""
+
+    blocks: int
+    branch_scale: float
+    branch_scale_spec: str
+    arch: dict[str, Any]
+    stopped_by: StopReason
+    seconds: float
+    samples: int
+    kstar_counts: list[int]
+    stable_counts: list[int]
+    hamming_counts: list[list[int]]
+    stable_exceeds_kstar: int
+    serial_one_bit: int
+    distinct_functions: int
+    parallel: Estimate
+    serial: Estimate
+    ratio: Ratio
+    ratio_nonconstant: Ratio
+    target_verdicts: Verdicts
+    per_target: list[DepthTarget]
+
+
+@record
+class SerialParallelPayload(Record):
+    """``countnets experiment serial-parallel``: one entry per (L, alpha)."""
+
+    results: list[DepthEntry]
+    checkpoint: dict[str, Any] | None = None
+    processes: int | None = None
+
+
+# ----------------------------------------------------------------------------- detours
+
+
+@record
+class WriteEraseTarget(Record):
+    """One function's networks with and without a cancelling block pair."""
+
+    function: str
+    hits: int
+    p: float
+    with_pair: int
+    without_pair: int
+    with_pair_ci: list[float]
+    without_pair_ci: list[float]
+    pair_counts: dict[str, int]
+    ratio: float
+    ratio_ci: list[float]
+
+
+@record
+class WriteErasePayload(Record):
+    """``countnets experiment detour --kind write-erase``."""
+
+    detour_kind: str
+    blocks: int
+    branch_scale: float
+    counts: dict[str, int]
+    pair_counts: dict[str, int]
+    with_pair: Estimate
+    without_pair: Estimate
+    ratio: Ratio
+    distinct_functions: int
+    target_verdicts: Verdicts
+    per_target: list[WriteEraseTarget]
+    checkpoint: dict[str, Any] | None = None
+    processes: int | None = None
+
+
+@record
+class GoalTarget(Record):
+    """One function's direct, detour and other networks, and its detours' goals."""
+
+    function: str
+    hits: int
+    p: float
+    direct: int
+    detour: int
+    other: int
+    direct_ci: list[float]
+    detour_ci: list[float]
+    distinct_goals: int
+    goals: dict[str, int]
+    goal_ci: dict[str, list[float]]
+    ratio: float
+    ratio_ci: list[float]
+
+
+@record
+class GoalPayload(Record):
+    """``countnets experiment detour --kind goal``."""
+
+    detour_kind: str
+    counts: dict[str, int]
+    direct: Estimate
+    detour: Estimate
+    ratio: Ratio
+    distinct_goals: int
+    distinct_function_goal_pairs: int
+    goals: dict[str, int]
+    direct_breakdown: dict[str, int]
+    distinct_functions: int
+    target_verdicts: Verdicts
+    per_target: list[GoalTarget]
+    checkpoint: dict[str, Any] | None = None
+    processes: int | None = None
+
+
+def make(payload_type: type, fields: Mapping[str, Any]) -> Record:
+    """The payload record of ``fields`` (plain values), checked against its type: every field present and typed."""
+    return decode(payload_type, encode(fields), payload_type.__name__)
+
+
+def payload_type(kind: str, fields: Mapping[str, Any]) -> type | None:
+    """The payload record of a result of ``kind`` with these top-level ``fields``, or ``None``.
+
+    ``None`` means the kind's extra fields are run information only (``estimate``,
+    ``histogram``).
+    """
+    if kind == "serial-parallel":
+        return SerialParallelPayload
+    if kind == "detour":
+        return WriteErasePayload if fields.get("detour_kind") == "write-erase" else GoalPayload
+    return None

@@ -1,0 +1,51 @@
+"""Typed payloads: every committed result loads, and typed payloads re-encode to the same JSON."""
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+
+import countnets as cn
+from countnets import payloads, records, results
+
+RESULTS = sorted((Path(__file__).resolve().parents[1] / "results").glob("*.json"))
+
+
+@pytest.mark.parametrize("path", RESULTS, ids=lambda p: p.name)
+def test_every_committed_result_loads_and_typed_payloads_reencode_exactly(path):
+    data = json.loads(path.read_text())
+    loaded = cn.load_json(path)
+    assert loaded.schema_version == results.SCHEMA_VERSION
+    assert isinstance(loaded.stopped_by, records.StopReason)
+    fields = {name: data[name] for name in data.get("extra_fields", [])}
+    typed = payloads.payload_type(data["kind"], fields)
+    if typed is not None:
+        assert type(loaded.extra) is typed
+        assert records.encode(loaded.extra) == fields
+    again = results.from_json(json.loads(json.dumps(results.to_json(loaded))))
+    assert again == loaded
+
+
+def test_a_payload_missing_or_mistyping_a_field_is_refused_naming_it():
+    data = json.loads((RESULTS[0].parent / "detour_goal.json").read_text())
+    broken = dict(data)
+    broken["per_target"] = [dict(data["per_target"][0], hits="many")] + data["per_target"][1:]
+    with pytest.raises(cn.CountnetsError, match=r"detour.per_target\[0\].hits must be an int"):
+        results.from_json(broken)
+    missing = {k: v for k, v in data.items() if k != "goals"}
+    missing["extra_fields"] = [f for f in data["extra_fields"] if f != "goals"]
+    with pytest.raises(cn.CountnetsError, match="lacks the field 'goals'"):
+        results.from_json(missing)
+
+
+def test_run_information_is_an_optional_payload_field_written_only_when_set(tmp_path):
+    prior = cn.Gaussian(1.0, 1.0)
+    from countnets.experiments import detour
+
+    plain = detour.goal_detour(prior, n=2, w=2, n_samples=300, chunk_size=100)
+    assert plain.extra.checkpoint is None and "checkpoint" not in results.to_json(plain)
+    saved = detour.goal_detour(prior, n=2, w=2, n_samples=300, chunk_size=100, checkpoint=tmp_path / "c.ckpt")
+    assert saved.extra["checkpoint"]["resumed_from"] == 0
+    assert results.to_json(saved)["checkpoint"]["path"] == str(tmp_path / "c.ckpt")
+    assert dataclasses.replace(saved.extra, checkpoint=None) == plain.extra
