@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from countnets import boolean, statistics
+from countnets.architectures import arch_from_config
 from countnets.records import encode_float
 
 __all__ = [
@@ -27,6 +28,9 @@ __all__ = [
     "fmt_interval",
     "text_table",
     "prior_text",
+    "arch_name",
+    "fmt_prob",
+    "fmt_prob_interval",
 ]
 
 VERDICTS = ("above_1", "below_1", "contains_1", "no_hits")
@@ -122,3 +126,22 @@ def prior_text(cfg: dict) -> str:
     cfg = dict(cfg)
     kind = cfg.pop("prior")
     return f"{kind}(" + ", ".join(f"{k}={v}" for k, v in cfg.items()) + ")"
+
+
+def arch_name(config: dict) -> str:
+    """Short architecture name (e.g. ``mlp-5-16-1``) from a stored config."""
+    return arch_from_config(config["arch"]).name
+
+
+def fmt_prob(x: float | None) -> str:
+    """Compact probability."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "-"
+    if isinstance(x, str):
+        return x
+    return "0" if x == 0 else (f"{x:.3g}" if x >= 1e-3 else f"{x:.2e}")
+
+
+def fmt_prob_interval(ci: Sequence[Any]) -> str:
+    """``[lo, hi]`` compactly."""
+    return f"[{fmt_prob(ci[0])}, {fmt_prob(ci[1])}]"

@@ -158,7 +158,7 @@ def _flip_row(text, a, b):
 
 
 def test_flip_writes_infinite_and_undefined_odds_as_standard_json(tmp_path, capsys):
-    from countnets.experiments.flip import _plot_flip, format_flip
+    from countnets.experiments.flip import plot_flip, format_flip
 
     # A perceptron cannot compute 0x68 or 0x6a (not linearly separable) but both agree with
     # "or" on S = {0, 3, 5}: the prior never samples them, whatever the seed.
@@ -191,7 +191,7 @@ def test_flip_writes_infinite_and_undefined_odds_as_standard_json(tmp_path, caps
     assert "odds -: neither A nor B was seen" in out and "odds inf" not in out
     loaded = results.load_json(path)
     assert format_flip(loaded) in out
-    assert _is_png(_plot_flip(loaded, tmp_path / "again.png"))
+    assert _is_png(plot_flip(loaded, tmp_path / "again.png"))
 
     # The same by exact enumeration of a lattice prior.
     rc, out, err = _run([*FLIP, "--prior", "lattice", "--values", "-1,0,1", "--exact", "--a", "0x6a", "--b",

@@ -1,31 +1,9 @@
-"""Experiments built on the core engine; each module here is a ``countnets experiment`` subcommand.
+"""Experiments built on the engine: each module is a measure plus a summary, never a new engine.
 
-A module registers itself by defining:
-
-* ``COMMAND``: the subcommand name, e.g. ``"serial-parallel"``;
-* ``add_parser(subparsers) -> argparse.ArgumentParser``: adds its parser;
-* ``run(args) -> int``: runs it from parsed arguments and returns the exit code
-  (raising :class:`countnets.CountnetsError` for bad input).
-
-Modules are discovered by name, so adding an experiment touches no shared file.
+Each module holds its library entry point (for example
+:func:`countnets.experiments.serial_parallel.serial_parallel`), a formatter for its
+result, and its result ``KIND``. Argument parsing lives in :mod:`countnets.cli`, which
+imports the experiments; no experiment imports another or the command line. What two
+experiments share lives below them (:mod:`countnets.report`, :mod:`countnets.passes`,
+:mod:`countnets.training_results`).
 """
-
-from __future__ import annotations
-
-import importlib
-import pkgutil
-from types import ModuleType
-
-__all__ = ["experiment_modules"]
-
-
-def experiment_modules() -> list[ModuleType]:
-    """Every experiment module in this package that defines ``COMMAND``, sorted by command name."""
-    found = []
-    for info in pkgutil.iter_modules(__path__):
-        if info.name.startswith("_"):
-            continue
-        module = importlib.import_module(f"{__name__}.{info.name}")
-        if hasattr(module, "COMMAND"):
-            found.append(module)
-    return sorted(found, key=lambda m: m.COMMAND)

@@ -19,18 +19,15 @@ Definitions: DESIGN section 3 and ``docs/circuits.md``.
 
 from __future__ import annotations
 
-import argparse
 import os
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any
 
 from countnets import boolean, circuits, measures, passes, payloads
 from countnets import checkpoint as checkpoint_lib
 from countnets._errors import CountnetsError, check_positive_int
 from countnets.architectures import DEFAULT_PRECISION, GoalNet, ResMLP
 from countnets.estimators import DEFAULT_CHUNK_SIZE, DEFAULT_MARGIN, DEFAULT_MAX_EXACT
-from countnets.experiments.serial_parallel import add_circuit_options, common_kwargs, finish_cli
 from countnets.passes import ALL
 from countnets.priors import Prior
 from countnets.report import (
@@ -47,20 +44,17 @@ from countnets.report import (
 from countnets.results import CountResult, _estimate_to_dict, make_estimate
 
 __all__ = [
-    "COMMAND",
-    "SUPPORTS_CHECKPOINT",
+    "KIND",
     "KINDS",
     "write_erase",
     "goal_detour",
     "format_detour",
     "what_arch",
-    "add_parser",
-    "run",
 ]
 
+KIND = "detour"  # the result record's ``kind``
+
 # The library functions take checkpoint=; the CLI may pass --checkpoint through.
-SUPPORTS_CHECKPOINT = True
-COMMAND = "detour"
 KINDS = ("write-erase", "goal")
 _WORDS = {
     "above_1": "yes (interval above 1)",
@@ -137,7 +131,7 @@ def write_erase(
         checkpoint_every=checkpoint_every,
     )  # fmt: skip
     acc, outcome, source = passes.keyed_pass(
-        COMMAND, measures.cancelling_pair(), prior, arch, config=config, run=run, exact=exact,
+        KIND, measures.cancelling_pair(), prior, arch, config=config, run=run, exact=exact,
         max_configurations=max_configurations, encoding=encoding, precision=precision, margin=margin,
         bytes_per_network=4 * len(circuits.removal_sets(L)) * L * 2**n * max(d, w) * 2, description="write-erase",
     )  # fmt: skip
@@ -193,7 +187,7 @@ def write_erase(
         "per_target": per_target,
     }
     return passes.finish(
-        COMMAND, config, exact=exact, seed=seed, source=source, outcome=outcome, estimates=estimates,
+        KIND, config, exact=exact, seed=seed, source=source, outcome=outcome, estimates=estimates,
         nonfinite=acc.nonfinite, near=acc.near, extra=payloads.make(payloads.WriteErasePayload, extra),
     )  # fmt: skip
 
@@ -250,7 +244,7 @@ def goal_detour(
         checkpoint_every=checkpoint_every,
     )  # fmt: skip
     acc, outcome, source = passes.keyed_pass(
-        COMMAND, measures.goal(), prior, arch, config=config, run=run, exact=exact,
+        KIND, measures.goal(), prior, arch, config=config, run=run, exact=exact,
         max_configurations=max_configurations, encoding=encoding, precision=precision, margin=margin,
         bytes_per_network=4 * 4 * 2**n * w * 2, description="goal",
     )  # fmt: skip
@@ -318,7 +312,7 @@ def goal_detour(
         "per_target": per_target,
     }
     return passes.finish(
-        COMMAND, config, exact=exact, seed=seed, source=source, outcome=outcome, estimates=estimates,
+        KIND, config, exact=exact, seed=seed, source=source, outcome=outcome, estimates=estimates,
         nonfinite=acc.nonfinite, near=acc.near, extra=payloads.make(payloads.GoalPayload, extra),
     )  # fmt: skip
 
@@ -405,43 +399,3 @@ def format_detour(result: CountResult, *, max_target_rows: int = 16) -> str:
     if result.nonfinite:
         lines.append(f"{result.nonfinite} networks had non-finite outputs (their bits read as 0)")
     return "\n".join(lines)
-
-
-def add_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Add the ``detour`` subcommand."""
-    p = subparsers.add_parser(
-        COMMAND,
-        help="detour vs direct volumes: cancelling block pairs (write-erase) or goal units (goal)",
-        description="write-erase: ResMLPs implementing f with a cancelling pair of blocks vs with none. "
-        "goal: GoalNets implementing f via a goal g (summed over g) vs directly. --width is d for "
-        "write-erase and the hidden width w for goal.",
-    )
-    p.add_argument("--kind", choices=KINDS, required=True, help="which detour")
-    add_circuit_options(p, resmlp=True, default_samples=200_000)
-    # Unset means the kind's default; --kind goal refuses the ResMLP-only options.
-    p.set_defaults(blocks=None, branch_scale=None, block_width=None, width=None)
-    return p
-
-
-def run(args: argparse.Namespace) -> int:
-    """Run ``countnets experiment detour`` from parsed arguments."""
-    from countnets import cli
-
-    prior = cli.prior_from_args(args)
-    common = common_kwargs(args)
-    if args.kind == "goal":
-        given = [f"--{name.replace('_', '-')}" for name in ("blocks", "block_width", "branch_scale")
-                 if getattr(args, name) is not None]  # fmt: skip
-        if given:
-            raise CountnetsError(f"{', '.join(given)} only apply to --kind write-erase, not to --kind goal")
-        result = goal_detour(prior, n=args.n, w=8 if args.width is None else args.width, targets=args.targets, **common)
-    else:
-        blocks = (3,) if args.blocks is None else args.blocks
-        if len(blocks) != 1:
-            raise CountnetsError(f"--kind write-erase takes one block count, got --blocks {','.join(map(str, blocks))}")
-        result = write_erase(
-            prior, n=args.n, d=8 if args.width is None else args.width,
-            w=8 if args.block_width is None else args.block_width, blocks=blocks[0],
-            branch_scale=args.branch_scale or "1", targets=args.targets, **common,
-        )  # fmt: skip
-    return finish_cli(args, result, format_detour(result))

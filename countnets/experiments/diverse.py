@@ -13,21 +13,22 @@ the first run at which it appears in each chain.
 
 from __future__ import annotations
 
-import argparse
 import time
 from typing import Any
 
 import numpy as np
 
-from countnets import boolean
+from countnets import boolean, report
+from countnets import training_results as train_records
 from countnets._errors import CountnetsError, check_finite_float
-from countnets.experiments import _training_cli as tc
+from countnets.report import fmt_prob
 from countnets.results import CountResult
 from countnets.training import TrainConfig, TrainingSet, conditional_prior, diverse_runs
+from countnets.training_results import DEFAULT_EXPERIMENT_CHUNK
 
-__all__ = ["COMMAND", "diverse", "format_diverse", "add_parser", "run"]
+__all__ = ["KIND", "diverse", "format_diverse"]
 
-COMMAND = "diverse"
+KIND = "diverse"  # the result record's ``kind``
 
 
 def diverse(
@@ -45,7 +46,7 @@ def diverse(
     seed: int = 0,
     exact: bool = False,
     encoding: str = "01",
-    chunk_size: int = tc.DEFAULT_EXPERIMENT_CHUNK,
+    chunk_size: int = DEFAULT_EXPERIMENT_CHUNK,
     chunks_per_step: int | None = None,
     confidence: float = 0.95,
     method: str = "clopper-pearson",
@@ -101,7 +102,7 @@ def diverse(
             "not_converged": int((~fit).sum()),
             "not_converged_per_run": (~fit).sum(axis=0).tolist(),
             "steps_mean": float(res.steps[s].mean()),
-            "trained": tc.hist_hex(found),
+            "trained": report.hist_hex(found),
         }
         total_not += entry["not_converged"]
         if b is not None:
@@ -109,12 +110,12 @@ def diverse(
             hit = first > 0
             entry["first_hit"] = first.tolist()
             entry["found_b"] = int(hit.sum())
-            entry["found_b_ci"] = tc.interval(int(hit.sum()), chains, confidence, method)
+            entry["found_b_ci"] = report.interval(int(hit.sum()), chains, confidence, method)
             entry["found_b_by_run"] = [int(np.sum(hit & (first <= k))) for k in range(1, n_runs + 1)]
             entry["first_hit_median"] = float(np.median(first[hit])) if hit.any() else None
         settings.append(entry)
     extra: dict[str, Any] = {
-        **tc.set_extra(tset),
+        **train_records.set_extra(tset),
         "b": None if b is None else boolean.to_hex(b),
         "runs": n_runs,
         "chains": chains,
@@ -129,11 +130,11 @@ def diverse(
     }
     estimates = []
     if cp is not None:
-        extra.update(tc.prior_extra(cp, confidence, method))
+        extra.update(train_records.prior_extra(cp, confidence, method))
         if b is not None and cp.fit:
             extra["prior_b"] = cp.p(b)
-        estimates.append(tc.prior_fit_estimate(cp, confidence, method))
-    leading = tc.experiment_config(
+        estimates.append(train_records.prior_fit_estimate(cp, confidence, method))
+    leading = train_records.experiment_config(
         prior, arch, tset, train_config, encoding=encoding, precision=precision, method=method,
         confidence=confidence, n_samples=n_samples, n_runs=n_runs,
     )  # fmt: skip
@@ -145,8 +146,15 @@ def diverse(
         "exact": exact,
         "train_chunk_size": chains,
     }
-    return tc.make_result(
-        COMMAND, config, seed, chunk_size, cp, estimates, time.perf_counter() - start, extra,
+    return train_records.make_result(
+        KIND,
+        config,
+        seed,
+        chunk_size,
+        cp,
+        estimates,
+        time.perf_counter() - start,
+        extra,
         devices=1 if cp is None else devices,
     )
 
@@ -155,12 +163,12 @@ def format_diverse(result: CountResult) -> str:
     """Terminal summary: distinct functions against runs, and first hits of B."""
     e = result.extra
     lines = [
-        f"diverse: target {e['target']} on S = {len(e['train_points'])} points; {tc.arch_name(result.config)}; "
+        f"diverse: target {e['target']} on S = {len(e['train_points'])} points; {report.arch_name(result.config)}; "
         f"{e['chains']} chains x {e['runs']} runs; {e['not_converged']} runs did not fit S in all",
     ]
     if "prior_fit" in e:
         lines.append(f"prior: {e['prior_fit']:,} of {e['prior_samples']:,} samples fit S; B = {e['b']}"
-                     + (f", P_prior(B|S) = {tc.fmt_p(e['prior_b'])}" if "prior_b" in e else ""))  # fmt: skip
+                     + (f", P_prior(B|S) = {fmt_prob(e['prior_b'])}" if "prior_b" in e else ""))  # fmt: skip
     header = ["run"] + [f"distinct (mu={st['reward']:g})" for st in e["settings"]]
     if e["b"] is not None:
         header += [f"chains with B (mu={st['reward']:g})" for st in e["settings"]]
@@ -172,7 +180,7 @@ def format_diverse(result: CountResult) -> str:
         if e["b"] is not None:
             row += [str(st["found_b_by_run"][k - 1]) for st in e["settings"]]
         rows.append(row)
-    lines += tc.text_table(rows)
+    lines += report.text_table(rows)
     for st in e["settings"]:
         lines.append(
             f"mu={st['reward']:g}: {st['distinct_pooled']} distinct functions pooled over chains; "
@@ -181,44 +189,3 @@ def format_diverse(result: CountResult) -> str:
                if e["b"] is not None else "")
         )  # fmt: skip
     return "\n".join(lines)
-
-
-def add_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Add the ``diverse`` subcommand."""
-    from countnets import cli
-
-    p = subparsers.add_parser(
-        COMMAND,
-        help="sequential training runs rewarded for disagreeing off S with functions already found",
-        description="Distinct functions found by K sequential runs, each rewarded for disagreeing off S with the "
-        "earlier runs' functions, against independent restarts; and the first run at which B appears.",
-    )
-    tc.add_training_options(p, default_samples=200_000, default_runs=20, runs_help="sequential runs per chain")
-    d = p.add_argument_group("diverse")
-    d.add_argument("--chains", type=cli._nonneg_int, default=64, help="independent chains run side by side")
-    d.add_argument(
-        "--reward", type=cli._float, default=1.0, help="reward strength mu for disagreeing with found functions"
-    )
-    d.add_argument("--b", default=None, help="function B to look for (hex or name)")
-    d.add_argument(
-        "--b-rank", type=cli._nonneg_int, default=None, help="B = the k-th most probable function under P_prior(.|S)"
-    )
-    return p
-
-
-def run(args: argparse.Namespace) -> int:
-    """Run ``countnets experiment diverse`` from parsed arguments."""
-    from countnets import training_plots
-
-    if args.b is not None and args.b_rank is not None:
-        raise CountnetsError("give at most one of --b and --b-rank")
-    tc.check_run_options(args, runs_name="runs (sequential runs per chain)")
-    prior, arch, tset, cfg = tc.inputs_from_args(args)
-    b_rank = args.b_rank if args.b is None else None
-    if args.b is None and b_rank is None:
-        b_rank = 5
-    result = diverse(
-        prior, arch, tset, cfg, reward=args.reward, n_runs=args.runs, chains=args.chains,
-        b=None if args.b is None else boolean.parse_function(args.b, args.n), b_rank=b_rank, **tc.run_kwargs(args),
-    )  # fmt: skip
-    return tc.finish(args, result, format_diverse(result), training_plots.plot_diverse)

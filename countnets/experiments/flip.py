@@ -35,7 +35,6 @@ give it. The table shows ``inf`` and ``-``.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import math
 import time
@@ -45,9 +44,10 @@ from typing import Any
 import jax.numpy as jnp
 import numpy as np
 
-from countnets import boolean, statistics
-from countnets._errors import CountnetsError, check_positive_int
-from countnets.experiments import _training_cli as tc
+from countnets import boolean, report, statistics
+from countnets import training_results as train_records
+from countnets._errors import CountnetsError
+from countnets.report import fmt_prob
 from countnets.results import CountResult, make_estimate
 from countnets.training import (
     TrainConfig,
@@ -58,10 +58,12 @@ from countnets.training import (
     tilted_prior,
     train_networks,
 )
+from countnets.training_results import DEFAULT_EXPERIMENT_CHUNK
 
-__all__ = ["COMMAND", "DEFAULT_LAMBDAS", "flip", "format_flip", "add_parser", "run"]
+__all__ = ["KIND", "DEFAULT_LAMBDAS", "flip", "format_flip", "plot_flip"]
 
-COMMAND = "flip"
+KIND = "flip"  # the result record's ``kind``
+
 DEFAULT_LAMBDAS = (0.0, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
 
 
@@ -153,7 +155,7 @@ def flip(
     seed: int = 0,
     exact: bool = False,
     encoding: str = "01",
-    chunk_size: int = tc.DEFAULT_EXPERIMENT_CHUNK,
+    chunk_size: int = DEFAULT_EXPERIMENT_CHUNK,
     chunks_per_step: int | None = None,
     confidence: float = 0.95,
     method: str = "clopper-pearson",
@@ -241,9 +243,9 @@ def flip(
                         "a": na,
                         "b": nb,
                         "p_a": na / n_conv if n_conv else None,
-                        "p_a_ci": tc.interval(na, n_conv, confidence, method),
+                        "p_a_ci": report.interval(na, n_conv, confidence, method),
                         "p_b": nb / n_conv if n_conv else None,
-                        "p_b_ci": tc.interval(nb, n_conv, confidence, method),
+                        "p_b_ci": report.interval(nb, n_conv, confidence, method),
                         "q_b_ci": [dlo + 0.5, dhi + 0.5],
                         "steps_mean": float(runs.steps[g].mean()),
                     },
@@ -254,7 +256,7 @@ def flip(
                     "a": boolean.to_hex(fa),
                     "b": boolean.to_hex(fb),
                     "lambda": lam,
-                    "counts": tc.hist_hex(runs.histogram(g)),
+                    "counts": report.hist_hex(runs.histogram(g)),
                 }
             )
         tilt_sweep = [
@@ -280,8 +282,8 @@ def flip(
                 "prior_counts": [na_p, nb_p],
                 "prior_p": [cp.p(fa), cp.p(fb)],
                 "prior_ci": [
-                    tc.interval(na_p, cp.fit, confidence, prior_method),
-                    tc.interval(nb_p, cp.fit, confidence, prior_method),
+                    report.interval(na_p, cp.fit, confidence, prior_method),
+                    report.interval(nb_p, cp.fit, confidence, prior_method),
                 ],
                 "prior_odds": odds,
                 "prior_odds_ci": odds_ci,
@@ -300,8 +302,8 @@ def flip(
         "min_ess": float(np.min(ess)),
     }
     extra = {
-        **tc.set_extra(tset),
-        **tc.prior_extra(cp, confidence, method),
+        **train_records.set_extra(tset),
+        **train_records.prior_extra(cp, confidence, method),
         "lambdas": lams,
         "tilt_lambdas": tlams,
         "pairs": pair_rows,
@@ -313,7 +315,7 @@ def flip(
         "tilt_seconds": tilt.seconds,
         "summary": summary,
     }
-    estimates = [tc.prior_fit_estimate(cp, confidence, method)]
+    estimates = [train_records.prior_fit_estimate(cp, confidence, method)]
     for f in sorted({f for p in pairs for f in p}):
         estimates.append(
             make_estimate(
@@ -324,7 +326,7 @@ def flip(
                 method=prior_method,
             )
         )
-    leading = tc.experiment_config(
+    leading = train_records.experiment_config(
         prior, arch, tset, train_config, encoding=encoding, precision=precision, method=method,
         confidence=confidence, n_samples=n_samples, n_runs=n_runs,
     )  # fmt: skip
@@ -338,8 +340,8 @@ def flip(
         "b_ranks": list(b_ranks),
         "train_chunk_size": runs.chunk_size,
     }
-    return tc.make_result(
-        COMMAND, config, seed, cp.chunk_size, cp, estimates, time.perf_counter() - start, extra, devices=devices
+    return train_records.make_result(
+        KIND, config, seed, cp.chunk_size, cp, estimates, time.perf_counter() - start, extra, devices=devices
     )
 
 
@@ -364,14 +366,14 @@ def _as_floats(value: Any) -> Any:
 
 def _fmt_num(x: Any) -> str:
     """A stored number for the table: ``inf`` for ``"inf"``, ``-`` for ``None`` (undefined)."""
-    return tc.fmt_p(_as_floats(x))
+    return fmt_prob(_as_floats(x))
 
 
 def _fmt_num_ci(ci: Sequence[Any]) -> str:
     return f"[{_fmt_num(ci[0])}, {_fmt_num(ci[1])}]"
 
 
-def _plot_flip(result: CountResult, path: Any) -> Any:
+def plot_flip(result: CountResult, path: Any) -> Any:
     """The flip figure, from a copy of ``result`` whose pairs hold infinite and undefined numbers as floats."""
     from countnets import training_plots
 
@@ -384,7 +386,7 @@ def format_flip(result: CountResult, *, sweep_tables: int = 3) -> str:
     e = result.extra
     conf = result.config["confidence"]
     lines = [
-        f"flip: target {e['target']} on S = {len(e['train_points'])} points; {tc.arch_name(result.config)}; "
+        f"flip: target {e['target']} on S = {len(e['train_points'])} points; {report.arch_name(result.config)}; "
         f"{e['prior_fit']:,} of {e['prior_samples']:,} prior samples fit S; {e['runs']:,} runs per (pair, lambda), "
         f"{e['not_converged']:,} runs did not fit S in all",
     ]
@@ -410,7 +412,7 @@ def format_flip(result: CountResult, *, sweep_tables: int = 3) -> str:
              f"({_fmt_lam(st['interval'][0])}, {_fmt_lam(st['interval'][1])}]", _fmt_lam(sl["estimate"]),
              f"({_fmt_lam(sl['interval'][0])}, {_fmt_lam(sl['interval'][1])}]"]
         )  # fmt: skip
-    lines += tc.text_table(rows)
+    lines += report.text_table(rows)
     if any(p["prior_odds"] == "inf" for p in e["pairs"]):
         lines.append("odds inf: B was never seen among the prior samples fitting S")
     if any(p["prior_odds"] is None for p in e["pairs"]):
@@ -435,7 +437,7 @@ def format_flip(result: CountResult, *, sweep_tables: int = 3) -> str:
                 [f"{r['lambda']:g}", f"{_fmt_num(t['p_a'])} {_fmt_num_ci(t['p_a_ci'])}",
                  f"{_fmt_num(t['p_b'])} {_fmt_num_ci(t['p_b_ci'])}", str(t["not_converged"]), f"{t['steps_mean']:.1f}"]
             )  # fmt: skip
-        lines += tc.text_table(rows)
+        lines += report.text_table(rows)
         lines.append(f"A = {p['a']}, B = {p['b']}: tilted prior")
         rows = [["lambda", "P_tilt(A)", "P_tilt(B)", "ESS"]]
         for w in p["tilt_sweep"]:
@@ -443,56 +445,5 @@ def format_flip(result: CountResult, *, sweep_tables: int = 3) -> str:
                 [f"{w['lambda']:g}", f"{_fmt_num(w['p_a'])} {_fmt_num_ci(w['p_a_ci'])}",
                  f"{_fmt_num(w['p_b'])} {_fmt_num_ci(w['p_b_ci'])}", f"{w['ess']:.1f}"]
             )  # fmt: skip
-        lines += tc.text_table(rows)
+        lines += report.text_table(rows)
     return "\n".join(lines)
-
-
-def _hex_list(text: str) -> tuple[str, ...]:
-    return tuple(t.strip() for t in text.split(",") if t.strip())
-
-
-def add_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Add the ``flip`` subcommand."""
-    from countnets import cli
-
-    p = subparsers.add_parser(
-        COMMAND,
-        help="prior odds of two policies A, B fitting S and the pressure lambda* needed to make B as likely",
-        description="Prior odds O = P(A|S)/P(B|S) and the least pressure lambda (loss term toward B's labels off S) "
-        "at which training, and the exp(-lambda l_B)-tilted prior, find B at least as often as A.",
-    )
-    tc.add_training_options(
-        p, default_samples=1_000_000, default_runs=1024, runs_help="trained networks per (pair, lambda)"
-    )
-    f = p.add_argument_group("flip")
-    f.add_argument(
-        "--a", default=None, help="policy A (hex or name); default: the most probable function under P_prior(.|S)"
-    )
-    f.add_argument("--b", type=_hex_list, default=(), help="policy B (hex or names), comma-separated for several pairs")
-    f.add_argument(
-        "--b-rank", type=cli._int_list, default=(), help="B = the k-th most probable function(s) fitting S, e.g. 2,5"
-    )
-    f.add_argument("--pairs", type=cli._nonneg_int, default=None, help="K pairs: B = the 2nd .. (K+1)-th most probable")
-    f.add_argument(
-        "--lambdas", type=cli._float_list, default=DEFAULT_LAMBDAS, help="training pressure sweep, comma-separated"
-    )
-    f.add_argument("--tilt-lambdas", type=cli._float_list, default=None, help="tilted-prior sweep (default: --lambdas)")
-    return p
-
-
-def run(args: argparse.Namespace) -> int:
-    """Run ``countnets experiment flip`` from parsed arguments."""
-    tc.check_run_options(args, runs_name="runs (trained networks)")
-    prior, arch, tset, cfg = tc.inputs_from_args(args)
-    ranks = list(args.b_rank)
-    if args.pairs is not None:
-        ranks += list(range(2, 2 + check_positive_int("--pairs", args.pairs)))
-    if not args.b and not ranks:
-        ranks = [2]
-    result = flip(
-        prior, arch, tset, cfg,
-        a=None if args.a is None else boolean.parse_function(args.a, args.n),
-        bs=[boolean.parse_function(b, args.n) for b in args.b], b_ranks=ranks, lambdas=args.lambdas,
-        tilt_lambdas=args.tilt_lambdas, n_runs=args.runs, **tc.run_kwargs(args),
-    )  # fmt: skip
-    return tc.finish(args, result, format_flip(result), _plot_flip)

@@ -22,7 +22,6 @@ a parameter), which is the same as separate runs with the same seed.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import os
 import time
@@ -54,8 +53,7 @@ from countnets.report import (
 from countnets.results import CountResult, _estimate_to_dict, make_estimate
 
 __all__ = [
-    "COMMAND",
-    "SUPPORTS_CHECKPOINT",
+    "KIND",
     "serial_parallel",
     "format_serial_parallel",
     "parse_branch_scales",
@@ -64,16 +62,11 @@ __all__ = [
     "ratio_record",
     "ratio_verdict",
     "verdict_counts",
-    "add_circuit_options",
-    "common_kwargs",
-    "finish_cli",
-    "add_parser",
-    "run",
 ]
 
+KIND = "serial-parallel"  # the result record's ``kind``
+
 # The library functions take checkpoint=; the CLI may pass --checkpoint through.
-SUPPORTS_CHECKPOINT = True
-COMMAND = "serial-parallel"
 
 
 # ----------------------------------------------------------------------------- library
@@ -235,7 +228,7 @@ def serial_parallel(
     for L in blocks:
         archs = archs_by_L[L]
         acc, outcome, source = passes.keyed_pass(
-            COMMAND, measure, prior, archs[0], config=config, run=run, exact=exact,
+            KIND, measure, prior, archs[0], config=config, run=run, exact=exact,
             max_configurations=max_configurations, encoding=encoding, precision=precision, margin=margin,
             bytes_per_network=4 * len(archs) * (L + 1) * (L + 2) * 2**n * max(d, w),
             description=f"serial-parallel L={L}", checkpoint_suffix=f".L{L}", fingerprint_extra={"blocks": L},
@@ -269,7 +262,7 @@ def serial_parallel(
         outcome, samples=total_samples, stopped_by=stopped, seconds=time.perf_counter() - start
     )  # type: ignore[arg-type]
     return passes.finish(
-        COMMAND, config, exact=exact, seed=seed, source=source, outcome=outcome, estimates=estimates,
+        KIND, config, exact=exact, seed=seed, source=source, outcome=outcome, estimates=estimates,
         nonfinite=nonfinite_total, near=near_total,
         extra=payloads.make(payloads.SerialParallelPayload, {"results": entries}),
     )  # fmt: skip
@@ -376,99 +369,3 @@ def format_serial_parallel(result: CountResult, *, max_target_rows: int = 12) ->
     if result.nonfinite:
         lines.append(f"{result.nonfinite} (network, alpha) pairs had non-finite outputs (their bits read as 0)")
     return "\n".join(lines)
-
-
-# ----------------------------------------------------------------------------- CLI
-
-
-def _blocks_list(text: str) -> tuple[int, ...]:
-    try:
-        values = tuple(int(part) for part in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated block counts, got {text!r}") from None
-    return values
-
-
-def add_circuit_options(parser: argparse.ArgumentParser, *, resmlp: bool, default_samples: int) -> None:
-    """Network, prior, target and run options shared by the circuit experiments."""
-    from countnets import cli
-
-    g = parser.add_argument_group("network")
-    g.add_argument("--n", type=cli._nonneg_int, required=True, help="number of Boolean inputs, 1..8")
-    if resmlp:
-        g.add_argument("--width", type=cli._nonneg_int, default=8, help="ResMLP stream width d")
-        g.add_argument("--block-width", type=cli._nonneg_int, default=8, help="ResMLP block hidden width w")
-        g.add_argument("--blocks", type=_blocks_list, default=(1, 2, 4), help="block counts L, comma-separated")
-        g.add_argument("--branch-scale", default="1", help="branch scales alpha, comma-separated: numbers or invsqrt")
-    g.add_argument("--encoding", choices=boolean.ENCODINGS, default="01", help="input encoding (default %(default)s)")
-    g.add_argument("--targets", default=ALL, help="'all' (every function) or functions: hex or names, comma-separated")
-    cli.add_prior_options(parser)
-    cli.add_run_options(parser, default_samples=default_samples)
-    r = parser.add_argument_group("circuit run")
-    r.add_argument("--exact", action="store_true", help="enumerate every lattice configuration instead of sampling")
-    r.add_argument(
-        "--max-exact", type=cli._nonneg_int, default=DEFAULT_MAX_EXACT, help="limit on enumerated configurations"
-    )
-    r.add_argument("--plot", default=None, help="write PNG figures to this path (suffixes added per figure)")
-
-
-def common_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    """Library keyword arguments from the shared options."""
-    return dict(
-        n_samples=args.samples,
-        seed=args.seed,
-        encoding=args.encoding,
-        chunk_size=args.chunk_size,
-        chunks_per_step=args.chunks_per_step or None,
-        confidence=args.confidence,
-        method=args.interval,
-        precision=args.precision,
-        max_seconds=args.max_seconds,
-        exact=args.exact,
-        max_configurations=args.max_exact,
-        progress=not args.quiet,
-        devices=getattr(args, "devices", None),
-        checkpoint=getattr(args, "checkpoint", None),
-        checkpoint_every=getattr(args, "checkpoint_every", checkpoint_lib.DEFAULT_EVERY_SECONDS),
-    )
-
-
-def finish_cli(args: argparse.Namespace, result: CountResult, table: str) -> int:
-    """Write JSON and figures as asked, print the table unless ``--quiet``."""
-    from countnets import results
-
-    if args.json:
-        results.save_json(result, args.json)
-    if args.plot:
-        from countnets import plotting
-
-        for path in plotting.plot_result(result, args.plot):
-            if not args.quiet:
-                print(f"wrote {path}")
-    if not args.quiet:
-        print(table)
-    return 0
-
-
-def add_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Add the ``serial-parallel`` subcommand."""
-    p = subparsers.add_parser(
-        COMMAND,
-        help="effective depth k* of ResMLPs: parallel (k* <= 1) vs serial (k* >= 2) volume",
-        description="Volume of ResMLP parameter space implementing functions in parallel (k* <= 1) "
-        "versus serially (k* >= 2), per block count and branch scale.",
-    )
-    add_circuit_options(p, resmlp=True, default_samples=200_000)
-    return p
-
-
-def run(args: argparse.Namespace) -> int:
-    """Run ``countnets experiment serial-parallel`` from parsed arguments."""
-    from countnets import cli
-
-    prior = cli.prior_from_args(args)
-    result = serial_parallel(
-        prior, n=args.n, d=args.width, w=args.block_width, blocks=args.blocks, branch_scales=args.branch_scale,
-        targets=args.targets, **common_kwargs(args),
-    )  # fmt: skip
-    return finish_cli(args, result, format_serial_parallel(result))

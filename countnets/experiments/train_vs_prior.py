@@ -18,14 +18,14 @@ For a training set S labelled by ``f*`` (DESIGN section 3b):
 
 from __future__ import annotations
 
-import argparse
 import time
 from typing import Any
 
 import numpy as np
 
-from countnets import boolean
-from countnets.experiments import _training_cli as tc
+from countnets import boolean, report
+from countnets import training_results as train_records
+from countnets.report import fmt_prob, fmt_prob_interval
 from countnets.results import CountResult, make_estimate
 from countnets.training import (
     TrainConfig,
@@ -34,10 +34,11 @@ from countnets.training import (
     conditional_prior,
     train_networks,
 )
+from countnets.training_results import DEFAULT_EXPERIMENT_CHUNK
 
-__all__ = ["COMMAND", "train_vs_prior", "format_train_vs_prior", "add_parser", "run"]
+__all__ = ["KIND", "train_vs_prior", "format_train_vs_prior"]
 
-COMMAND = "train-vs-prior"
+KIND = "train-vs-prior"  # the result record's ``kind``
 
 
 def train_vs_prior(
@@ -51,7 +52,7 @@ def train_vs_prior(
     seed: int = 0,
     exact: bool = False,
     encoding: str = "01",
-    chunk_size: int = tc.DEFAULT_EXPERIMENT_CHUNK,
+    chunk_size: int = DEFAULT_EXPERIMENT_CHUNK,
     chunks_per_step: int | None = None,
     confidence: float = 0.95,
     method: str = "clopper-pearson",
@@ -93,10 +94,10 @@ def train_vs_prior(
                 "function": boolean.to_hex(f),
                 "prior_count": cq,
                 "prior_p": cq / cp.fit if cp.fit else None,
-                "prior_ci": tc.interval(cq, cp.fit, confidence, prior_method),
+                "prior_ci": report.interval(cq, cp.fit, confidence, prior_method),
                 "trained_count": co,
                 "trained_p": co / n_conv if n_conv else None,
-                "trained_ci": tc.interval(co, n_conv, confidence, method),
+                "trained_ci": report.interval(co, n_conv, confidence, method),
             }
         )
     summary: dict[str, Any]
@@ -122,10 +123,10 @@ def train_vs_prior(
     steps = runs.steps[0]
     init_fit = int(np.sum([tset.fits(t) for t in runs.init_tables.tolist()]))
     extra = {
-        **tc.set_extra(tset),
-        **tc.prior_extra(cp, confidence, method),
-        "trained": tc.hist_hex(trained),
-        "trained_not_converged": tc.hist_hex(not_conv),
+        **train_records.set_extra(tset),
+        **train_records.prior_extra(cp, confidence, method),
+        "trained": report.hist_hex(trained),
+        "trained_not_converged": report.hist_hex(not_conv),
         "runs": runs.runs,
         "not_converged": runs.runs - n_conv,
         "trained_nonfinite": int(runs.nonfinite[0].sum()),
@@ -142,7 +143,7 @@ def train_vs_prior(
         "functions": rows,
         "summary": summary,
     }
-    estimates = [tc.prior_fit_estimate(cp, confidence, method)]
+    estimates = [train_records.prior_fit_estimate(cp, confidence, method)]
     for row in rows[:10]:
         if cp.fit:
             estimates.append(
@@ -156,7 +157,7 @@ def train_vs_prior(
                     f"trained|S {row['function']}", row["trained_count"], n_conv, confidence=confidence, method=method
                 )
             )
-    leading = tc.experiment_config(
+    leading = train_records.experiment_config(
         prior, arch, tset, train_config, encoding=encoding, precision=precision, method=method,
         confidence=confidence, n_samples=n_samples, n_runs=n_runs,
     )  # fmt: skip
@@ -167,8 +168,8 @@ def train_vs_prior(
         "bootstrap": bootstrap,
         "train_chunk_size": runs.chunk_size,
     }
-    return tc.make_result(
-        COMMAND, config, seed, cp.chunk_size, cp, estimates, time.perf_counter() - start, extra, devices=devices
+    return train_records.make_result(
+        KIND, config, seed, cp.chunk_size, cp, estimates, time.perf_counter() - start, extra, devices=devices
     )
 
 
@@ -181,8 +182,10 @@ def format_train_vs_prior(result: CountResult, top: int = 15) -> str:
     tr = result.config["training"]
     mode = "exact enumeration" if result.exact else f"{e['prior_samples']:,} prior samples"
     lines = [
-        f"train-vs-prior: target {e['target']} on S = {len(e['train_points'])} points; {tc.arch_name(result.config)}",
-        f"prior: {mode}, {e['prior_fit']:,} fit S (P(fits S) = {tc.fmt_p(fit_p)} {tc.fmt_ci(e['prior_fit_ci'])}), "
+        f"train-vs-prior: target {e['target']} on S = {len(e['train_points'])} points; "
+        f"{report.arch_name(result.config)}",
+        f"prior: {mode}, {e['prior_fit']:,} fit S "
+        f"(P(fits S) = {fmt_prob(fit_p)} {fmt_prob_interval(e['prior_fit_ci'])}), "
         f"{len(e['prior'])} functions",
         f"training: {e['runs']:,} runs ({tr['optimizer']}, lr {tr['learning_rate']}, {tr['loss']}), "
         f"{e['not_converged']:,} did not fit S within {e['steps']['budget']} steps; "
@@ -195,7 +198,7 @@ def format_train_vs_prior(result: CountResult, top: int = 15) -> str:
             f"counts in both: {corr}"
         )
         lines.append(
-            f"total variation {s['tv']:.3f}, {conf:g} bootstrap interval {tc.fmt_ci(s['tv_ci'])}; "
+            f"total variation {s['tv']:.3f}, {conf:g} bootstrap interval {fmt_prob_interval(s['tv_ci'])}; "
             f"noise alone would give {s['tv_null_mean']:.3f} (upper {conf:g} quantile {s['tv_null_quantile']:.3f})"
         )
     frozen = [name for name, count in e["moved"].items() if count == 0]
@@ -206,39 +209,8 @@ def format_train_vs_prior(result: CountResult, top: int = 15) -> str:
     ]
     for r in e["functions"][:top]:
         rows.append(
-            [r["function"], f"{r['prior_count']:,}", tc.fmt_p(r["prior_p"]), tc.fmt_ci(r["prior_ci"]),
-             f"{r['trained_count']:,}", tc.fmt_p(r["trained_p"]), tc.fmt_ci(r["trained_ci"])]
+            [r["function"], f"{r['prior_count']:,}", fmt_prob(r["prior_p"]), fmt_prob_interval(r["prior_ci"]),
+             f"{r['trained_count']:,}", fmt_prob(r["trained_p"]), fmt_prob_interval(r["trained_ci"])]
         )  # fmt: skip
-    lines += tc.text_table(rows)
+    lines += report.text_table(rows)
     return "\n".join(lines)
-
-
-def add_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Add the ``train-vs-prior`` subcommand."""
-    from countnets import cli
-
-    p = subparsers.add_parser(
-        COMMAND,
-        help="P_opt(f|S) of optax-trained networks against the conditional prior P_prior(f|S)",
-        description="Train many networks from the prior on S and compare where they land with the prior "
-        "conditioned on fitting S (Mingard et al. 2021).",
-    )
-    tc.add_training_options(p, default_samples=1_000_000, default_runs=4096, runs_help="networks to train")
-    p.add_argument(
-        "--min-count", type=cli._nonneg_int, default=5, help="counts needed in both to enter the correlation"
-    )
-    p.add_argument("--bootstrap", type=cli._nonneg_int, default=1000, help="bootstrap resamples for the TV interval")
-    return p
-
-
-def run(args: argparse.Namespace) -> int:
-    """Run ``countnets experiment train-vs-prior`` from parsed arguments."""
-    from countnets import training_plots
-
-    tc.check_run_options(args, runs_name="runs (trained networks)")
-    prior, arch, tset, cfg = tc.inputs_from_args(args)
-    result = train_vs_prior(
-        prior, arch, tset, cfg, n_runs=args.runs, min_count=args.min_count, bootstrap=args.bootstrap,
-        **tc.run_kwargs(args),
-    )  # fmt: skip
-    return tc.finish(args, result, format_train_vs_prior(result), training_plots.plot_train_vs_prior)

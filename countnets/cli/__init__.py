@@ -16,20 +16,27 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import math
-import os
 import re
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any, NamedTuple
 
-from countnets import boolean, estimators, results, sharding, statistics
 from countnets import checkpoint as checkpoint_lib
+from countnets import estimators, results, sharding
 from countnets._errors import CountnetsError, check_finite_float
-from countnets.architectures import ACTIVATIONS, MLP, ResMLP
-from countnets.experiments import experiment_modules
-from countnets.priors import Gaussian, Lattice, Uniform
+from countnets.cli import circuits, training
+from countnets.cli.options import (
+    add_network_options,
+    add_prior_options,
+    add_run_options,
+    arch_from_args,
+    check_output_path,
+    finite_float,
+    nonneg_int,
+    prior_from_args,
+)
 
 __all__ = [
     "main",
@@ -40,6 +47,24 @@ __all__ = [
     "add_prior_options",
     "add_run_options",
 ]
+
+
+class Experiment(NamedTuple):
+    """One ``countnets experiment`` subcommand: how to add its parser and run it, and whether it resumes."""
+
+    add_parser: Callable[[Any], argparse.ArgumentParser]
+    run: Callable[[argparse.Namespace], int]
+    checkpoints: bool
+
+
+# In the order ``countnets experiment --help`` lists them.
+EXPERIMENTS = (
+    Experiment(circuits.add_detour_parser, circuits.run_detour, checkpoints=True),
+    Experiment(training.add_diverse_parser, training.run_diverse, checkpoints=False),
+    Experiment(training.add_flip_parser, training.run_flip, checkpoints=False),
+    Experiment(circuits.add_serial_parallel_parser, circuits.run_serial_parallel, checkpoints=True),
+    Experiment(training.add_train_vs_prior_parser, training.run_train_vs_prior, checkpoints=False),
+)
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
@@ -68,138 +93,6 @@ class _Parser(argparse.ArgumentParser):
         return super()._get_values(action, arg_strings)
 
 
-def _int_list(text: str) -> tuple[int, ...]:
-    text = text.strip()
-    if text in ("", "none", "-"):
-        return ()
-    try:
-        values = tuple(int(part) for part in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated ints, got {text!r}") from None
-    return values
-
-
-def _float_list(text: str) -> tuple[float, ...]:
-    try:
-        values = tuple(float(part) for part in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
-    if not all(math.isfinite(v) for v in values):
-        raise argparse.ArgumentTypeError(f"expected comma-separated finite numbers, got {text!r}")
-    return values
-
-
-def _nonneg_int(text: str) -> int:
-    try:
-        value = int(text.replace("_", ""))
-    except ValueError:
-        try:
-            as_float = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an int, got {text!r}") from None
-        if not as_float.is_integer():
-            raise argparse.ArgumentTypeError(f"expected an int, got {text!r}") from None
-        value = int(as_float)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
-
-
-def _float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
-    return value
-
-
-def add_network_options(parser: argparse.ArgumentParser, *, arch_choices: Sequence[str] = ("mlp", "resmlp")) -> None:
-    """Architecture, prior and encoding options shared by every counting command."""
-    g = parser.add_argument_group("network")
-    g.add_argument("--arch", choices=arch_choices, default=arch_choices[0], help="architecture (default %(default)s)")
-    g.add_argument("--n", type=_nonneg_int, required=True, help="number of Boolean inputs, 1..8")
-    g.add_argument(
-        "--hidden", type=_int_list, default=(8,), help="MLP hidden widths, e.g. 40,40; 'none' for a perceptron"
-    )
-    g.add_argument("--activation", default="relu", help=f"MLP activation: {', '.join(ACTIVATIONS)}")
-    g.add_argument("--width", type=_nonneg_int, default=8, help="ResMLP stream width d")
-    g.add_argument("--blocks", type=_nonneg_int, default=2, help="ResMLP number of blocks L")
-    g.add_argument("--block-width", type=_nonneg_int, default=8, help="ResMLP block hidden width w")
-    g.add_argument("--branch-scale", type=_float, default=1.0, help="ResMLP branch multiplier alpha")
-    g.add_argument("--encoding", choices=boolean.ENCODINGS, default="01", help="input encoding (default %(default)s)")
-    add_prior_options(parser)
-
-
-def add_prior_options(parser: argparse.ArgumentParser) -> None:
-    """Prior options (--prior, --sigma-w, --sigma-b, --bound, --values), read by :func:`prior_from_args`."""
-    p = parser.add_argument_group("prior")
-    p.add_argument("--prior", choices=("gaussian", "uniform", "lattice"), default="gaussian")
-    p.add_argument("--sigma-w", type=_float, default=1.0, help="Gaussian weight scale (std sigma_w/sqrt(fan_in))")
-    p.add_argument("--sigma-b", type=_float, default=1.0, help="Gaussian bias std; 0 for no bias")
-    p.add_argument("--bound", type=_float, default=None, help="Uniform prior half-width")
-    p.add_argument("--values", type=_float_list, default=None, help="Lattice values, e.g. -1,0,1")
-
-
-def add_run_options(parser: argparse.ArgumentParser, *, default_samples: int) -> None:
-    """Sampling, statistics and output options shared by every counting command."""
-    r = parser.add_argument_group("run")
-    r.add_argument(
-        "--samples", type=_nonneg_int, default=default_samples, help="number of prior samples (default %(default)s)"
-    )
-    r.add_argument("--seed", type=_nonneg_int, default=0, help="integer seed below 2**32")
-    r.add_argument("--chunk-size", type=_nonneg_int, default=estimators.DEFAULT_CHUNK_SIZE, help="samples per chunk C")
-    r.add_argument(
-        "--chunks-per-step",
-        type=_nonneg_int,
-        default=None,
-        help=(
-            "chunks per jitted step (counts for a given sample count do not depend on it; "
-            "--rel-width and --max-seconds are checked after each step)"
-        ),
-    )
-    r.add_argument("--confidence", type=_float, default=0.95, help="interval confidence level")
-    r.add_argument("--interval", choices=statistics.INTERVAL_METHODS, default="clopper-pearson")
-    r.add_argument("--precision", choices=estimators.PRECISIONS, default="highest", help="matmul precision")
-    r.add_argument("--max-seconds", type=_float, default=None, help="stop after this wall time")
-    r.add_argument("--json", default=None, help="write the result record to this path")
-    r.add_argument("--quiet", action="store_true", help="no progress bar and no table")
-    r.add_argument("--devices", type=_nonneg_int, default=None,
-                   help="local devices to shard chunks over (default: all; counts do not depend on it)")  # fmt: skip
-    r.add_argument("--checkpoint", default=None, metavar="PATH",
-                   help="save counts and progress here; rerunning the same command resumes")  # fmt: skip
-    r.add_argument("--checkpoint-every", type=_float, default=checkpoint_lib.DEFAULT_EVERY_SECONDS, metavar="SECONDS",
-                   help="seconds between checkpoint saves, 0 for every step (default %(default)s)")  # fmt: skip
-    d = parser.add_argument_group("multi-process (jax.distributed; every process runs the same command)")
-    d.add_argument("--coordinator", default=None, metavar="HOST:PORT",
-                   help=f"process 0's address (env {sharding.ENV_COORDINATOR})")  # fmt: skip
-    d.add_argument("--num-processes", type=_nonneg_int, default=None,
-                   help=f"number of processes (env {sharding.ENV_NUM_PROCESSES})")  # fmt: skip
-    d.add_argument("--process-id", type=_nonneg_int, default=None,
-                   help=f"this process's index, 0..num-processes-1 (env {sharding.ENV_PROCESS_ID})")  # fmt: skip
-
-
-def prior_from_args(args: argparse.Namespace):
-    """Build the prior named by ``--prior`` and its options."""
-    if args.prior == "gaussian":
-        return Gaussian(args.sigma_w, args.sigma_b)
-    if args.prior == "uniform":
-        if args.bound is None:
-            raise CountnetsError("--prior uniform needs --bound A")
-        return Uniform(args.bound)
-    if args.values is None:
-        raise CountnetsError("--prior lattice needs --values, e.g. --values -1,0,1")
-    return Lattice(args.values)
-
-
-def arch_from_args(args: argparse.Namespace):
-    """Build the architecture named by ``--arch`` and its options."""
-    if args.arch == "mlp":
-        return MLP(args.n, args.hidden, args.activation)
-    return ResMLP(args.n, args.width, args.blocks, args.block_width, args.branch_scale)
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The full ``countnets`` argument parser."""
     parser = _Parser(prog="countnets", description="Measure prior volumes of functions of small neural networks.")
@@ -210,10 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_run_options(hist, default_samples=1_000_000)
     hist.add_argument("--exact", action="store_true", help="enumerate every lattice configuration instead of sampling")
     hist.add_argument(
-        "--max-exact", type=_nonneg_int, default=estimators.DEFAULT_MAX_EXACT, help="limit on enumerated configurations"
+        "--max-exact", type=nonneg_int, default=estimators.DEFAULT_MAX_EXACT, help="limit on enumerated configurations"
     )
-    hist.add_argument("--top", type=_nonneg_int, default=10, help="report the K most frequent functions")
-    hist.add_argument("--max-distinct", type=_nonneg_int, default=estimators.DEFAULT_MAX_DISTINCT, metavar="K",
+    hist.add_argument("--top", type=nonneg_int, default=10, help="report the K most frequent functions")
+    hist.add_argument("--max-distinct", type=nonneg_int, default=estimators.DEFAULT_MAX_DISTINCT, metavar="K",
                       help="keep at most about K distinct functions on the host, the rest counted as 'other' "
                       "(0: no bound; default %(default)s)")  # fmt: skip
 
@@ -227,10 +120,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     est.add_argument("--exact", action="store_true", help="enumerate every lattice configuration instead of sampling")
     est.add_argument(
-        "--max-exact", type=_nonneg_int, default=estimators.DEFAULT_MAX_EXACT, help="limit on enumerated configurations"
+        "--max-exact", type=nonneg_int, default=estimators.DEFAULT_MAX_EXACT, help="limit on enumerated configurations"
     )
     est.add_argument(
-        "--rel-width", type=_float, default=None, help="stop when every target's interval half-width / p is below this"
+        "--rel-width",
+        type=finite_float,
+        default=None,
+        help="stop when every target's interval half-width / p is below this",
     )
 
     plot = sub.add_parser("plot", help="draw PNG figures from a saved serial-parallel or detour result")
@@ -238,14 +134,10 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("--out", default=None, help="figure path (default: the JSON path with .png)")
     plot.set_defaults(_run=_run_plot)
 
-    modules = experiment_modules()
-    if modules:
-        exp = sub.add_parser("experiment", help="run a circuit or training experiment")
-        exp_sub = exp.add_subparsers(dest="experiment", required=True, parser_class=_Parser)
-        for module in modules:
-            module.add_parser(exp_sub).set_defaults(
-                _run=module.run, _checkpoints=getattr(module, "SUPPORTS_CHECKPOINT", False)
-            )
+    exp = sub.add_parser("experiment", help="run a circuit or training experiment")
+    exp_sub = exp.add_subparsers(dest="experiment", required=True, parser_class=_Parser)
+    for command in EXPERIMENTS:
+        command.add_parser(exp_sub).set_defaults(_run=command.run, _checkpoints=command.checkpoints)
     return parser
 
 
@@ -301,22 +193,6 @@ def _run_plot(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_output_path(path: str, option: str) -> None:
-    """Refuse, before any work, an output path that could not be written."""
-    if not str(path).strip():
-        raise CountnetsError(f"{option} needs a file path, got {path!r}")
-    target = Path(path)
-    if target.is_dir():
-        raise CountnetsError(f"{option} {path!r} is a directory; give a file name")
-    parent = target.parent
-    while not parent.exists() and parent != parent.parent:
-        parent = parent.parent
-    if not parent.is_dir():
-        raise CountnetsError(f"{option} {path!r}: {str(parent)!r} is not a directory")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise CountnetsError(f"{option} {path!r}: cannot write in {str(parent)!r}")
-
-
 def _prepare(args: argparse.Namespace) -> sharding.DistributedConfig | None:
     """Validate the run, output and multi-process options (before JAX starts); the distributed config."""
     if not hasattr(args, "devices"):  # a command without run options (plot)
@@ -326,7 +202,7 @@ def _prepare(args: argparse.Namespace) -> sharding.DistributedConfig | None:
     for option in ("json", "checkpoint"):
         value = getattr(args, option, None)
         if value is not None:
-            _check_output_path(value, f"--{option}")
+            check_output_path(value, f"--{option}")
     if args.checkpoint is not None:
         if args.json is not None and Path(args.json).resolve() == Path(args.checkpoint).resolve():
             raise CountnetsError("--checkpoint and --json must be different files")

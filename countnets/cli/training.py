@@ -1,0 +1,277 @@
+"""``countnets experiment train-vs-prior``, ``flip`` and ``diverse``: their options and runs."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from countnets import boolean, results, statistics, training_plots
+from countnets._errors import CountnetsError, check_positive_int
+from countnets.architectures import GoalNet
+from countnets.cli import options
+from countnets.cli.options import (
+    add_network_options,
+    add_run_options,
+    finite_float,
+    float_list,
+    int_list,
+    nonneg_int,
+    prior_from_args,
+)
+from countnets.estimators import DEFAULT_MAX_EXACT
+from countnets.experiments.diverse import diverse, format_diverse
+from countnets.experiments.flip import DEFAULT_LAMBDAS, flip, format_flip, plot_flip
+from countnets.experiments.train_vs_prior import format_train_vs_prior, train_vs_prior
+from countnets.results import CountResult
+from countnets.training import LOSSES, OPTIMIZERS, TrainConfig, TrainingSet, training_set
+from countnets.training_results import DEFAULT_EXPERIMENT_CHUNK
+
+__all__ = [
+    "point_list",
+    "hex_list",
+    "add_training_options",
+    "check_run_options",
+    "arch_from_args",
+    "training_set_from_args",
+    "train_config_from_args",
+    "inputs_from_args",
+    "run_kwargs",
+    "finish",
+    "add_flip_parser",
+    "run_flip",
+    "add_diverse_parser",
+    "run_diverse",
+    "add_train_vs_prior_parser",
+    "run_train_vs_prior",
+]
+
+
+def point_list(text: str) -> tuple[int, ...]:
+    """Comma-separated cube point indices."""
+    try:
+        return tuple(int(p) for p in text.split(",") if p.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated cube point indices, got {text!r}") from None
+
+
+def add_training_options(
+    parser: argparse.ArgumentParser, *, default_samples: int, default_runs: int, runs_help: str
+) -> None:
+    """Network, prior, run, training-set and optimiser options."""
+    add_network_options(parser, arch_choices=("mlp", "resmlp", "goalnet"))
+    if not any("--goal-width" in a.option_strings for a in parser._actions):
+        parser.add_argument("--goal-width", type=nonneg_int, default=8, help="GoalNet hidden width w")
+    add_run_options(parser, default_samples=default_samples)
+    parser.set_defaults(chunk_size=DEFAULT_EXPERIMENT_CHUNK)
+    t = parser.add_argument_group("training")
+    t.add_argument(
+        "--target", required=True, help="target f*: hex truth table (0x...) or a name (and, or, majority, x0, ...)"
+    )
+    s = t.add_mutually_exclusive_group(required=True)
+    s.add_argument("--train-points", type=point_list, default=None, help="training points S, e.g. 0,1,5,9")
+    s.add_argument(
+        "--train-size", type=nonneg_int, default=None, help="a seeded random subset of m points (seed --seed)"
+    )
+    t.add_argument("--optimizer", choices=OPTIMIZERS, default="adam", help="optax optimiser (default %(default)s)")
+    t.add_argument(
+        "--lr", type=finite_float, default=None, help="learning rate (default: sgd 0.5, momentum 0.1, adam 0.02)"
+    )
+    t.add_argument("--momentum", type=finite_float, default=0.9, help="momentum coefficient of --optimizer momentum")
+    t.add_argument("--loss", choices=LOSSES, default="logistic", help="loss on the output pre-activation")
+    t.add_argument("--margin", type=finite_float, default=1.0, help="hinge margin")
+    t.add_argument("--max-steps", type=nonneg_int, default=2000, help="step budget per network")
+    t.add_argument("--runs", type=nonneg_int, default=default_runs, help=runs_help)
+    t.add_argument("--exact", action="store_true", help="exact conditional prior by lattice enumeration")
+    t.add_argument("--max-exact", type=nonneg_int, default=DEFAULT_MAX_EXACT, help="limit on enumerated configurations")
+    t.add_argument("--plot", default=None, help="write a PNG figure to this path")
+
+
+def check_run_options(args: argparse.Namespace, *, runs_name: str) -> None:
+    """Reject bad ``--b-rank``, ``--runs``, ``--chains`` and ``--confidence`` before any computation.
+
+    The experiment functions check these values too, but only after the conditional prior
+    has been computed; each command calls this first, so bad input exits at once, with the
+    same message (``runs_name`` is the name the training function gives ``--runs``). Only
+    the number of functions fitting S is missing from a ``--b-rank`` below 1; a rank above
+    that number is known only from the prior and is still reported there.
+    """
+    b_rank = getattr(args, "b_rank", None)
+    for k in (b_rank,) if isinstance(b_rank, int) else (b_rank or ()):
+        if k < 1:
+            raise CountnetsError(f"--b-rank {k} is out of range: ranks start at 1")
+    check_positive_int(runs_name, args.runs)
+    if getattr(args, "chains", None) is not None:
+        check_positive_int("chains", args.chains)
+    statistics._check(0, 1, args.confidence)  # the confidence check of every interval, alone
+
+
+def arch_from_args(args: argparse.Namespace) -> Any:
+    """MLP, ResMLP or GoalNet from the network options."""
+    if args.arch == "goalnet":
+        return GoalNet(args.n, args.goal_width)
+    return options.arch_from_args(args)
+
+
+def training_set_from_args(args: argparse.Namespace) -> TrainingSet:
+    """The training set of ``--target`` with ``--train-points`` or ``--train-size`` (seed ``--seed``)."""
+    if args.max_seconds is not None:
+        raise CountnetsError("--max-seconds is not supported by the training experiments; set --samples and --runs")
+    if args.train_points is not None:
+        return training_set(args.n, args.target, points=args.train_points)
+    return training_set(args.n, args.target, size=args.train_size, seed=args.seed)
+
+
+def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """The :class:`TrainConfig` of the optimiser options."""
+    return TrainConfig(
+        optimizer=args.optimizer,
+        learning_rate=args.lr,
+        loss=args.loss,
+        margin=args.margin,
+        max_steps=args.max_steps,
+        momentum=args.momentum,
+        precision=args.precision,
+    )
+
+
+def inputs_from_args(args: argparse.Namespace) -> tuple[Any, Any, TrainingSet, TrainConfig]:
+    """``(prior, arch, tset, train_config)`` from the parsed options."""
+    return prior_from_args(args), arch_from_args(args), training_set_from_args(args), train_config_from_args(args)
+
+
+def run_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """Keyword arguments every training experiment takes, from the run and prior options."""
+    return dict(
+        n_samples=None if args.exact else args.samples, seed=args.seed, exact=args.exact, encoding=args.encoding,
+        chunk_size=args.chunk_size, chunks_per_step=args.chunks_per_step or None, confidence=args.confidence,
+        method=args.interval, max_configurations=args.max_exact, precision=args.precision, progress=not args.quiet,
+        devices=getattr(args, "devices", None),
+    )  # fmt: skip
+
+
+def finish(args: argparse.Namespace, result: CountResult, table: str, plot: Any = None) -> int:
+    """Write JSON and the figure as asked; print the table unless ``--quiet``."""
+
+    if args.json:
+        results.save_json(result, args.json)
+    if args.plot:
+        if plot is None:
+            raise CountnetsError("this experiment has no plot")
+        path = plot(result, args.plot)
+        if not args.quiet:
+            print(f"wrote {path}")
+    if not args.quiet:
+        print(table)
+    return 0
+
+
+def hex_list(text: str) -> tuple[str, ...]:
+    """Comma-separated functions (hex or names)."""
+    return tuple(t.strip() for t in text.split(",") if t.strip())
+
+
+def add_flip_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the ``flip`` subcommand."""
+    p = subparsers.add_parser(
+        "flip",
+        help="prior odds of two policies A, B fitting S and the pressure lambda* needed to make B as likely",
+        description="Prior odds O = P(A|S)/P(B|S) and the least pressure lambda (loss term toward B's labels off S) "
+        "at which training, and the exp(-lambda l_B)-tilted prior, find B at least as often as A.",
+    )
+    add_training_options(
+        p, default_samples=1_000_000, default_runs=1024, runs_help="trained networks per (pair, lambda)"
+    )
+    f = p.add_argument_group("flip")
+    f.add_argument(
+        "--a", default=None, help="policy A (hex or name); default: the most probable function under P_prior(.|S)"
+    )
+    f.add_argument("--b", type=hex_list, default=(), help="policy B (hex or names), comma-separated for several pairs")
+    f.add_argument(
+        "--b-rank", type=int_list, default=(), help="B = the k-th most probable function(s) fitting S, e.g. 2,5"
+    )
+    f.add_argument("--pairs", type=nonneg_int, default=None, help="K pairs: B = the 2nd .. (K+1)-th most probable")
+    f.add_argument(
+        "--lambdas", type=float_list, default=DEFAULT_LAMBDAS, help="training pressure sweep, comma-separated"
+    )
+    f.add_argument("--tilt-lambdas", type=float_list, default=None, help="tilted-prior sweep (default: --lambdas)")
+    return p
+
+
+def run_flip(args: argparse.Namespace) -> int:
+    """Run ``countnets experiment flip`` from parsed arguments."""
+    check_run_options(args, runs_name="runs (trained networks)")
+    prior, arch, tset, cfg = inputs_from_args(args)
+    ranks = list(args.b_rank)
+    if args.pairs is not None:
+        ranks += list(range(2, 2 + check_positive_int("--pairs", args.pairs)))
+    if not args.b and not ranks:
+        ranks = [2]
+    result = flip(
+        prior, arch, tset, cfg,
+        a=None if args.a is None else boolean.parse_function(args.a, args.n),
+        bs=[boolean.parse_function(b, args.n) for b in args.b], b_ranks=ranks, lambdas=args.lambdas,
+        tilt_lambdas=args.tilt_lambdas, n_runs=args.runs, **run_kwargs(args),
+    )  # fmt: skip
+    return finish(args, result, format_flip(result), plot_flip)
+
+
+def add_diverse_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the ``diverse`` subcommand."""
+    p = subparsers.add_parser(
+        "diverse",
+        help="sequential training runs rewarded for disagreeing off S with functions already found",
+        description="Distinct functions found by K sequential runs, each rewarded for disagreeing off S with the "
+        "earlier runs' functions, against independent restarts; and the first run at which B appears.",
+    )
+    add_training_options(p, default_samples=200_000, default_runs=20, runs_help="sequential runs per chain")
+    d = p.add_argument_group("diverse")
+    d.add_argument("--chains", type=nonneg_int, default=64, help="independent chains run side by side")
+    d.add_argument(
+        "--reward", type=finite_float, default=1.0, help="reward strength mu for disagreeing with found functions"
+    )
+    d.add_argument("--b", default=None, help="function B to look for (hex or name)")
+    d.add_argument(
+        "--b-rank", type=nonneg_int, default=None, help="B = the k-th most probable function under P_prior(.|S)"
+    )
+    return p
+
+
+def run_diverse(args: argparse.Namespace) -> int:
+    """Run ``countnets experiment diverse`` from parsed arguments."""
+    if args.b is not None and args.b_rank is not None:
+        raise CountnetsError("give at most one of --b and --b-rank")
+    check_run_options(args, runs_name="runs (sequential runs per chain)")
+    prior, arch, tset, cfg = inputs_from_args(args)
+    b_rank = args.b_rank if args.b is None else None
+    if args.b is None and b_rank is None:
+        b_rank = 5
+    result = diverse(
+        prior, arch, tset, cfg, reward=args.reward, n_runs=args.runs, chains=args.chains,
+        b=None if args.b is None else boolean.parse_function(args.b, args.n), b_rank=b_rank, **run_kwargs(args),
+    )  # fmt: skip
+    return finish(args, result, format_diverse(result), training_plots.plot_diverse)
+
+
+def add_train_vs_prior_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the ``train-vs-prior`` subcommand."""
+    p = subparsers.add_parser(
+        "train-vs-prior",
+        help="P_opt(f|S) of optax-trained networks against the conditional prior P_prior(f|S)",
+        description="Train many networks from the prior on S and compare where they land with the prior "
+        "conditioned on fitting S (Mingard et al. 2021).",
+    )
+    add_training_options(p, default_samples=1_000_000, default_runs=4096, runs_help="networks to train")
+    p.add_argument("--min-count", type=nonneg_int, default=5, help="counts needed in both to enter the correlation")
+    p.add_argument("--bootstrap", type=nonneg_int, default=1000, help="bootstrap resamples for the TV interval")
+    return p
+
+
+def run_train_vs_prior(args: argparse.Namespace) -> int:
+    """Run ``countnets experiment train-vs-prior`` from parsed arguments."""
+    check_run_options(args, runs_name="runs (trained networks)")
+    prior, arch, tset, cfg = inputs_from_args(args)
+    result = train_vs_prior(
+        prior, arch, tset, cfg, n_runs=args.runs, min_count=args.min_count, bootstrap=args.bootstrap,
+        **run_kwargs(args),
+    )  # fmt: skip
+    return finish(args, result, format_train_vs_prior(result), training_plots.plot_train_vs_prior)

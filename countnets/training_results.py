@@ -1,0 +1,143 @@
+"""Result records of the training experiments (train-vs-prior, flip, diverse): config, extras, the CountResult.
+
+Shared by the experiments under ``countnets.experiments`` that train networks; none of
+them imports another.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import jax
+
+from countnets import boolean, report, sharding
+from countnets._errors import CountnetsError
+from countnets.conditional import ConditionalPrior
+from countnets.results import CountResult, Estimate, make_estimate, runtime_info
+from countnets.trainer import TrainConfig, TrainingSet
+
+__all__ = [
+    "DEFAULT_EXPERIMENT_CHUNK",
+    "experiment_config",
+    "set_extra",
+    "prior_extra",
+    "prior_fit_estimate",
+    "make_result",
+    "float_or_none",
+]
+
+DEFAULT_EXPERIMENT_CHUNK = 1024  # training experiments' chunk size: their steps hold a training set
+
+
+def experiment_config(
+    prior: Any,
+    arch: Any,
+    tset: TrainingSet,
+    train_config: TrainConfig,
+    *,
+    encoding: str,
+    precision: str,
+    method: str,
+    confidence: float,
+    n_samples: int | None,
+    n_runs: int,
+) -> dict[str, Any]:
+    """The leading fields of a training experiment's stored config, ``arch`` to ``runs``."""
+    return {
+        "arch": arch.config(),
+        "prior": prior.config(),
+        "encoding": encoding,
+        "precision": precision,
+        "interval": method,
+        "confidence": confidence,
+        "training_set": tset.config(),
+        "training": train_config.config(),
+        "samples": n_samples,
+        "runs": n_runs,
+    }
+
+
+def set_extra(tset: TrainingSet) -> dict[str, Any]:
+    """``target`` (hex) and ``train_points`` of a record's ``extra``."""
+    return {"target": boolean.to_hex(tset.target), "train_points": list(tset.points)}
+
+
+def prior_extra(cp: ConditionalPrior, confidence: float, method: str) -> dict[str, Any]:
+    """``prior`` (hex -> count fitting S), ``prior_samples``, ``prior_fit`` and ``prior_fit_ci`` of ``extra``."""
+    return {
+        "prior": report.hist_hex(cp.histogram),
+        "prior_samples": cp.samples,
+        "prior_fit": cp.fit,
+        "prior_fit_ci": report.interval(cp.fit, cp.samples, confidence, "exact" if cp.exact else method),
+    }
+
+
+def prior_fit_estimate(cp: ConditionalPrior, confidence: float, method: str) -> Estimate:
+    """The estimate of ``P(fits S)`` under the prior."""
+    return make_estimate("fits S", cp.fit, cp.samples, confidence=confidence, method="exact" if cp.exact else method)
+
+
+def make_result(
+    kind: str,
+    config: dict,
+    seed: int,
+    chunk_size: int,
+    cp: ConditionalPrior | None,
+    estimates: Sequence[Estimate],
+    seconds: float,
+    extra: dict,
+    *,
+    devices: int | None = None,
+) -> CountResult:
+    """A :class:`CountResult` for a training experiment (``samples``: prior samples; ``devices`` as run)."""
+    device = str(jax.devices()[0].device_kind)
+    count = sharding.resolve_devices(devices)[0] * jax.process_count()
+    samples = cp.samples if cp is not None else 0
+    return CountResult(
+        kind=kind,
+        config=config,
+        seed=seed,
+        chunk_size=chunk_size,
+        samples=samples,
+        exact=bool(cp.exact) if cp is not None else False,
+        histogram=None,
+        estimates=tuple(estimates),
+        nonfinite=cp.nonfinite if cp is not None else 0,
+        near_threshold=0,
+        stopped_by="exhausted" if cp is not None and cp.exact else "samples",
+        seconds=seconds,
+        samples_per_s=samples / seconds if seconds > 0 else 0.0,
+        device=device,
+        device_count=count,
+        versions=runtime_info(),
+        extra=_json_clean(extra),
+    )
+
+
+def float_or_none(x: float) -> float | str | None:
+    """A JSON-safe float: ``"inf"``/``"-inf"`` for infinities, ``None`` for NaN."""
+    x = float(x)
+    if math.isnan(x):
+        return None
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    return x
+
+
+def _json_clean(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _json_clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_clean(v) for v in value]
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float_or_none(value)
+    if hasattr(value, "item"):  # numpy scalars
+        return _json_clean(value.item())
+    raise CountnetsError(f"cannot store {type(value).__name__} in a result record")
+

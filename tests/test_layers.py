@@ -1,0 +1,133 @@
+"""The import rules of DESIGN section 8, read from the source files' syntax trees.
+
+Every ``import`` counts, including those inside functions (they make cycles too):
+
+* nothing imports the command line (``countnets.cli``);
+* ``statistics`` imports no JAX, nor does anything it imports;
+* no module under ``experiments/`` imports another experiment;
+* measures import no estimators (no sources, steps, accumulators, driver or front-ends);
+* the package-level import graph has no cycles;
+* no module is much over 700 lines.
+"""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "countnets"
+ENGINE = {"estimators", "sources", "steps", "accumulators", "driver", "run", "splitting"}
+MAX_LINES = 750
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports(path: Path) -> set[str]:
+    """Every countnets module named by an import anywhere in the file (absolute names)."""
+    tree = ast.parse(path.read_text())
+    package = _module_name(path) if path.name == "__init__.py" else _module_name(path).rsplit(".", 1)[0]
+    out = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out.update(a.name for a in node.names if a.name.startswith("countnets"))
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+                module = ".".join(base + ([node.module] if node.module else []))
+            else:
+                module = node.module or ""
+            if not module.startswith("countnets"):
+                continue
+            for alias in node.names:
+                # `from countnets import estimators` imports that module; `from countnets import
+                # __version__` depends on the package's __init__ (which imports everything).
+                candidate = f"{module}.{alias.name}"
+                out.add(candidate if _exists(candidate) else module)
+    return out
+
+
+def _exists(module: str) -> bool:
+    rel = Path(*module.split("."))
+    return (PACKAGE.parent / rel).with_suffix(".py").exists() or (PACKAGE.parent / rel / "__init__.py").exists()
+
+
+MODULES = {_module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+GRAPH = {name: {m for m in _imports(path) if m != name} for name, path in MODULES.items()}
+
+
+def _short(name: str) -> str:
+    return name.removeprefix("countnets.")
+
+
+def test_nothing_imports_the_cli():
+    # ``python -m countnets`` (``__main__``) is the command line's own entry point.
+    offenders = {m: sorted(i) for m, i in GRAPH.items() if not m.startswith(("countnets.cli", "countnets.__main__"))
+                 and any(x == "countnets.cli" or x.startswith("countnets.cli.") for x in i)}  # fmt: skip
+    assert not offenders, offenders
+
+
+def _jax_imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    names = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    names |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) if not n.level}
+    return {n for n in names if n == "jax" or n.startswith(("jax.", "jaxtyping"))}
+
+
+def _reachable(module: str) -> set[str]:
+    seen, stack = set(), [module]
+    while stack:
+        for dep in GRAPH[stack.pop()]:
+            if dep not in seen:
+                seen.add(dep)
+                stack.append(dep)
+    return seen
+
+
+def test_statistics_imports_no_jax():
+    module = "countnets.statistics"
+    # Neither the module nor anything it reaches, counting imports inside functions.
+    offenders = {m: sorted(_jax_imports(MODULES[m])) for m in {module} | _reachable(module) if _jax_imports(MODULES[m])}
+    assert not offenders, offenders
+
+
+def test_no_experiment_imports_another():
+    experiments = {m for m in MODULES if m.startswith("countnets.experiments.")}
+    offenders = {m: sorted(GRAPH[m] & experiments) for m in experiments if GRAPH[m] & experiments}
+    assert not offenders, offenders
+
+
+def test_measures_import_no_engine():
+    assert not {_short(m) for m in GRAPH["countnets.measures"]} & ENGINE, GRAPH["countnets.measures"]
+    # nor through the modules they use
+    seen = _reachable("countnets.measures")
+    assert not {_short(m) for m in seen} & ENGINE, sorted(seen)
+
+
+def test_import_graph_has_no_cycles():
+    # An edge into a package is an edge into its __init__, which imports (re-exports) the
+    # package's modules: a module that imports a name from the package root closes a cycle.
+    state: dict[str, int] = {}
+    cycles = []
+
+    def visit(node, path):
+        state[node] = 1
+        for dep in sorted(GRAPH.get(node, ())):
+            if state.get(dep) == 1:
+                cycles.append(path[path.index(dep) :] + [dep] if dep in path else path + [dep])
+            elif dep not in state:
+                visit(dep, path + [dep])
+        state[node] = 2
+
+    for module in sorted(GRAPH):
+        if module not in state:
+            visit(module, [module])
+    assert not cycles, [" -> ".join(_short(m) for m in c) for c in cycles]
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_modules_stay_small(module):
+    lines = len(MODULES[module].read_text().splitlines())
+    assert lines <= MAX_LINES, f"{module} has {lines} lines"
