@@ -31,6 +31,10 @@ __all__ = [
     "WriteErasePayload",
     "GoalTarget",
     "GoalPayload",
+    "TrainedFunction",
+    "TrainVsPriorPayload",
+    "FlipPayload",
+    "DiversePayload",
     "make",
     "payload_type",
 ]
@@ -186,6 +190,93 @@ class GoalPayload(Record):
     processes: int | None = None
 
 
+# ----------------------------------------------------------------------------- training
+# The prior conditioned on fitting S (``prior``: hex -> count) and the fields around it
+# are the same in every training experiment (:func:`countnets.training_results.prior_extra`).
+# Nested analysis fields (``summary``, flip's ``pairs``) stay mappings: their fields
+# depend on the analysis run, and the formatters read them by name.
+
+
+@record
+class TrainedFunction(Record):
+    """One function's count among prior samples fitting S and among trained networks."""
+
+    function: str
+    prior_count: int
+    prior_p: float
+    prior_ci: list[float]
+    trained_count: int
+    trained_p: float
+    trained_ci: list[float]
+
+
+@record
+class TrainVsPriorPayload(Record):
+    """``countnets experiment train-vs-prior``."""
+
+    target: str
+    train_points: list[int]
+    prior: dict[str, int]
+    prior_samples: int
+    prior_fit: int
+    prior_fit_ci: list[float]
+    trained: dict[str, int]
+    trained_not_converged: dict[str, int]
+    runs: int
+    not_converged: int
+    trained_nonfinite: int
+    init_fit: int
+    steps: dict[str, Any]
+    moved: dict[str, int]
+    train_seconds: float
+    prior_seconds: float
+    functions: list[TrainedFunction]
+    summary: dict[str, Any]
+
+
+@record
+class FlipPayload(Record):
+    """``countnets experiment flip``: one entry of ``pairs`` per (A, B)."""
+
+    target: str
+    train_points: list[int]
+    prior: dict[str, int]
+    prior_samples: int
+    prior_fit: int
+    prior_fit_ci: list[float]
+    lambdas: list[float]
+    tilt_lambdas: list[float]
+    pairs: list[dict[str, Any]]
+    trained: list[dict[str, Any]]
+    runs: int
+    not_converged: int
+    train_seconds: float
+    prior_seconds: float
+    tilt_seconds: float
+    summary: dict[str, Any]
+
+
+@record
+class DiversePayload(Record):
+    """``countnets experiment diverse``: one entry of ``settings`` per reward; the prior fields when asked for."""
+
+    target: str
+    train_points: list[int]
+    b: str | None
+    runs: int
+    chains: int
+    not_converged: int
+    trained: dict[str, dict[str, int]]
+    settings: list[dict[str, Any]]
+    train_seconds: float
+    summary: dict[str, Any]
+    prior: dict[str, int] | None = None
+    prior_samples: int | None = None
+    prior_fit: int | None = None
+    prior_fit_ci: list[float] | None = None
+    prior_b: float | None = None
+
+
 def make(payload_type: type, fields: Mapping[str, Any]) -> Record:
     """The payload record of ``fields`` (plain values), checked against its type: every field present and typed."""
     return decode(payload_type, encode(fields), payload_type.__name__)
@@ -201,4 +292,4 @@ def payload_type(kind: str, fields: Mapping[str, Any]) -> type | None:
         return SerialParallelPayload
     if kind == "detour":
         return WriteErasePayload if fields.get("detour_kind") == "write-erase" else GoalPayload
-    return None
+    return {"train-vs-prior": TrainVsPriorPayload, "flip": FlipPayload, "diverse": DiversePayload}.get(kind)

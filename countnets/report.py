@@ -31,6 +31,8 @@ __all__ = [
     "arch_name",
     "fmt_prob",
     "fmt_prob_interval",
+    "number",
+    "undefined",
 ]
 
 VERDICTS = ("above_1", "below_1", "contains_1", "no_hits")
@@ -134,14 +136,25 @@ def arch_name(config: dict) -> str:
 
 
 def fmt_prob(x: float | None) -> str:
-    """Compact probability."""
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "-"
-    if isinstance(x, str):
+    """Compact probability; ``-`` when undefined (NaN, ``"nan"`` or ``None``), ``inf`` for ``"inf"``."""
+    if isinstance(x, str) and x not in ("inf", "-inf", "nan"):
         return x
+    if undefined(x):
+        return "-"
+    x = float(x)
     return "0" if x == 0 else (f"{x:.3g}" if x >= 1e-3 else f"{x:.2e}")
 
 
 def fmt_prob_interval(ci: Sequence[Any]) -> str:
     """``[lo, hi]`` compactly."""
     return f"[{fmt_prob(ci[0])}, {fmt_prob(ci[1])}]"
+
+
+def number(value: Any) -> float:
+    """A stored number as a float: ``"inf"``, ``"-inf"``, ``"nan"`` and ``None`` (schema 1's NaN) included."""
+    return math.nan if value is None else float(value)
+
+
+def undefined(value: Any) -> bool:
+    """Whether a stored number is undefined: NaN, ``"nan"``, or ``None`` (schema 1's NaN)."""
+    return math.isnan(number(value))

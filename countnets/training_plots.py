@@ -13,6 +13,7 @@ import math
 import os
 from pathlib import Path
 
+from countnets import report
 from countnets._errors import CountnetsError
 from countnets.results import CountResult
 
@@ -67,7 +68,7 @@ def plot_train_vs_prior(result: CountResult, path: str | os.PathLike) -> Path:
     s = result.extra["summary"]
     corr = s.get("correlation")
     title = f"target {result.extra['target']}, |S| = {len(result.extra['train_points'])}"
-    if corr is not None:
+    if not report.undefined(corr):
         title += f"\nlog corr {corr:.2f}, TV {s['tv']:.2f}"
     ax.set_title(title, fontsize=9)
     ax.set_xlabel("P_prior(f | S)")
@@ -98,7 +99,7 @@ def plot_flip(result: CountResult, path: str | os.PathLike) -> Path:
             tr = [r["train"][f"p_{key}"] for r in p["sweep"]]
             ax.plot(
                 lams,
-                [math.nan if v is None else v for v in tr],
+                [report.number(v) for v in tr],
                 "-o",
                 ms=3,
                 color=color,

@@ -6,15 +6,15 @@ them imports another.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
 import jax
 
-from countnets import boolean, report, sharding
+from countnets import boolean, payloads, report, sharding
 from countnets._errors import CountnetsError
 from countnets.conditional import ConditionalPrior
+from countnets.records import encode_float
 from countnets.results import CountResult, Estimate, make_estimate, runtime_info
 from countnets.trainer import TrainConfig, TrainingSet
 
@@ -25,7 +25,6 @@ __all__ = [
     "prior_extra",
     "prior_fit_estimate",
     "make_result",
-    "float_or_none",
 ]
 
 DEFAULT_EXPERIMENT_CHUNK = 1024  # training experiments' chunk size: their steps hold a training set
@@ -112,18 +111,8 @@ def make_result(
         device=device,
         device_count=count,
         versions=runtime_info(),
-        extra=_json_clean(extra),
+        extra=payloads.make(payloads.payload_type(kind, extra), _json_clean(extra)),
     )
-
-
-def float_or_none(x: float) -> float | str | None:
-    """A JSON-safe float: ``"inf"``/``"-inf"`` for infinities, ``None`` for NaN."""
-    x = float(x)
-    if math.isnan(x):
-        return None
-    if math.isinf(x):
-        return "inf" if x > 0 else "-inf"
-    return x
 
 
 def _json_clean(value: Any) -> Any:
@@ -136,7 +125,7 @@ def _json_clean(value: Any) -> Any:
     if isinstance(value, int):
         return int(value)
     if isinstance(value, float):
-        return float_or_none(value)
+        return encode_float(value)
     if hasattr(value, "item"):  # numpy scalars
         return _json_clean(value.item())
     raise CountnetsError(f"cannot store {type(value).__name__} in a result record")

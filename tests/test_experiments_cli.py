@@ -158,7 +158,7 @@ def _flip_row(text, a, b):
 
 
 def test_flip_writes_infinite_and_undefined_odds_as_standard_json(tmp_path, capsys):
-    from countnets.experiments.flip import plot_flip, format_flip
+    from countnets.experiments.flip import format_flip, plot_flip
 
     # A perceptron cannot compute 0x68 or 0x6a (not linearly separable) but both agree with
     # "or" on S = {0, 3, 5}: the prior never samples them, whatever the seed.
@@ -176,14 +176,14 @@ def test_flip_writes_infinite_and_undefined_odds_as_standard_json(tmp_path, caps
     loaded = results.load_json(path)  # reading it back gives the same table
     assert format_flip(loaded) in out
 
-    # A = 0x6a never seen: odds 0 (ln O = -inf) against a seen B, undefined (null) against 0x68.
+    # A = 0x6a never seen: odds 0 (ln O = -inf) against a seen B, undefined ("nan") against 0x68.
     rc, out, err = _run([*FLIP, "--a", "0x6a", "--b", "0x68", "--b-rank", "2", "--json", str(path),
                          "--plot", str(png)], capsys)  # fmt: skip
     assert rc == 0, err
     assert _is_png(png)
     data = json.loads(path.read_text(), parse_constant=_refuse_constant)
     undefined, zero = data["pairs"]
-    assert undefined["prior_counts"] == [0, 0] and undefined["prior_odds"] is None and undefined["log_odds"] is None
+    assert undefined["prior_counts"] == [0, 0] and undefined["prior_odds"] == "nan" and undefined["log_odds"] == "nan"
     assert undefined["prior_odds_ci"] == [0.0, "inf"]
     assert zero["prior_counts"][0] == 0 < zero["prior_counts"][1]
     assert zero["prior_odds"] == 0.0 and zero["log_odds"] == "-inf"
@@ -198,6 +198,6 @@ def test_flip_writes_infinite_and_undefined_odds_as_standard_json(tmp_path, caps
                          "0x68", "--json", str(path)], capsys)  # fmt: skip
     assert rc == 0, err
     (undefined,) = json.loads(path.read_text(), parse_constant=_refuse_constant)["pairs"]
-    assert undefined["prior_counts"] == [0, 0] and undefined["prior_odds"] is None
-    assert undefined["prior_odds_ci"] == [None, None] and undefined["log_odds"] is None
+    assert undefined["prior_counts"] == [0, 0] and undefined["prior_odds"] == "nan"
+    assert undefined["prior_odds_ci"] == ["nan", "nan"] and undefined["log_odds"] == "nan"
     assert _flip_row(out, "0x6a", "0x68")[4:7] == ["-", "[-,", "-]"]

@@ -365,7 +365,7 @@ def _as_floats(value: Any) -> Any:
 
 
 def _fmt_num(x: Any) -> str:
-    """A stored number for the table: ``inf`` for ``"inf"``, ``-`` for ``None`` (undefined)."""
+    """A stored number for the table: ``inf`` for ``"inf"``, ``-`` when undefined (``"nan"`` or ``None``)."""
     return fmt_prob(_as_floats(x))
 
 
@@ -415,12 +415,12 @@ def format_flip(result: CountResult, *, sweep_tables: int = 3) -> str:
     lines += report.text_table(rows)
     if any(p["prior_odds"] == "inf" for p in e["pairs"]):
         lines.append("odds inf: B was never seen among the prior samples fitting S")
-    if any(p["prior_odds"] is None for p in e["pairs"]):
+    if any(report.undefined(p["prior_odds"]) for p in e["pairs"]):
         lines.append("odds -: neither A nor B was seen among the prior samples fitting S (odds undefined)")
     s = e["summary"]
     for name in ("train", "tilt"):
         t = s[name]
-        if t.get("spearman") is not None:
+        if not report.undefined(t.get("spearman")):
             lines.append(
                 f"ln O vs lambda* ({name}): Spearman {t['spearman']:.3f} (p = {t['spearman_p']:.3g}) over "
                 f"{t['pairs_used']} pairs, {t['pairs_censored']} beyond the sweep"

@@ -191,8 +191,8 @@ def format_train_vs_prior(result: CountResult, top: int = 15) -> str:
         f"{e['not_converged']:,} did not fit S within {e['steps']['budget']} steps; "
         f"steps mean {e['steps']['mean']:.1f}, max {e['steps']['max']}; {len(e['trained'])} functions",
     ]
-    if s.get("tv") is not None:
-        corr = "n/a" if s["correlation"] is None else f"{s['correlation']:.3f} (Spearman {s['spearman']:.3f})"
+    if not report.undefined(s.get("tv")):
+        corr = "n/a" if report.undefined(s["correlation"]) else f"{s['correlation']:.3f} (Spearman {s['spearman']:.3f})"
         lines.append(
             f"log10 P correlation over {s['functions_compared']} functions with >= {s['min_count']} "
             f"counts in both: {corr}"
