@@ -464,6 +464,10 @@ def test_cli_flip_and_diverse_json(tmp_path, capsys):
     for row in p["sweep"]:
         t = row["train"]
         assert t["converged"] + t["not_converged"] == 64 and t["a"] + t["b"] <= t["converged"]
+    # The stored summary is flip_summary of the stored pairs (what scripts/refresh_summaries.py recomputes).
+    from countnets.experiments.flip import flip_summary
+
+    assert d["summary"] == json.loads(json.dumps(flip_summary(d["pairs"], confidence=0.95)))
     d = _experiment_json(
         tmp_path / "div.json", "diverse", "--runs", "4", "--chains", "8", "--samples", "5000", "--b-rank", "2"
     )

@@ -45,6 +45,8 @@ from countnets.report import (
     fmt_interval,
     fmt_p,
     fmt_ratio,
+    multiplicity,
+    multiplicity_lines,
     prior_text,
     ratio_record,
     ratio_verdict,
@@ -350,14 +352,10 @@ def format_serial_parallel(result: CountResult, *, max_target_rows: int = 12) ->
             values = ", ".join(f"alpha={e['branch_scale_spec']}: {fmt_ratio(e['ratio']['estimate'])}" for e in group)
             lines.append(f"  L = {L}, by branch scale: {values}")
     if cfg["targets"] == ALL:
-        lines += ["", "per target (all functions, L >= 2): how many functions' ratio intervals lie above 1, below 1, "
-                  "contain 1"]  # fmt: skip
-        rows = [["L", "alpha", "functions seen", "above 1", "below 1", "contain 1", "never seen"]]
-        for e in (e for e in entries if e["blocks"] >= 2):
-            v = e["target_verdicts"]
-            rows.append([str(e["blocks"]), e["branch_scale_spec"], str(e["distinct_functions"]), str(v["above_1"]),
-                         str(v["below_1"]), str(v["contains_1"]), str(v["no_hits"])])  # fmt: skip
-        lines += text_table(rows)
+        lines += multiplicity_lines(
+            entries, multiplicity(entries, n=a["n"], prior=cfg["prior"], encoding=cfg["encoding"],
+                                  confidence=cfg.get("confidence", 0.95), all_functions=True)
+        )  # fmt: skip
     else:
         lines += ["", "per target"]
         rows = [["target", "L", "alpha", "P(f)", "k* counts (0..L)", "ratio", f"{conf} interval", ">1?"]]
