@@ -59,25 +59,40 @@ def _same(a, b) -> bool:
     return a == b
 
 
+def _fields(data: dict) -> dict:
+    # Experiment fields live at the top level (listed in extra_fields); a legacy file keeps them under "extra".
+    return data if "extra_fields" in data or not data.get("extra") else data["extra"]
+
+
+def _with_summary(data: dict, summary: dict) -> dict:
+    # Written wherever the file holds a summary (a legacy file may hold a copy at both levels).
+    out = {**data}
+    if "summary" in data or _fields(data) is data:
+        out["summary"] = summary
+    if isinstance(data.get("extra"), dict) and "summary" in data["extra"]:
+        out["extra"] = {**data["extra"], "summary": summary}
+    return out
+
+
 def flip_json(data: dict) -> dict:
     """``data`` (a flip result as read from JSON) with its summary recomputed."""
-    return {**data, "summary": flip_summary(data["pairs"], confidence=data["config"]["confidence"])}
+    return _with_summary(data, flip_summary(_fields(data)["pairs"], confidence=data["config"]["confidence"]))
 
 
 def train_vs_prior_json(data: dict) -> dict:
     """``data`` (a train-vs-prior result as read from JSON) with its summary recomputed."""
-    cfg = data["config"]
+    cfg, fields = data["config"], _fields(data)
     new = comparison_summary(
-        {int(k, 16): v for k, v in data["trained"].items()},
-        {int(k, 16): v for k, v in data["prior"].items()},
+        {int(k, 16): v for k, v in fields["trained"].items()},
+        {int(k, 16): v for k, v in fields["prior"].items()},
         min_count=cfg["min_count"], bootstrap=cfg["bootstrap"], confidence=cfg["confidence"], seed=data["seed"],
         exact=cfg["exact"],
     )  # fmt: skip
-    old = data["summary"]
+    old = fields["summary"]
     moved = [k for k in STABLE if k in old and not _same(old[k], new[k])]
     if moved:
         raise SystemExit(f"train-vs-prior summary fields changed on recomputation: {moved}")
-    return {**data, "summary": new}
+    return _with_summary(data, new)
 
 
 def refreshed() -> dict[Path, str]:

@@ -522,9 +522,9 @@ def test_docs_quote_the_committed_results():
     root = Path(__file__).resolve().parents[1]
     docs = (root / "docs" / "training.md").read_text()
     quoted = {
-        "train_vs_prior": (format_train_vs_prior, 12),
-        "train_vs_prior_x0_sgd": (format_train_vs_prior, 12),
-        "flip_pairs_spread": (format_flip, 16),
+        "train_vs_prior": (format_train_vs_prior, 14),
+        "train_vs_prior_x0_sgd": (format_train_vs_prior, 14),
+        "flip_pairs_spread": (format_flip, 17),
         "diverse": (format_diverse, 13),
     }
     results = {}
@@ -541,5 +541,7 @@ def test_docs_quote_the_committed_results():
         t = d.extra["summary"]["train"]
         logs = [p["log_odds"] for p in d.extra["pairs"]]
         spearman = f"{t['spearman']:.2f} ({t['spearman_p']:.2g})"
-        row = f"| {min(logs):.2f} .. {max(logs):.2f} | {spearman} | {t['pairs_censored']} |"
+        ci = f"[{t['spearman_ci'][0]:.2f}, {t['spearman_ci'][1]:.2f}]"
+        evaluable = f"{d.extra['summary']['tilt']['pairs_evaluable']} of {len(logs)}"
+        row = f"| {min(logs):.2f} .. {max(logs):.2f} | {spearman} | {ci} | {t['pairs_censored']} | {evaluable} |"
         assert row in docs, row
