@@ -328,6 +328,21 @@ def test_training_page_quotes_the_committed_results():
     assert len(bs[0] & bs[1]) == 4 and bs[1] == bs[2] and "shares four of its B" in text
 
 
+def test_training_page_quotes_the_diverse_run():
+    text = _flat((DOCS / "training.md").read_text())
+    d = _load("diverse")
+    restart, reward = d["settings"]
+    assert restart["reward"] == 0 and reward["reward"] == 1 and d["runs"] == 20
+    at_end = (reward["distinct_mean"][-1], restart["distinct_mean"][-1])
+    means = f"{at_end[0]:.1f} on average in {d['runs']} runs, against {at_end[1]:.1f}"
+    assert f"({means}" in text
+    assert f"{reward['found_b']} of {d['chains']} chains found it against {restart['found_b']} of {d['chains']}" in text
+    # "too small to tell a difference": the exact conditional test of equal rates sees nothing.
+    from countnets.report import ratio_p_value
+
+    assert ratio_p_value(reward["found_b"], restart["found_b"]) > 0.5
+
+
 @pytest.mark.parametrize("page", ["README.md", "docs/circuits.md", "docs/training.md"])
 def test_no_dangling_design_references(page):
     # DESIGN.md is not part of the repository; pages point to docs/ instead.
