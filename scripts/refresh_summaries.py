@@ -15,6 +15,9 @@ What it rewrites:
 * results/NAME.txt: the terminal table of results/NAME.json, as ``countnets`` prints it.
 
 ``--check`` writes nothing and exits 1 if any file would change (used by the tests).
+``--figures`` also redraws the flip figures (results/flip_pairs*.png) from the JSON, so
+that they leave out tilted-prior points that are not evaluable; PNG bytes depend on the
+matplotlib version, so figures are not part of ``--check``.
 """
 
 from __future__ import annotations
@@ -115,7 +118,13 @@ def main(argv: list[str] | None = None) -> int:
     """Write (or with ``--check``, compare) every refreshed file; print what changed."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if a file would change")
+    parser.add_argument("--figures", action="store_true", help="also redraw results/flip_pairs*.png")
     args = parser.parse_args(argv)
+    if args.figures and not args.check:
+        from countnets.experiments.flip import _plot_flip
+
+        for path in sorted(RESULTS.glob("flip_pairs*.json")):
+            print(f"wrote {_plot_flip(results.load_json(path), path.with_suffix('.png')).relative_to(ROOT)}")
     files = refreshed()
     changed = [p for p, text in files.items() if not p.exists() or p.read_text() != text]
     for p in changed:

@@ -15,7 +15,11 @@ Reported, for each block count L and branch scale alpha:
   conditional-binomial interval (:func:`countnets.ratio_interval`);
 * per target f: P(f and k* = k) counts, its parallel/serial ratio and interval.
 
-The prediction under test (DESIGN section 3): the ratio exceeds 1 and grows with L.
+What this does and does not test (``docs/circuits.md``): the claim that parallel
+solutions hold more volume is about problems that need composition, with placement
+counting as its null; with blocks wide enough to compute the target alone, ``k* >= 2``
+mostly marks networks a longer path perturbed. The per-target verdicts are corrected
+for multiplicity and reported per symmetry class (:func:`countnets.report.multiplicity`).
 All branch scales of one L are evaluated on the same parameter draws (alpha is not
 a parameter), which is the same as separate runs with the same seed.
 """
