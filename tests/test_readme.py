@@ -279,6 +279,13 @@ def test_circuits_page_quotes_the_committed_results():
 def test_training_page_quotes_the_committed_results():
     text = _flat((DOCS / "training.md").read_text())
     tv_or, tv_x0 = (_load(n)["summary"] for n in ("train_vs_prior", "train_vs_prior_x0_sgd"))
+    from countnets.statistics import fisher_z_interval
+
+    for t, n_label in ((tv_x0, "the 49 functions"), (tv_or, "only 6 functions")):
+        lo, hi = fisher_z_interval(t["spearman"], t["functions_compared"])
+        assert n_label.endswith(f"{t['functions_compared']} functions") and n_label in text
+        assert f"Spearman {t['spearman']:.2f}, " in text and f"[{lo:.2f}, {hi:.2f}]" in text
+    assert fisher_z_interval(tv_or["spearman"], tv_or["functions_compared"])[0] < 0  # "too few to fix even the sign"
     assert f"noise mean, {tv_or['tv_null_mean']:.3f} and {tv_x0['tv_null_mean']:.3f}" in text
     assert f"less it, {tv_or['tv_excess']:.3f} and {tv_x0['tv_excess']:.3f} remain" in text
     assert tv_or["tv_permutation_p"] == tv_x0["tv_permutation_p"] == 1 / 1001 and "p = 1/1001 in both runs" in text
