@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from countnets import boolean, statistics
+from countnets import boolean, statistics, symmetry
 from countnets.architectures import arch_from_config
 from countnets.records import encode_float
 
@@ -21,6 +21,9 @@ __all__ = [
     "ratio_record",
     "ratio_verdict",
     "verdict_counts",
+    "ratio_p_value",
+    "multiplicity",
+    "multiplicity_lines",
     "interval",
     "hist_hex",
     "fmt_p",
@@ -73,6 +76,154 @@ def ratio_verdict(record: Mapping[str, Any]) -> str:
     if hi < 1:
         return "below_1"
     return "contains_1"
+
+
+def ratio_p_value(hits_a: int, hits_b: int) -> float:
+    """Two-sided p-value of ``P(A) / P(B) = 1`` from the counts: the exact conditional binomial test.
+
+    ``hits_a | hits_a + hits_b ~ Binomial(hits_a + hits_b, 1/2)`` under the null;
+    :func:`countnets.statistics.central_binomial_p`, the test dual to the interval of
+    :func:`ratio_record`, so "p < 1 - confidence" is "the interval excludes 1". 1.0 without hits.
+    """
+    return statistics.central_binomial_p(int(hits_a), int(hits_a) + int(hits_b), 0.5)
+
+
+def _adjusted_verdict(hits_a: int, hits_b: int, p_adj: float, alpha: float) -> str:
+    if hits_a + hits_b == 0:
+        return "no_hits"
+    if p_adj < alpha:
+        return "above_1" if hits_a > hits_b else "below_1"
+    return "contains_1"
+
+
+def multiplicity(
+    entries: Sequence[Mapping[str, Any]],
+    *,
+    n: int,
+    prior: Mapping[str, Any],
+    encoding: str,
+    confidence: float,
+    all_functions: bool,
+    adjustment: str = "holm",
+) -> dict[str, Any]:
+    """Per-function and per-symmetry-class ratio verdicts of a serial-parallel result, corrected for multiplicity.
+
+    Each (L >= 2, alpha) entry holds one test of ``R_f = 1`` per function f
+    (:func:`ratio_p_value` on its parallel and serial counts). The *family* is every
+    such test with at least one hit over all entries of the result; the p-values are
+    adjusted together by ``adjustment`` (:func:`countnets.statistics.adjust_pvalues`;
+    Holm by default, which holds under any dependence, as here: all alpha of one L
+    share their draws) and a verdict is "above 1" / "below 1" when the adjusted
+    p-value is below ``1 - confidence``.
+
+    Functions related by a symmetry of the prior (:func:`countnets.symmetry.prior_symmetry`)
+    have equal ``P(f, k* = k)`` for every k, so their verdicts are not independent
+    findings. With ``all_functions`` (``--targets all``) each class is also tested once
+    per entry on its pooled counts, with its own family adjusted the same way.
+
+    Returns ``{"adjustment", "symmetry", "classes", "function_tests", "class_tests",
+    "cells": [{"blocks", "branch_scale_spec", "functions": verdict counts,
+    "class_verdicts": {canonical hex: {"size", "parallel", "serial", "ratio", "ci",
+    "p_adjusted", "verdict"}}, "class_counts": verdict counts}]}``.
+    """
+    alpha = 1.0 - confidence
+    sym = symmetry.prior_symmetry(prior, encoding)
+    cells = [e for e in entries if e["blocks"] >= 2]
+    f_tests: list[tuple[int, int, int, int]] = []  # (cell, function index, hits_a, hits_b)
+    for c, e in enumerate(cells):
+        for i, t in enumerate(e["per_target"]):
+            a, b = sum(t["kstar_counts"][:2]), sum(t["kstar_counts"][2:])
+            if a + b:
+                f_tests.append((c, i, a, b))
+    f_adj = statistics.adjust_pvalues([ratio_p_value(a, b) for _, _, a, b in f_tests], adjustment)
+    f_verdicts = [Counter() for _ in cells]
+    for (c, _, a, b), p in zip(f_tests, f_adj, strict=True):
+        f_verdicts[c][_adjusted_verdict(a, b, float(p), alpha)] += 1
+    for c, e in enumerate(cells):
+        f_verdicts[c]["no_hits"] += sum(int(v) for v in e["target_verdicts"].values()) - sum(f_verdicts[c].values())
+    classes = symmetry.classes(n, sym) if all_functions and n <= 4 else {}
+    c_tests: list[tuple[int, int, int, int]] = []  # (cell, class representative, hits_a, hits_b)
+    pooled: list[dict[int, tuple[int, int]]] = []
+    for c, e in enumerate(cells):
+        counts = {int(t["function"], 16): t["kstar_counts"] for t in e["per_target"]}
+        by_class = {}
+        for rep, members in classes.items():
+            ks = [counts[f] for f in members if f in counts]
+            a = sum(sum(k[:2]) for k in ks)
+            b = sum(sum(k[2:]) for k in ks)
+            by_class[rep] = (a, b)
+            if a + b:
+                c_tests.append((c, rep, a, b))
+        pooled.append(by_class)
+    c_adj = statistics.adjust_pvalues([ratio_p_value(a, b) for _, _, a, b in c_tests], adjustment)
+    c_p = {(c, rep): float(p) for (c, rep, _, _), p in zip(c_tests, c_adj, strict=True)}
+    out_cells = []
+    for c, e in enumerate(cells):
+        verdicts: dict[str, Any] = {}
+        tally = Counter()
+        for rep, (a, b) in pooled[c].items():
+            record = ratio_record(a, b, confidence, False)
+            p_adj = c_p.get((c, rep), 1.0)
+            v = _adjusted_verdict(a, b, p_adj, alpha)
+            tally[v] += 1
+            verdicts[boolean.to_hex(rep)] = {"size": len(classes[rep]), "parallel": a, "serial": b,
+                                             "ratio": record["estimate"], "ci": record["ci"],
+                                             "p_adjusted": p_adj, "verdict": v}  # fmt: skip
+        out_cells.append(
+            {
+                "blocks": e["blocks"],
+                "branch_scale_spec": e["branch_scale_spec"],
+                "functions": verdict_counts(f_verdicts[c]),
+                "class_verdicts": verdicts,
+                "class_counts": verdict_counts(tally) if classes else None,
+            }
+        )
+    return {
+        "adjustment": adjustment,
+        "symmetry": sym.describe(),
+        "classes": len(classes),
+        "function_tests": len(f_tests),
+        "class_tests": len(c_tests),
+        "cells": out_cells,
+    }
+
+
+def multiplicity_lines(entries: Sequence[Mapping[str, Any]], mult: Mapping[str, Any]) -> list[str]:
+    """Text tables of :func:`multiplicity`: verdict counts per (L, alpha), then one row per symmetry class."""
+    cells = mult["cells"]
+    if not cells:
+        return []
+    adj = mult["adjustment"].capitalize() if mult["adjustment"] == "holm" else mult["adjustment"].upper()
+    lines = [
+        "",
+        "per target (all functions, L >= 2): how many functions' ratio intervals lie above 1, below 1, contain 1; "
+        f"unadjusted, then {adj}-adjusted over all {mult['function_tests']} function tests",
+    ]
+    rows = [["L", "alpha", "functions seen", "above 1", "below 1", "contain 1", "never seen", f"above 1 ({adj})",
+             f"below 1 ({adj})", f"neither ({adj})"]]  # fmt: skip
+    for e, m in zip((e for e in entries if e["blocks"] >= 2), cells, strict=True):
+        v, h = e["target_verdicts"], m["functions"]
+        rows.append([str(e["blocks"]), e["branch_scale_spec"], str(e["distinct_functions"]), str(v["above_1"]),
+                     str(v["below_1"]), str(v["contains_1"]), str(v["no_hits"]), str(h["above_1"]),
+                     str(h["below_1"]), str(h["contains_1"])])  # fmt: skip
+    lines += text_table(rows)
+    if not mult["classes"]:
+        return lines
+    lines += [
+        "",
+        f"per symmetry class ({mult['classes']} classes under {mult['symmetry']}; every function of a class has the "
+        "same P(f, k* = k), so a class is one finding): ratio of the counts pooled over the class; '>1'/'<1' where "
+        f"the {adj}-adjusted p-value over all {mult['class_tests']} class tests is below 1 - confidence, '~1' "
+        "otherwise, '-' never seen",
+    ]
+    rows = [["class", "size"] + [f"L={m['blocks']} a={m['branch_scale_spec']}" for m in cells]]
+    for rep, first in cells[0]["class_verdicts"].items():
+        row = [rep, str(first["size"])]
+        for m in cells:
+            v = m["class_verdicts"][rep]
+            row.append(f"{fmt_ratio(v['ratio'])} {SHORT_VERDICTS[v['verdict']]}" if v["verdict"] != "no_hits" else "-")
+        rows.append(row)
+    return lines + text_table(rows)
 
 
 def verdict_counts(verdicts: Counter) -> dict[str, int]:

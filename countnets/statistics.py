@@ -32,6 +32,14 @@ __all__ = [
     "LambdaStar",
     "lambda_star",
     "compare_distributions",
+    "central_binomial_p",
+    "P_ADJUSTMENTS",
+    "adjust_pvalues",
+    "holm",
+    "benjamini_hochberg",
+    "fisher_z_interval",
+    "censored_spearman",
+    "equal_size_richness",
 ]
 
 INTERVAL_METHODS = ("clopper-pearson", "wilson", "jeffreys")
@@ -161,6 +169,204 @@ def log10(p: float) -> float:
     return -math.inf if p == 0 else math.log10(p)
 
 
+# ----------------------------------------------------------------------------- tests and multiplicity
+
+P_ADJUSTMENTS = ("holm", "bh", "none")
+Floats = Sequence[float] | np.ndarray
+
+
+def central_binomial_p(hits: int, n: int, p0: float = 0.5) -> float:
+    """Two-sided p-value of the central (equal-tailed) exact binomial test of ``p = p0``.
+
+    ``p = min(1, 2 min(P(X <= k), P(X >= k)))`` for ``X ~ Binomial(n, p0)``. It is the
+    test dual to the Clopper-Pearson interval: the interval at confidence
+    ``1 - alpha`` excludes ``p0`` exactly when this p-value is below ``alpha`` (up to
+    ties at the boundary). With ``n = 0`` there is no evidence: 1.0.
+
+    >>> round(central_binomial_p(9, 10), 4)
+    0.0215
+    """
+    if n == 0:
+        return 1.0
+    k, n, _ = _check(hits, n, 0.95)
+    if not 0.0 < p0 < 1.0:
+        raise CountnetsError(f"p0 must be in (0, 1), got {p0!r}")
+    lower = float(stats.binom.cdf(k, n, p0))
+    upper = float(stats.binom.sf(k - 1, n, p0))
+    return min(1.0, 2.0 * min(lower, upper))
+
+
+def _pvalues(pvalues: Floats) -> np.ndarray:
+    p = np.asarray(pvalues, dtype=np.float64)
+    if p.ndim != 1:
+        raise CountnetsError(f"p-values must be a flat sequence, got shape {p.shape}")
+    if p.size and (np.isnan(p).any() or (p < 0).any() or (p > 1).any()):
+        raise CountnetsError("p-values must lie in [0, 1]")
+    return p
+
+
+def holm(pvalues: Floats) -> np.ndarray:
+    """Holm's step-down adjusted p-values (family-wise error rate, any dependence).
+
+    With the m p-values sorted, ``p_(1) <= ... <= p_(m)``, the adjusted value of
+    ``p_(i)`` is ``max_{j <= i} min(1, (m - j + 1) p_(j))``. Rejecting where the
+    adjusted value is below alpha keeps the probability of *any* false rejection at
+    most alpha whatever the dependence between the tests.
+
+    >>> holm([0.01, 0.04, 0.03]).round(2).tolist()
+    [0.03, 0.06, 0.06]
+    """
+    p = _pvalues(pvalues)
+    m = p.size
+    if m == 0:
+        return p
+    order = np.argsort(p, kind="stable")
+    scaled = np.minimum(1.0, (m - np.arange(m)) * p[order])
+    out = np.empty(m)
+    out[order] = np.maximum.accumulate(scaled)
+    return out
+
+
+def benjamini_hochberg(pvalues: Floats) -> np.ndarray:
+    """Benjamini-Hochberg step-up adjusted p-values (false discovery rate).
+
+    The adjusted value of ``p_(i)`` is ``min_{j >= i} min(1, m p_(j) / j)``. Controls
+    the expected share of false rejections at alpha for independent or positively
+    dependent (PRDS) tests; the same as ``scipy.stats.false_discovery_control(p, method="bh")``.
+
+    >>> benjamini_hochberg([0.01, 0.04, 0.03]).round(2).tolist()
+    [0.03, 0.04, 0.04]
+    """
+    p = _pvalues(pvalues)
+    m = p.size
+    if m == 0:
+        return p
+    order = np.argsort(p, kind="stable")
+    scaled = np.minimum(1.0, p[order] * m / np.arange(1, m + 1))
+    out = np.empty(m)
+    out[order] = np.minimum.accumulate(scaled[::-1])[::-1]
+    return out
+
+
+def adjust_pvalues(pvalues: Floats, method: str = "holm") -> np.ndarray:
+    """Adjusted p-values: ``"holm"`` (:func:`holm`), ``"bh"`` (:func:`benjamini_hochberg`) or ``"none"``."""
+    if method == "holm":
+        return holm(pvalues)
+    if method == "bh":
+        return benjamini_hochberg(pvalues)
+    if method == "none":
+        return _pvalues(pvalues)
+    raise CountnetsError(f"unknown p-value adjustment {method!r}; expected one of {', '.join(P_ADJUSTMENTS)}")
+
+
+def fisher_z_interval(r: float, n: int, confidence: float = 0.95, *, rank: bool = True) -> tuple[float, float]:
+    """Approximate interval for a correlation from Fisher's z transform.
+
+    ``tanh(atanh(r) -+ z_{1 - alpha/2} s)`` with ``s = sqrt(1.06 / (n - 3))`` for a
+    Spearman (rank) correlation (Fieller, Hartley and Pearson 1957) and
+    ``s = sqrt(1 / (n - 3))`` for a Pearson one. Needs ``n >= 4``; ``r = -+1`` gives a
+    degenerate interval. Approximate: it assumes a bivariate sample without heavy
+    ties, so read it as a scale of the uncertainty at small n, not as exact coverage.
+
+    >>> [round(v, 2) for v in fisher_z_interval(0.58, 10)]
+    [-0.1, 0.89]
+    """
+    n = int(n)
+    if n < 4:
+        raise CountnetsError(f"a Fisher-z interval needs n >= 4 pairs, got {n}")
+    _check(0, 1, confidence)
+    r = float(r)
+    if not -1.0 <= r <= 1.0:
+        raise CountnetsError(f"a correlation must be in [-1, 1], got {r}")
+    if abs(r) == 1.0:
+        return r, r
+    s = math.sqrt((1.06 if rank else 1.0) / (n - 3))
+    z = float(stats.norm.ppf(1 - (1 - confidence) / 2))
+    centre = math.atanh(r)
+    return math.tanh(centre - z * s), math.tanh(centre + z * s)
+
+
+def censored_spearman(x: Floats, y: Floats, confidence: float = 0.95) -> dict[str, Any]:
+    """Spearman correlation of x and a right-censored y whose censored values exceed every observed one.
+
+    ``y = inf`` marks a censored value known only to lie above the largest finite y
+    (a sweep that never reached the event). Ranks are then still defined: censored
+    values share the top midrank, so no pair is dropped. Pairs with a non-finite x are
+    left out (``n`` counts the pairs used). Returns ``n``, ``censored``, ``spearman``
+    (``None`` when x or y is constant or ``n < 3``), ``p`` (scipy's t approximation,
+    two-sided), ``ci`` (:func:`fisher_z_interval`, ``None`` when ``n < 4``) and
+    ``ci_method``.
+
+    >>> round(censored_spearman([1, 2, 3, 4, 5], [0.5, 0.7, 2.0, float("inf"), float("inf")])["spearman"], 4)
+    0.9747
+    """
+    pts = [(float(a), float(b)) for a, b in zip(x, y, strict=True) if math.isfinite(float(a))]
+    if any(math.isnan(b) or b == -math.inf for _, b in pts):
+        raise CountnetsError("y must be finite or +inf (censored above every finite value)")
+    xs = np.array([a for a, _ in pts])
+    ys = np.array([b for _, b in pts])
+    censored = int(np.isinf(ys).sum())
+    out: dict[str, Any] = {"n": len(pts), "censored": censored, "spearman": None, "p": None, "ci": None,
+                           "ci_method": "fisher-z, variance 1.06/(n-3)"}  # fmt: skip
+    if len(pts) < 3:
+        return out
+    finite = ys[np.isfinite(ys)]
+    top = (finite.max() + 1.0) if finite.size else 1.0
+    ys = np.where(np.isinf(ys), top, ys)
+    if np.ptp(xs) == 0 or np.ptp(ys) == 0:
+        return out
+    res = stats.spearmanr(xs, ys)
+    out["spearman"] = float(res.statistic)
+    out["p"] = float(res.pvalue)
+    if len(pts) >= 4:
+        out["ci"] = list(fisher_z_interval(out["spearman"], len(pts), confidence, rank=True))
+    return out
+
+
+def _entropy(counts: np.ndarray) -> float:
+    c = counts[counts > 0].astype(np.float64)
+    q = c / c.sum()
+    return float(-(q * np.log(q)).sum())
+
+
+def equal_size_richness(
+    p_hist: dict[Any, int] | Counter, q_hist: dict[Any, int] | Counter, *, draws: int = 200, seed: int = 0
+) -> dict[str, Any]:
+    """Distinct functions and plug-in entropy of two histograms compared at the same sample size.
+
+    The number of distinct values seen, and the plug-in entropy ``-sum q ln q`` (nats),
+    both grow with the sample size, so two histograms of different totals cannot be
+    compared on them directly. The larger histogram is subsampled without replacement
+    (multivariate hypergeometric) to the smaller one's total, ``draws`` times; the
+    smaller is used as it is. Returns ``size``, ``draws``, and for ``p`` and ``q``:
+    ``*_distinct`` and ``*_entropy`` (means over the draws for the subsampled one) and
+    ``*_distinct_range`` / ``*_entropy_range`` (2.5% and 97.5% quantiles over the draws:
+    the spread from subsampling alone, not a confidence interval).
+    """
+    cp = np.array(list(p_hist.values()), dtype=np.int64)
+    cq = np.array(list(q_hist.values()), dtype=np.int64)
+    if cp.sum() == 0 or cq.sum() == 0:
+        raise CountnetsError("both histograms need counts")
+    size = int(min(cp.sum(), cq.sum()))
+    rng = np.random.default_rng(seed)
+    out: dict[str, Any] = {"size": size, "draws": draws}
+    for name, c in (("p", cp), ("q", cq)):
+        if int(c.sum()) == size:
+            d, h = float((c > 0).sum()), _entropy(c)
+            out.update({f"{name}_distinct": d, f"{name}_entropy": h, f"{name}_distinct_range": [d, d],
+                        f"{name}_entropy_range": [h, h]})  # fmt: skip
+            continue
+        subs = [rng.multivariate_hypergeometric(c, size) for _ in range(draws)]
+        dist = np.array([(s > 0).sum() for s in subs], dtype=np.float64)
+        ent = np.array([_entropy(s) for s in subs])
+        out.update({
+            f"{name}_distinct": float(dist.mean()), f"{name}_entropy": float(ent.mean()),
+            f"{name}_distinct_range": [float(v) for v in np.quantile(dist, [0.025, 0.975])],
+            f"{name}_entropy_range": [float(v) for v in np.quantile(ent, [0.025, 0.975])],
+        })  # fmt: skip
+    return out
+
+
 # ----------------------------------------------------------------------------- training-vs-prior summaries
 
 
@@ -216,6 +422,7 @@ def compare_distributions(
     confidence: float = 0.95,
     seed: int = 0,
     q_exact: bool = False,
+    equal_size_draws: int = 200,
 ) -> dict[str, Any]:
     """Summaries of two distributions over functions seen as counts (P = trained, Q = prior).
 
@@ -227,6 +434,19 @@ def compare_distributions(
     * ``tv_null``: the mean and upper ``confidence`` quantile of the TV between two
       independent samples of the same sizes drawn from the *pooled* distribution: what
       sampling noise alone gives when P = Q (empirical TV is biased upward).
+    * ``tv_excess = tv - tv_null_mean``: the TV less the part sampling noise alone
+      gives (a rough bias correction, not an unbiased estimate).
+    * ``tv_permutation_p``: permutation test of P = Q with the TV as statistic. The
+      pooled draws are split at random into groups of the two sample sizes
+      (``bootstrap`` times; multivariate hypergeometric) and
+      ``p = (1 + #{TV_perm >= tv}) / (1 + bootstrap)``. When Q is exact, P is drawn
+      from Q instead (a parametric test). ``tv_permutations`` records the count.
+    * ``largest_excess`` / ``largest_deficit``: the function f (its key) with the
+      largest ``P(f) - Q(f)`` (resp. ``Q(f) - P(f)``) and that difference. TV is the
+      sum of all positive differences (and of all negative ones), so these say how
+      much of the TV one function carries.
+    * ``equal_size``: :func:`equal_size_richness` of P and Q (``equal_size_draws``
+      subsamples): distinct functions and entropy at a common sample size.
     """
     n_p, n_q = sum(p_hist.values()), sum(q_hist.values())
     if n_p == 0 or n_q == 0:
@@ -264,6 +484,24 @@ def compare_distributions(
     out["tv_null_quantile"] = float(np.quantile(tv_null, confidence))
     out["bootstrap"] = bootstrap
     out["confidence"] = confidence
+    # Drawn after the bootstrap and null draws, so those stay what earlier versions gave.
+    out["tv_excess"] = tv - out["tv_null_mean"]
+    at_least = 0
+    for _ in range(bootstrap):
+        if q_exact:
+            bp = rng.multinomial(n_p, Q) / n_p
+            t = 0.5 * np.abs(bp - Q).sum()
+        else:
+            sp = rng.multivariate_hypergeometric(cp + cq, n_p)
+            t = 0.5 * np.abs(sp / n_p - (cp + cq - sp) / n_q).sum()
+        at_least += int(t >= tv - 1e-12)
+    out["tv_permutation_p"] = (1 + at_least) / (1 + bootstrap)
+    out["tv_permutations"] = bootstrap
+    diff = P - Q
+    i, j = int(np.argmax(diff)), int(np.argmin(diff))
+    out["largest_excess"] = {"function": funcs[i], "value": float(diff[i])}
+    out["largest_deficit"] = {"function": funcs[j], "value": float(-diff[j])}
+    out["equal_size"] = equal_size_richness(p_hist, q_hist, draws=equal_size_draws, seed=seed)
     return out
 
 

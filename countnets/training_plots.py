@@ -84,7 +84,14 @@ def _sym(lams: list[float]) -> list[float]:
 
 
 def plot_flip(result: CountResult, path: str | os.PathLike) -> Path:
-    """P(A), P(B) against lambda per pair (training solid, tilted prior dashed), and ln O against lambda*."""
+    """P(A), P(B) against lambda per pair (training solid, tilted prior dashed), and ln O against lambda*.
+
+    Tilted-prior points whose effective sample size is below
+    :data:`countnets.training_results.MIN_EVALUABLE_ESS`, and tilted ``lambda*`` values
+    that rest on such points, are not drawn (not evaluable).
+    """
+    from countnets.training_results import MIN_EVALUABLE_ESS, tilt_evaluable
+
     _check(result, "flip")
     plt = _pyplot()
     pairs = result.extra["pairs"][:12]
@@ -108,7 +115,7 @@ def plot_flip(result: CountResult, path: str | os.PathLike) -> Path:
             lo = [r["train"][f"p_{key}_ci"][0] for r in p["sweep"]]
             hi = [r["train"][f"p_{key}_ci"][1] for r in p["sweep"]]
             ax.fill_between(lams, lo, hi, color=color, alpha=0.15)
-            ti = [r[f"p_{key}"] for r in p["tilt_sweep"]]
+            ti = [r[f"p_{key}"] if r["ess"] >= MIN_EVALUABLE_ESS else math.nan for r in p["tilt_sweep"]]
             ax.plot(tlams, ti, "--s", ms=3, color=color, alpha=0.8, label=f"tilt P({key.upper()})")
         ax.set_xscale("log")
         ax.set_ylim(0, 1)
@@ -121,10 +128,13 @@ def plot_flip(result: CountResult, path: str | os.PathLike) -> Path:
         xs, ys = [], []
         for p in result.extra["pairs"]:
             est = p[f"lambda_star_{name}"]["estimate"]
+            if name == "tilt" and not tilt_evaluable(p)[0]:
+                continue
             if isinstance(est, (int, float)) and math.isfinite(est) and math.isfinite(p["log_odds"] or math.nan):
                 xs.append(p["log_odds"])
                 ys.append(est)
-        ax.plot(xs, ys, marker, ls="none", color=color, label=f"lambda* {name}")
+        label = f"lambda* {name}" if xs or name == "train" else f"lambda* {name}: not evaluable"
+        ax.plot(xs, ys, marker, ls="none", color=color, label=label)
     ax.set_xlabel("ln prior odds ln O", fontsize=7)
     ax.set_ylabel("lambda*", fontsize=7)
     ax.set_yscale("symlog", linthresh=0.1)

@@ -20,6 +20,8 @@ from countnets.trainer import TrainConfig, TrainingSet
 
 __all__ = [
     "DEFAULT_EXPERIMENT_CHUNK",
+    "MIN_EVALUABLE_ESS",
+    "tilt_evaluable",
     "experiment_config",
     "set_extra",
     "prior_extra",
@@ -28,6 +30,32 @@ __all__ = [
 ]
 
 DEFAULT_EXPERIMENT_CHUNK = 1024  # training experiments' chunk size: their steps hold a training set
+
+
+MIN_EVALUABLE_ESS = 100.0
+"""Least effective sample size at which a tilted-prior estimate is shown.
+
+The tilted prior's interval is a delta-method normal interval of a self-normalised
+importance-sampling estimate; at an ESS near 1 a single sample carries all the weight
+and neither the estimate nor the interval means anything. Below this ESS the summaries
+print "not evaluable" instead (a rule of thumb: about 100 effective samples before a
+normal interval for a proportion is taken at face value)."""
+
+
+def tilt_evaluable(pair: dict[str, Any], min_ess: float = MIN_EVALUABLE_ESS) -> tuple[bool, float | None]:
+    """Whether a pair's tilted-prior ``lambda*`` rests only on sweep points with ``ESS >= min_ess``.
+
+    ``lambda*`` and its bracket ``(lo, hi]`` are read off the sweep values up to ``hi``
+    (all of them when ``hi`` is infinite, i.e. censored or never decided), so every one
+    of those needs a usable ESS. Returns ``(ok, first lambda whose ESS is below min_ess)``.
+    """
+    hi = report.number(pair["lambda_star_tilt"]["interval"][1])
+    for w in pair["tilt_sweep"]:
+        if report.number(w["lambda"]) > hi:
+            break
+        if not report.number(w["ess"]) >= min_ess:
+            return False, report.number(w["lambda"])
+    return True, None
 
 
 def experiment_config(

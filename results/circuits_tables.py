@@ -10,7 +10,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from countnets import boolean, load_json
+from countnets import boolean, load_json, symmetry
+from countnets.report import SHORT_VERDICTS, multiplicity
 
 # Ratios and their intervals read as in the experiments' terminal tables.
 from countnets.report import fmt_interval as _ci
@@ -68,6 +69,52 @@ def serial_parallel(path: Path) -> list[str]:
             v = e["target_verdicts"]
             cells.append(f"{v['above_1']} / {v['below_1']} / {v['contains_1']} / {v['no_hits']}")
         out.append(f"| {L} | " + " | ".join(cells) + " |")
+    out += multiplicity_tables(res)
+    return out
+
+
+def multiplicity_tables(res) -> list[str]:
+    """Holm-adjusted verdict counts per (L, alpha), then one row per symmetry class (countnets.report.multiplicity)."""
+    cfg = res.config
+    entries = res.extra["results"]
+    m = multiplicity(entries, n=cfg["arch"]["n"], prior=cfg["prior"], encoding=cfg["encoding"],
+                     confidence=cfg["confidence"], all_functions=True)  # fmt: skip
+    specs = list(dict.fromkeys(c["branch_scale_spec"] for c in m["cells"]))
+    out = ["", f"The same after Holm's correction over all {m['function_tests']} (function, L, alpha) tests "
+           "(above 1 / below 1 / neither / never seen):", ""]  # fmt: skip
+    out += ["| L | " + " | ".join(f"alpha={s}" for s in specs) + " |", "|---" * (1 + len(specs)) + "|"]
+    for L in sorted({c["blocks"] for c in m["cells"]}):
+        row = []
+        for s in specs:
+            v = next(c for c in m["cells"] if c["blocks"] == L and c["branch_scale_spec"] == s)["functions"]
+            row.append(f"{v['above_1']} / {v['below_1']} / {v['contains_1']} / {v['no_hits']}")
+        out.append(f"| {L} | " + " | ".join(row) + " |")
+    n = cfg["arch"]["n"]
+    sym = symmetry.prior_symmetry(cfg["prior"], cfg["encoding"])
+    names: dict[str, list[str]] = {}
+    for name in NAMED:
+        rep = boolean.to_hex(symmetry.canonical(boolean.parse_function(name, n), n, sym))
+        names.setdefault(rep, []).append(name)
+    out += ["", f"Per symmetry class ({m['classes']} classes under {m['symmetry']}): the ratio of the counts "
+            f"pooled over the class, `>1` / `<1` where its Holm-adjusted p-value over all {m['class_tests']} "
+            "class tests is below 0.05, `~1` otherwise, `-` never seen:", ""]  # fmt: skip
+    out += ["| class (size) | " + " | ".join(f"L={c['blocks']} a={c['branch_scale_spec']}" for c in m["cells"]) + " |",
+            "|---" * (1 + len(m["cells"])) + "|"]  # fmt: skip
+    for rep, first in m["cells"][0]["class_verdicts"].items():
+        label = f"{rep} ({first['size']}" + (f"; {', '.join(names[rep])}" if rep in names else "") + ")"
+        cells = []
+        for c in m["cells"]:
+            v = c["class_verdicts"][rep]
+            cells.append("-" if v["verdict"] == "no_hits" else f"{_r(v['ratio'])} {SHORT_VERDICTS[v['verdict']]}")
+        out.append(f"| {label} | " + " | ".join(cells) + " |")
+    out += ["", "Classes above 1 / below 1 / neither / never seen (Holm, as above):", ""]
+    out += ["| L | " + " | ".join(f"alpha={s}" for s in specs) + " |", "|---" * (1 + len(specs)) + "|"]
+    for L in sorted({c["blocks"] for c in m["cells"]}):
+        row = []
+        for s in specs:
+            v = next(c for c in m["cells"] if c["blocks"] == L and c["branch_scale_spec"] == s)["class_counts"]
+            row.append(f"{v['above_1']} / {v['below_1']} / {v['contains_1']} / {v['no_hits']}")
+        out.append(f"| {L} | " + " | ".join(row) + " |")
     return out
 
 

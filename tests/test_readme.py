@@ -1,9 +1,17 @@
-"""The README's Python snippet runs as written, and its commands are well formed."""
+"""The README's Python snippet runs as written, its commands are well formed, and every number the
+README and docs/ quote from results/ is checked against the file it comes from."""
 
+import json
+import math
 import re
 from pathlib import Path
 
+import pytest
+
 README = Path(__file__).resolve().parents[1] / "README.md"
+ROOT = README.parent
+RESULTS = ROOT / "results"
+DOCS = ROOT / "docs"
 
 
 def _block_after(marker: str, lang: str) -> str:
@@ -47,3 +55,308 @@ def test_quoted_results_match_committed_json():
         assert f"{fmt(r['estimate'])} [{fmt(r['ci'][0])}, {fmt(r['ci'][1])}]" in text, name
     tv = json.loads((root / "train_vs_prior.json").read_text())["summary"]
     assert f"{fmt(tv['tv'])} [{fmt(tv['tv_ci'][0])}, {fmt(tv['tv_ci'][1])}]" in text
+
+
+# ----------------------------------------------------------------------------- every quoted number
+
+# A number token: not glued to a word or another number ("pm1", "0x80", "x0" are not numbers).
+NUMBER = re.compile(r"(?<![\w.])-?\d+(?:,\d{3})*(?:\.\d+)?(?:e[+-]?\d+)?(?![\w])")
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _load(name: str) -> dict:
+    return json.loads((RESULTS / f"{name}.json").read_text())
+
+
+def _g3(x) -> str:
+    return f"{float(x):.3g}"
+
+
+def _ci3(ci) -> str:
+    return f"[{_g3(ci[0])}, {_g3(ci[1])}]"
+
+
+def _entry(sp: dict, blocks: int, spec: str) -> dict:
+    return next(e for e in sp["results"] if e["blocks"] == blocks and e["branch_scale_spec"] == spec)
+
+
+def _multiplicity(sp: dict) -> dict:
+    from countnets.report import multiplicity
+
+    cfg = sp["config"]
+    return multiplicity(sp["results"], n=cfg["arch"]["n"], prior=cfg["prior"], encoding=cfg["encoding"],
+                        confidence=cfg["confidence"], all_functions=True)  # fmt: skip
+
+
+def _serial_one_bit_range(sp: dict) -> tuple[str, str]:
+    shares = [e["serial_one_bit"] / e["serial"]["hits"] for e in sp["results"] if e["blocks"] >= 2]
+    return f"{100 * min(shares):.0f}", f"{100 * max(shares):.0f}"
+
+
+def _flip_runs() -> list[dict]:
+    return [_load(name) for name in ("flip_pairs_spread", "flip_pairs", "flip_pairs_hinge")]
+
+
+def _section(text: str, start: str, end: str) -> str:
+    i = text.index(start)
+    return text[i : text.index(end, i)]
+
+
+def _unchecked_numbers(section: str, allowed: set[str]) -> list[str]:
+    return [t for t in NUMBER.findall(section) if t not in allowed]
+
+
+def test_readme_summary_quotes_only_numbers_the_json_files_give():
+    text = README.read_text()
+    section = _flat(_section(text, "<!-- quoted-results -->", "<!-- /quoted-results -->"))
+    sp, quick = _load("serial_parallel"), _load("serial_parallel_quick")
+    cfg = sp["config"]
+    allowed = {"1", "95", "10", "6"}  # "below 1", "k* - 1", 95% intervals, "10^6" and 1/1001's numerator
+    # Serial vs parallel: the configuration, the trend, the L = 4 cell and the diagnostics.
+    arch = cfg["arch"]
+    allowed |= {str(arch["n"]), str(arch["d"]), str(arch["w"]), _g3(cfg["prior"]["sigma_w"])[0]}
+    assert arch["d"] == arch["w"] and cfg["prior"]["sigma_w"] == cfg["prior"]["sigma_b"] == 1.0
+    assert cfg["samples_per_configuration"] == 10**6 and "10^6 networks per L" in section
+    assert len(cfg["arch"]["branch_scales"]) == 3 and "each of the three branch scales" in section
+    from countnets.experiments.serial_parallel import _trend
+
+    for spec in cfg["arch"]["branch_scales"]:
+        points = [
+            (e["blocks"], e["ratio"]) for e in sp["results"] if e["branch_scale_spec"] == spec and e["blocks"] >= 2
+        ]
+        assert _trend(points) == "falls with L", spec
+    first, last = _entry(sp, 2, "1"), _entry(sp, 6, "1")
+    quote = f"{_g3(first['ratio']['estimate'])} at L = 2 to {_g3(last['ratio']['estimate'])} at L = 6"
+    assert quote in section
+    below = [e["blocks"] for e in sp["results"] if e["branch_scale_spec"] == "1" and ratio_hi(e) < 1]
+    above = [e["blocks"] for e in sp["results"] if e["branch_scale_spec"] == "1" and e["blocks"] >= 2
+             and float(e["ratio"]["ci"][0]) > 1]  # fmt: skip
+    assert min(below) == 4 and max(above) < 4 and "below 1 from L = 4" in section
+    cell = _entry(sp, 4, "1")["ratio"]
+    assert f"({_g3(cell['estimate'])}, 95% CI {_ci3(cell['ci'])})" in section
+    lo, hi = _serial_one_bit_range(sp)
+    assert f"{lo}-{hi}% of the networks counted as serial" in section
+    m = _multiplicity(sp)
+    c2 = next(c for c in m["cells"] if c["blocks"] == 2 and c["branch_scale_spec"] == "1")["class_counts"]
+    seen = m["classes"] - c2["no_hits"]
+    assert f"{c2['above_1']} of {seen} classes seen have a ratio above 1 at L = 2" in section
+    for c in m["cells"]:
+        if c["branch_scale_spec"] == "1" and c["blocks"] >= 3:
+            ups = [rep for rep, v in c["class_verdicts"].items() if v["verdict"] == "above_1"]
+            assert ups == ["0x0"], (c["blocks"], ups)  # "only the constants from L = 3 on"
+    q = _entry(quick, 4, "1")["ratio"]
+    assert quick["config"]["samples_per_configuration"] == 1_500_000 and "1.5 x 10^6-sample run" in section
+    assert f"prints {_g3(q['estimate'])} {_ci3(q['ci'])} for the same cell" in section
+    allowed |= {"2", "0.633", "4", "3", "13", "1.5", lo, hi, _g3(first["ratio"]["estimate"]),
+                _g3(cell["estimate"]), _g3(cell["ci"][0]), _g3(cell["ci"][1]), _g3(q["ci"][0]), _g3(q["ci"][1]),
+                str(c2["above_1"])}  # fmt: skip
+    # Detours.
+    for name in ("detour_write_erase", "detour_goal"):
+        r = _load(name)["ratio"]
+        assert f"{_g3(r['estimate'])} {_ci3(r['ci'])}" in section, name
+        allowed |= {_g3(r["estimate"]), _g3(r["ci"][0]), _g3(r["ci"][1])}
+    # Training against the prior.
+    tv_or, tv_x0 = (_load(n) for n in ("train_vs_prior", "train_vs_prior_x0_sgd"))
+    assert tv_or["config"]["arch"]["n"] == tv_x0["config"]["arch"]["n"] == 5
+    assert len(tv_or["train_points"]) == len(tv_x0["train_points"]) == 16
+    allowed |= {"5", "16", "1001"}
+    for d, label in ((tv_or, "for OR with Adam"), (tv_x0, "for x0 with SGD")):
+        t = d["summary"]
+        quote = f"{t['tv']:.3f} [{t['tv_ci'][0]:.3f}, {t['tv_ci'][1]:.3f}] {label}"
+        assert quote in section, quote
+        assert t["tv_permutation_p"] == 1 / 1001
+        allowed |= {f"{t['tv']:.3f}", f"{t['tv_ci'][0]:.3f}", f"{t['tv_ci'][1]:.3f}", f"{t['tv_null_mean']:.3f}"}
+    assert f"against {tv_or['summary']['tv_null_mean']:.3f} and {tv_x0['summary']['tv_null_mean']:.3f}" in section
+    s = tv_or["summary"]
+    assert s["largest_excess"]["function"] == s["prior_top"] == "0xfffffffe"  # OR on 5 inputs
+    quote = (f"{s['largest_excess']['value']:.4f} of it is OR itself, found by {100 * s['trained_top_p']:.1f}% "
+             f"of runs against {100 * s['prior_top_p']:.1f}%")  # fmt: skip
+    assert quote in section, quote
+    allowed |= {
+        f"{s['largest_excess']['value']:.4f}",
+        f"{100 * s['trained_top_p']:.1f}",
+        f"{100 * s['prior_top_p']:.1f}",
+    }
+    # Flip: all three runs, with p-values; every interval spans 0; nothing evaluable for the tilted prior.
+    runs = _flip_runs()
+    quotes = []
+    for d in runs:
+        t = d["summary"]["train"]
+        assert len(d["pairs"]) == 10 and t["pairs_used"] == 10
+        assert t["spearman_ci"][0] < 0 < t["spearman_ci"][1]
+        assert d["summary"]["tilt"]["pairs_evaluable"] == 0 and d["summary"]["min_ess"] < 1.5
+        quotes.append(f"{t['spearman']:.2f} (p = {t['spearman_p']:.2g})")
+        allowed |= {f"{t['spearman']:.2f}", f"{t['spearman_p']:.2g}"}
+    assert f"Spearman {quotes[0]}, {quotes[1]} and {quotes[2]}" in section
+    ci = runs[0]["summary"]["train"]["spearman_ci"]
+    assert f"(e.g. [{ci[0]:.2f}, {ci[1]:.2f}])" in section
+    allowed |= {f"{ci[0]:.2f}", f"{ci[1]:.2f}", "0"}
+    assert not _unchecked_numbers(section, allowed), _unchecked_numbers(section, allowed)
+
+
+def ratio_hi(entry: dict) -> float:
+    return float(entry["ratio"]["ci"][1])
+
+
+def test_circuits_page_quotes_the_committed_results():
+    text = _flat((DOCS / "circuits.md").read_text())
+    sp = _load("serial_parallel")
+    # The widest pooled interval at L >= 2, relative to its estimate, and the one-sided L = 1 intervals.
+    cells = [e for e in sp["results"] if e["blocks"] >= 2]
+    widest = max(
+        cells, key=lambda e: (float(e["ratio"]["ci"][1]) - float(e["ratio"]["ci"][0])) / e["ratio"]["estimate"]
+    )
+    lo, hi = (float(v) for v in widest["ratio"]["ci"])
+    assert (hi - lo) / widest["ratio"]["estimate"] <= 0.02
+    assert (
+        f"(the widest, `R` at L = {widest['blocks']}, alpha = {widest['branch_scale_spec']}, is [{lo:.2f}, {hi:.2f}])"
+        in text
+    )
+    for e in sp["results"]:
+        if e["blocks"] == 1:
+            assert e["ratio"]["ci"][1] == "inf" and f"{float(e['ratio']['ci'][0]):.2g}" == "2.7e+05"
+    assert "[2.7e5, inf]" in text
+    # What this shows: the trend, the non-constant ratios, the corrected verdicts, the perturbed share.
+    shows = _section(text, "**What this shows**, for these networks only", "**Detours**")
+    trend = {spec: [e for e in sp["results"] if e["branch_scale_spec"] == spec and e["blocks"] >= 2]
+             for spec in ("1", "invsqrt", "0.25")}  # fmt: skip
+    a1 = ", ".join(_g3(e["ratio"]["estimate"]) for e in trend["1"])
+    assert f"(alpha = 1: {a1} for L = 2, 3, 4, 6;" in shows
+    for spec in ("invsqrt", "0.25"):
+        assert (
+            f"{spec}: {_g3(trend[spec][0]['ratio']['estimate'])} to {_g3(trend[spec][-1]['ratio']['estimate'])}"
+            in shows
+        )
+    nc = [e["ratio_nonconstant"] for e in trend["1"]]
+    assert all(float(r["ci"][1]) < 1 for r in nc)
+    assert f"({_g3(nc[0]['estimate'])} down to {_g3(nc[-1]['estimate'])})" in shows
+    inv = [e["ratio_nonconstant"] for e in trend["invsqrt"]]
+    assert f"gives {_g3(inv[0]['estimate'])} down to {_g3(inv[-1]['estimate'])}" in shows
+    consts = [sum(t["hits"] for t in e["per_target"] if t["function"] in ("0x0", "0xff")) / e["samples"]
+              for e in sp["results"]]  # fmt: skip
+    assert f"({100 * min(consts):.0f}-{100 * max(consts):.0f}% of networks)" in shows
+    m = _multiplicity(sp)
+    c2 = next(c for c in m["cells"] if c["blocks"] == 2 and c["branch_scale_spec"] == "1")
+    raw = _entry(sp, 2, "1")["target_verdicts"]
+    assert (f"over all {m['function_tests']} function tests, at L = 2 and alpha = 1 there are "
+            f"{c2['functions']['above_1']} functions with `R_f` above 1 and {c2['functions']['below_1']} below "
+            f"(uncorrected: {raw['above_1']} and {raw['below_1']})") in shows  # fmt: skip
+    seen = m["classes"] - c2["class_counts"]["no_hits"]
+    assert (
+        f"(Holm over {m['class_tests']} class tests), at alpha = 1, {c2['class_counts']['above_1']} of the {seen}"
+        in shows
+    )
+    ups = sorted(rep for rep, v in c2["class_verdicts"].items() if v["verdict"] == "above_1")
+    assert ups == ["0x0", "0x3", "0xf"]  # constants, AND of two literals, literals
+    lo_s, hi_s = _serial_one_bit_range(sp)
+    assert f"{lo_s}-{hi_s}% of them are one bit from f" in shows
+    # Detours.
+    for name in ("detour_write_erase", "detour_goal"):
+        d = _load(name)
+        v = d["target_verdicts"]
+        assert v["above_1"] == 0
+        assert f"{v['below_1']} below" in text and f"{v['contains_1']} containing 1" in text
+    we, goal = _load("detour_write_erase")["ratio"], _load("detour_goal")["ratio"]
+    assert (
+        f"about {round(1 / we['estimate'])} times less for write-erase and {round(1 / goal['estimate'])} times" in text
+    )
+    assert f"up to {max(t['distinct_goals'] for t in _load('detour_goal')['per_target'])} distinct goals" in text
+    # The worked example is the README command's own committed run, printed as results/serial_parallel_quick.txt.
+    quick_txt = (RESULTS / "serial_parallel_quick.txt").read_text()
+    page = (DOCS / "circuits.md").read_text()
+    assert "```\n" + quick_txt + "```" in page
+    command = _block_after("main-command", "bash")
+    assert "--samples 1500000" in command and "--samples 1500000" in page
+    quick = _load("serial_parallel_quick")
+    for L, spec in ((2, "1"), (4, "1"), (4, "invsqrt")):
+        r = _entry(quick, L, spec)["ratio"]
+        assert f"{_g3(r['estimate'])} {_ci3(r['ci'])}" in text, (L, spec)
+
+
+def test_training_page_quotes_the_committed_results():
+    text = _flat((DOCS / "training.md").read_text())
+    tv_or, tv_x0 = (_load(n)["summary"] for n in ("train_vs_prior", "train_vs_prior_x0_sgd"))
+    from countnets.statistics import fisher_z_interval
+
+    for t, n_label in ((tv_x0, "the 49 functions"), (tv_or, "only 6 functions")):
+        lo, hi = fisher_z_interval(t["spearman"], t["functions_compared"])
+        assert n_label.endswith(f"{t['functions_compared']} functions") and n_label in text
+        assert f"Spearman {t['spearman']:.2f}, " in text and f"[{lo:.2f}, {hi:.2f}]" in text
+    assert fisher_z_interval(tv_or["spearman"], tv_or["functions_compared"])[0] < 0  # "too few to fix even the sign"
+    assert f"noise mean, {tv_or['tv_null_mean']:.3f} and {tv_x0['tv_null_mean']:.3f}" in text
+    assert f"less it, {tv_or['tv_excess']:.3f} and {tv_x0['tv_excess']:.3f} remain" in text
+    assert tv_or["tv_permutation_p"] == tv_x0["tv_permutation_p"] == 1 / 1001 and "p = 1/1001 in both runs" in text
+    assert (f"{tv_or['largest_excess']['value']:.4f} of the {tv_or['tv']:.3f} is one function: OR itself, "
+            f"which Adam finds in {100 * tv_or['trained_top_p']:.1f}% of runs against "
+            f"{100 * tv_or['prior_top_p']:.1f}%") in text  # fmt: skip
+    assert (f"finds `x0` less often ({100 * tv_x0['trained_top_p']:.1f}% of runs against "
+            f"{100 * tv_x0['prior_top_p']:.1f}%)") in text  # fmt: skip
+    assert f"largest single excess is {tv_x0['largest_excess']['value']:.3f}" in text
+    q = tv_x0["equal_size"]
+    x0 = _load("train_vs_prior_x0_sgd")
+    assert q["size"] == x0["prior_fit"] == sum(x0["prior"].values())
+    assert (f"(the {x0['runs']:,} runs subsampled to the prior's {q['size']:,} hits, {q['draws']} times)") in text
+    assert q["p_distinct"] < q["q_distinct"]
+    assert f"({q['p_distinct']:.1f} on average against {q['q_distinct']:.0f})" in text
+    assert f"({q['p_entropy']:.2f} against {q['q_entropy']:.2f} nats)" in text
+    assert (
+        f"The raw counts, {len(x0['trained'])} functions among {x0['runs']:,} runs against {len(x0['prior'])}" in text
+    )
+    assert "281 seen against 223" not in text and "spreads over more functions" not in text
+    # Flip: all three runs with p-values and intervals; what dropping the censored pairs did.
+    runs = _flip_runs()
+    quotes = [f"{d['summary']['train']['spearman']:.2f} (p = {d['summary']['train']['spearman_p']:.2g})" for d in runs]
+    assert f"Spearman {quotes[0]}, {quotes[1]} and {quotes[2]}" in text
+    widths = [d["summary"]["train"]["spearman_ci"][1] - d["summary"]["train"]["spearman_ci"][0] for d in runs]
+    assert f"{min(widths):.1f} to {max(widths):.1f} wide" in text
+    hinge = runs[2]
+    pts = [(p["log_odds"], p["lambda_star_train"]["estimate"]) for p in hinge["pairs"]
+           if not p["lambda_star_train"]["censored"]]  # fmt: skip
+    from scipy import stats
+
+    dropped = stats.spearmanr([a for a, _ in pts], [b for _, b in pts])
+    assert f"gave {dropped.statistic:.2f} (p = {dropped.pvalue:.2g}) over {len(pts)} pairs" in text
+    assert hinge["summary"]["train"]["pairs_censored"] == 10 - len(pts) == 2
+    stars = [
+        p["lambda_star_train"]["estimate"] for d in runs for p in d["pairs"] if not p["lambda_star_train"]["censored"]
+    ]
+    assert f"lambda\\* between {min(stars):g} and {max(stars):g} for every uncensored pair" in text
+    assert len(runs[0]["lambdas"]) == 9 and "9-value grid" in text
+    odds = max(p["prior_odds"] for p in runs[0]["pairs"])
+    assert 950 < odds < 1050 and "prior odds near 1000:1" in text
+    assert all(d["summary"]["tilt"]["pairs_evaluable"] == 0 for d in runs)
+    assert all(d["summary"]["min_ess"] < 1.5 for d in runs) and "fallen to about 1 out of thousands" in text
+    # The runs share their randomness, as the page says.
+    assert len({(d["seed"], d["chunk_size"], d["config"]["train_chunk_size"], d["runs"]) for d in runs}) == 1
+    bs = [{p["b"] for p in d["pairs"]} for d in runs]
+    assert len(bs[0] & bs[1]) == 4 and bs[1] == bs[2] and "shares four of its B" in text
+
+
+def test_training_page_quotes_the_diverse_run():
+    text = _flat((DOCS / "training.md").read_text())
+    d = _load("diverse")
+    restart, reward = d["settings"]
+    assert restart["reward"] == 0 and reward["reward"] == 1 and d["runs"] == 20
+    at_end = (reward["distinct_mean"][-1], restart["distinct_mean"][-1])
+    means = f"{at_end[0]:.1f} on average in {d['runs']} runs, against {at_end[1]:.1f}"
+    assert f"({means}" in text
+    assert f"{reward['found_b']} of {d['chains']} chains found it against {restart['found_b']} of {d['chains']}" in text
+    # "too small to tell a difference": the exact conditional test of equal rates sees nothing.
+    from countnets.report import ratio_p_value
+
+    assert ratio_p_value(reward["found_b"], restart["found_b"]) > 0.5
+
+
+@pytest.mark.parametrize("page", ["README.md", "docs/circuits.md", "docs/training.md"])
+def test_no_dangling_design_references(page):
+    # DESIGN.md is not part of the repository; pages point to docs/ instead.
+    assert "DESIGN" not in (ROOT / page).read_text()
+
+
+def test_intervals_quoted_as_spanning_zero_do():
+    for d in _flip_runs():
+        lo, hi = d["summary"]["train"]["spearman_ci"]
+        assert lo < 0 < hi and not math.isnan(lo)

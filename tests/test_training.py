@@ -464,6 +464,10 @@ def test_cli_flip_and_diverse_json(tmp_path, capsys):
     for row in p["sweep"]:
         t = row["train"]
         assert t["converged"] + t["not_converged"] == 64 and t["a"] + t["b"] <= t["converged"]
+    # The stored summary is flip_summary of the stored pairs (what scripts/refresh_summaries.py recomputes).
+    from countnets.experiments.flip import flip_summary
+
+    assert d["summary"] == json.loads(json.dumps(flip_summary(d["pairs"], confidence=0.95)))
     d = _experiment_json(
         tmp_path / "div.json", "diverse", "--runs", "4", "--chains", "8", "--samples", "5000", "--b-rank", "2"
     )
@@ -518,9 +522,9 @@ def test_docs_quote_the_committed_results():
     root = Path(__file__).resolve().parents[1]
     docs = (root / "docs" / "training.md").read_text()
     quoted = {
-        "train_vs_prior": (format_train_vs_prior, 12),
-        "train_vs_prior_x0_sgd": (format_train_vs_prior, 12),
-        "flip_pairs_spread": (format_flip, 16),
+        "train_vs_prior": (format_train_vs_prior, 14),
+        "train_vs_prior_x0_sgd": (format_train_vs_prior, 14),
+        "flip_pairs_spread": (format_flip, 17),
         "diverse": (format_diverse, 13),
     }
     results = {}
@@ -537,5 +541,7 @@ def test_docs_quote_the_committed_results():
         t = d.extra["summary"]["train"]
         logs = [p["log_odds"] for p in d.extra["pairs"]]
         spearman = f"{t['spearman']:.2f} ({t['spearman_p']:.2g})"
-        row = f"| {min(logs):.2f} .. {max(logs):.2f} | {spearman} | {t['pairs_censored']} |"
+        ci = f"[{t['spearman_ci'][0]:.2f}, {t['spearman_ci'][1]:.2f}]"
+        evaluable = f"{d.extra['summary']['tilt']['pairs_evaluable']} of {len(logs)}"
+        row = f"| {min(logs):.2f} .. {max(logs):.2f} | {spearman} | {ci} | {t['pairs_censored']} | {evaluable} |"
         assert row in docs, row

@@ -14,7 +14,7 @@ survives a clamp, or g is f or not f. Anything else is counted as ``other`` (non
 can occur: a constant g makes one clamp a no-op). Reported: per-(f, g) volumes,
 their sum over g, the number of distinct goals, and the direct volume.
 
-Definitions: DESIGN section 3 and ``docs/circuits.md``.
+Definitions: ``docs/circuits.md``.
 """
 
 from __future__ import annotations

@@ -19,8 +19,11 @@ For a training set S and two functions A and B that both agree with ``f*`` on S
   delta-method normal interval of ``P_tilt(B) - P_tilt(A)``.
 * With several pairs (``--pairs K``: A against the 2nd .. (K+1)-th most probable
   functions, or ``--b-rank``/``--b`` lists): how well ``ln O`` predicts ``lambda*``
-  (Spearman correlation; Pearson of ``ln O`` against ``ln lambda*``; least-squares
-  line), over pairs whose ``lambda*`` lies inside the sweep.
+  (:func:`flip_summary`): the Spearman correlation with pairs that never flipped kept
+  as censored (ranked above every finite ``lambda*``), its p-value and an approximate
+  Fisher-z interval; for the tilted prior only over pairs whose effective sample
+  size stays usable (:data:`MIN_EVALUABLE_ESS`); below it the tables print "not
+  evaluable" instead of an estimate and interval.
 
 Infinite and undefined numbers are stored explicitly, so the result JSON is standard:
 the strings ``"inf"`` and ``"-inf"`` for an infinite value and ``null`` for an undefined
@@ -58,9 +61,18 @@ from countnets.training import (
     tilted_prior,
     train_networks,
 )
-from countnets.training_results import DEFAULT_EXPERIMENT_CHUNK
+from countnets.training_results import DEFAULT_EXPERIMENT_CHUNK, MIN_EVALUABLE_ESS, tilt_evaluable
 
-__all__ = ["KIND", "DEFAULT_LAMBDAS", "flip", "format_flip", "plot_flip"]
+__all__ = [
+    "KIND",
+    "DEFAULT_LAMBDAS",
+    "MIN_EVALUABLE_ESS",
+    "flip",
+    "flip_summary",
+    "tilt_evaluable",
+    "format_flip",
+    "plot_flip",
+]
 
 KIND = "flip"  # the result record's ``kind``
 
@@ -114,29 +126,82 @@ def _star_dict(star) -> dict:
     return {"estimate": star.estimate, "interval": list(star.interval), "censored": star.censored}
 
 
-def _predictiveness(log_odds: list[float], stars: list[float]) -> dict[str, Any]:
-    from scipy import stats
-
+def _uncensored_fit(log_odds: list[float], stars: list[float]) -> dict[str, Any]:
+    # Descriptive only: censored pairs cannot enter a Pearson correlation or a least-squares line.
     pts = [(lo, s) for lo, s in zip(log_odds, stars, strict=True) if math.isfinite(lo) and math.isfinite(s)]
-    out: dict[str, Any] = {"pairs_used": len(pts), "pairs_censored": sum(1 for s in stars if math.isinf(s))}
+    out: dict[str, Any] = {"pairs": len(pts), "pearson_log": None, "fit_slope": None, "fit_intercept": None}
     x = np.array([p[0] for p in pts])
     y = np.array([p[1] for p in pts])
-    if len(pts) >= 3 and np.ptp(x) > 0 and np.ptp(y) > 0:
-        sp = stats.spearmanr(x, y)
-        out["spearman"] = float(sp.statistic)
-        out["spearman_p"] = float(sp.pvalue)
+    if len(pts) >= 3 and np.ptp(x) > 0:
         pos = y > 0
         if pos.sum() >= 3 and np.ptp(np.log(y[pos])) > 0 and np.ptp(x[pos]) > 0:
             out["pearson_log"] = float(np.corrcoef(x[pos], np.log(y[pos]))[0, 1])
-        else:
-            out["pearson_log"] = None
-        if np.ptp(x) > 0:
-            slope, intercept = np.polyfit(x, y, 1)
-            out["fit_slope"] = float(slope)
-            out["fit_intercept"] = float(intercept)
-    else:
-        out["spearman"] = out["spearman_p"] = out["pearson_log"] = None
+        slope, intercept = np.polyfit(x, y, 1)
+        out["fit_slope"], out["fit_intercept"] = float(slope), float(intercept)
     return out
+
+
+def _correlation(log_odds: list[float], stars: list[float], confidence: float) -> dict[str, Any]:
+    c = statistics.censored_spearman(log_odds, stars, confidence)
+    return {
+        "pairs_used": c["n"],
+        "pairs_censored": c["censored"],
+        "spearman": c["spearman"],
+        "spearman_p": c["p"],
+        "spearman_ci": c["ci"],
+        "ci_method": c["ci_method"],
+        "censored_ranked": "above every finite lambda*",
+        "uncensored_only": _uncensored_fit(log_odds, stars),
+    }
+
+
+def flip_summary(
+    pairs: Sequence[dict[str, Any]], *, confidence: float = 0.95, min_ess: float = MIN_EVALUABLE_ESS
+) -> dict[str, Any]:
+    """How well ``ln O`` predicts ``lambda*`` over the pairs of one flip run (the ``summary`` field).
+
+    * ``train``: Spearman correlation of ``ln O`` and training's ``lambda*`` over every
+      pair with a finite ``ln O`` (:func:`countnets.statistics.censored_spearman`): a pair
+      that never flipped within the sweep is censored, ``lambda* > max``, and is ranked
+      above every finite ``lambda*`` (tied with the other censored pairs), not dropped;
+      its two-sided p-value and an approximate Fisher-z interval. ``uncensored_only``
+      keeps the Pearson correlation of ``ln O`` and ``ln lambda*`` and the least-squares
+      line, which can only use the uncensored pairs (descriptive).
+    * ``tilt``: the same for the tilted prior, over the pairs whose ``lambda*`` is
+      evaluable (:func:`tilt_evaluable`); ``pairs_not_evaluable`` counts the others,
+      and with fewer than 4 evaluable pairs nothing is computed (``spearman`` is None).
+    * ``min_ess``: the smallest ESS anywhere in the tilted sweep.
+
+    Accepts pair rows as :func:`flip` builds them or as read back from JSON.
+    """
+    rows = _as_floats(list(pairs))
+    log_odds = [float(p["log_odds"]) for p in rows]
+    train = _correlation(log_odds, [float(p["lambda_star_train"]["estimate"]) for p in rows], confidence)
+    ok = [tilt_evaluable(p, min_ess)[0] for p in rows]
+    tilt: dict[str, Any] = {
+        "min_evaluable_ess": min_ess,
+        "pairs_evaluable": sum(ok),
+        "pairs_not_evaluable": len(ok) - sum(ok),
+    }
+    if sum(ok) >= 4:
+        chosen = [p for p, good in zip(rows, ok, strict=True) if good]
+        tilt.update(
+            _correlation(
+                [float(p["log_odds"]) for p in chosen],
+                [float(p["lambda_star_tilt"]["estimate"]) for p in chosen],
+                confidence,
+            )
+        )
+    else:
+        tilt.update({"spearman": None, "spearman_p": None, "spearman_ci": None})
+    ess = [w["ess"] for p in rows for w in p["tilt_sweep"]]
+    return {
+        "pairs": len(rows),
+        "confidence": confidence,
+        "train": train,
+        "tilt": tilt,
+        "min_ess": float(min(ess)) if ess else None,
+    }
 
 
 def flip(
@@ -294,13 +359,7 @@ def flip(
                 "lambda_star_tilt": _star_dict(star_tilt),
             }
         )
-    log_odds = [p["log_odds"] for p in pair_rows]
-    summary = {
-        "pairs": K,
-        "train": _predictiveness(log_odds, [p["lambda_star_train"]["estimate"] for p in pair_rows]),
-        "tilt": _predictiveness(log_odds, [p["lambda_star_tilt"]["estimate"] for p in pair_rows]),
-        "min_ess": float(np.min(ess)),
-    }
+    summary = flip_summary(pair_rows, confidence=confidence)
     extra = {
         **train_records.set_extra(tset),
         **train_records.prior_extra(cp, confidence, method),
@@ -381,8 +440,12 @@ def plot_flip(result: CountResult, path: Any) -> Any:
     return training_plots.plot_flip(dataclasses.replace(result, extra={**result.extra, "pairs": pairs}), path)
 
 
-def format_flip(result: CountResult, *, sweep_tables: int = 3) -> str:
-    """Terminal summary: per-pair odds and lambda*, then the sweep of the first pairs."""
+def format_flip(result: CountResult, *, sweep_tables: int = 3, min_ess: float = MIN_EVALUABLE_ESS) -> str:
+    """Terminal summary: per-pair odds and lambda*, then the sweep of the first pairs.
+
+    The correlation lines are :func:`flip_summary` of the stored pairs. Tilted-prior
+    numbers whose effective sample size is below ``min_ess`` print as "not evaluable".
+    """
     e = result.extra
     conf = result.config["confidence"]
     lines = [
@@ -404,29 +467,45 @@ def format_flip(result: CountResult, *, sweep_tables: int = 3) -> str:
             "bracket",
         ]
     ]
+    not_evaluable = 0
     for p in e["pairs"]:
         st, sl = p["lambda_star_train"], p["lambda_star_tilt"]
+        tilt_ok, _ = tilt_evaluable(p, min_ess)
+        not_evaluable += not tilt_ok
         rows.append(
             [p["a"], p["b"], str(p["prior_counts"][0]), str(p["prior_counts"][1]), _fmt_num(p["prior_odds"]),
              _fmt_num_ci(p["prior_odds_ci"]), _fmt_lam(st["estimate"]),
-             f"({_fmt_lam(st['interval'][0])}, {_fmt_lam(st['interval'][1])}]", _fmt_lam(sl["estimate"]),
-             f"({_fmt_lam(sl['interval'][0])}, {_fmt_lam(sl['interval'][1])}]"]
+             f"({_fmt_lam(st['interval'][0])}, {_fmt_lam(st['interval'][1])}]",
+             _fmt_lam(sl["estimate"]) if tilt_ok else "not evaluable",
+             f"({_fmt_lam(sl['interval'][0])}, {_fmt_lam(sl['interval'][1])}]" if tilt_ok else "-"]
         )  # fmt: skip
     lines += report.text_table(rows)
+    if not_evaluable:
+        lines.append(
+            f"lambda* tilt not evaluable: the effective sample size falls below {min_ess:g} at a sweep value "
+            "the estimate or its bracket rests on"
+        )
     if any(p["prior_odds"] == "inf" for p in e["pairs"]):
         lines.append("odds inf: B was never seen among the prior samples fitting S")
     if any(report.undefined(p["prior_odds"]) for p in e["pairs"]):
         lines.append("odds -: neither A nor B was seen among the prior samples fitting S (odds undefined)")
-    s = e["summary"]
+    s = flip_summary(e["pairs"], confidence=conf, min_ess=min_ess)
     for name in ("train", "tilt"):
         t = s[name]
-        if not report.undefined(t.get("spearman")):
+        if name == "tilt" and t["pairs_evaluable"] < 4:
             lines.append(
-                f"ln O vs lambda* ({name}): Spearman {t['spearman']:.3f} (p = {t['spearman_p']:.3g}) over "
-                f"{t['pairs_used']} pairs, {t['pairs_censored']} beyond the sweep"
+                f"ln O vs lambda* (tilt): not evaluable ({t['pairs_evaluable']} of {s['pairs']} pairs keep "
+                f"ESS >= {min_ess:g} up to their lambda*)"
+            )
+        elif not report.undefined(t.get("spearman")):
+            ci = t["spearman_ci"]
+            ci_text = f", {conf:g} interval [{ci[0]:.2f}, {ci[1]:.2f}] (Fisher z)" if ci is not None else ""
+            lines.append(
+                f"ln O vs lambda* ({name}): Spearman {t['spearman']:.3f} (p = {t['spearman_p']:.3g}){ci_text} over "
+                f"{t['pairs_used']} pairs, {t['pairs_censored']} censored beyond the sweep (ranked highest)"
             )
         else:
-            lines.append(f"ln O vs lambda* ({name}): too few uncensored pairs ({t['pairs_used']})")
+            lines.append(f"ln O vs lambda* ({name}): too few pairs with a defined ln O and lambda* ({t['pairs_used']})")
     lines.append(f"smallest effective sample size of the tilted prior: {s['min_ess']:.1f}")
     for p in e["pairs"][:sweep_tables]:
         lines.append(f"\nA = {p['a']}, B = {p['b']}: training")
@@ -438,12 +517,13 @@ def format_flip(result: CountResult, *, sweep_tables: int = 3) -> str:
                  f"{_fmt_num(t['p_b'])} {_fmt_num_ci(t['p_b_ci'])}", str(t["not_converged"]), f"{t['steps_mean']:.1f}"]
             )  # fmt: skip
         lines += report.text_table(rows)
-        lines.append(f"A = {p['a']}, B = {p['b']}: tilted prior")
+        lines.append(f"A = {p['a']}, B = {p['b']}: tilted prior (not evaluable where ESS < {min_ess:g})")
         rows = [["lambda", "P_tilt(A)", "P_tilt(B)", "ESS"]]
         for w in p["tilt_sweep"]:
+            ok = w["ess"] >= min_ess
             rows.append(
-                [f"{w['lambda']:g}", f"{_fmt_num(w['p_a'])} {_fmt_num_ci(w['p_a_ci'])}",
-                 f"{_fmt_num(w['p_b'])} {_fmt_num_ci(w['p_b_ci'])}", f"{w['ess']:.1f}"]
+                [f"{w['lambda']:g}", f"{_fmt_num(w['p_a'])} {_fmt_num_ci(w['p_a_ci'])}" if ok else "not evaluable",
+                 f"{_fmt_num(w['p_b'])} {_fmt_num_ci(w['p_b_ci'])}" if ok else "not evaluable", f"{w['ess']:.1f}"]
             )  # fmt: skip
         lines += report.text_table(rows)
     return "\n".join(lines)

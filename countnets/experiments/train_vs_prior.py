@@ -36,9 +36,48 @@ from countnets.training import (
 )
 from countnets.training_results import DEFAULT_EXPERIMENT_CHUNK
 
-__all__ = ["KIND", "train_vs_prior", "format_train_vs_prior"]
+__all__ = ["KIND", "comparison_summary", "train_vs_prior", "format_train_vs_prior"]
 
 KIND = "train-vs-prior"  # the result record's ``kind``
+
+
+def comparison_summary(
+    trained: dict[int, int],
+    prior_hist: dict[int, int],
+    *,
+    min_count: int = 5,
+    bootstrap: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+    exact: bool = False,
+) -> dict[str, Any]:
+    """The ``summary`` of a train-vs-prior result from its two histograms (truth table -> count).
+
+    :func:`countnets.statistics.compare_distributions` of the trained runs that fit S
+    against the prior samples that fit S (their function keys as hex), plus the most
+    probable function under the conditional prior (``prior_top``, ties: smaller table)
+    and its probability under both, and the number of distinct functions in each.
+    Pure: ``scripts/refresh_summaries.py`` recomputes it from committed results.
+    """
+    n_conv, n_fit = sum(trained.values()), sum(prior_hist.values())
+    summary: dict[str, Any]
+    if n_fit and n_conv:
+        summary = compare_distributions(
+            trained, prior_hist, min_count=min_count, bootstrap=bootstrap, confidence=confidence, seed=seed,
+            q_exact=exact,
+        )  # fmt: skip
+        for key in ("largest_excess", "largest_deficit"):
+            summary[key]["function"] = boolean.to_hex(summary[key]["function"])
+    else:
+        summary = {"note": "no comparison: no prior sample fits S" if not n_fit else "no trained network fit S"}
+    if n_fit:
+        top = min(prior_hist.items(), key=lambda kv: (-kv[1], kv[0]))[0]
+        summary["prior_top"] = boolean.to_hex(top)
+        summary["prior_top_p"] = prior_hist[top] / n_fit
+        summary["trained_top_p"] = trained.get(top, 0) / n_conv if n_conv else None
+    summary["trained_distinct"] = len(trained)
+    summary["prior_distinct"] = len(prior_hist)
+    return summary
 
 
 def train_vs_prior(
@@ -100,26 +139,9 @@ def train_vs_prior(
                 "trained_ci": report.interval(co, n_conv, confidence, method),
             }
         )
-    summary: dict[str, Any]
-    if cp.fit and n_conv:
-        summary = compare_distributions(
-            trained,
-            cp.histogram,
-            min_count=min_count,
-            bootstrap=bootstrap,
-            confidence=confidence,
-            seed=seed,
-            q_exact=exact,
-        )
-    else:
-        summary = {"note": "no comparison: no prior sample fits S" if not cp.fit else "no trained network fit S"}
-    if cp.fit:
-        top = cp.ranked()[0][0]
-        summary["prior_top"] = boolean.to_hex(top)
-        summary["prior_top_p"] = cp.p(top)
-        summary["trained_top_p"] = trained.get(top, 0) / n_conv if n_conv else None
-    summary["trained_distinct"] = len(trained)
-    summary["prior_distinct"] = len(cp.histogram)
+    summary = comparison_summary(
+        trained, cp.histogram, min_count=min_count, bootstrap=bootstrap, confidence=confidence, seed=seed, exact=exact
+    )
     steps = runs.steps[0]
     init_fit = int(np.sum([tset.fits(t) for t in runs.init_tables.tolist()]))
     extra = {
@@ -201,6 +223,22 @@ def format_train_vs_prior(result: CountResult, top: int = 15) -> str:
             f"total variation {s['tv']:.3f}, {conf:g} bootstrap interval {fmt_prob_interval(s['tv_ci'])}; "
             f"noise alone would give {s['tv_null_mean']:.3f} (upper {conf:g} quantile {s['tv_null_quantile']:.3f})"
         )
+        if "tv_excess" in s:
+            ex, de = s["largest_excess"], s["largest_deficit"]
+            perms = s["tv_permutations"]
+            at_floor = s["tv_permutation_p"] == 1 / (1 + perms)
+            p_text = f"1/{perms + 1} (the smallest possible)" if at_floor else f"{s['tv_permutation_p']:.3g}"
+            lines.append(
+                f"TV less the noise mean {s['tv_excess']:.3f}; permutation test p = {p_text} over {perms} "
+                f"permutations; largest single-function differences P_opt - P_prior: {ex['function']} "
+                f"{ex['value']:+.4f}, {de['function']} {-de['value']:+.4f}"
+            )
+            q = s["equal_size"]
+            lines.append(
+                f"at equal sample size ({q['size']:,}; the larger sample subsampled {q['draws']} times): "
+                f"distinct functions {q['p_distinct']:.1f} trained, {q['q_distinct']:.1f} prior; "
+                f"plug-in entropy {q['p_entropy']:.2f} trained, {q['q_entropy']:.2f} prior (nats)"
+            )
     frozen = [name for name, count in e["moved"].items() if count == 0]
     if frozen and len(frozen) < len(e["moved"]):
         lines.append(f"parameter arrays no trained network moved (zero gradient): {', '.join(frozen)}")
