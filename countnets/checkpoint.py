@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from countnets._errors import CountnetsError
-from countnets._io import atomic_write_text
+from countnets._io import atomic_write_text, destination, read_text
 
 __all__ = [
     "FORMAT",
@@ -47,6 +47,7 @@ __all__ = [
     "fingerprint_difference",
     "catch_signals",
     "interrupt_signal",
+    "signal_count",
 ]
 
 FORMAT = "countnets-checkpoint"
@@ -94,8 +95,7 @@ class Checkpoint:
     def __post_init__(self):
         if not isinstance(self.path, (str, os.PathLike)) or not str(self.path).strip():
             raise CountnetsError(f"checkpoint path must be a non-empty path, got {self.path!r}")
-        if Path(self.path).is_dir():
-            raise CountnetsError(f"checkpoint path {str(self.path)!r} is a directory; give a file name")
+        destination(self.path, "checkpoint")  # refuses a directory, FIFO or device
         if not isinstance(self.fingerprint, dict):
             raise CountnetsError(f"fingerprint must be a dict, got {type(self.fingerprint).__name__}")
         _check_json(self.fingerprint, "fingerprint")
@@ -149,10 +149,7 @@ def save(
         "state": state,
     }
     text = json.dumps(data, separators=(",", ":"), allow_nan=False)
-    try:
-        atomic_write_text(path, text)
-    except OSError as err:
-        raise CountnetsError(f"cannot write checkpoint {str(path)!r}: {err}") from None
+    atomic_write_text(path, text, "checkpoint")
 
 
 def fingerprint_difference(saved: Any, current: Any, where: str = "") -> str | None:
@@ -192,11 +189,13 @@ def load(checkpoint: Checkpoint) -> Saved | None:
         differing field and says how to start afresh).
     """
     path = Path(checkpoint.path)
-    if not path.exists():
+    try:
+        text = read_text(path, "checkpoint")
+    except FileNotFoundError:
         return None
     try:
-        data = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        data = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as err:
         raise CountnetsError(f"cannot read checkpoint {str(path)!r}: {err}") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise CountnetsError(f"{str(path)!r} is not a countnets checkpoint")
@@ -235,6 +234,11 @@ _received: list[str] = []
 def interrupt_signal() -> str | None:
     """The name of the signal received inside :func:`catch_signals` (``"SIGTERM"``...), or ``None``."""
     return _received[0] if _received else None
+
+
+def signal_count() -> int:
+    """How many SIGINT/SIGTERM arrived inside :func:`catch_signals` (2 or more: stop at once)."""
+    return len(_received)
 
 
 @contextlib.contextmanager

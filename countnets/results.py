@@ -26,7 +26,7 @@ from typing import Any
 
 from countnets import payloads
 from countnets._errors import CountnetsError
-from countnets._io import atomic_write_text
+from countnets._io import atomic_write_text, read_text
 from countnets.records import Record, StopReason, decode, encode
 from countnets.statistics import Estimate, make_estimate
 
@@ -39,6 +39,7 @@ __all__ = [
     "from_json",
     "save_json",
     "load_json",
+    "dumps",
     "to_dataframe",
     "runtime_info",
     "format_table",
@@ -267,23 +268,48 @@ def from_json(data: Any) -> CountResult:
         raise CountnetsError(f"malformed result record: {type(err).__name__}: {err}") from None
 
 
-def save_json(result: CountResult, path: str | os.PathLike) -> None:
+def save_json(result: CountResult, path: str | os.PathLike) -> Path:
     """Write the result to ``path`` atomically (temporary file, fsync, rename) as standard JSON.
 
+    A symlink is written through to its target; a destination that exists and is not a
+    regular file (directory, FIFO, device) is refused and left as it is (see
+    :func:`countnets._io.atomic_write_bytes`). Returns the file written.
+
     Raises:
-      CountnetsError: for what :func:`to_json` refuses; nothing is written then.
+      CountnetsError: for what :func:`to_json` refuses, or a destination that is not a
+        regular file; nothing is written then. A failed write (e.g. a full disk) raises
+        its subclass ``countnets._io.WriteError`` naming ``path``.
     """
-    atomic_write_text(path, json.dumps(to_json(result), indent=1, allow_nan=False) + "\n")
+    return atomic_write_text(path, dumps(result), "result")
+
+
+def dumps(result: CountResult) -> str:
+    """The JSON text :func:`save_json` writes (standard JSON, one trailing newline)."""
+    return json.dumps(to_json(result), indent=1, allow_nan=False) + "\n"
 
 
 def load_json(path: str | os.PathLike) -> CountResult:
-    """Read a result written by :func:`save_json`."""
+    """Read a result written by :func:`save_json`.
+
+    Raises:
+      CountnetsError: for a missing, non-regular, oversized, non-UTF-8 or malformed file;
+        the one-line message starts with the path.
+    """
+    shown = os.fspath(path)
     try:
-        with open(path) as fh:
-            data = json.load(fh)
-    except (OSError, json.JSONDecodeError) as err:
-        raise CountnetsError(f"cannot read result {str(path)!r}: {err}") from None
-    return from_json(data)
+        text = read_text(path, "result")
+    except FileNotFoundError:
+        raise CountnetsError(f"cannot read result {shown!r}: no such file") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise CountnetsError(f"result {shown!r} is not JSON: {err}") from None
+    except RecursionError:
+        raise CountnetsError(f"result {shown!r} is nested too deeply to be a result") from None
+    try:
+        return from_json(data)
+    except CountnetsError as err:
+        raise CountnetsError(f"result {shown!r}: {err}") from None
 
 
 def to_dataframe(result: CountResult):  # -> pandas.DataFrame

@@ -10,6 +10,7 @@ traceback. A few cases also run through ``python -m countnets``.
 
 import contextlib
 import io
+import json
 import os
 import subprocess
 import sys
@@ -233,3 +234,83 @@ def test_bad_input_through_python_m_has_no_traceback():
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("countnets: error: devices must be in 1.."), proc.stderr
     assert lines[0].endswith("got 0")
+
+
+# ----------------------------------------------------------------------------- output paths and checkpoint files
+
+FAST = ["histogram", "--n", "2", "--hidden", "2", "--samples", "512", "--chunk-size", "256", "--quiet",
+        "--devices", "1"]  # fmt: skip
+REFUSED_KINDS = ("fifo", "directory", "chardev", "under-a-file", "proc")
+
+
+def _make_path(kind: str, root: str) -> str:
+    """A path of the given kind inside ``root`` (a fresh folder)."""
+    if kind == "missing":
+        return os.path.join(root, "new", "out")
+    if kind == "regular":
+        path = os.path.join(root, "existing")
+        with open(path, "w") as fh:
+            fh.write("user data\n")
+        return path
+    if kind == "symlink":
+        os.mkdir(os.path.join(root, "elsewhere"))
+        path = os.path.join(root, "link")
+        os.symlink(os.path.join(root, "elsewhere", "target"), path)
+        return path
+    if kind == "fifo":
+        path = os.path.join(root, "fifo")
+        os.mkfifo(path)
+        return path
+    if kind == "directory":
+        return root
+    if kind == "chardev":
+        return "/dev/null"
+    if kind == "under-a-file":
+        return os.path.join(A_FILE, "out")
+    return os.path.join("/proc", "countnets-fuzz", "out")
+
+
+def _kind_of(path: str) -> int:
+    return os.lstat(path).st_mode & 0o170000 if os.path.lexists(path) else 0
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(["--json", "--checkpoint", "--plot"]),
+       st.sampled_from(["missing", "regular", "symlink", *REFUSED_KINDS]))  # fmt: skip
+def test_output_paths_of_every_kind_are_written_safely_or_refused_up_front(option, kind):
+    root = tempfile.mkdtemp(dir=DIRECTORY)
+    path = _make_path(kind, root)
+    before = _kind_of(path)
+    if option == "--plot":
+        if kind not in REFUSED_KINDS:
+            return  # figures are drawn and checked in test_experiments_cli
+        argv = [*BASES["detour"], "--plot", path]
+    else:
+        argv = [*FAST, option, path]
+    code, out, err = _run_main(argv)
+    if kind in REFUSED_KINDS:
+        _assert_clean_error(argv, code, out, err)
+        assert repr(path) in err and ".tmp" not in err, err  # the path the user gave, never a temporary file
+        assert _kind_of(path) == before  # a FIFO, device or directory is never replaced
+        return
+    if option == "--checkpoint" and kind == "regular":  # not a checkpoint: refused, never overwritten
+        _assert_clean_error(argv, code, out, err)
+        assert "checkpoint" in err and open(path).read() == "user data\n"
+        return
+    assert code == 0, err
+    target = os.path.realpath(path)
+    data = json.loads(open(target).read())
+    assert data.get("kind") == "histogram" if option == "--json" else data.get("format") == "countnets-checkpoint"
+    if kind == "symlink":
+        assert os.path.islink(path)  # written through the link, which stays a link
+    assert [n for n in os.listdir(os.path.dirname(target)) if n.endswith((".tmp", ".lock"))] == []
+
+
+def test_json_dash_writes_the_result_to_stdout_and_the_table_to_stderr(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    argv = [a for a in FAST if a != "--quiet"] + ["--json", "-"]
+    code, out, err = _run_main(argv)
+    assert code == 0, err
+    assert json.loads(out)["kind"] == "histogram"  # stdout is the JSON alone
+    assert "histogram: 512 samples" in err
+    assert list(tmp_path.iterdir()) == []  # no file named '-'

@@ -115,12 +115,18 @@ def test_bad_input_gives_one_line_and_exit_2(argv, message, capsys):
     assert message in err and err.count("\n") == 1
 
 
-def test_plot_refuses_other_result_kinds(tmp_path, capsys):
+def test_plot_refuses_undrawable_results_naming_the_file(tmp_path, capsys):
     record = results.CountResult(kind="histogram", config={}, seed=0, chunk_size=1, samples=1, exact=False,
                                  histogram={"0x0": 1}, estimates=())  # fmt: skip
     results.save_json(record, tmp_path / "h.json")
     rc, _, err = _run(["plot", str(tmp_path / "h.json")], capsys)
-    assert rc == 2 and "serial-parallel or detour" in err
+    assert rc == 2 and f"result '{tmp_path / 'h.json'}'" in err and "without estimates" in err
+    assert err.count("\n") == 1
+    other = results.CountResult(kind="mystery", config={}, seed=0, chunk_size=1, samples=1, exact=False,
+                                histogram=None, estimates=())  # fmt: skip
+    results.save_json(other, tmp_path / "m.json")
+    rc, _, err = _run(["plot", str(tmp_path / "m.json")], capsys)
+    assert rc == 2 and "no figures for results of kind 'mystery'" in err and err.count("\n") == 1
 
 
 def test_docs_tables_are_built_from_the_committed_results():

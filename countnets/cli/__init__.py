@@ -20,13 +20,12 @@ import re
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any, NamedTuple
 
 from countnets import checkpoint as checkpoint_lib
 from countnets import estimators, results, sharding
 from countnets._errors import CountnetsError, check_finite_float
-from countnets.cli import circuits, training
+from countnets.cli import circuits, output, training
 from countnets.cli.options import (
     add_network_options,
     add_prior_options,
@@ -187,8 +186,15 @@ def _run_counting(args: argparse.Namespace) -> results.CountResult:
 def _run_plot(args: argparse.Namespace) -> int:
     from countnets import plotting
 
+    result = results.load_json(args.result)
     out = args.out or str(args.result).removesuffix(".json") + ".png"
-    for path in plotting.plot_result(results.load_json(args.result), out):
+    for path in plotting.output_paths(result.kind, out):
+        check_output_path(str(path), "--out" if args.out else "the figure path")
+    try:
+        written = plotting.plot_result(result, out)
+    except CountnetsError as err:
+        raise CountnetsError(f"result {args.result!r}: {err}") from None
+    for path in written:
         print(f"wrote {path}")
     return 0
 
@@ -199,13 +205,7 @@ def _prepare(args: argparse.Namespace) -> sharding.DistributedConfig | None:
         return None
     dist = sharding.distributed_config(args.coordinator, args.num_processes, args.process_id)
     check_finite_float("--checkpoint-every", args.checkpoint_every, non_negative=True)
-    for option in ("json", "checkpoint"):
-        value = getattr(args, option, None)
-        if value is not None:
-            check_output_path(value, f"--{option}")
-    if args.checkpoint is not None:
-        if args.json is not None and Path(args.json).resolve() == Path(args.checkpoint).resolve():
-            raise CountnetsError("--checkpoint and --json must be different files")
+    output.check_outputs(args)
     if args.devices is not None and args.chunks_per_step:
         total = args.devices * (dist.num_processes if dist else 1)
         if args.chunks_per_step % total:
@@ -236,12 +236,54 @@ def _interrupted_message(signal_name: str | None, result: results.CountResult | 
     return f"countnets: {what}; no checkpoint was kept (use --checkpoint PATH to make a run resumable)"
 
 
+_FORCED_MESSAGE = "countnets: stopped at once by a second interrupt; a checkpoint keeps its last save"
+
+
+def _counting_table(result: results.CountResult) -> str:
+    table = results.format_table(result)
+    if result.extra.get("other"):
+        table += (
+            f"\nhistogram bounded by --max-distinct {result.extra['max_distinct']}: "
+            f"{result.extra['other']:,} samples not attributed to a kept function; "
+            "kept counts are lower bounds, each at most "
+            f"{result.extra['max_undercount']:,} below the truth (intervals widened to cover it)"
+        )
+    return table
+
+
+def _exit_code(code: int, result: results.CountResult | None, args: argparse.Namespace, lead: bool) -> int:
+    """The exit code after a run that returned ``code``: 3 if a signal stopped it, 130 after a second signal."""
+    if checkpoint_lib.signal_count() >= 2:
+        print(_FORCED_MESSAGE, file=sys.stderr)
+        return EXIT_FORCED
+    signal_name = checkpoint_lib.interrupt_signal()
+    interrupted = result.stopped_by == "interrupted" if result is not None else signal_name is not None
+    if not interrupted:
+        return code
+    if lead:
+        print(_interrupted_message(signal_name, result, args), file=sys.stderr)
+    return EXIT_INTERRUPTED if code == EXIT_OK else code
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``countnets``; returns the process exit code (see the module docstring)."""
+    """Entry point of ``countnets``; returns the process exit code (see the module docstring).
+
+    The SIGINT/SIGTERM handler is installed first, before parsing and before any JAX
+    work, so an early Ctrl-C is never lost.
+    """
+    with _signal_guard():
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
         dist = _prepare(args)
+        signal_name = checkpoint_lib.interrupt_signal()
+        if signal_name is not None:
+            print(f"countnets: interrupted by {signal_name} before any work; nothing was computed", file=sys.stderr)
+            return EXIT_INTERRUPTED
         if dist is not None:
             sharding.initialize_distributed(dist)
         lead = dist is None or dist.process_id == 0
@@ -254,18 +296,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"--checkpoint {args.checkpoint} was given, but this command's counting loop cannot save checkpoints; "
                 "run it without --checkpoint"
             )
-        with _signal_guard():
+        with output.output_locks(args) if lead else contextlib.nullcontext():
             if hasattr(args, "_run"):
-                code = int(args._run(args))
-                signal_name = checkpoint_lib.interrupt_signal()
-                if signal_name is not None and code == EXIT_OK:
-                    print(_interrupted_message(signal_name, None, args), file=sys.stderr)
-                    return EXIT_INTERRUPTED
-                return code
+                return _exit_code(int(args._run(args)), None, args, lead)
             result = _run_counting(args)
-            signal_name = checkpoint_lib.interrupt_signal()
-        if lead and args.json:
-            results.save_json(result, args.json)
+            return _exit_code(output.finish(args, result, _counting_table(result)), result, args, lead)
     except CountnetsError as err:
         print(f"countnets: error: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -273,22 +308,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"countnets: error: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
-        print("countnets: stopped at once by an interrupt; a checkpoint keeps its last save", file=sys.stderr)
+        print(_FORCED_MESSAGE, file=sys.stderr)
         return EXIT_FORCED
-    if lead and not args.quiet:
-        print(results.format_table(result))
-        if result.extra.get("other"):
-            print(
-                f"histogram bounded by --max-distinct {result.extra['max_distinct']}: "
-                f"{result.extra['other']:,} samples not attributed to a kept function; "
-                "kept counts are lower bounds, each at most "
-                f"{result.extra['max_undercount']:,} below the truth (intervals widened to cover it)"
-            )
-    if result.stopped_by == "interrupted":
-        if lead:
-            print(_interrupted_message(signal_name, result, args), file=sys.stderr)
-        return EXIT_INTERRUPTED
-    return EXIT_OK
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from countnets import boolean, plotting, results
+from countnets import boolean, plotting
 from countnets import checkpoint as checkpoint_lib
 from countnets._errors import CountnetsError
+from countnets.cli import output
 from countnets.cli.options import add_prior_options, add_run_options, nonneg_int, prior_from_args
 from countnets.estimators import DEFAULT_MAX_EXACT
 from countnets.experiments.detour import KINDS, format_detour, goal_detour, write_erase
@@ -77,17 +78,8 @@ def common_kwargs(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def finish(args: argparse.Namespace, result: CountResult, table: str) -> int:
-    """Write JSON and figures as asked, print the table unless ``--quiet``."""
-
-    if args.json:
-        results.save_json(result, args.json)
-    if args.plot:
-        for path in plotting.plot_result(result, args.plot):
-            if not args.quiet:
-                print(f"wrote {path}")
-    if not args.quiet:
-        print(table)
-    return 0
+    """Print the table unless ``--quiet``, then write JSON and figures as asked (see :func:`output.finish`)."""
+    return output.finish(args, result, table, plotting.plot_result)
 
 
 def add_serial_parallel_parser(subparsers: Any) -> argparse.ArgumentParser:

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 from collections.abc import Sequence
-from pathlib import Path
 
 from countnets import boolean, estimators, sharding, statistics
 from countnets import checkpoint as checkpoint_lib
 from countnets._errors import CountnetsError
 from countnets.architectures import ACTIVATIONS, MLP, ResMLP
+from countnets.cli.output import check_output_path
 from countnets.priors import Gaussian, Lattice, Uniform
 
 __all__ = [
@@ -167,19 +166,3 @@ def arch_from_args(args: argparse.Namespace):
     if args.arch == "mlp":
         return MLP(args.n, args.hidden, args.activation)
     return ResMLP(args.n, args.width, args.blocks, args.block_width, args.branch_scale)
-
-
-def check_output_path(path: str, option: str) -> None:
-    """Refuse, before any work, an output path that could not be written."""
-    if not str(path).strip():
-        raise CountnetsError(f"{option} needs a file path, got {path!r}")
-    target = Path(path)
-    if target.is_dir():
-        raise CountnetsError(f"{option} {path!r} is a directory; give a file name")
-    parent = target.parent
-    while not parent.exists() and parent != parent.parent:
-        parent = parent.parent
-    if not parent.is_dir():
-        raise CountnetsError(f"{option} {path!r}: {str(parent)!r} is not a directory")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise CountnetsError(f"{option} {path!r}: cannot write in {str(parent)!r}")

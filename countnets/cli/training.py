@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from countnets import boolean, results, statistics, training_plots
+from countnets import boolean, statistics, training_plots
 from countnets._errors import CountnetsError, check_positive_int
 from countnets.architectures import GoalNet
-from countnets.cli import options
+from countnets.cli import options, output
 from countnets.cli.options import (
     add_network_options,
     add_run_options,
@@ -150,19 +150,8 @@ def run_kwargs(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def finish(args: argparse.Namespace, result: CountResult, table: str, plot: Any = None) -> int:
-    """Write JSON and the figure as asked; print the table unless ``--quiet``."""
-
-    if args.json:
-        results.save_json(result, args.json)
-    if args.plot:
-        if plot is None:
-            raise CountnetsError("this experiment has no plot")
-        path = plot(result, args.plot)
-        if not args.quiet:
-            print(f"wrote {path}")
-    if not args.quiet:
-        print(table)
-    return 0
+    """Print the table unless ``--quiet``, then write JSON and the figure as asked (see :func:`output.finish`)."""
+    return output.finish(args, result, table, plot)
 
 
 def hex_list(text: str) -> tuple[str, ...]:
