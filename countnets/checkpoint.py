@@ -11,7 +11,11 @@ the counts of an uninterrupted one, whatever the device count, process count or
 chunks per step of either part.
 
 Resuming refuses a checkpoint whose fingerprint differs from the run's, naming the
-first differing field, e.g. ``seed is 1 in the checkpoint but 2 now``.
+first differing field, e.g. ``seed is 1 in the checkpoint but 2 now``. Every save
+stores a sha256 of its canonical content (:func:`content_hash`); a checkpoint whose
+hash does not match (edited by hand, or damaged) is refused, and so is one whose counts
+cannot come from its progress (:func:`countnets.driver.run_chunks` checks that the
+samples done fit the plan and asks the accumulator's ``count_problem``).
 
 Signals: inside :func:`catch_signals` the first SIGINT or SIGTERM only sets a flag,
 which :func:`countnets.estimators.run_chunks` reads after each step: it finishes the
@@ -23,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import json
 import math
 import os
@@ -44,6 +49,7 @@ __all__ = [
     "Saved",
     "save",
     "load",
+    "content_hash",
     "fingerprint_difference",
     "catch_signals",
     "interrupt_signal",
@@ -51,7 +57,7 @@ __all__ = [
 ]
 
 FORMAT = "countnets-checkpoint"
-VERSION = 1
+VERSION = 2  # 2: a sha256 content hash
 DEFAULT_EVERY_SECONDS = 0.0  # save after every completed step; --checkpoint-every throttles
 
 
@@ -148,8 +154,20 @@ def save(
         },  # fmt: skip
         "state": state,
     }
+    data["sha256"] = content_hash(data)
     text = json.dumps(data, separators=(",", ":"), allow_nan=False)
     atomic_write_text(path, text, "checkpoint")
+
+
+def content_hash(data: dict[str, Any]) -> str:
+    """The sha256 (hex) of a checkpoint's canonical JSON (sorted keys, no spaces), its ``sha256`` field left out.
+
+    >>> content_hash({"b": 1, "a": [1.5, "x"]}) == content_hash({"a": [1.5, "x"], "b": 1, "sha256": "..."})
+    True
+    """
+    body = {k: v for k, v in data.items() if k != "sha256"}
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), allow_nan=False, ensure_ascii=True)
+    return hashlib.sha256(canonical.encode("ascii")).hexdigest()
 
 
 def fingerprint_difference(saved: Any, current: Any, where: str = "") -> str | None:
@@ -203,6 +221,15 @@ def load(checkpoint: Checkpoint) -> Saved | None:
         raise CountnetsError(
             f"checkpoint {str(path)!r} has format version {data.get('version')!r}; this countnets reads {VERSION}"
         )
+    try:
+        intact = data.get("sha256") == content_hash(data)
+    except ValueError:  # NaN or infinity written by hand
+        intact = False
+    if not intact:
+        raise CountnetsError(
+            f"checkpoint {str(path)!r} was changed after countnets wrote it (its sha256 content hash does not match); "
+            "delete it to start afresh"
+        )
     diff = fingerprint_difference(data.get("fingerprint"), checkpoint.fingerprint)
     if diff:
         raise CountnetsError(
@@ -220,8 +247,8 @@ def load(checkpoint: Checkpoint) -> Saved | None:
         )
     except (KeyError, TypeError, ValueError) as err:
         raise CountnetsError(f"checkpoint {str(path)!r} is damaged: {err!r}") from None
-    if saved.next_chunk < 0 or saved.samples < 0:
-        raise CountnetsError(f"checkpoint {str(path)!r} is damaged: negative progress")
+    if saved.next_chunk < 0 or saved.samples < 0 or not (math.isfinite(saved.seconds) and saved.seconds >= 0):
+        raise CountnetsError(f"checkpoint {str(path)!r} is damaged: negative or non-finite progress")
     return saved
 
 

@@ -336,9 +336,16 @@ def run_chunks(
             if saved.next_chunk > n_chunks or saved.samples != min(n_samples, saved.next_chunk * chunk_size):
                 raise CountnetsError(
                     f"checkpoint {str(checkpoint.path)!r} is damaged: chunk {saved.next_chunk} and "
-                    f"{saved.samples} samples do not fit {n_samples} samples in chunks of {chunk_size}"
+                    f"{saved.samples} samples do not fit {n_samples} samples in chunks of {chunk_size}; "
+                    "delete it to start afresh"
                 )
             state.load_state_dict(saved.state)  # type: ignore[union-attr]
+            check = getattr(state, "count_problem", None)
+            problem = check(saved.samples) if check is not None else None
+            if problem:
+                raise CountnetsError(
+                    f"checkpoint {str(checkpoint.path)!r} is damaged: {problem}; delete it to start afresh"
+                )
             start_chunk, done, seconds_before = saved.next_chunk, saved.samples, saved.seconds
             resumed_from = done
         digest = zlib.crc32(json.dumps(checkpoint.fingerprint, sort_keys=True).encode())

@@ -535,7 +535,7 @@ def histogram_mc(
         source, arch, measures_lib.table(), reduce="histogram", where=where, encoding=encoding, precision=precision,
         margin=margin,
     )  # fmt: skip
-    acc = HistogramAccumulator(max_distinct=max_distinct)
+    acc = HistogramAccumulator(max_distinct=max_distinct, complete=where is None)
     outcome = run_step(
         step, acc, run=run, source=source, kind="histogram", config=config, bytes_per_network=network_bytes(arch),
         description="histogram", fingerprint_extra={"max_distinct": max_distinct},
@@ -594,7 +594,7 @@ def enumerate_exact(
         checkpoint=checkpoint, checkpoint_every=checkpoint_every, progress=progress,
     )  # fmt: skip
     step = build_chunk_histogram(source, arch, encoding=encoding, precision=precision, margin=margin)
-    acc = HistogramAccumulator(max_distinct=max_distinct)
+    acc = HistogramAccumulator(max_distinct=max_distinct, complete=True)
     outcome = run_step(
         step, acc, run=run, source=source, kind="enumerate", config=config, bytes_per_network=network_bytes(arch),
         description="enumerate", seed=None, fingerprint_extra={"max_distinct": max_distinct},
