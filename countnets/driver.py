@@ -13,6 +13,7 @@ device count, or after a resume.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -27,7 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, PRNGKeyArray
 
-from countnets import _version, sharding
+from countnets import _io, _version, sharding
 from countnets import checkpoint as checkpoint_lib
 from countnets._errors import CountnetsError, check_finite_float, check_positive_int
 from countnets.architectures import Architecture
@@ -287,10 +288,44 @@ def run_chunks(
     Returns:
       A :class:`RunOutcome`.
 
+    While it runs, the checkpoint is locked (:func:`countnets._io.locked`, by process 0
+    of a multi-process run): a second run on the same checkpoint file is refused.
+
     Raises:
       CountnetsError: for invalid arguments, a device count the step cannot use, a
-        checkpoint without ``state``, or a checkpoint of another run.
+        checkpoint without ``state``, a checkpoint of another run, a damaged or edited
+        checkpoint, or one another process holds.
     """
+    lock: Any = contextlib.nullcontext()
+    if isinstance(checkpoint, checkpoint_lib.Checkpoint) and jax.process_index() == 0:
+        lock = _io.locked(checkpoint.path, "checkpoint")
+    with lock:
+        return _run_chunks(
+            step, merge, key=key, chunk_size=chunk_size, n_samples=n_samples, chunks_per_step=chunks_per_step,
+            pure=pure, start_chunk=start_chunk, should_stop=should_stop, max_seconds=max_seconds, progress=progress,
+            description=description, devices=devices, checkpoint=checkpoint, state=state,
+        )  # fmt: skip
+
+
+def _run_chunks(
+    step: Callable[[PRNGKeyArray, Array, Array], Any],
+    merge: Callable[[Any], None],
+    *,
+    key: PRNGKeyArray,
+    chunk_size: int,
+    n_samples: int,
+    chunks_per_step: int,
+    pure: bool = True,
+    start_chunk: int = 0,
+    should_stop: Callable[[int], str | None] | None = None,
+    max_seconds: float | None = None,
+    progress: bool = False,
+    description: str = "counting",
+    devices: int | None = None,
+    checkpoint: checkpoint_lib.Checkpoint | None = None,
+    state: checkpoint_lib.Checkpointable | None = None,
+) -> RunOutcome:
+    """:func:`run_chunks` without the checkpoint lock."""
     from tqdm.auto import tqdm
 
     chunk_size = check_positive_int("chunk_size", chunk_size)

@@ -375,3 +375,21 @@ def test_cli_refuses_a_tampered_checkpoint_with_one_line_and_exit_2(tmp_path, ca
     assert cli.main(base) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(f"countnets: error: checkpoint '{ckpt}' was changed after countnets")
+
+
+def test_a_second_run_on_the_same_checkpoint_or_json_is_refused_naming_the_first(tmp_path, capsys):
+    # Before: both runs exited 0 and one silently overwrote the other's checkpoint (issue 12, item 4).
+    ckpt, out = tmp_path / "run.ckpt", tmp_path / "out.json"
+    first = _start([*KILL_ARGS, "--checkpoint", str(ckpt), "--checkpoint-every", "0", "--json", str(out), "--quiet"])
+    try:
+        _wait_for_chunks(first, ckpt, 2)
+        for argv in ([*KILL_ARGS, "--checkpoint", str(ckpt), "--quiet"],
+                     [*KILL_ARGS, "--json", str(out), "--quiet"]):  # fmt: skip
+            capsys.readouterr()
+            assert cli.main(argv) == 2
+            err = capsys.readouterr().err.strip().splitlines()
+            assert len(err) == 1 and f"is in use by another countnets run (PID {first.pid})" in err[0], err
+        assert first.poll() is None  # the first run is untouched
+    finally:
+        first.kill()
+        first.communicate()

@@ -240,7 +240,47 @@ def test_bad_input_through_python_m_has_no_traceback():
 
 FAST = ["histogram", "--n", "2", "--hidden", "2", "--samples", "512", "--chunk-size", "256", "--quiet",
         "--devices", "1"]  # fmt: skip
-REFUSED_KINDS = ("fifo", "directory", "chardev", "under-a-file", "proc")
+REFUSED_KINDS = ("fifo", "directory", "chardev", "under-a-file", "proc", "locked", "tampered")
+HOLD = """
+import sys
+from countnets import _io
+with _io.locked(sys.argv[1], "--checkpoint"):
+    print("held", flush=True)
+    sys.stdin.read()
+"""
+_HOLDER: list = []
+
+
+def _locked_path() -> str:
+    """A path whose lock another process (started once, ended with this module) holds."""
+    if not _HOLDER:
+        path = os.path.join(DIRECTORY, "held")
+        proc = subprocess.Popen([sys.executable, "-c", HOLD, path], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                text=True)  # fmt: skip
+        assert proc.stdout.readline().strip() == "held"
+        _HOLDER.extend([proc, path])
+    return _HOLDER[1]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _end_holder():
+    yield
+    if _HOLDER:
+        _HOLDER[0].kill()
+        _HOLDER[0].wait()
+
+
+def _tampered_checkpoint(root: str) -> str:
+    """A checkpoint of the FAST run stopped after its first step, with its counts doubled by hand."""
+    path = os.path.join(root, "tampered.ckpt")
+    code, _, err = _run_main([*FAST, "--checkpoint", path, "--max-seconds", "1e-9", "--chunks-per-step", "1"])
+    assert code == 0, err
+    with open(path) as fh:
+        data = json.load(fh)
+    data["state"]["histogram"] = {k: 2 * v for k, v in data["state"]["histogram"].items()}
+    with open(path, "w") as fh:
+        json.dump(data, fh)
+    return path
 
 
 def _make_path(kind: str, root: str) -> str:
@@ -267,6 +307,10 @@ def _make_path(kind: str, root: str) -> str:
         return "/dev/null"
     if kind == "under-a-file":
         return os.path.join(A_FILE, "out")
+    if kind == "locked":
+        return _locked_path()
+    if kind == "tampered":
+        return _tampered_checkpoint(root)
     return os.path.join("/proc", "countnets-fuzz", "out")
 
 
@@ -274,15 +318,18 @@ def _kind_of(path: str) -> int:
     return os.lstat(path).st_mode & 0o170000 if os.path.lexists(path) else 0
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.sampled_from(["--json", "--checkpoint", "--plot"]),
-       st.sampled_from(["missing", "regular", "symlink", *REFUSED_KINDS]))  # fmt: skip
+# Every option and kind: regular, missing, symlink, FIFO, directory, character device, unwritable (under a
+# file, in /proc), locked by a concurrent run, tampered checkpoint. Parametrized, so every pair always runs.
+@pytest.mark.parametrize("kind", ["missing", "regular", "symlink", *REFUSED_KINDS])
+@pytest.mark.parametrize("option", ["--json", "--checkpoint", "--plot"])
 def test_output_paths_of_every_kind_are_written_safely_or_refused_up_front(option, kind):
     root = tempfile.mkdtemp(dir=DIRECTORY)
     path = _make_path(kind, root)
     before = _kind_of(path)
+    if kind == "tampered" and option != "--checkpoint":
+        return
     if option == "--plot":
-        if kind not in REFUSED_KINDS:
+        if kind not in REFUSED_KINDS or kind == "locked":
             return  # figures are drawn and checked in test_experiments_cli
         argv = [*BASES["detour"], "--plot", path]
     else:
@@ -292,6 +339,10 @@ def test_output_paths_of_every_kind_are_written_safely_or_refused_up_front(optio
         _assert_clean_error(argv, code, out, err)
         assert repr(path) in err and ".tmp" not in err, err  # the path the user gave, never a temporary file
         assert _kind_of(path) == before  # a FIFO, device or directory is never replaced
+        if kind == "locked":  # another run holds it: its PID is named
+            assert f"is in use by another countnets run (PID {_HOLDER[0].pid})" in err
+        if kind == "tampered":
+            assert "was changed after countnets wrote it" in err
         return
     if option == "--checkpoint" and kind == "regular":  # not a checkpoint: refused, never overwritten
         _assert_clean_error(argv, code, out, err)
