@@ -365,3 +365,46 @@ def test_json_dash_writes_the_result_to_stdout_and_the_table_to_stderr(tmp_path,
     assert json.loads(out)["kind"] == "histogram"  # stdout is the JSON alone
     assert "histogram: 512 samples" in err
     assert list(tmp_path.iterdir()) == []  # no file named '-'
+
+
+def test_a_failed_json_write_keeps_the_result_and_prints_the_table_first(tmp_path, monkeypatch):
+    # Before: a full disk gave "[Errno 28]" without a path, and the table was never printed (issue 12, item 5).
+    monkeypatch.chdir(tmp_path)
+    target = tmp_path / "out" / "result.json"
+
+    def full_disk(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", full_disk)
+    argv = [a for a in FAST if a != "--quiet"] + ["--json", str(target)]
+    code, out, err = _run_main(argv)
+    assert code == 2
+    assert "histogram: 512 samples" in out  # the table came first
+    kept = sorted(p for p in tmp_path.glob("countnets-histogram-*.json"))
+    assert len(kept) == 1 and json.loads(kept[0].read_text())["samples"] == 512
+    assert err.strip().splitlines() == [
+        f"countnets: error: cannot write result '{target}': No space left on device; "
+        f"the result was saved to {kept[0]} instead"
+    ]
+    assert not target.exists()
+    # When even the working directory cannot take it, the JSON goes to stderr.
+    from countnets.cli import output
+
+    monkeypatch.setattr(output, "_keep", lambda text, result: None)
+    code, out, err = _run_main(argv)
+    assert code == 2
+    first, rest = err.split("\n", 1)
+    assert first.endswith("No space left on device; the result JSON follows on stderr")
+    assert json.loads(rest)["kind"] == "histogram"
+
+
+def test_where_the_result_went_is_always_said(tmp_path):
+    # Before: --json wrote silently, and without --json nothing said the result was not kept (item 6).
+    path = tmp_path / "r.json"
+    loud = [a for a in FAST if a != "--quiet"]
+    code, out, err = _run_main([*loud, "--json", str(path)])
+    assert code == 0 and out.rstrip().endswith(f"wrote {path}") and path.exists()
+    code, out, err = _run_main(loud)
+    assert code == 0 and out.rstrip().splitlines()[-1] == (
+        "result not saved: add --json PATH to keep it (or --json - for standard output)"
+    )
