@@ -393,3 +393,56 @@ def test_a_second_run_on_the_same_checkpoint_or_json_is_refused_naming_the_first
     finally:
         first.kill()
         first.communicate()
+
+
+# ----------------------------------------------------------------------------- signals (issue 12, item 7)
+
+FAST = ["histogram", "--n", "2", "--hidden", "2", "--samples", "2048", "--chunk-size", "256", "--devices", "1",
+        "--chunks-per-step", "1", "--quiet"]  # fmt: skip
+
+
+def test_the_signal_handler_is_installed_before_parsing_and_an_early_sigint_stops(tmp_path, monkeypatch, capsys):
+    seen = []
+    real_build, real_prepare = cli.build_parser, cli._prepare
+
+    def build_parser():
+        seen.append(signal.getsignal(signal.SIGINT))
+        return real_build()
+
+    def prepare(args):  # a Ctrl-C while the command is being prepared, before any JAX work
+        out = real_prepare(args)
+        os.kill(os.getpid(), signal.SIGINT)
+        return out
+
+    monkeypatch.setattr(cli, "build_parser", build_parser)
+    monkeypatch.setattr(cli, "_prepare", prepare)
+    path = tmp_path / "r.json"
+    assert cli.main([*FAST, "--json", str(path)]) == cli.EXIT_INTERRUPTED
+    assert seen and seen[0] is not signal.default_int_handler  # ours, not Python's KeyboardInterrupt
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "countnets: interrupted by SIGINT before any work; nothing was computed"
+    ]
+    assert not path.exists() and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_second_sigint_exits_130_even_when_its_keyboardinterrupt_is_swallowed(monkeypatch, capsys):
+    # JAX's gc callback swallowed the KeyboardInterrupt of a second Ctrl-C and the run exited 3 (item 7).
+    real_run = cli._run_counting
+
+    def run(args):
+        os.kill(os.getpid(), signal.SIGINT)
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+        except KeyboardInterrupt:
+            pass  # as "Exception ignored in: <function _xla_gc_callback>" did
+        return real_run(args)
+
+    monkeypatch.setattr(cli, "_run_counting", run)
+    assert cli.main(FAST) == cli.EXIT_FORCED
+    assert "stopped at once by a second interrupt" in capsys.readouterr().err
+
+
+def test_help_documents_the_exit_codes():
+    text = " ".join(cli.build_parser().format_help().split())
+    for code in ("0 done", "2 bad input", "3 stopped by SIGINT/SIGTERM", "130 a second SIGINT/SIGTERM"):
+        assert code in text, code

@@ -1,15 +1,21 @@
 """The ``countnets`` command line: parse options into library objects, call one function, write JSON.
 
-Exit codes:
+Exit codes (also in every ``--help``, :data:`EXIT_CODES_HELP`):
 
 * 0: success (also a run stopped by ``--max-seconds`` or ``--rel-width``).
-* 2: bad input (options, values, files, environment variables): one line on stderr,
-  ``countnets: error: ...``, never a traceback.
-* 3: interrupted by SIGINT or SIGTERM: the current step was finished, the checkpoint
+* 2: bad input (options, values, files, environment variables, a checkpoint of
+  another run, an edited checkpoint, an output another run holds): one line on
+  stderr, ``countnets: error: ...``, never a traceback; also a result that could not
+  be written where asked (it is then kept elsewhere, and the message says where).
+* 3: stopped by SIGINT or SIGTERM: the current step was finished, the checkpoint
   (with ``--checkpoint``) saved, the partial result printed (and written with
   ``--json``, ``stopped_by: "interrupted"``). Rerun the same command to resume.
+  A signal before any work stops at once with this code too (nothing computed).
 * 130: a second SIGINT/SIGTERM while stopping: stopped at once; the checkpoint holds
   the last completed save.
+
+The signal handler is installed when :func:`main` starts, before parsing and before
+any JAX work.
 """
 
 from __future__ import annotations
@@ -70,6 +76,19 @@ EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 3
 EXIT_FORCED = 130
 
+EXIT_CODES_HELP = """exit codes:
+  0    done (also when stopped early by --max-seconds or --rel-width)
+  2    bad input: options, values, files, a checkpoint of another run or edited, an output
+       another run holds; or a result that could not be written where asked (the message
+       says where it was kept instead). One line on stderr.
+  3    stopped by SIGINT/SIGTERM (Ctrl-C): the step was finished, the partial result printed
+       and kept (--json, --checkpoint); rerun the same command to resume
+  130  a second SIGINT/SIGTERM: stopped at once; the checkpoint keeps its last save"""
+
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Help that keeps the exit-code table's layout."""
+
 
 class _Parser(argparse.ArgumentParser):
     """argparse with one-line errors (no usage dump) and exit code 2.
@@ -79,6 +98,8 @@ class _Parser(argparse.ArgumentParser):
     """
 
     def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        kwargs.setdefault("epilog", EXIT_CODES_HELP)
         super().__init__(*args, **kwargs)
         self._negative_number_matcher = re.compile(r"^-[0-9.][0-9.,eE+-]*$")
 
