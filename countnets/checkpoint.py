@@ -58,7 +58,7 @@ __all__ = [
 
 FORMAT = "countnets-checkpoint"
 VERSION = 2  # 2: a sha256 content hash
-DEFAULT_EVERY_SECONDS = 0.0  # save after every completed step; --checkpoint-every throttles
+DEFAULT_EVERY_SECONDS = 30.0  # seconds between saves; a run also saves whenever it stops
 
 
 @runtime_checkable

@@ -44,6 +44,7 @@ __all__ = [
     "run_chunks",
     "seed_key",
     "plan_chunks_per_step",
+    "bar_width",
 ]
 
 STEP_BYTES = 256 * 2**20  # activation memory aimed at per device and step when choosing chunks per step
@@ -61,6 +62,19 @@ def seed_key(seed: int) -> PRNGKeyArray:
     if seed >= 2**32:
         raise CountnetsError(f"seed must be below 2**32, got {seed}")
     return jax.random.key_data(jax.random.key(seed, impl="threefry2x32"))
+
+
+def bar_width() -> int | None:
+    """The progress bar's width: ``None`` (tqdm asks the terminal), or 80 where the terminal reports 0 columns.
+
+    Some terminals (and pseudo-terminals of job schedulers) report a size of 0 x 0;
+    tqdm then draws a bar of width 0, i.e. nothing.
+    """
+    try:
+        columns = os.get_terminal_size(sys.stderr.fileno()).columns
+    except (OSError, ValueError, AttributeError):
+        return 80
+    return None if columns > 0 else 80
 
 
 def plan_chunks_per_step(chunk_size: int, bytes_per_network: int, devices: int | None = None) -> int:
@@ -457,8 +471,9 @@ def _run_chunks(
     show = progress and sys.stderr.isatty() and jax.process_index() == 0
     firsts = iter(range(start_chunk, n_chunks, cps))
     bar = tqdm(
-        total=n_samples, initial=done, unit="net", unit_scale=True, delay=2.0, disable=not show, desc=description
-    )
+        total=n_samples, initial=done, unit="net", unit_scale=True, delay=2.0, disable=not show, desc=description,
+        ncols=bar_width(),
+    )  # fmt: skip
     with bar:
         pending = launch(plan(next(firsts)))
         while pending is not None:

@@ -402,10 +402,15 @@ def format_table(result: CountResult, top: int | None = None) -> str:
     lines = ["  ".join(cell.rjust(widths[i]) if i else cell.ljust(widths[i]) for i, cell in enumerate(r)) for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     mode = "exact enumeration" if result.exact else f"{result.samples:,} samples, seed {result.seed}"
-    summary = (
-        f"{result.kind}: {mode}; chunk size {result.chunk_size}; {result.seconds:.1f} s "
-        f"({result.samples_per_s:.3g} nets/s) on {result.device_count} x {result.device}"
-    )
+    ckpt = result.extra.get("checkpoint") if isinstance(result.extra, Mapping) else None
+    resumed = int(ckpt.get("resumed_from") or 0) if isinstance(ckpt, Mapping) else 0
+    if resumed:  # this invocation's time and rate, not the totals'
+        mode += f" (resumed from {resumed:,})"
+        timing = f"this run {result.seconds:.1f} s ({result.samples_per_s:.3g} nets/s)"
+    else:
+        timing = f"{result.seconds:.1f} s ({result.samples_per_s:.3g} nets/s)"
+    summary = f"{result.kind}: {mode}; chunk size {result.chunk_size}; {timing}"
+    summary += f" on {result.device_count} x {result.device}"
     if result.histogram is not None:
         summary += f"; {len(result.histogram)} distinct functions"
     if result.nonfinite:

@@ -138,7 +138,8 @@ def add_run_options(parser: argparse.ArgumentParser, *, default_samples: int) ->
                    help="save counts and progress here; rerunning the same command resumes")  # fmt: skip
     r.add_argument("--checkpoint-every", type=finite_float, default=checkpoint_lib.DEFAULT_EVERY_SECONDS,
                    metavar="SECONDS",
-                   help="seconds between checkpoint saves, 0 for every step (default %(default)s)")  # fmt: skip
+                   help="save the checkpoint after a step at most this often (0: after every step); it is "
+                   "always saved when the run stops or ends (default %(default)s)")  # fmt: skip
     d = parser.add_argument_group("multi-process (jax.distributed; every process runs the same command)")
     d.add_argument("--coordinator", default=None, metavar="HOST:PORT",
                    help=f"process 0's address (env {sharding.ENV_COORDINATOR})")  # fmt: skip

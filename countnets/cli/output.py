@@ -22,7 +22,7 @@ from countnets import _io, plotting, results
 from countnets._errors import CountnetsError
 from countnets.results import CountResult
 
-__all__ = ["check_output_path", "check_outputs", "output_locks", "info_stream", "write_json", "finish"]
+__all__ = ["check_output_path", "check_outputs", "output_locks", "info_stream", "write_json", "stop_note", "finish"]
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
@@ -126,6 +126,54 @@ def write_json(args: argparse.Namespace, result: CountResult, out: Any) -> int:
     return EXIT_OK
 
 
+def _resumed_note(result: CountResult) -> str | None:
+    """How a resumed run split its work: this run's samples and rate apart from the totals."""
+    ckpt = result.extra.get("checkpoint") if hasattr(result.extra, "get") else None
+    resumed = int(ckpt.get("resumed_from") or 0) if isinstance(ckpt, dict) else 0
+    if not resumed:
+        return None
+    new = max(0, result.samples - resumed)
+    total_seconds = float(ckpt.get("seconds_total") or result.seconds)
+    return (
+        f"resumed from checkpoint {ckpt.get('path')} at {resumed:,} samples: this run {new:,} samples in "
+        f"{result.seconds:.1f} s ({result.samples_per_s:.3g} nets/s); in all {result.samples:,} samples in "
+        f"{total_seconds:.1f} s"
+    )
+
+
+def _rel_width_note(args: argparse.Namespace, result: CountResult) -> str:
+    """Why ``--rel-width`` did not stop the run before ``--samples``."""
+    cold = [e.function for e in result.estimates if e.hits == 0]
+    head = f"--rel-width {args.rel_width:g} was not reached within --samples {args.samples:,}"
+    if cold:
+        return (
+            f"{head}: {', '.join(cold[:5])}{' ...' if len(cold) > 5 else ''} had no hits, and a relative width "
+            "needs at least one; raise --samples"
+        )
+    widths = [((e.ci[1] - e.ci[0]) / 2 / e.p, e.function) for e in result.estimates if e.p > 0]
+    if not widths:
+        return head
+    widest, function = max(widths)
+    return f"{head}: the widest relative half-width is {widest:.3g} ({function}); raise --samples"
+
+
+def stop_note(args: argparse.Namespace, result: CountResult) -> str | None:
+    """One line saying why a run stopped before its ``--samples`` (or why ``--rel-width`` could not stop it)."""
+    stopped = str(result.stopped_by)
+    planned = getattr(args, "samples", None)
+    of = f" after {result.samples:,} of {planned:,} samples" if isinstance(planned, int) else ""
+    if stopped == "time":
+        return f"stopped by --max-seconds {args.max_seconds:g}{of}"
+    if stopped == "rel_halfwidth":
+        return (
+            f"stopped by --rel-width {args.rel_width:g}{of}: every target's interval half-width is within "
+            f"{args.rel_width:g} of its estimate"
+        )
+    if stopped == "samples" and getattr(args, "rel_width", None) is not None:
+        return _rel_width_note(args, result)
+    return None
+
+
 def finish(
     args: argparse.Namespace,
     result: CountResult,
@@ -140,6 +188,9 @@ def finish(
     out = info_stream(args)
     if not args.quiet:
         print(table, file=out)
+        for note in (_resumed_note(result), stop_note(args, result)):
+            if note:
+                print(note, file=out)
         out.flush()
     code = write_json(args, result, out)
     if getattr(args, "plot", None):
