@@ -207,3 +207,67 @@ def test_flip_writes_infinite_and_undefined_odds_as_standard_json(tmp_path, caps
     assert undefined["prior_counts"] == [0, 0] and undefined["prior_odds"] == "nan"
     assert undefined["prior_odds_ci"] == ["nan", "nan"] and undefined["log_odds"] == "nan"
     assert _flip_row(out, "0x6a", "0x68")[4:7] == ["-", "[-,", "-]"]
+
+
+# ----------------------------------------------------------------------------- plot (issue 12, item 10)
+
+RESULTS = __import__("pathlib").Path(__file__).resolve().parents[1] / "results"
+
+
+@pytest.mark.parametrize(
+    "name", ["serial_parallel", "detour_goal", "detour_write_erase", "train_vs_prior", "flip_pairs", "diverse"]
+)
+def test_plot_draws_every_committed_result_kind(name, tmp_path, capsys):
+    # train-vs-prior (and flip, diverse) were refused although the README says plot draws a saved result.
+    out = tmp_path / f"{name}.png"
+    rc, stdout, err = _run(["plot", str(RESULTS / f"{name}.json"), "--out", str(out)], capsys)
+    assert rc == 0, err
+    assert _is_png(out) and f"wrote {out}" in stdout
+
+
+@pytest.mark.parametrize("command", [["histogram"], ["estimate", "--target", "and,0x0"]])
+def test_plot_draws_histogram_and_estimate_results(command, tmp_path, capsys):
+    path = tmp_path / "r.json"
+    rc, _, err = _run([*command, "--n", "2", "--hidden", "2", "--samples", "512", "--chunk-size", "256", "--quiet",
+                       "--json", str(path)], capsys)  # fmt: skip
+    assert rc == 0, err
+    rc, out, err = _run(["plot", str(path)], capsys)
+    assert rc == 0, err
+    assert _is_png(tmp_path / "r.png") and "wrote" in out
+
+
+def _broken(tmp_path, change):
+    data = json.loads((RESULTS / "serial_parallel.json").read_text())
+    change(data)
+    path = tmp_path / "broken.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+@pytest.mark.parametrize(
+    "change, phrase",
+    [
+        (lambda d: d.update(results="x"), "serial-parallel.results must be a list, got str"),
+        (lambda d: d.update(results=[]), "a serial-parallel result needs a non-empty 'results' list"),
+        (lambda d: d["results"][0].pop("blocks"), "lacks the field 'blocks'"),
+        (lambda d: d.pop("estimates"), "malformed result record"),
+    ],
+)
+def test_plot_of_a_malformed_result_is_one_line_naming_the_file(tmp_path, capsys, change, phrase):
+    path = _broken(tmp_path, change)
+    rc, out, err = _run(["plot", str(path)], capsys)
+    assert rc == 2 and err.count("\n") == 1 and "Traceback" not in err, err
+    assert err.startswith(f"countnets: error: result '{path}'") and phrase in err, err
+    assert not (tmp_path / "broken.png").exists()
+
+
+def test_plot_of_a_png_or_a_fifo_is_one_line_naming_the_file(tmp_path, capsys):
+    png = tmp_path / "figure.png"
+    png.write_bytes(PNG_MAGIC + bytes(range(256)))
+    rc, _, err = _run(["plot", str(png)], capsys)
+    assert rc == 2
+    assert err == f"countnets: error: result '{png}' is not a text file (byte 0 is not UTF-8); expected JSON\n"
+    fifo = tmp_path / "pipe.json"
+    __import__("os").mkfifo(fifo)
+    rc, _, err = _run(["plot", str(fifo)], capsys)
+    assert rc == 2 and err == f"countnets: error: result '{fifo}' is a FIFO, not a regular file\n"

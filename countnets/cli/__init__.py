@@ -149,9 +149,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="stop when every target's interval half-width / p is below this",
     )
 
-    plot = sub.add_parser("plot", help="draw PNG figures from a saved serial-parallel or detour result")
+    plot = sub.add_parser("plot", help="draw the figures of a saved result (any kind countnets writes)")
     plot.add_argument("result", help="a result JSON written with --json")
-    plot.add_argument("--out", default=None, help="figure path (default: the JSON path with .png)")
+    plot.add_argument("--out", default=None,
+                      help="figure path; more figures get _NAME suffixes (default: the JSON path, .png)")  # fmt: skip
     plot.set_defaults(_run=_run_plot)
 
     exp = sub.add_parser("experiment", help="run a circuit or training experiment")
