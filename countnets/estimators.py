@@ -26,6 +26,7 @@ from countnets import boolean, statistics
 from countnets import checkpoint as checkpoint_lib
 from countnets import measures as measures_lib
 from countnets._errors import CountnetsError, check_finite_float, check_positive_int
+from countnets._validate import check_prior_and_arch
 from countnets.accumulators import (
     DEFAULT_MAX_DISTINCT,
     CountAccumulator,
@@ -415,7 +416,10 @@ def estimate_mc(
 
     Raises:
       CountnetsError: for invalid arguments or a checkpoint of another run.
+      TypeError: (a ``CountnetsError`` too) for a prior or arch of the wrong type, e.g.
+        the two swapped.
     """
+    check_prior_and_arch(prior, arch, "estimate_mc")
     run = _run_config(
         run, n_samples=n_samples, seed=seed, chunk_size=chunk_size, chunks_per_step=chunks_per_step, devices=devices,
         checkpoint=checkpoint, checkpoint_every=checkpoint_every, max_seconds=max_seconds,
@@ -517,6 +521,7 @@ def histogram_mc(
     kept count can be), and every estimate's interval is widened to cover it (method
     suffix ``"+truncation"``). Other arguments are as in :func:`estimate_mc`.
     """
+    check_prior_and_arch(prior, arch, "histogram_mc")
     run = _run_config(
         run, n_samples=n_samples, seed=seed, chunk_size=chunk_size, chunks_per_step=chunks_per_step, devices=devices,
         checkpoint=checkpoint, checkpoint_every=checkpoint_every, max_seconds=max_seconds, progress=progress,
@@ -580,7 +585,9 @@ def enumerate_exact(
     Raises:
       CountnetsError: if the prior is not a lattice or there are more than
         ``max_configurations`` configurations (the message names the count).
+      TypeError: (a ``CountnetsError`` too) for a prior or arch of the wrong type.
     """
+    check_prior_and_arch(prior, arch, "enumerate_exact")
     target_ints = normalise_targets(targets, arch.n) if targets else []
     if top is not None:
         top = check_positive_int("top", top, allow_zero=True)

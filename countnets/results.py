@@ -24,8 +24,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from countnets import payloads
-from countnets._errors import CountnetsError
+from countnets._errors import CountnetsError, CountnetsTypeError
 from countnets._io import atomic_write_text, read_text
 from countnets.records import Record, StopReason, decode, encode
 from countnets.statistics import Estimate, make_estimate
@@ -108,12 +110,48 @@ class CountResult:
             ) from None
         _check_extra_names(self.extra)
 
-    def estimate(self, function: str) -> Estimate:
-        """The estimate for ``function`` (hex or event name)."""
+    def estimate(self, function: str | int) -> Estimate:
+        """The estimate for ``function``, spelled as :func:`countnets.estimate_mc` accepts it.
+
+        That is: the name stored in the estimate (hex table or event name), or an int
+        truth table (``128``), hex with any digits' case or leading zeros (``"0x080"``)
+        or a function name (``"and"``, read with the result's number of inputs).
+
+        Raises:
+          CountnetsError: if there is no such estimate (the message lists those there are);
+            a ``TypeError`` too for a ``function`` that is neither ``str`` nor ``int``.
+        """
+        if isinstance(function, bool) or not isinstance(function, (str, int, np.integer)):
+            raise CountnetsTypeError(
+                f"function must be a str (hex or name) or an int truth table, got {type(function).__name__}"
+            )
         for est in self.estimates:
             if est.function == function:
                 return est
+        key = self._table_name(function)
+        for est in self.estimates:
+            if key is not None and est.function == key:
+                return est
         raise CountnetsError(f"no estimate for {function!r}; have {[e.function for e in self.estimates]}")
+
+    def _table_name(self, function: str | int) -> str | None:
+        """``function`` as the hex name results use, or ``None`` if it does not read as a function here."""
+        from countnets import boolean
+
+        arch = self.config.get("arch") if isinstance(self.config, Mapping) else None
+        n = arch.get("n") if isinstance(arch, Mapping) else None
+        try:
+            if isinstance(function, str):
+                text = function.strip()
+                if n is None:
+                    return boolean.to_hex(int(text, 16)) if text.lower().startswith("0x") else None
+                return boolean.to_hex(boolean.parse_function(text, n))
+            value = int(function)
+            if value < 0 or (n is not None and value >= 2 ** (2**n)):
+                return None
+            return boolean.to_hex(value)
+        except (CountnetsError, ValueError):
+            return None
 
 
 _RESERVED_EXTRA_NAMES = frozenset(f.name for f in dataclasses.fields(CountResult)) | {"extra_fields"}
