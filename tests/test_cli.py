@@ -50,14 +50,15 @@ def test_exact_histogram_matches_library(tmp_path):
 
 
 BAD = [
-    (["histogram", "--n", "0"], "n \\(number of inputs\\)"),
+    (["histogram", "--n", "0"], "argument --n: must be in 1..8, got 0"),
     (["histogram", "--n", "9"], "must be in 1..8"),
     (["estimate", "--n", "3", "--target", "0xzz"], "malformed hex"),
     (["estimate", "--n", "3", "--target", "0x100"], "out of range for n=3"),
     (["estimate", "--n", "3", "--target", "and,,or"], "comma-separated"),
-    (["histogram", "--n", "3", "--activation", "gelu"], "unknown activation 'gelu'"),
-    (["histogram", "--n", "3", "--samples", "-5"], "must be >= 0"),
-    (["histogram", "--n", "3", "--samples", "0"], "must be a positive int"),
+    (["histogram", "--n", "3", "--activation", "gelu"], "argument --activation: invalid choice: 'gelu'"),
+    # One message for every value out of range, naming the option (issue 12, item 11).
+    (["histogram", "--n", "3", "--samples", "-5"], "^countnets: error: argument --samples: must be a positive int, got -5$"),  # noqa: E501
+    (["histogram", "--n", "3", "--samples", "0"], "^countnets: error: argument --samples: must be a positive int, got 0$"),  # noqa: E501
     (["histogram", "--n", "3", "--samples", "lots"], "expected an int"),
     (
         ["histogram", "--n", "3", "--hidden", "8,8", "--prior", "lattice", "--values", "-1,0,1", "--exact"],
@@ -70,8 +71,8 @@ BAD = [
     ),
     (["histogram", "--n", "3", "--prior", "uniform"], "needs --bound"),
     (["histogram", "--n", "3", "--prior", "lattice"], "needs --values"),
-    (["histogram", "--n", "3", "--sigma-w", "-1"], "sigma_w must be > 0"),
-    (["histogram", "--n", "3", "--confidence", "2"], "confidence must be in"),
+    (["histogram", "--n", "3", "--sigma-w", "-1"], "argument --sigma-w: must be > 0, got -1"),
+    (["histogram", "--n", "3", "--confidence", "2"], "argument --confidence: must be in \\(0, 1\\), got 2"),
     (["histogram", "--n", "3", "--encoding", "bits"], "invalid choice"),
     (["histogram", "--n", "3", "--bogus"], "unrecognized arguments"),
     (["frobnicate"], "invalid choice"),

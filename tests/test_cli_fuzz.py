@@ -8,10 +8,12 @@ invalid whatever the rest of the command says, sometimes with stray tokens added
 traceback. A few cases also run through ``python -m countnets``.
 """
 
+import argparse
 import contextlib
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -183,7 +185,16 @@ def _assert_clean_error(argv, code, out, err):
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(malformed())
 def test_malformed_options_exit_2_with_one_line(argv):
-    _assert_clean_error(argv, *_run_main(argv))
+    code, out, err = _run_main(argv)
+    _assert_clean_error(argv, code, out, err)
+    # The message names options, never the library's parameters (issue 12, item 11).
+    assert not PYTHON_NAMES.search(err), (argv, err)
+
+
+PYTHON_NAMES = re.compile(
+    r"\b(n_samples|chunk_size|chunks_per_step|max_seconds|rel_halfwidth|checkpoint_every|"
+    r"sigma_[wb]|max_distinct|max_steps|branch_scale|goal_width|n \(number of inputs\))"
+)
 
 
 @settings(max_examples=40, deadline=None)
@@ -228,12 +239,13 @@ def test_commands_that_cannot_checkpoint_refuse_the_option_before_running():
 
 def test_bad_input_through_python_m_has_no_traceback():
     env = {**os.environ, "JAX_PLATFORMS": "cpu"}
-    proc = subprocess.run([sys.executable, "-m", "countnets", "histogram", "--n", "3", "--devices", "0"],
+    proc = subprocess.run([sys.executable, "-m", "countnets", "histogram", "--n", "3", "--devices", "99"],
                           capture_output=True, text=True, env=env, timeout=120)  # fmt: skip
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("countnets: error: devices must be in 1.."), proc.stderr
-    assert lines[0].endswith("got 0")
+    # Found by the library at run time, named as the option (issue 12, item 11).
+    assert len(lines) == 1 and lines[0].startswith("countnets: error: --devices must be in 1.."), proc.stderr
+    assert lines[0].endswith("got 99")
 
 
 # ----------------------------------------------------------------------------- output paths and checkpoint files
@@ -408,3 +420,134 @@ def test_where_the_result_went_is_always_said(tmp_path):
     assert code == 0 and out.rstrip().splitlines()[-1] == (
         "result not saved: add --json PATH to keep it (or --json - for standard output)"
     )
+
+
+# ----------------------------------------------------------------------------- help and names (issue 12, item 11)
+
+
+def _parsers():
+    """Every (name, parser) of the command line, subcommands included."""
+    top = cli.build_parser()
+    out = [("countnets", top)]
+    for name, sub in top._subparsers._group_actions[0].choices.items():
+        out.append((name, sub))
+        if name == "experiment":
+            out += list(sub._subparsers._group_actions[0].choices.items())
+    return out
+
+
+def test_every_option_shows_its_default_or_says_it_is_required():
+    missing = []
+    for name, parser in _parsers():
+        formatter = parser._get_formatter()
+        for action in parser._actions:
+            if not action.option_strings or action.help == argparse.SUPPRESS or action.nargs == 0:
+                continue
+            text = formatter._get_help_string(action).lower()
+            if not (action.required or "default" in text or "required" in text):
+                missing.append(f"{name} {action.option_strings[0]}")
+    assert not missing, missing
+    text = " ".join(dict(_parsers())["histogram"].format_help().split())
+    for shown in ("--hidden HIDDEN MLP hidden widths, e.g. 40,40; 'none' for a perceptron (default: 8)",
+                  "(default: relu)", "--seed SEED integer seed, 0..2**32-1 (default: 0)", "(default: 0.95)",
+                  "(default: clopper-pearson)", "(default: highest)", "--top TOP report the K most frequent "
+                  "functions (default: 10)"):  # fmt: skip
+        assert shown in text, shown
+
+
+def test_samples_help_says_why_its_default_differs():
+    for name, parser in _parsers():
+        action = parser._option_string_actions.get("--samples")
+        if action is None:
+            continue
+        help_text = parser._get_formatter()._get_help_string(action)
+        assert "default" in help_text, name
+        if action.default != 1_000_000:
+            assert "hence a lower default than" in help_text, (name, help_text)
+
+
+def test_one_name_per_concept_with_the_old_spellings_as_hidden_aliases():
+    parsers = dict(_parsers())
+    estimate_help = parsers["estimate"].format_help()
+    assert "--targets TARGETS" in estimate_help and "--target " not in estimate_help
+    train_help = parsers["train-vs-prior"].format_help()
+    assert "--goal-width" not in train_help and "GoalNet hidden width w" in train_help
+    parse = cli.build_parser().parse_args
+    # The README's `countnets estimate --target ...` still works, and means --targets.
+    assert parse(["estimate", "--n", "3", "--target", "and,or"]).target == "and,or"
+    assert parse(["estimate", "--n", "3", "--targets", "and,or"]).target == "and,or"
+    old = parse(["experiment", "flip", *TRAIN, "--arch", "goalnet", "--goal-width", "3"])
+    new = parse(["experiment", "flip", *TRAIN, "--arch", "goalnet", "--width", "3"])
+    assert old.width == new.width == 3
+    code, out, err = _run_main(["estimate", "--n", "3"])
+    assert code == 2 and err == "countnets: error: the following arguments are required: --targets\n"
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["histogram", "--n", "2", "--values", "-1,1"], "--values applies to --prior lattice, not to --prior gaussian"),
+        (["histogram", "--n", "2", "--prior", "uniform", "--bound", "1", "--sigma-w", "2"],
+         "--sigma-w applies to --prior gaussian, not to --prior uniform"),
+        (["histogram", "--n", "2", "--arch", "resmlp", "--hidden", "4"],
+         "--hidden applies to --arch mlp, not to --arch resmlp"),
+        (["estimate", "--n", "2", "--targets", "and", "--activation", "tanh", "--arch", "resmlp"],
+         "--activation applies to --arch mlp, not to --arch resmlp"),
+        (["histogram", "--n", "2", "--blocks", "3"], "--blocks applies to --arch resmlp, not to --arch mlp"),
+        (["experiment", "flip", *TRAIN, "--momentum", "0.5"],
+         "--momentum applies to --optimizer momentum, not to --optimizer adam"),
+        (["experiment", "flip", *TRAIN, "--margin", "2"], "--margin applies to --loss hinge, not to --loss logistic"),
+        (["experiment", "flip", *TRAIN, "--width", "4"],
+         "--width applies to --arch resmlp or --arch goalnet, not to --arch mlp"),
+        (["experiment", "flip", *TRAIN, "--arch", "resmlp", "--goal-width", "4"],
+         "--goal-width applies to --arch goalnet, not to --arch resmlp"),
+        (["histogram", "--n", "2", "--checkpoint-every", "5"], "--checkpoint-every applies to runs with --checkpoint"),
+        (["histogram", "--n", "2", "--max-exact", "5"], "--max-exact applies to --exact only"),
+        (["histogram", "--n", "2", "--prior", "lattice", "--values", "-1,1", "--exact", "--samples", "9"],
+         "--samples applies to sampling, not to --exact"),
+        (["histogram", "--n", "2", "--prior", "lattice", "--values", "-1,1", "--exact", "--seed", "9"],
+         "--seed applies to sampling, not to --exact"),
+    ],
+)
+def test_options_that_do_not_apply_are_refused_with_a_reason(argv, message):
+    # Before: ignored silently.
+    code, out, err = _run_main(argv)
+    _assert_clean_error(argv, code, out, err)
+    assert message in err, err
+
+
+@pytest.mark.parametrize("option, values", [("--samples", ["0", "-5"]), ("--chunk-size", ["0", "-1"]),
+                                            ("--runs", ["0", "-3"]), ("--chains", ["0", "-3"])])  # fmt: skip
+def test_one_message_for_every_out_of_range_value_of_an_option(option, values):
+    base = BASES["diverse"] if option in ("--runs", "--chains") else BASES["histogram"]
+    for value in values:
+        code, out, err = _run_main(_set(base, option, value))
+        assert err == f"countnets: error: argument {option}: must be a positive int, got {value}\n", err
+
+
+def test_version():
+    from countnets import __version__
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert cli.main(["--version"]) == 0
+    assert out.getvalue() == f"countnets {__version__}\n"
+
+
+def test_invsqrt_is_accepted_wherever_a_branch_scale_is(tmp_path):
+    parse = cli.build_parser().parse_args
+    args = parse(["histogram", "--n", "2", "--arch", "resmlp", "--blocks", "4", "--branch-scale", "invsqrt"])
+    assert cli.arch_from_args(args).branch_scale == 0.5
+    args = parse(["experiment", "train-vs-prior", *TRAIN, "--arch", "resmlp", "--blocks", "2", "--branch-scale",
+                  "invsqrt"])  # fmt: skip
+    assert args.branch_scale == "invsqrt"
+    # The same networks, hence the same counts, as the number it stands for.
+    runs = []
+    for alpha in ("invsqrt", "0.5"):
+        path = tmp_path / f"{alpha}.json"
+        argv = ["histogram", "--n", "2", "--arch", "resmlp", "--width", "2", "--block-width", "2", "--blocks", "4",
+                "--branch-scale", alpha, *RUN, "--json", str(path)]  # fmt: skip
+        code, _, err = _run_main(argv)
+        assert code == 0, err
+        runs.append(json.loads(path.read_text()))
+    assert runs[0]["histogram"] == runs[1]["histogram"] and runs[0]["config"] == runs[1]["config"]
