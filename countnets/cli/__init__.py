@@ -133,6 +133,7 @@ class _Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
         self._negative_number_matcher = re.compile(r"^-[0-9.][0-9.,eE+-]*$")
         # dest -> option string, for each option given on the command line (shared with subparsers)
+        self._owns_given = given is None
         self._given: dict[str, str] = {} if given is None else given
 
     def add_subparsers(self, **kwargs):
@@ -151,9 +152,11 @@ class _Parser(argparse.ArgumentParser):
         return super()._get_values(action, arg_strings)
 
     def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
-        self._given.clear()
+        if self._owns_given:  # the top-level parse; subparsers add to its record
+            self._given.clear()
         parsed, extra = super().parse_known_args(args, namespace)
-        parsed._given = dict(self._given)
+        if self._owns_given:
+            parsed._given = dict(self._given)
         return parsed, extra
 
 
