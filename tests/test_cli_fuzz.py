@@ -461,7 +461,7 @@ def test_samples_help_says_why_its_default_differs():
         if action is None:
             continue
         help_text = parser._get_formatter()._get_help_string(action)
-        assert "default" in help_text, name
+        assert f"(default: {action.default})" in help_text % {"default": action.default}, name
         if action.default != 1_000_000:
             assert "hence a lower default than" in help_text, (name, help_text)
 

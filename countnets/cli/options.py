@@ -197,7 +197,7 @@ def add_run_options(parser: argparse.ArgumentParser, *, default_samples: int, sa
     """
     r = parser.add_argument_group("run")
     r.add_argument("--samples", type=positive_int, default=default_samples,
-                   help=samples_help or "number of prior samples")  # fmt: skip
+                   help=f"{samples_help or 'number of prior samples'} (default: %(default)s)")  # fmt: skip
     r.add_argument("--seed", type=seed_int, default=0, help="integer seed, 0..2**32-1")
     r.add_argument("--chunk-size", type=positive_int, default=estimators.DEFAULT_CHUNK_SIZE,
                    help="samples per chunk C (part of the random stream: keep it to reproduce a run)")  # fmt: skip
