@@ -11,6 +11,14 @@ class CountnetsError(ValueError):
     """
 
 
+class CountnetsTypeError(CountnetsError, TypeError):
+    """Raised for an argument of the wrong type (a prior where an architecture belongs, a str for a number).
+
+    Both a :class:`CountnetsError` (the CLI's one-line message, exit code 2) and a
+    ``TypeError``, so ``except TypeError`` catches it as Python's own would.
+    """
+
+
 def check_positive_int(name: str, value: object, *, allow_zero: bool = False) -> int:
     """Return ``value`` as an int, or raise ``CountnetsError`` naming ``name``."""
     if (
@@ -18,7 +26,7 @@ def check_positive_int(name: str, value: object, *, allow_zero: bool = False) ->
         or not isinstance(value, (int,))
         and not (hasattr(value, "__index__") and not isinstance(value, float))
     ):
-        raise CountnetsError(f"{name} must be an int, got {value!r}")
+        raise CountnetsTypeError(f"{name} must be an int, got {value!r} ({type(value).__name__})")
     value = int(value)  # type: ignore[call-overload]
     if value < 0 or (value == 0 and not allow_zero):
         kind = "a non-negative" if allow_zero else "a positive"
@@ -27,13 +35,16 @@ def check_positive_int(name: str, value: object, *, allow_zero: bool = False) ->
 
 
 def check_finite_float(name: str, value: object, *, positive: bool = False, non_negative: bool = False) -> float:
-    """Return ``value`` as a finite float, or raise ``CountnetsError`` naming ``name``."""
-    if isinstance(value, bool):
-        raise CountnetsError(f"{name} must be a number, got {value!r}")
+    """Return ``value`` as a finite float, or raise ``CountnetsError`` naming ``name``.
+
+    A ``str`` (``"1"``) or ``bytes`` is refused with :class:`CountnetsTypeError`: numbers only.
+    """
+    if isinstance(value, (bool, str, bytes)):
+        raise CountnetsTypeError(f"{name} must be a number, got {value!r} ({type(value).__name__})")
     try:
         out = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        raise CountnetsError(f"{name} must be a number, got {value!r}") from None
+        raise CountnetsTypeError(f"{name} must be a number, got {value!r} ({type(value).__name__})") from None
     if out != out or out in (float("inf"), float("-inf")):
         raise CountnetsError(f"{name} must be finite, got {value!r}")
     if positive and out <= 0:

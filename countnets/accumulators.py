@@ -74,6 +74,14 @@ def merge_keyed_step(histogram: Counter, step_out: dict[str, Any], fields: Seque
             histogram[key] += count
 
 
+def _out_of_range(samples: int, **counts: int) -> str | None:
+    """A phrase naming the first count outside ``0 .. samples``, or ``None``."""
+    for name, value in counts.items():
+        if not 0 <= value <= samples:
+            return f"{name} is {value}, outside 0..{samples} for {samples} samples done"
+    return None
+
+
 @dataclasses.dataclass
 class CountAccumulator:
     """Host-side sums of count steps (see :func:`countnets.steps.build_step`), as Python ints.
@@ -114,6 +122,11 @@ class CountAccumulator:
             raise CountnetsError(f"saved counts have {len(hits)} targets, this run {len(self.hits)}")
         self.hits[:], self.nonfinite, self.near = hits, nonfinite, near
 
+    def count_problem(self, samples: int) -> str | None:
+        """Why these counts cannot come from ``samples`` samples (each count is at most that), or ``None``."""
+        hits = {f"hits[{i}]": h for i, h in enumerate(self.hits)}
+        return _out_of_range(samples, **hits, nonfinite=self.nonfinite, near=self.near)
+
 
 @dataclasses.dataclass
 class HistogramAccumulator:
@@ -141,6 +154,8 @@ class HistogramAccumulator:
       max_distinct: K, or ``None`` for no bound.
       other: samples not attributed to a kept function.
       max_undercount: the largest amount by which any kept count can be below the truth.
+      complete: every merged sample is counted (no ``where`` event), so kept counts plus
+        ``other`` equal the samples merged; checked when a checkpoint is restored.
 
     Raises:
       CountnetsError: if ``max_distinct`` is not ``None`` or a positive int.
@@ -152,6 +167,7 @@ class HistogramAccumulator:
     max_distinct: int | None = None
     other: int = 0
     max_undercount: int = 0
+    complete: bool = False
 
     def __post_init__(self):
         if self.max_distinct is not None:
@@ -211,6 +227,24 @@ class HistogramAccumulator:
         self.histogram.update(histogram)
         self.nonfinite, self.near, self.other, self.max_undercount = nonfinite, near, other, under
 
+    def count_problem(self, samples: int) -> str | None:
+        """Why these counts cannot come from ``samples`` samples, or ``None``.
+
+        Every count is positive and at most ``samples``; kept counts plus ``other`` are
+        at most ``samples``, and equal to it when ``complete``.
+        """
+        for table, count in self.histogram.items():
+            if not 0 < count <= samples:
+                return f"the count of {format(table, '#x')} is {count}, outside 1..{samples}"
+        problem = _out_of_range(samples, nonfinite=self.nonfinite, near=self.near, other=self.other,
+                                max_undercount=self.max_undercount)  # fmt: skip
+        if problem:
+            return problem
+        total = sum(self.histogram.values()) + self.other
+        if total > samples or (self.complete and total != samples):
+            return f"the counts sum to {total}, but {samples} samples were done"
+        return None
+
 
 class KeyedAccumulator:
     """Host-side histogram of a circuit step's keys, with the step's flag counts.
@@ -256,3 +290,17 @@ class KeyedAccumulator:
         self.histogram.clear()
         self.histogram.update(histogram)
         self.nonfinite, self.near = nonfinite, near
+
+    def count_problem(self, samples: int) -> str | None:
+        """Why these counts are impossible, or ``None``: every count is positive, every flag count >= 0.
+
+        A network may have several key variants, so counts are not bounded by ``samples``
+        here; the checkpoint's content hash guards them.
+        """
+        for key, count in self.histogram.items():
+            if count <= 0:
+                return f"the count of key {list(key)} is {count}, not positive"
+        for name, value in (("nonfinite", self.nonfinite), ("near", self.near)):
+            if value < 0:
+                return f"{name} is {value}, negative"
+        return None

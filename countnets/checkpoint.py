@@ -11,7 +11,11 @@ the counts of an uninterrupted one, whatever the device count, process count or
 chunks per step of either part.
 
 Resuming refuses a checkpoint whose fingerprint differs from the run's, naming the
-first differing field, e.g. ``seed is 1 in the checkpoint but 2 now``.
+first differing field, e.g. ``seed is 1 in the checkpoint but 2 now``. Every save
+stores a sha256 of its canonical content (:func:`content_hash`); a checkpoint whose
+hash does not match (edited by hand, or damaged) is refused, and so is one whose counts
+cannot come from its progress (:func:`countnets.driver.run_chunks` checks that the
+samples done fit the plan and asks the accumulator's ``count_problem``).
 
 Signals: inside :func:`catch_signals` the first SIGINT or SIGTERM only sets a flag,
 which :func:`countnets.estimators.run_chunks` reads after each step: it finishes the
@@ -23,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import json
 import math
 import os
@@ -33,7 +38,7 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from countnets._errors import CountnetsError
-from countnets._io import atomic_write_text
+from countnets._io import atomic_write_text, destination, read_text
 
 __all__ = [
     "FORMAT",
@@ -44,14 +49,16 @@ __all__ = [
     "Saved",
     "save",
     "load",
+    "content_hash",
     "fingerprint_difference",
     "catch_signals",
     "interrupt_signal",
+    "signal_count",
 ]
 
 FORMAT = "countnets-checkpoint"
-VERSION = 1
-DEFAULT_EVERY_SECONDS = 0.0  # save after every completed step; --checkpoint-every throttles
+VERSION = 2  # 2: a sha256 content hash
+DEFAULT_EVERY_SECONDS = 30.0  # seconds between saves; a run also saves whenever it stops
 
 
 @runtime_checkable
@@ -94,8 +101,7 @@ class Checkpoint:
     def __post_init__(self):
         if not isinstance(self.path, (str, os.PathLike)) or not str(self.path).strip():
             raise CountnetsError(f"checkpoint path must be a non-empty path, got {self.path!r}")
-        if Path(self.path).is_dir():
-            raise CountnetsError(f"checkpoint path {str(self.path)!r} is a directory; give a file name")
+        destination(self.path, "checkpoint")  # refuses a directory, FIFO or device
         if not isinstance(self.fingerprint, dict):
             raise CountnetsError(f"fingerprint must be a dict, got {type(self.fingerprint).__name__}")
         _check_json(self.fingerprint, "fingerprint")
@@ -148,11 +154,20 @@ def save(
         },  # fmt: skip
         "state": state,
     }
+    data["sha256"] = content_hash(data)
     text = json.dumps(data, separators=(",", ":"), allow_nan=False)
-    try:
-        atomic_write_text(path, text)
-    except OSError as err:
-        raise CountnetsError(f"cannot write checkpoint {str(path)!r}: {err}") from None
+    atomic_write_text(path, text, "checkpoint")
+
+
+def content_hash(data: dict[str, Any]) -> str:
+    """The sha256 (hex) of a checkpoint's canonical JSON (sorted keys, no spaces), its ``sha256`` field left out.
+
+    >>> content_hash({"b": 1, "a": [1.5, "x"]}) == content_hash({"a": [1.5, "x"], "b": 1, "sha256": "..."})
+    True
+    """
+    body = {k: v for k, v in data.items() if k != "sha256"}
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), allow_nan=False, ensure_ascii=True)
+    return hashlib.sha256(canonical.encode("ascii")).hexdigest()
 
 
 def fingerprint_difference(saved: Any, current: Any, where: str = "") -> str | None:
@@ -192,17 +207,28 @@ def load(checkpoint: Checkpoint) -> Saved | None:
         differing field and says how to start afresh).
     """
     path = Path(checkpoint.path)
-    if not path.exists():
+    try:
+        text = read_text(path, "checkpoint")
+    except FileNotFoundError:
         return None
     try:
-        data = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        data = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as err:
         raise CountnetsError(f"cannot read checkpoint {str(path)!r}: {err}") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise CountnetsError(f"{str(path)!r} is not a countnets checkpoint")
     if data.get("version") != VERSION:
         raise CountnetsError(
             f"checkpoint {str(path)!r} has format version {data.get('version')!r}; this countnets reads {VERSION}"
+        )
+    try:
+        intact = data.get("sha256") == content_hash(data)
+    except ValueError:  # NaN or infinity written by hand
+        intact = False
+    if not intact:
+        raise CountnetsError(
+            f"checkpoint {str(path)!r} was changed after countnets wrote it (its sha256 content hash does not match); "
+            "delete it to start afresh"
         )
     diff = fingerprint_difference(data.get("fingerprint"), checkpoint.fingerprint)
     if diff:
@@ -221,8 +247,8 @@ def load(checkpoint: Checkpoint) -> Saved | None:
         )
     except (KeyError, TypeError, ValueError) as err:
         raise CountnetsError(f"checkpoint {str(path)!r} is damaged: {err!r}") from None
-    if saved.next_chunk < 0 or saved.samples < 0:
-        raise CountnetsError(f"checkpoint {str(path)!r} is damaged: negative progress")
+    if saved.next_chunk < 0 or saved.samples < 0 or not (math.isfinite(saved.seconds) and saved.seconds >= 0):
+        raise CountnetsError(f"checkpoint {str(path)!r} is damaged: negative or non-finite progress")
     return saved
 
 
@@ -235,6 +261,11 @@ _received: list[str] = []
 def interrupt_signal() -> str | None:
     """The name of the signal received inside :func:`catch_signals` (``"SIGTERM"``...), or ``None``."""
     return _received[0] if _received else None
+
+
+def signal_count() -> int:
+    """How many SIGINT/SIGTERM arrived inside :func:`catch_signals` (2 or more: stop at once)."""
+    return len(_received)
 
 
 @contextlib.contextmanager

@@ -13,6 +13,7 @@ device count, or after a resume.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -27,7 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, PRNGKeyArray
 
-from countnets import _version, sharding
+from countnets import _io, _version, sharding
 from countnets import checkpoint as checkpoint_lib
 from countnets._errors import CountnetsError, check_finite_float, check_positive_int
 from countnets.architectures import Architecture
@@ -43,6 +44,7 @@ __all__ = [
     "run_chunks",
     "seed_key",
     "plan_chunks_per_step",
+    "bar_width",
 ]
 
 STEP_BYTES = 256 * 2**20  # activation memory aimed at per device and step when choosing chunks per step
@@ -60,6 +62,19 @@ def seed_key(seed: int) -> PRNGKeyArray:
     if seed >= 2**32:
         raise CountnetsError(f"seed must be below 2**32, got {seed}")
     return jax.random.key_data(jax.random.key(seed, impl="threefry2x32"))
+
+
+def bar_width() -> int | None:
+    """The progress bar's width: ``None`` (tqdm asks the terminal), or 80 where the terminal reports 0 columns.
+
+    Some terminals (and pseudo-terminals of job schedulers) report a size of 0 x 0;
+    tqdm then draws a bar of width 0, i.e. nothing.
+    """
+    try:
+        columns = os.get_terminal_size(sys.stderr.fileno()).columns
+    except (OSError, ValueError, AttributeError):
+        return 80
+    return None if columns > 0 else 80
 
 
 def plan_chunks_per_step(chunk_size: int, bytes_per_network: int, devices: int | None = None) -> int:
@@ -287,10 +302,44 @@ def run_chunks(
     Returns:
       A :class:`RunOutcome`.
 
+    While it runs, the checkpoint is locked (:func:`countnets._io.locked`, by process 0
+    of a multi-process run): a second run on the same checkpoint file is refused.
+
     Raises:
       CountnetsError: for invalid arguments, a device count the step cannot use, a
-        checkpoint without ``state``, or a checkpoint of another run.
+        checkpoint without ``state``, a checkpoint of another run, a damaged or edited
+        checkpoint, or one another process holds.
     """
+    lock: Any = contextlib.nullcontext()
+    if isinstance(checkpoint, checkpoint_lib.Checkpoint) and jax.process_index() == 0:
+        lock = _io.locked(checkpoint.path, "checkpoint")
+    with lock:
+        return _run_chunks(
+            step, merge, key=key, chunk_size=chunk_size, n_samples=n_samples, chunks_per_step=chunks_per_step,
+            pure=pure, start_chunk=start_chunk, should_stop=should_stop, max_seconds=max_seconds, progress=progress,
+            description=description, devices=devices, checkpoint=checkpoint, state=state,
+        )  # fmt: skip
+
+
+def _run_chunks(
+    step: Callable[[PRNGKeyArray, Array, Array], Any],
+    merge: Callable[[Any], None],
+    *,
+    key: PRNGKeyArray,
+    chunk_size: int,
+    n_samples: int,
+    chunks_per_step: int,
+    pure: bool = True,
+    start_chunk: int = 0,
+    should_stop: Callable[[int], str | None] | None = None,
+    max_seconds: float | None = None,
+    progress: bool = False,
+    description: str = "counting",
+    devices: int | None = None,
+    checkpoint: checkpoint_lib.Checkpoint | None = None,
+    state: checkpoint_lib.Checkpointable | None = None,
+) -> RunOutcome:
+    """:func:`run_chunks` without the checkpoint lock."""
     from tqdm.auto import tqdm
 
     chunk_size = check_positive_int("chunk_size", chunk_size)
@@ -336,9 +385,16 @@ def run_chunks(
             if saved.next_chunk > n_chunks or saved.samples != min(n_samples, saved.next_chunk * chunk_size):
                 raise CountnetsError(
                     f"checkpoint {str(checkpoint.path)!r} is damaged: chunk {saved.next_chunk} and "
-                    f"{saved.samples} samples do not fit {n_samples} samples in chunks of {chunk_size}"
+                    f"{saved.samples} samples do not fit {n_samples} samples in chunks of {chunk_size}; "
+                    "delete it to start afresh"
                 )
             state.load_state_dict(saved.state)  # type: ignore[union-attr]
+            check = getattr(state, "count_problem", None)
+            problem = check(saved.samples) if check is not None else None
+            if problem:
+                raise CountnetsError(
+                    f"checkpoint {str(checkpoint.path)!r} is damaged: {problem}; delete it to start afresh"
+                )
             start_chunk, done, seconds_before = saved.next_chunk, saved.samples, saved.seconds
             resumed_from = done
         digest = zlib.crc32(json.dumps(checkpoint.fingerprint, sort_keys=True).encode())
@@ -415,8 +471,9 @@ def run_chunks(
     show = progress and sys.stderr.isatty() and jax.process_index() == 0
     firsts = iter(range(start_chunk, n_chunks, cps))
     bar = tqdm(
-        total=n_samples, initial=done, unit="net", unit_scale=True, delay=2.0, disable=not show, desc=description
-    )
+        total=n_samples, initial=done, unit="net", unit_scale=True, delay=2.0, disable=not show, desc=description,
+        ncols=bar_width(),
+    )  # fmt: skip
     with bar:
         pending = launch(plan(next(firsts)))
         while pending is not None:

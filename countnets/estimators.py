@@ -26,6 +26,7 @@ from countnets import boolean, statistics
 from countnets import checkpoint as checkpoint_lib
 from countnets import measures as measures_lib
 from countnets._errors import CountnetsError, check_finite_float, check_positive_int
+from countnets._validate import check_prior_and_arch
 from countnets.accumulators import (
     DEFAULT_MAX_DISTINCT,
     CountAccumulator,
@@ -415,7 +416,10 @@ def estimate_mc(
 
     Raises:
       CountnetsError: for invalid arguments or a checkpoint of another run.
+      TypeError: (a ``CountnetsError`` too) for a prior or arch of the wrong type, e.g.
+        the two swapped.
     """
+    check_prior_and_arch(prior, arch, "estimate_mc")
     run = _run_config(
         run, n_samples=n_samples, seed=seed, chunk_size=chunk_size, chunks_per_step=chunks_per_step, devices=devices,
         checkpoint=checkpoint, checkpoint_every=checkpoint_every, max_seconds=max_seconds,
@@ -517,6 +521,7 @@ def histogram_mc(
     kept count can be), and every estimate's interval is widened to cover it (method
     suffix ``"+truncation"``). Other arguments are as in :func:`estimate_mc`.
     """
+    check_prior_and_arch(prior, arch, "histogram_mc")
     run = _run_config(
         run, n_samples=n_samples, seed=seed, chunk_size=chunk_size, chunks_per_step=chunks_per_step, devices=devices,
         checkpoint=checkpoint, checkpoint_every=checkpoint_every, max_seconds=max_seconds, progress=progress,
@@ -535,7 +540,7 @@ def histogram_mc(
         source, arch, measures_lib.table(), reduce="histogram", where=where, encoding=encoding, precision=precision,
         margin=margin,
     )  # fmt: skip
-    acc = HistogramAccumulator(max_distinct=max_distinct)
+    acc = HistogramAccumulator(max_distinct=max_distinct, complete=where is None)
     outcome = run_step(
         step, acc, run=run, source=source, kind="histogram", config=config, bytes_per_network=network_bytes(arch),
         description="histogram", fingerprint_extra={"max_distinct": max_distinct},
@@ -580,7 +585,9 @@ def enumerate_exact(
     Raises:
       CountnetsError: if the prior is not a lattice or there are more than
         ``max_configurations`` configurations (the message names the count).
+      TypeError: (a ``CountnetsError`` too) for a prior or arch of the wrong type.
     """
+    check_prior_and_arch(prior, arch, "enumerate_exact")
     target_ints = normalise_targets(targets, arch.n) if targets else []
     if top is not None:
         top = check_positive_int("top", top, allow_zero=True)
@@ -594,7 +601,7 @@ def enumerate_exact(
         checkpoint=checkpoint, checkpoint_every=checkpoint_every, progress=progress,
     )  # fmt: skip
     step = build_chunk_histogram(source, arch, encoding=encoding, precision=precision, margin=margin)
-    acc = HistogramAccumulator(max_distinct=max_distinct)
+    acc = HistogramAccumulator(max_distinct=max_distinct, complete=True)
     outcome = run_step(
         step, acc, run=run, source=source, kind="enumerate", config=config, bytes_per_network=network_bytes(arch),
         description="enumerate", seed=None, fingerprint_extra={"max_distinct": max_distinct},

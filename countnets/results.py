@@ -24,9 +24,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from countnets import payloads
-from countnets._errors import CountnetsError
-from countnets._io import atomic_write_text
+from countnets._errors import CountnetsError, CountnetsTypeError
+from countnets._io import atomic_write_text, read_text
 from countnets.records import Record, StopReason, decode, encode
 from countnets.statistics import Estimate, make_estimate
 
@@ -39,6 +41,7 @@ __all__ = [
     "from_json",
     "save_json",
     "load_json",
+    "dumps",
     "to_dataframe",
     "runtime_info",
     "format_table",
@@ -107,12 +110,48 @@ class CountResult:
             ) from None
         _check_extra_names(self.extra)
 
-    def estimate(self, function: str) -> Estimate:
-        """The estimate for ``function`` (hex or event name)."""
+    def estimate(self, function: str | int) -> Estimate:
+        """The estimate for ``function``, spelled as :func:`countnets.estimate_mc` accepts it.
+
+        That is: the name stored in the estimate (hex table or event name), or an int
+        truth table (``128``), hex with any digits' case or leading zeros (``"0x080"``)
+        or a function name (``"and"``, read with the result's number of inputs).
+
+        Raises:
+          CountnetsError: if there is no such estimate (the message lists those there are);
+            a ``TypeError`` too for a ``function`` that is neither ``str`` nor ``int``.
+        """
+        if isinstance(function, bool) or not isinstance(function, (str, int, np.integer)):
+            raise CountnetsTypeError(
+                f"function must be a str (hex or name) or an int truth table, got {type(function).__name__}"
+            )
         for est in self.estimates:
             if est.function == function:
                 return est
+        key = self._table_name(function)
+        for est in self.estimates:
+            if key is not None and est.function == key:
+                return est
         raise CountnetsError(f"no estimate for {function!r}; have {[e.function for e in self.estimates]}")
+
+    def _table_name(self, function: str | int) -> str | None:
+        """``function`` as the hex name results use, or ``None`` if it does not read as a function here."""
+        from countnets import boolean
+
+        arch = self.config.get("arch") if isinstance(self.config, Mapping) else None
+        n = arch.get("n") if isinstance(arch, Mapping) else None
+        try:
+            if isinstance(function, str):
+                text = function.strip()
+                if n is None:
+                    return boolean.to_hex(int(text, 16)) if text.lower().startswith("0x") else None
+                return boolean.to_hex(boolean.parse_function(text, n))
+            value = int(function)
+            if value < 0 or (n is not None and value >= 2 ** (2**n)):
+                return None
+            return boolean.to_hex(value)
+        except (CountnetsError, ValueError):
+            return None
 
 
 _RESERVED_EXTRA_NAMES = frozenset(f.name for f in dataclasses.fields(CountResult)) | {"extra_fields"}
@@ -267,23 +306,48 @@ def from_json(data: Any) -> CountResult:
         raise CountnetsError(f"malformed result record: {type(err).__name__}: {err}") from None
 
 
-def save_json(result: CountResult, path: str | os.PathLike) -> None:
+def save_json(result: CountResult, path: str | os.PathLike) -> Path:
     """Write the result to ``path`` atomically (temporary file, fsync, rename) as standard JSON.
 
+    A symlink is written through to its target; a destination that exists and is not a
+    regular file (directory, FIFO, device) is refused and left as it is (see
+    :func:`countnets._io.atomic_write_bytes`). Returns the file written.
+
     Raises:
-      CountnetsError: for what :func:`to_json` refuses; nothing is written then.
+      CountnetsError: for what :func:`to_json` refuses, or a destination that is not a
+        regular file; nothing is written then. A failed write (e.g. a full disk) raises
+        its subclass ``countnets._io.WriteError`` naming ``path``.
     """
-    atomic_write_text(path, json.dumps(to_json(result), indent=1, allow_nan=False) + "\n")
+    return atomic_write_text(path, dumps(result), "result")
+
+
+def dumps(result: CountResult) -> str:
+    """The JSON text :func:`save_json` writes (standard JSON, one trailing newline)."""
+    return json.dumps(to_json(result), indent=1, allow_nan=False) + "\n"
 
 
 def load_json(path: str | os.PathLike) -> CountResult:
-    """Read a result written by :func:`save_json`."""
+    """Read a result written by :func:`save_json`.
+
+    Raises:
+      CountnetsError: for a missing, non-regular, oversized, non-UTF-8 or malformed file;
+        the one-line message starts with the path.
+    """
+    shown = os.fspath(path)
     try:
-        with open(path) as fh:
-            data = json.load(fh)
-    except (OSError, json.JSONDecodeError) as err:
-        raise CountnetsError(f"cannot read result {str(path)!r}: {err}") from None
-    return from_json(data)
+        text = read_text(path, "result")
+    except FileNotFoundError:
+        raise CountnetsError(f"cannot read result {shown!r}: no such file") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise CountnetsError(f"result {shown!r} is not JSON: {err}") from None
+    except RecursionError:
+        raise CountnetsError(f"result {shown!r} is nested too deeply to be a result") from None
+    try:
+        return from_json(data)
+    except CountnetsError as err:
+        raise CountnetsError(f"result {shown!r}: {err}") from None
 
 
 def to_dataframe(result: CountResult):  # -> pandas.DataFrame
@@ -376,10 +440,15 @@ def format_table(result: CountResult, top: int | None = None) -> str:
     lines = ["  ".join(cell.rjust(widths[i]) if i else cell.ljust(widths[i]) for i, cell in enumerate(r)) for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     mode = "exact enumeration" if result.exact else f"{result.samples:,} samples, seed {result.seed}"
-    summary = (
-        f"{result.kind}: {mode}; chunk size {result.chunk_size}; {result.seconds:.1f} s "
-        f"({result.samples_per_s:.3g} nets/s) on {result.device_count} x {result.device}"
-    )
+    ckpt = result.extra.get("checkpoint") if isinstance(result.extra, Mapping) else None
+    resumed = int(ckpt.get("resumed_from") or 0) if isinstance(ckpt, Mapping) else 0
+    if resumed:  # this invocation's time and rate, not the totals'
+        mode += f" (resumed from {resumed:,})"
+        timing = f"this run {result.seconds:.1f} s ({result.samples_per_s:.3g} nets/s)"
+    else:
+        timing = f"{result.seconds:.1f} s ({result.samples_per_s:.3g} nets/s)"
+    summary = f"{result.kind}: {mode}; chunk size {result.chunk_size}; {timing}"
+    summary += f" on {result.device_count} x {result.device}"
     if result.histogram is not None:
         summary += f"; {len(result.histogram)} distinct functions"
     if result.nonfinite:

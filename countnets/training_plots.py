@@ -15,6 +15,7 @@ from pathlib import Path
 
 from countnets import report
 from countnets._errors import CountnetsError
+from countnets._io import write_figure
 from countnets.results import CountResult
 
 __all__ = ["plot_train_vs_prior", "plot_flip", "plot_diverse"]
@@ -35,13 +36,8 @@ def _check(result: CountResult, kind: str) -> None:
 
 
 def _save(fig, path: str | os.PathLike) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=130, bbox_inches="tight")
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
-    return path
+    write_figure(fig, path, dpi=130, bbox_inches="tight")
+    return Path(path)
 
 
 def plot_train_vs_prior(result: CountResult, path: str | os.PathLike) -> Path:

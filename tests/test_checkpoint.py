@@ -302,3 +302,147 @@ def test_cli_refuses_a_checkpoint_of_another_run(tmp_path, capsys):
                    "but 2 now; rerun with the original options to resume, or use another checkpoint path"]  # fmt: skip
     assert cli.main([*base, "--seed", "1", "--hidden", "4"]) == 2
     assert "config.arch.hidden[0] is 3 in the checkpoint but 4 now" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- tampering (issue 12, item 3)
+
+
+def _rewrite(path, change, *, rehash):
+    data = json.loads(path.read_text())
+    change(data)
+    if rehash:
+        data["sha256"] = checkpoint.content_hash(data)
+    path.write_text(json.dumps(data))
+
+
+def _partial_histogram(path):
+    kw = dict(n_samples=8000, seed=4, chunk_size=1000, top=None, devices=1, chunks_per_step=2)
+    part = cn.histogram_mc(PRIOR, ARCH, max_seconds=1e-9, checkpoint=path, **kw)
+    assert part.samples == 2000 and json.loads(path.read_text())["sha256"]
+    return kw
+
+
+def _double_counts(data):
+    data["state"]["histogram"] = {k: 2 * v for k, v in data["state"]["histogram"].items()}
+
+
+def test_an_edited_checkpoint_is_refused_by_its_content_hash(tmp_path):
+    path = tmp_path / "h.ckpt"
+    kw = _partial_histogram(path)
+    _rewrite(path, _double_counts, rehash=False)
+    with pytest.raises(cn.CountnetsError, match=r"was changed after countnets wrote it \(its sha256"):
+        cn.histogram_mc(PRIOR, ARCH, checkpoint=path, **kw)
+    _rewrite(path, lambda d: d.pop("sha256"), rehash=False)
+    with pytest.raises(cn.CountnetsError, match="content hash does not match"):
+        cn.histogram_mc(PRIOR, ARCH, checkpoint=path, **kw)
+
+
+@pytest.mark.parametrize(
+    "change, phrase",
+    [
+        (_double_counts, "the counts sum to 4000, but 2000 samples were done"),
+        (lambda d: d["state"].update(nonfinite=-1), "nonfinite is -1, outside 0..2000"),
+        (lambda d: d["progress"].update(samples=3000), "do not fit 8000 samples in chunks of 1000"),
+        (lambda d: d["progress"].update(next_chunk=99, samples=99000), "do not fit 8000 samples"),
+        (lambda d: d["progress"].update(seconds=-5.0), "negative or non-finite progress"),
+    ],
+)
+def test_a_checkpoint_with_a_valid_hash_but_impossible_counts_is_refused(tmp_path, change, phrase):
+    # Someone who recomputes the hash still cannot make counts that do not fit the samples done.
+    path = tmp_path / "h.ckpt"
+    kw = _partial_histogram(path)
+    _rewrite(path, change, rehash=True)
+    with pytest.raises(cn.CountnetsError, match=phrase):
+        cn.histogram_mc(PRIOR, ARCH, checkpoint=path, **kw)
+
+
+def test_estimate_counts_above_the_samples_done_are_refused(tmp_path):
+    path = tmp_path / "e.ckpt"
+    kw = dict(n_samples=8000, seed=3, chunk_size=1000, devices=1, chunks_per_step=1)
+    cn.estimate_mc(PRIOR, ARCH, ["and", "0x0"], max_seconds=1e-9, checkpoint=path, **kw)
+    _rewrite(path, lambda d: d["state"].update(hits=[1001, 0]), rehash=True)
+    with pytest.raises(cn.CountnetsError, match=r"hits\[0\] is 1001, outside 0..1000 for 1000 samples done"):
+        cn.estimate_mc(PRIOR, ARCH, ["and", "0x0"], checkpoint=path, **kw)
+
+
+def test_cli_refuses_a_tampered_checkpoint_with_one_line_and_exit_2(tmp_path, capsys):
+    ckpt = tmp_path / "run.ckpt"
+    base = ["histogram", "--n", "3", "--hidden", "3", "--samples", "4000", "--chunk-size", "1000", "--quiet",
+            "--checkpoint", str(ckpt), "--devices", "1", "--chunks-per-step", "1"]  # fmt: skip
+    assert cli.main([*base, "--max-seconds", "1e-9"]) == 0
+    _rewrite(ckpt, _double_counts, rehash=False)
+    capsys.readouterr()
+    assert cli.main(base) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"countnets: error: checkpoint '{ckpt}' was changed after countnets")
+
+
+def test_a_second_run_on_the_same_checkpoint_or_json_is_refused_naming_the_first(tmp_path, capsys):
+    # Before: both runs exited 0 and one silently overwrote the other's checkpoint (issue 12, item 4).
+    ckpt, out = tmp_path / "run.ckpt", tmp_path / "out.json"
+    first = _start([*KILL_ARGS, "--checkpoint", str(ckpt), "--checkpoint-every", "0", "--json", str(out), "--quiet"])
+    try:
+        _wait_for_chunks(first, ckpt, 2)
+        for argv in ([*KILL_ARGS, "--checkpoint", str(ckpt), "--quiet"],
+                     [*KILL_ARGS, "--json", str(out), "--quiet"]):  # fmt: skip
+            capsys.readouterr()
+            assert cli.main(argv) == 2
+            err = capsys.readouterr().err.strip().splitlines()
+            assert len(err) == 1 and f"is in use by another countnets run (PID {first.pid})" in err[0], err
+        assert first.poll() is None  # the first run is untouched
+    finally:
+        first.kill()
+        first.communicate()
+
+
+# ----------------------------------------------------------------------------- signals (issue 12, item 7)
+
+FAST = ["histogram", "--n", "2", "--hidden", "2", "--samples", "2048", "--chunk-size", "256", "--devices", "1",
+        "--chunks-per-step", "1", "--quiet"]  # fmt: skip
+
+
+def test_the_signal_handler_is_installed_before_parsing_and_an_early_sigint_stops(tmp_path, monkeypatch, capsys):
+    seen = []
+    real_build, real_prepare = cli.build_parser, cli._prepare
+
+    def build_parser():
+        seen.append(signal.getsignal(signal.SIGINT))
+        return real_build()
+
+    def prepare(args):  # a Ctrl-C while the command is being prepared, before any JAX work
+        out = real_prepare(args)
+        os.kill(os.getpid(), signal.SIGINT)
+        return out
+
+    monkeypatch.setattr(cli, "build_parser", build_parser)
+    monkeypatch.setattr(cli, "_prepare", prepare)
+    path = tmp_path / "r.json"
+    assert cli.main([*FAST, "--json", str(path)]) == cli.EXIT_INTERRUPTED
+    assert seen and seen[0] is not signal.default_int_handler  # ours, not Python's KeyboardInterrupt
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "countnets: interrupted by SIGINT before any work; nothing was computed"
+    ]
+    assert not path.exists() and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_second_sigint_exits_130_even_when_its_keyboardinterrupt_is_swallowed(monkeypatch, capsys):
+    # JAX's gc callback swallowed the KeyboardInterrupt of a second Ctrl-C and the run exited 3 (item 7).
+    real_run = cli._run_counting
+
+    def run(args):
+        os.kill(os.getpid(), signal.SIGINT)
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+        except KeyboardInterrupt:
+            pass  # as "Exception ignored in: <function _xla_gc_callback>" did
+        return real_run(args)
+
+    monkeypatch.setattr(cli, "_run_counting", run)
+    assert cli.main(FAST) == cli.EXIT_FORCED
+    assert "stopped at once by a second interrupt" in capsys.readouterr().err
+
+
+def test_help_documents_the_exit_codes():
+    text = " ".join(cli.build_parser().format_help().split())
+    for code in ("0 done", "2 bad input", "3 stopped by SIGINT/SIGTERM", "130 a second SIGINT/SIGTERM"):
+        assert code in text, code

@@ -50,14 +50,15 @@ def test_exact_histogram_matches_library(tmp_path):
 
 
 BAD = [
-    (["histogram", "--n", "0"], "n \\(number of inputs\\)"),
+    (["histogram", "--n", "0"], "argument --n: must be in 1..8, got 0"),
     (["histogram", "--n", "9"], "must be in 1..8"),
     (["estimate", "--n", "3", "--target", "0xzz"], "malformed hex"),
     (["estimate", "--n", "3", "--target", "0x100"], "out of range for n=3"),
     (["estimate", "--n", "3", "--target", "and,,or"], "comma-separated"),
-    (["histogram", "--n", "3", "--activation", "gelu"], "unknown activation 'gelu'"),
-    (["histogram", "--n", "3", "--samples", "-5"], "must be >= 0"),
-    (["histogram", "--n", "3", "--samples", "0"], "must be a positive int"),
+    (["histogram", "--n", "3", "--activation", "gelu"], "argument --activation: invalid choice: 'gelu'"),
+    # One message for every value out of range, naming the option (issue 12, item 11).
+    (["histogram", "--n", "3", "--samples", "-5"], "^countnets: error: argument --samples: must be a positive int, got -5$"),  # noqa: E501
+    (["histogram", "--n", "3", "--samples", "0"], "^countnets: error: argument --samples: must be a positive int, got 0$"),  # noqa: E501
     (["histogram", "--n", "3", "--samples", "lots"], "expected an int"),
     (
         ["histogram", "--n", "3", "--hidden", "8,8", "--prior", "lattice", "--values", "-1,0,1", "--exact"],
@@ -70,8 +71,8 @@ BAD = [
     ),
     (["histogram", "--n", "3", "--prior", "uniform"], "needs --bound"),
     (["histogram", "--n", "3", "--prior", "lattice"], "needs --values"),
-    (["histogram", "--n", "3", "--sigma-w", "-1"], "sigma_w must be > 0"),
-    (["histogram", "--n", "3", "--confidence", "2"], "confidence must be in"),
+    (["histogram", "--n", "3", "--sigma-w", "-1"], "argument --sigma-w: must be > 0, got -1"),
+    (["histogram", "--n", "3", "--confidence", "2"], "argument --confidence: must be in \\(0, 1\\), got 2"),
     (["histogram", "--n", "3", "--encoding", "bits"], "invalid choice"),
     (["histogram", "--n", "3", "--bogus"], "unrecognized arguments"),
     (["frobnicate"], "invalid choice"),
@@ -109,3 +110,64 @@ def test_plot_malformed_result_is_one_line_exit_2(tmp_path, content, capsys):
     code = cli.main(["plot", str(path)])
     err = capsys.readouterr().err
     assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+
+
+# ----------------------------------------------------------------------------- run behaviour (issue 12, items 8, 9)
+
+SMALL = ["histogram", "--n", "2", "--hidden", "2", "--samples", "2048", "--chunk-size", "256", "--devices", "1",
+         "--chunks-per-step", "1"]  # fmt: skip
+
+
+def test_checkpoints_are_saved_by_time_not_every_step_by_default(tmp_path, monkeypatch):
+    # Saving every step cost 2-2.8x the run time (item 8): the default is now 30 s, and always at exit.
+    from countnets import checkpoint
+
+    assert checkpoint.DEFAULT_EVERY_SECONDS == 30.0
+    assert "always saved when the run stops or ends (default 30.0)" in " ".join(
+        cli.build_parser()._subparsers._group_actions[0].choices["histogram"].format_help().split()
+    )
+    saves = []
+    real_save = checkpoint.save
+    monkeypatch.setattr(checkpoint, "save", lambda *a, **k: (saves.append(k["next_chunk"]), real_save(*a, **k)))
+    assert cli.main([*SMALL, "--quiet", "--checkpoint", str(tmp_path / "a.ckpt")]) == 0
+    assert saves == [8]  # 8 steps, one save: at the end
+    saves.clear()
+    assert cli.main([*SMALL, "--quiet", "--checkpoint", str(tmp_path / "b.ckpt"), "--checkpoint-every", "0"]) == 0
+    assert saves == list(range(1, 9))
+
+
+def test_a_resumed_run_is_labelled_with_its_own_rate_apart_from_the_totals(tmp_path, capsys):
+    ckpt, path = tmp_path / "r.ckpt", tmp_path / "r.json"
+    assert cli.main([*SMALL, "--checkpoint", str(ckpt), "--max-seconds", "1e-9"]) == 0
+    first = capsys.readouterr().out
+    assert "stopped by --max-seconds 1e-09 after 256 of 2,048 samples" in first  # item 9
+    assert cli.main([*SMALL, "--checkpoint", str(ckpt), "--json", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "histogram: 2,048 samples, seed 0 (resumed from 256); chunk size 256; this run " in out
+    assert f"resumed from checkpoint {ckpt} at 256 samples: this run 1,792 samples in " in out
+    assert json.loads(path.read_text())["checkpoint"]["resumed_from"] == 256
+
+
+def test_rel_width_says_why_it_stopped_or_why_it_could_not(capsys):
+    base = ["estimate", "--n", "2", "--hidden", "2", "--samples", "4096", "--chunk-size", "256", "--devices", "1",
+            "--chunks-per-step", "1"]  # fmt: skip
+    assert cli.main([*base, "--target", "0x0", "--rel-width", "0.5"]) == 0
+    out = capsys.readouterr().out
+    assert "stopped by --rel-width 0.5 after 256 of 4,096 samples: every target's interval half-width" in out
+    # Parity on 4 inputs has (almost surely) no hits in 4096 tiny networks: the run cannot stop early.
+    assert cli.main([*base, "--n", "4", "--target", "0x0,parity", "--rel-width", "0.5"]) == 0
+    out = capsys.readouterr().out
+    assert "--rel-width 0.5 was not reached within --samples 4,096: 0x6996 had no hits" in out
+
+
+@pytest.mark.parametrize("size, width", [((0, 0), 80), ((100, 30), None), (OSError, 80)])
+def test_the_progress_bar_falls_back_to_80_columns_when_the_terminal_reports_0(monkeypatch, size, width):
+    from countnets import driver
+
+    def terminal_size(fd):
+        if size is OSError:
+            raise OSError("not a terminal")
+        return os.terminal_size(size)
+
+    monkeypatch.setattr(os, "get_terminal_size", terminal_size)
+    assert driver.bar_width() == width

@@ -486,15 +486,16 @@ def test_cli_errors_are_one_line(capsys):
 @pytest.mark.parametrize(
     "command, options, message",
     [
-        ("train-vs-prior", ["--runs", "8", "--confidence", "1.5"], "confidence must be in (0, 1), got 1.5"),
-        ("train-vs-prior", ["--runs", "0"], "runs (trained networks) must be a positive int, got 0"),
-        ("flip", ["--runs", "8", "--confidence", "0"], "confidence must be in (0, 1), got 0.0"),
-        ("flip", ["--runs", "0"], "runs (trained networks) must be a positive int, got 0"),
-        ("flip", ["--runs", "8", "--b-rank", "0"], "--b-rank 0 is out of range"),
-        ("diverse", ["--runs", "0"], "runs (sequential runs per chain) must be a positive int, got 0"),
-        ("diverse", ["--runs", "2", "--chains", "0"], "chains must be a positive int, got 0"),
-        ("diverse", ["--runs", "2", "--confidence", "1"], "confidence must be in (0, 1), got 1.0"),
-        ("diverse", ["--runs", "2", "--b-rank", "0"], "--b-rank 0 is out of range"),
+        # The option is named, with one message per option (issue 12, item 11).
+        ("train-vs-prior", ["--runs", "8", "--confidence", "1.5"], "argument --confidence: must be in (0, 1), got 1.5"),
+        ("train-vs-prior", ["--runs", "0"], "argument --runs: must be a positive int, got 0"),
+        ("flip", ["--runs", "8", "--confidence", "0"], "argument --confidence: must be in (0, 1), got 0"),
+        ("flip", ["--runs", "0"], "argument --runs: must be a positive int, got 0"),
+        ("flip", ["--runs", "8", "--b-rank", "0"], "argument --b-rank: expected comma-separated positive ints"),
+        ("diverse", ["--runs", "0"], "argument --runs: must be a positive int, got 0"),
+        ("diverse", ["--runs", "2", "--chains", "0"], "argument --chains: must be a positive int, got 0"),
+        ("diverse", ["--runs", "2", "--confidence", "1"], "argument --confidence: must be in (0, 1), got 1"),
+        ("diverse", ["--runs", "2", "--b-rank", "0"], "argument --b-rank: must be a positive int, got 0"),
     ],
 )
 def test_cli_bad_run_options_exit_before_any_computation(monkeypatch, capsys, command, options, message):

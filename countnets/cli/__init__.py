@@ -1,40 +1,49 @@
 """The ``countnets`` command line: parse options into library objects, call one function, write JSON.
 
-Exit codes:
+Exit codes (also in every ``--help``, :data:`EXIT_CODES_HELP`):
 
 * 0: success (also a run stopped by ``--max-seconds`` or ``--rel-width``).
-* 2: bad input (options, values, files, environment variables): one line on stderr,
-  ``countnets: error: ...``, never a traceback.
-* 3: interrupted by SIGINT or SIGTERM: the current step was finished, the checkpoint
+* 2: bad input (options, values, files, environment variables, a checkpoint of
+  another run, an edited checkpoint, an output another run holds): one line on
+  stderr, ``countnets: error: ...``, never a traceback; also a result that could not
+  be written where asked (it is then kept elsewhere, and the message says where).
+* 3: stopped by SIGINT or SIGTERM: the current step was finished, the checkpoint
   (with ``--checkpoint``) saved, the partial result printed (and written with
   ``--json``, ``stopped_by: "interrupted"``). Rerun the same command to resume.
+  A signal before any work stops at once with this code too (nothing computed).
 * 130: a second SIGINT/SIGTERM while stopping: stopped at once; the checkpoint holds
   the last completed save.
+
+The signal handler is installed when :func:`main` starts, before parsing and before
+any JAX work.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import re
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any, NamedTuple
 
 from countnets import checkpoint as checkpoint_lib
 from countnets import estimators, results, sharding
 from countnets._errors import CountnetsError, check_finite_float
-from countnets.cli import circuits, training
+from countnets._version import __version__
+from countnets.cli import circuits, output, training
 from countnets.cli.options import (
     add_network_options,
     add_prior_options,
     add_run_options,
     arch_from_args,
+    check_applicable,
     check_output_path,
-    finite_float,
     nonneg_int,
+    positive_float,
+    positive_int,
     prior_from_args,
 )
 
@@ -71,6 +80,45 @@ EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 3
 EXIT_FORCED = 130
 
+EXIT_CODES_HELP = """exit codes:
+  0    done (also when stopped early by --max-seconds or --rel-width)
+  2    bad input: options, values, files, a checkpoint of another run or edited, an output
+       another run holds; or a result that could not be written where asked (the message
+       says where it was kept instead). One line on stderr.
+  3    stopped by SIGINT/SIGTERM (Ctrl-C): the step was finished, the partial result printed
+       and kept (--json, --checkpoint); rerun the same command to resume
+  130  a second SIGINT/SIGTERM: stopped at once; the checkpoint keeps its last save"""
+
+
+def _show_default(value: Any) -> str:
+    if isinstance(value, (tuple, list)):
+        return ",".join(_show_default(v) for v in value) if value else "none"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Help that keeps the exit-code table's layout and shows every option's default.
+
+    An option whose help does not already say its default (or that it is required)
+    gets `` (default: VALUE)``; flags and required options get none.
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if (
+            action.help is argparse.SUPPRESS
+            or not action.option_strings
+            or action.nargs == 0
+            or action.required
+            or action.default is None
+            or action.default is argparse.SUPPRESS
+            or "default" in text.lower()
+        ):
+            return text
+        return f"{text} (default: {_show_default(action.default).replace('%', '%%')})"
+
 
 class _Parser(argparse.ArgumentParser):
     """argparse with one-line errors (no usage dump) and exit code 2.
@@ -79,9 +127,18 @@ class _Parser(argparse.ArgumentParser):
     as values, not options.
     """
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, given: dict[str, str] | None = None, **kwargs):
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        kwargs.setdefault("epilog", EXIT_CODES_HELP)
         super().__init__(*args, **kwargs)
         self._negative_number_matcher = re.compile(r"^-[0-9.][0-9.,eE+-]*$")
+        # dest -> option string, for each option given on the command line (shared with subparsers)
+        self._owns_given = given is None
+        self._given: dict[str, str] = {} if given is None else given
+
+    def add_subparsers(self, **kwargs):
+        kwargs.setdefault("parser_class", functools.partial(_Parser, given=self._given))
+        return super().add_subparsers(**kwargs)
 
     def error(self, message: str):  # type: ignore[override]
         raise CountnetsError(message)
@@ -90,21 +147,33 @@ class _Parser(argparse.ArgumentParser):
         # argparse drops a lone "--" value (``--n=--``) and would return [] unconverted.
         if action.option_strings and action.nargs is None and arg_strings == ["--"]:
             self.error(f"argument {'/'.join(action.option_strings)}: expected one argument, got '--'")
+        if action.option_strings:
+            self._given[action.dest] = action.option_strings[0]
         return super()._get_values(action, arg_strings)
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+        if self._owns_given:  # the top-level parse; subparsers add to its record
+            self._given.clear()
+        parsed, extra = super().parse_known_args(args, namespace)
+        if self._owns_given:
+            parsed._given = dict(self._given)
+        return parsed, extra
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The full ``countnets`` argument parser."""
     parser = _Parser(prog="countnets", description="Measure prior volumes of functions of small neural networks.")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
 
     hist = sub.add_parser("histogram", help="histogram of functions implemented by prior samples")
     add_network_options(hist)
-    add_run_options(hist, default_samples=1_000_000)
+    add_run_options(hist, default_samples=1_000_000, samples_help="prior samples to draw")
     hist.add_argument("--exact", action="store_true", help="enumerate every lattice configuration instead of sampling")
     hist.add_argument(
-        "--max-exact", type=nonneg_int, default=estimators.DEFAULT_MAX_EXACT, help="limit on enumerated configurations"
-    )
+        "--max-exact", type=positive_int, default=estimators.DEFAULT_MAX_EXACT,
+        help="limit on enumerated configurations",
+    )  # fmt: skip
     hist.add_argument("--top", type=nonneg_int, default=10, help="report the K most frequent functions")
     hist.add_argument("--max-distinct", type=nonneg_int, default=estimators.DEFAULT_MAX_DISTINCT, metavar="K",
                       help="keep at most about K distinct functions on the host, the rest counted as 'other' "
@@ -112,30 +181,34 @@ def build_parser() -> argparse.ArgumentParser:
 
     est = sub.add_parser("estimate", help="prior mass of given target functions")
     add_network_options(est)
-    add_run_options(est, default_samples=1_000_000)
-    est.add_argument(
-        "--target",
-        required=True,
-        help="target functions: hex (0x8) or names (and, or, parity, x0, ...), comma-separated",
-    )
+    add_run_options(est, default_samples=1_000_000,
+                    samples_help="prior samples to draw, at most (--rel-width or --max-seconds may stop "
+                    "earlier)")  # fmt: skip
+    # --targets, as in the experiments; --target (the README's spelling) stays as a hidden alias.
+    est.add_argument("--targets", dest="target", default=None, metavar="TARGETS",
+                     help="target functions: hex (0x8) or names (and, or, parity, x0, ...), comma-separated "
+                     "(required)")  # fmt: skip
+    est.add_argument("--target", dest="target", default=None, help=argparse.SUPPRESS)
     est.add_argument("--exact", action="store_true", help="enumerate every lattice configuration instead of sampling")
     est.add_argument(
-        "--max-exact", type=nonneg_int, default=estimators.DEFAULT_MAX_EXACT, help="limit on enumerated configurations"
-    )
+        "--max-exact", type=positive_int, default=estimators.DEFAULT_MAX_EXACT,
+        help="limit on enumerated configurations",
+    )  # fmt: skip
     est.add_argument(
         "--rel-width",
-        type=finite_float,
+        type=positive_float,
         default=None,
-        help="stop when every target's interval half-width / p is below this",
+        help="stop when every target's interval half-width / p is below this (default: off)",
     )
 
-    plot = sub.add_parser("plot", help="draw PNG figures from a saved serial-parallel or detour result")
+    plot = sub.add_parser("plot", help="draw the figures of a saved result (any kind countnets writes)")
     plot.add_argument("result", help="a result JSON written with --json")
-    plot.add_argument("--out", default=None, help="figure path (default: the JSON path with .png)")
+    plot.add_argument("--out", default=None,
+                      help="figure path; more figures get _NAME suffixes (default: the JSON path, .png)")  # fmt: skip
     plot.set_defaults(_run=_run_plot)
 
     exp = sub.add_parser("experiment", help="run a circuit or training experiment")
-    exp_sub = exp.add_subparsers(dest="experiment", required=True, parser_class=_Parser)
+    exp_sub = exp.add_subparsers(dest="experiment", required=True)
     for command in EXPERIMENTS:
         command.add_parser(exp_sub).set_defaults(_run=command.run, _checkpoints=command.checkpoints)
     return parser
@@ -147,7 +220,7 @@ def _run_counting(args: argparse.Namespace) -> results.CountResult:
     progress = not args.quiet
     targets = [t for t in args.target.split(",")] if args.command == "estimate" else []
     if args.command == "estimate" and not all(t.strip() for t in targets):
-        raise CountnetsError(f"--target must be a comma-separated list of functions, got {args.target!r}")
+        raise CountnetsError(f"--targets must be a comma-separated list of functions, got {args.target!r}")
     common = dict(
         encoding=args.encoding,
         chunk_size=args.chunk_size,
@@ -187,8 +260,15 @@ def _run_counting(args: argparse.Namespace) -> results.CountResult:
 def _run_plot(args: argparse.Namespace) -> int:
     from countnets import plotting
 
+    result = results.load_json(args.result)
     out = args.out or str(args.result).removesuffix(".json") + ".png"
-    for path in plotting.plot_result(results.load_json(args.result), out):
+    for path in plotting.output_paths(result.kind, out):
+        check_output_path(str(path), "--out" if args.out else "the figure path")
+    try:
+        written = plotting.plot_result(result, out)
+    except CountnetsError as err:
+        raise CountnetsError(f"result {args.result!r}: {err}") from None
+    for path in written:
         print(f"wrote {path}")
     return 0
 
@@ -197,15 +277,12 @@ def _prepare(args: argparse.Namespace) -> sharding.DistributedConfig | None:
     """Validate the run, output and multi-process options (before JAX starts); the distributed config."""
     if not hasattr(args, "devices"):  # a command without run options (plot)
         return None
+    if getattr(args, "command", None) == "estimate" and args.target is None:
+        raise CountnetsError("the following arguments are required: --targets")
+    check_applicable(args, getattr(args, "_given", {}))
     dist = sharding.distributed_config(args.coordinator, args.num_processes, args.process_id)
     check_finite_float("--checkpoint-every", args.checkpoint_every, non_negative=True)
-    for option in ("json", "checkpoint"):
-        value = getattr(args, option, None)
-        if value is not None:
-            check_output_path(value, f"--{option}")
-    if args.checkpoint is not None:
-        if args.json is not None and Path(args.json).resolve() == Path(args.checkpoint).resolve():
-            raise CountnetsError("--checkpoint and --json must be different files")
+    output.check_outputs(args)
     if args.devices is not None and args.chunks_per_step:
         total = args.devices * (dist.num_processes if dist else 1)
         if args.chunks_per_step % total:
@@ -236,12 +313,102 @@ def _interrupted_message(signal_name: str | None, result: results.CountResult | 
     return f"countnets: {what}; no checkpoint was kept (use --checkpoint PATH to make a run resumable)"
 
 
+_FORCED_MESSAGE = "countnets: stopped at once by a second interrupt; a checkpoint keeps its last save"
+
+
+def _counting_table(result: results.CountResult) -> str:
+    table = results.format_table(result)
+    if result.extra.get("other"):
+        table += (
+            f"\nhistogram bounded by --max-distinct {result.extra['max_distinct']}: "
+            f"{result.extra['other']:,} samples not attributed to a kept function; "
+            "kept counts are lower bounds, each at most "
+            f"{result.extra['max_undercount']:,} below the truth (intervals widened to cover it)"
+        )
+    return table
+
+
+def _exit_code(code: int, result: results.CountResult | None, args: argparse.Namespace, lead: bool) -> int:
+    """The exit code after a run that returned ``code``: 3 if a signal stopped it, 130 after a second signal."""
+    if checkpoint_lib.signal_count() >= 2:
+        print(_FORCED_MESSAGE, file=sys.stderr)
+        return EXIT_FORCED
+    signal_name = checkpoint_lib.interrupt_signal()
+    interrupted = result.stopped_by == "interrupted" if result is not None else signal_name is not None
+    if not interrupted:
+        return code
+    if lead:
+        print(_interrupted_message(signal_name, result, args), file=sys.stderr)
+    return EXIT_INTERRUPTED if code == EXIT_OK else code
+
+
+# A library check names its parameter; on the command line the message names the option.
+_OPTION_OF = {
+    "n_samples (sample count)": "--samples",
+    "n (number of inputs)": "--n",
+    "chunk_size": "--chunk-size",
+    "chunks_per_step": "--chunks-per-step",
+    "seed": "--seed",
+    "devices": "--devices",
+    "max_seconds": "--max-seconds",
+    "rel_halfwidth": "--rel-width",
+    "checkpoint_every": "--checkpoint-every",
+    "confidence": "--confidence",
+    "sigma_w": "--sigma-w",
+    "sigma_b": "--sigma-b",
+    "bound": "--bound",
+    "lattice value": "--values",
+    "lattice values": "--values",
+    "hidden width": "--hidden",
+    "d (stream width)": "--width",
+    "w (block width)": "--block-width",
+    "w (hidden width)": "--width",
+    "L (number of blocks)": "--blocks",
+    "branch_scale": "--branch-scale",
+    "branch scale": "--branch-scale",
+    "top": "--top",
+    "max_distinct": "--max-distinct",
+    "learning rate": "--lr",
+    "hinge margin": "--margin",
+    "momentum": "--momentum",
+    "max_steps": "--max-steps",
+    "reward": "--reward",
+    "lambda": "--lambdas",
+    "runs (trained networks)": "--runs",
+    "runs (sequential runs per chain)": "--runs",
+    "chains": "--chains",
+    "training set size": "--train-size",
+}
+_PARAMETER = re.compile("^(" + "|".join(re.escape(k) for k in sorted(_OPTION_OF, key=len, reverse=True)) + ") ")
+
+
+def _name_options(message: str) -> str:
+    """``message`` with a leading library parameter name replaced by its option (``n_samples`` -> ``--samples``)."""
+    return _PARAMETER.sub(lambda m: _OPTION_OF[m.group(1)] + " ", message, count=1)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``countnets``; returns the process exit code (see the module docstring)."""
+    """Entry point of ``countnets``; returns the process exit code (see the module docstring).
+
+    The SIGINT/SIGTERM handler is installed first, before parsing and before any JAX
+    work, so an early Ctrl-C is never lost.
+    """
+    with _signal_guard():
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as stop:  # --help, --version
+            return int(stop.code or 0)
         dist = _prepare(args)
+        signal_name = checkpoint_lib.interrupt_signal()
+        if signal_name is not None:
+            print(f"countnets: interrupted by {signal_name} before any work; nothing was computed", file=sys.stderr)
+            return EXIT_INTERRUPTED
         if dist is not None:
             sharding.initialize_distributed(dist)
         lead = dist is None or dist.process_id == 0
@@ -254,41 +421,20 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"--checkpoint {args.checkpoint} was given, but this command's counting loop cannot save checkpoints; "
                 "run it without --checkpoint"
             )
-        with _signal_guard():
+        with output.output_locks(args) if lead else contextlib.nullcontext():
             if hasattr(args, "_run"):
-                code = int(args._run(args))
-                signal_name = checkpoint_lib.interrupt_signal()
-                if signal_name is not None and code == EXIT_OK:
-                    print(_interrupted_message(signal_name, None, args), file=sys.stderr)
-                    return EXIT_INTERRUPTED
-                return code
+                return _exit_code(int(args._run(args)), None, args, lead)
             result = _run_counting(args)
-            signal_name = checkpoint_lib.interrupt_signal()
-        if lead and args.json:
-            results.save_json(result, args.json)
+            return _exit_code(output.finish(args, result, _counting_table(result)), result, args, lead)
     except CountnetsError as err:
-        print(f"countnets: error: {err}", file=sys.stderr)
+        print(f"countnets: error: {_name_options(str(err))}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except OSError as err:
         print(f"countnets: error: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
-        print("countnets: stopped at once by an interrupt; a checkpoint keeps its last save", file=sys.stderr)
+        print(_FORCED_MESSAGE, file=sys.stderr)
         return EXIT_FORCED
-    if lead and not args.quiet:
-        print(results.format_table(result))
-        if result.extra.get("other"):
-            print(
-                f"histogram bounded by --max-distinct {result.extra['max_distinct']}: "
-                f"{result.extra['other']:,} samples not attributed to a kept function; "
-                "kept counts are lower bounds, each at most "
-                f"{result.extra['max_undercount']:,} below the truth (intervals widened to cover it)"
-            )
-    if result.stopped_by == "interrupted":
-        if lead:
-            print(_interrupted_message(signal_name, result, args), file=sys.stderr)
-        return EXIT_INTERRUPTED
-    return EXIT_OK
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -5,13 +5,16 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from countnets import boolean, plotting, results
+from countnets import boolean, plotting
 from countnets import checkpoint as checkpoint_lib
 from countnets._errors import CountnetsError
-from countnets.cli.options import add_prior_options, add_run_options, nonneg_int, prior_from_args
+from countnets.boolean import MAX_INPUTS
+from countnets.cli import output
+from countnets.cli.options import add_prior_options, add_run_options, inputs_count, positive_int, prior_from_args
 from countnets.estimators import DEFAULT_MAX_EXACT
 from countnets.experiments.detour import KINDS, format_detour, goal_detour, write_erase
 from countnets.experiments.serial_parallel import format_serial_parallel, serial_parallel
+from countnets.measures import parse_branch_scales
 from countnets.passes import ALL
 from countnets.results import CountResult
 
@@ -28,31 +31,47 @@ __all__ = [
 
 
 def blocks_list(text: str) -> tuple[int, ...]:
-    """Comma-separated block counts L."""
+    """Comma-separated block counts L >= 1."""
     try:
         values = tuple(int(part) for part in text.split(","))
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated block counts, got {text!r}") from None
+    if any(v < 1 for v in values):
+        raise argparse.ArgumentTypeError(f"expected comma-separated block counts >= 1, got {text!r}")
     return values
 
 
-def add_circuit_options(parser: argparse.ArgumentParser, *, resmlp: bool, default_samples: int) -> None:
+def branch_scales(text: str) -> str:
+    """Comma-separated branch scales: numbers or ``invsqrt`` (checked here, passed on as written)."""
+    try:
+        parse_branch_scales(text)
+    except CountnetsError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return text
+
+
+def add_circuit_options(
+    parser: argparse.ArgumentParser, *, resmlp: bool, default_samples: int, samples_help: str, width_help: str
+) -> None:
     """Network, prior, target and run options shared by the circuit experiments."""
     g = parser.add_argument_group("network")
-    g.add_argument("--n", type=nonneg_int, required=True, help="number of Boolean inputs, 1..8")
+    g.add_argument("--n", type=inputs_count, required=True, help=f"number of Boolean inputs, 1..{MAX_INPUTS}")
     if resmlp:
-        g.add_argument("--width", type=nonneg_int, default=8, help="ResMLP stream width d")
-        g.add_argument("--block-width", type=nonneg_int, default=8, help="ResMLP block hidden width w")
+        g.add_argument("--width", type=positive_int, default=8, help=width_help)
+        g.add_argument("--block-width", type=positive_int, default=8, help="ResMLP block hidden width w")
         g.add_argument("--blocks", type=blocks_list, default=(1, 2, 4), help="block counts L, comma-separated")
-        g.add_argument("--branch-scale", default="1", help="branch scales alpha, comma-separated: numbers or invsqrt")
-    g.add_argument("--encoding", choices=boolean.ENCODINGS, default="01", help="input encoding (default %(default)s)")
+        g.add_argument("--branch-scale", type=branch_scales, default="1",
+                       help="branch scales alpha, comma-separated: numbers or invsqrt (1/sqrt(L))")  # fmt: skip
+    g.add_argument("--encoding", choices=boolean.ENCODINGS, default="01", help="input encoding")
     g.add_argument("--targets", default=ALL, help="'all' (every function) or functions: hex or names, comma-separated")
     add_prior_options(parser)
-    add_run_options(parser, default_samples=default_samples)
+    add_run_options(parser, default_samples=default_samples, samples_help=samples_help)
     r = parser.add_argument_group("circuit run")
     r.add_argument("--exact", action="store_true", help="enumerate every lattice configuration instead of sampling")
-    r.add_argument("--max-exact", type=nonneg_int, default=DEFAULT_MAX_EXACT, help="limit on enumerated configurations")
-    r.add_argument("--plot", default=None, help="write PNG figures to this path (suffixes added per figure)")
+    r.add_argument("--max-exact", type=positive_int, default=DEFAULT_MAX_EXACT,
+                   help="limit on enumerated configurations")  # fmt: skip
+    r.add_argument("--plot", default=None, metavar="PATH",
+                   help="write PNG figures to this path, suffixes added per figure (default: no figures)")  # fmt: skip
 
 
 def common_kwargs(args: argparse.Namespace) -> dict[str, Any]:
@@ -77,17 +96,8 @@ def common_kwargs(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def finish(args: argparse.Namespace, result: CountResult, table: str) -> int:
-    """Write JSON and figures as asked, print the table unless ``--quiet``."""
-
-    if args.json:
-        results.save_json(result, args.json)
-    if args.plot:
-        for path in plotting.plot_result(result, args.plot):
-            if not args.quiet:
-                print(f"wrote {path}")
-    if not args.quiet:
-        print(table)
-    return 0
+    """Print the table unless ``--quiet``, then write JSON and figures as asked (see :func:`output.finish`)."""
+    return output.finish(args, result, table, plotting.plot_result)
 
 
 def add_serial_parallel_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -98,7 +108,11 @@ def add_serial_parallel_parser(subparsers: Any) -> argparse.ArgumentParser:
         description="Volume of ResMLP parameter space implementing functions in parallel (k* <= 1) "
         "versus serially (k* >= 2), per block count and branch scale.",
     )
-    add_circuit_options(p, resmlp=True, default_samples=200_000)
+    add_circuit_options(
+        p, resmlp=True, default_samples=200_000, width_help="ResMLP stream width d",
+        samples_help="prior samples per block count L: each L is a pass of its own over deeper networks, "
+        "hence a lower default than histogram's 1000000",
+    )  # fmt: skip
     return p
 
 
@@ -121,10 +135,19 @@ def add_detour_parser(subparsers: Any) -> argparse.ArgumentParser:
         "goal: GoalNets implementing f via a goal g (summed over g) vs directly. --width is d for "
         "write-erase and the hidden width w for goal.",
     )
-    p.add_argument("--kind", choices=KINDS, required=True, help="which detour")
-    add_circuit_options(p, resmlp=True, default_samples=200_000)
+    p.add_argument("--kind", choices=KINDS, required=True, help="which detour (required)")
+    add_circuit_options(
+        p, resmlp=True, default_samples=200_000,
+        width_help="write-erase: ResMLP stream width d; goal: GoalNet hidden width w (default: 8)",
+        samples_help="prior samples: each network is evaluated once per intervention (with and without the "
+        "detour), hence a lower default than histogram's 1000000",
+    )  # fmt: skip
     # Unset means the kind's default; --kind goal refuses the ResMLP-only options.
     p.set_defaults(blocks=None, branch_scale=None, block_width=None, width=None)
+    kind_defaults = {"blocks": "3", "block_width": "8", "branch_scale": "1"}
+    for action in p._actions:
+        if action.dest in kind_defaults:
+            action.help = f"{action.help} (default: {kind_defaults[action.dest]}; --kind write-erase only)"
     return p
 
 

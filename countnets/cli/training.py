@@ -5,17 +5,20 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from countnets import boolean, results, statistics, training_plots
+from countnets import boolean, statistics, training_plots
 from countnets._errors import CountnetsError, check_positive_int
 from countnets.architectures import GoalNet
-from countnets.cli import options
+from countnets.cli import options, output
 from countnets.cli.options import (
     add_network_options,
     add_run_options,
     finite_float,
-    float_list,
     int_list,
+    nonneg_float,
+    nonneg_float_list,
     nonneg_int,
+    positive_float,
+    positive_int,
     prior_from_args,
 )
 from countnets.estimators import DEFAULT_MAX_EXACT
@@ -55,35 +58,39 @@ def point_list(text: str) -> tuple[int, ...]:
 
 
 def add_training_options(
-    parser: argparse.ArgumentParser, *, default_samples: int, default_runs: int, runs_help: str
+    parser: argparse.ArgumentParser, *, default_samples: int, default_runs: int, runs_help: str, samples_help: str
 ) -> None:
     """Network, prior, run, training-set and optimiser options."""
     add_network_options(parser, arch_choices=("mlp", "resmlp", "goalnet"))
-    if not any("--goal-width" in a.option_strings for a in parser._actions):
-        parser.add_argument("--goal-width", type=nonneg_int, default=8, help="GoalNet hidden width w")
-    add_run_options(parser, default_samples=default_samples)
+    # GoalNet's hidden width is --width, as in ``detour --kind goal``; --goal-width is its old name.
+    parser.add_argument("--goal-width", dest="width", type=positive_int, help=argparse.SUPPRESS)
+    add_run_options(parser, default_samples=default_samples, samples_help=samples_help)
     parser.set_defaults(chunk_size=DEFAULT_EXPERIMENT_CHUNK)
     t = parser.add_argument_group("training")
     t.add_argument(
-        "--target", required=True, help="target f*: hex truth table (0x...) or a name (and, or, majority, x0, ...)"
-    )
+        "--target", required=True,
+        help="target f*: hex truth table (0x...) or a name (and, or, majority, x0, ...) (required)",
+    )  # fmt: skip
     s = t.add_mutually_exclusive_group(required=True)
-    s.add_argument("--train-points", type=point_list, default=None, help="training points S, e.g. 0,1,5,9")
-    s.add_argument(
-        "--train-size", type=nonneg_int, default=None, help="a seeded random subset of m points (seed --seed)"
-    )
-    t.add_argument("--optimizer", choices=OPTIMIZERS, default="adam", help="optax optimiser (default %(default)s)")
+    s.add_argument("--train-points", type=point_list, default=None,
+                   help="training points S, e.g. 0,1,5,9 (this or --train-size is required)")  # fmt: skip
+    s.add_argument("--train-size", type=positive_int, default=None,
+                   help="a seeded random subset of m points, seed --seed "
+                   "(this or --train-points is required)")  # fmt: skip
+    t.add_argument("--optimizer", choices=OPTIMIZERS, default="adam", help="optax optimiser")
     t.add_argument(
-        "--lr", type=finite_float, default=None, help="learning rate (default: sgd 0.5, momentum 0.1, adam 0.02)"
+        "--lr", type=positive_float, default=None, help="learning rate (default: sgd 0.5, momentum 0.1, adam 0.02)"
     )
     t.add_argument("--momentum", type=finite_float, default=0.9, help="momentum coefficient of --optimizer momentum")
     t.add_argument("--loss", choices=LOSSES, default="logistic", help="loss on the output pre-activation")
-    t.add_argument("--margin", type=finite_float, default=1.0, help="hinge margin")
+    t.add_argument("--margin", type=nonneg_float, default=1.0, help="margin of --loss hinge")
     t.add_argument("--max-steps", type=nonneg_int, default=2000, help="step budget per network")
-    t.add_argument("--runs", type=nonneg_int, default=default_runs, help=runs_help)
+    t.add_argument("--runs", type=positive_int, default=default_runs, help=runs_help)
     t.add_argument("--exact", action="store_true", help="exact conditional prior by lattice enumeration")
-    t.add_argument("--max-exact", type=nonneg_int, default=DEFAULT_MAX_EXACT, help="limit on enumerated configurations")
-    t.add_argument("--plot", default=None, help="write a PNG figure to this path")
+    t.add_argument("--max-exact", type=positive_int, default=DEFAULT_MAX_EXACT,
+                   help="limit on enumerated configurations")  # fmt: skip
+    t.add_argument("--plot", default=None, metavar="PATH",
+                   help="write a figure to this path, format from its suffix (default: no figure)")  # fmt: skip
 
 
 def check_run_options(args: argparse.Namespace, *, runs_name: str) -> None:
@@ -108,7 +115,7 @@ def check_run_options(args: argparse.Namespace, *, runs_name: str) -> None:
 def arch_from_args(args: argparse.Namespace) -> Any:
     """MLP, ResMLP or GoalNet from the network options."""
     if args.arch == "goalnet":
-        return GoalNet(args.n, args.goal_width)
+        return GoalNet(args.n, args.width)
     return options.arch_from_args(args)
 
 
@@ -150,19 +157,8 @@ def run_kwargs(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def finish(args: argparse.Namespace, result: CountResult, table: str, plot: Any = None) -> int:
-    """Write JSON and the figure as asked; print the table unless ``--quiet``."""
-
-    if args.json:
-        results.save_json(result, args.json)
-    if args.plot:
-        if plot is None:
-            raise CountnetsError("this experiment has no plot")
-        path = plot(result, args.plot)
-        if not args.quiet:
-            print(f"wrote {path}")
-    if not args.quiet:
-        print(table)
-    return 0
+    """Print the table unless ``--quiet``, then write JSON and the figure as asked (see :func:`output.finish`)."""
+    return output.finish(args, result, table, plot)
 
 
 def hex_list(text: str) -> tuple[str, ...]:
@@ -179,21 +175,25 @@ def add_flip_parser(subparsers: Any) -> argparse.ArgumentParser:
         "at which training, and the exp(-lambda l_B)-tilted prior, find B at least as often as A.",
     )
     add_training_options(
-        p, default_samples=1_000_000, default_runs=1024, runs_help="trained networks per (pair, lambda)"
-    )
+        p, default_samples=1_000_000, default_runs=1024, runs_help="trained networks per (pair, lambda)",
+        samples_help="prior samples for the conditional prior P_prior(f|S) and the odds",
+    )  # fmt: skip
     f = p.add_argument_group("flip")
     f.add_argument(
-        "--a", default=None, help="policy A (hex or name); default: the most probable function under P_prior(.|S)"
+        "--a", default=None, help="policy A, hex or name (default: the most probable function under P_prior(.|S))"
     )
-    f.add_argument("--b", type=hex_list, default=(), help="policy B (hex or names), comma-separated for several pairs")
-    f.add_argument(
-        "--b-rank", type=int_list, default=(), help="B = the k-th most probable function(s) fitting S, e.g. 2,5"
-    )
-    f.add_argument("--pairs", type=nonneg_int, default=None, help="K pairs: B = the 2nd .. (K+1)-th most probable")
-    f.add_argument(
-        "--lambdas", type=float_list, default=DEFAULT_LAMBDAS, help="training pressure sweep, comma-separated"
-    )
-    f.add_argument("--tilt-lambdas", type=float_list, default=None, help="tilted-prior sweep (default: --lambdas)")
+    f.add_argument("--b", type=hex_list, default=(),
+                   help="policy B (hex or names), comma-separated for several pairs "
+                   "(default: see --b-rank)")  # fmt: skip
+    f.add_argument("--b-rank", type=int_list, default=(),
+                   help="B = the k-th most probable function(s) fitting S, e.g. 2,5 (default: 2 when no --b, "
+                   "--b-rank or --pairs is given)")  # fmt: skip
+    f.add_argument("--pairs", type=positive_int, default=None,
+                   help="K pairs: B = the 2nd .. (K+1)-th most probable (default: none)")  # fmt: skip
+    f.add_argument("--lambdas", type=nonneg_float_list, default=DEFAULT_LAMBDAS,
+                   help="training pressure sweep, comma-separated")  # fmt: skip
+    f.add_argument("--tilt-lambdas", type=nonneg_float_list, default=None,
+                   help="tilted-prior sweep (default: --lambdas)")  # fmt: skip
     return p
 
 
@@ -223,16 +223,19 @@ def add_diverse_parser(subparsers: Any) -> argparse.ArgumentParser:
         description="Distinct functions found by K sequential runs, each rewarded for disagreeing off S with the "
         "earlier runs' functions, against independent restarts; and the first run at which B appears.",
     )
-    add_training_options(p, default_samples=200_000, default_runs=20, runs_help="sequential runs per chain")
+    add_training_options(
+        p, default_samples=200_000, default_runs=20, runs_help="sequential runs per chain",
+        samples_help="prior samples for P_prior(.|S), used only to rank functions for --b-rank, "
+        "hence a lower default than flip's 1000000",
+    )  # fmt: skip
     d = p.add_argument_group("diverse")
-    d.add_argument("--chains", type=nonneg_int, default=64, help="independent chains run side by side")
+    d.add_argument("--chains", type=positive_int, default=64, help="independent chains run side by side")
     d.add_argument(
-        "--reward", type=finite_float, default=1.0, help="reward strength mu for disagreeing with found functions"
+        "--reward", type=positive_float, default=1.0, help="reward strength mu for disagreeing with found functions"
     )
-    d.add_argument("--b", default=None, help="function B to look for (hex or name)")
-    d.add_argument(
-        "--b-rank", type=nonneg_int, default=None, help="B = the k-th most probable function under P_prior(.|S)"
-    )
+    d.add_argument("--b", default=None, help="function B to look for, hex or name (default: see --b-rank)")
+    d.add_argument("--b-rank", type=positive_int, default=None,
+                   help="B = the k-th most probable function under P_prior(.|S) (default: 5 when no --b)")  # fmt: skip
     return p
 
 
@@ -260,7 +263,10 @@ def add_train_vs_prior_parser(subparsers: Any) -> argparse.ArgumentParser:
         description="Train many networks from the prior on S and compare where they land with the prior "
         "conditioned on fitting S (Mingard et al. 2021).",
     )
-    add_training_options(p, default_samples=1_000_000, default_runs=4096, runs_help="networks to train")
+    add_training_options(
+        p, default_samples=1_000_000, default_runs=4096, runs_help="networks to train",
+        samples_help="prior samples for the conditional prior P_prior(f|S)",
+    )  # fmt: skip
     p.add_argument("--min-count", type=nonneg_int, default=5, help="counts needed in both to enter the correlation")
     p.add_argument("--bootstrap", type=nonneg_int, default=1000, help="bootstrap resamples for the TV interval")
     return p

@@ -229,6 +229,7 @@ def serial_parallel(
     measure = measures.effective_depth(specs)
     entries, estimates = [], []
     total_samples, nonfinite_total, near_total, stopped = 0, 0, 0, "samples"
+    resumed_total, seconds_before_total = 0, 0.0
     start = time.perf_counter()
     source = outcome = None
     for L in blocks:
@@ -242,6 +243,8 @@ def serial_parallel(
         done, stopped_by, seconds = outcome.samples, outcome.stopped_by, outcome.seconds
         stopped = stopped_by if stopped_by != "samples" else stopped
         total_samples += done
+        resumed_total += outcome.resumed_from
+        seconds_before_total += outcome.seconds_before
         nonfinite_total += acc.nonfinite
         near_total += acc.near
         for index, (spec, arch) in enumerate(zip(specs, archs, strict=True)):
@@ -265,8 +268,9 @@ def serial_parallel(
                     )
                 )
     outcome = dataclasses.replace(
-        outcome, samples=total_samples, stopped_by=stopped, seconds=time.perf_counter() - start
-    )  # type: ignore[arg-type]
+        outcome, samples=total_samples, stopped_by=stopped, seconds=time.perf_counter() - start,
+        resumed_from=resumed_total, seconds_before=seconds_before_total,
+    )  # type: ignore[arg-type]  # fmt: skip
     return passes.finish(
         KIND, config, exact=exact, seed=seed, source=source, outcome=outcome, estimates=estimates,
         nonfinite=nonfinite_total, near=near_total,
