@@ -18,6 +18,10 @@ proposal kernel is reversible with respect to the prior itself:
   symmetrised (``d`` or ``V - d`` by a fair coin), so the proposal is exactly symmetric
   and the uniform law on the lattice is invariant. Step: ``r`` in [1/P, 1].
 
+:func:`level_kernel` is one level of a splitting run on a population: resample the
+particles at or above the level (:func:`resample`), then ``sweeps`` sweeps of the move,
+each particle proposing once per sweep, optionally adapting the step.
+
 Keys are raw threefry2x32 words (shape ``(2,)``, uint32); :func:`subkey` derives the
 key of draw ``i`` with ``fold_in``, so every draw depends only on (key, i).
 
@@ -36,17 +40,17 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float, Int, UInt32
+from jaxtyping import Array, Bool, Float, Int, UInt32
 
 from countnets import _threefry
 from countnets._errors import CountnetsError
 from countnets.layout import ParamSpec, layout_size
 from countnets.priors import Gaussian, Lattice, Uniform
 
-__all__ = ["Move", "invariant_move", "subkey", "adapt_step"]
+__all__ = ["Move", "invariant_move", "subkey", "reflect", "adapt_step", "resample", "level_kernel"]
 
 
-def subkey(key: UInt32[Array, " 2"], index: Int[Array, ""] | int) -> UInt32[Array, " 2"]:
+def subkey(key: UInt32[Array, " 2"], index: Int[Array, ""] | UInt32[Array, ""] | int) -> UInt32[Array, " 2"]:
     """The raw key words of draw ``index``: ``fold_in(key, index)`` (threefry2x32, non-partitionable)."""
     with jax.threefry_partitionable(False):
         folded = jax.random.fold_in(jax.random.wrap_key_data(key, impl="threefry2x32"), jnp.asarray(index, jnp.uint32))
@@ -167,3 +171,73 @@ def adapt_step(
     """One Robbins-Monro update: ``log step += gain (acceptance - target)``, clipped to ``[log lo, log hi]``."""
     out = log_step + jnp.float32(gain) * (acceptance - jnp.float32(target))
     return jnp.clip(out, jnp.float32(np.log(lo)), jnp.float32(np.log(hi)))
+
+
+def resample(key: UInt32[Array, " 2"], alive: Bool[Array, " n"]) -> tuple[Int[Array, " n"], Int[Array, ""]]:
+    """Indices of N particles drawn from the alive ones, and the alive count.
+
+    The alive particles are put in a uniformly random order (sorted by random uint32
+    keys) and particle ``i`` copies the ``(i mod count)``-th: each survivor gets
+    ``floor(N / count)`` copies or one more, with expectation exactly ``N / count``
+    (an unbiased resampling with less variance than multinomial). With no alive
+    particle the indices are ``0 .. N - 1`` and the count is 0.
+    """
+    n = alive.shape[0]
+    count = jnp.sum(alive, dtype=jnp.int32)
+    u = _threefry.bits(key, n, 1)[:, 0]
+    _, _, order = jax.lax.sort(((~alive).astype(jnp.uint32), u, jnp.arange(n, dtype=jnp.int32)), num_keys=2)
+    return order[jnp.arange(n, dtype=jnp.int32) % jnp.maximum(count, 1)], count
+
+
+Kernel = Callable[..., tuple[Array, ...]]
+
+
+def level_kernel(
+    score_fn: Callable[[Array], Array], move: Move, sweeps: int, *, adapt: bool, target: float, gain: float
+) -> Kernel:
+    """``kernel(key, theta, scores, level, log_step)``: resample at ``level``, then ``sweeps`` move sweeps.
+
+    A proposal is accepted iff its score is at least ``level``, so the kernel leaves the
+    prior restricted to ``{score >= level}`` invariant. With ``adapt`` the step follows
+    :func:`adapt_step` after each sweep (for the pilot); without, it stays fixed (replicas).
+    Keys: ``subkey(key, 0)`` resamples, ``subkey(key, s + 1)`` drives sweep ``s``.
+
+    Args:
+      score_fn: ``scores(theta: (particles, n_params)) -> (particles,)`` float32.
+      move: the prior's :class:`Move`.
+      sweeps: sweeps per level.
+      adapt, target, gain: step adaptation (see :func:`adapt_step`).
+
+    Returns:
+      ``kernel`` returning ``(theta, scores, count, accepted, log_step, rates, steps)``:
+      the moved population, the survivors before resampling (int32), the accepted
+      proposals (int32), the final log step, and each sweep's acceptance rate and step
+      (float32 ``(sweeps,)``).
+    """
+
+    def kernel(key, theta, scores, level, log_step):
+        n = theta.shape[0]
+        idx, count = resample(subkey(key, 0), scores >= level)
+        theta, scores = theta[idx], scores[idx]
+
+        def sweep(s, carry):
+            theta, scores, log_step, accepted, rates, steps = carry
+            step = jnp.exp(log_step)
+            proposal = move.propose(subkey(key, s + 1), theta, step)
+            new = score_fn(proposal)
+            ok = new >= level
+            theta = jnp.where(ok[:, None], proposal, theta)
+            scores = jnp.where(ok, new, scores)
+            n_ok = jnp.sum(ok, dtype=jnp.int32)
+            rate = n_ok.astype(jnp.float32) / jnp.float32(n)
+            rates, steps = rates.at[s].set(rate), steps.at[s].set(step)
+            if adapt:
+                log_step = adapt_step(log_step, rate, target, gain, move.min_step, move.max_step)
+            return theta, scores, log_step, accepted + n_ok, rates, steps
+
+        zeros = jnp.zeros((sweeps,), jnp.float32)
+        carry = (theta, scores, jnp.asarray(log_step, jnp.float32), jnp.int32(0), zeros, zeros)
+        theta, scores, log_step, accepted, rates, steps = jax.lax.fori_loop(0, sweeps, sweep, carry)
+        return theta, scores, count, accepted, log_step, rates, steps
+
+    return kernel

@@ -42,6 +42,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import os
 import time
@@ -52,10 +53,10 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Bool, Int, UInt32
+from jaxtyping import Array
 from scipy import stats
 
-from countnets import _threefry, boolean, statistics
+from countnets import boolean, statistics
 from countnets import checkpoint as checkpoint_lib
 from countnets import measures as measures_lib
 from countnets._errors import CountnetsError, check_finite_float, check_positive_int
@@ -63,11 +64,12 @@ from countnets.architectures import DEFAULT_PRECISION, Architecture
 from countnets.driver import RunConfig, run_chunks, seed_key
 from countnets.estimators import base_config
 from countnets.measures import Measure
-from countnets.moves import Move, adapt_step, invariant_move, subkey
+from countnets.moves import Move, invariant_move, level_kernel, subkey
 from countnets.payloads import ConditionalRow, SplittingLevel, SplittingPayload
 from countnets.priors import Prior
 from countnets.records import StopReason
 from countnets.results import CountResult, Estimate, runtime_info
+from countnets.statistics import ReplicaInterval, replica_interval
 from countnets.steps import DEFAULT_MARGIN, check_precision
 
 __all__ = [
@@ -193,69 +195,139 @@ class Pilot:
 # ----------------------------------------------------------------------------- device kernels
 
 
-def _score_batch(arch: Architecture, measure: Measure, x: Array, precision: str) -> Callable[[Array], Array]:
-    """``scores(theta: (particles, n_params)) -> (particles,)`` float32; NaN reads as ``-inf``."""
+class _Same:
+    """A measure compared by identity, so that it can sit in a static ``jit`` argument.
 
-    def one(theta):
-        s = jnp.asarray(measure.score(arch, arch.unflatten(theta), x, precision), jnp.float32)  # type: ignore[misc]
-        return jnp.where(jnp.isnan(s), -jnp.inf, s)
-
-    return jax.vmap(one)
-
-
-def _resample(key: UInt32[Array, " 2"], alive: Bool[Array, " n"]) -> tuple[Int[Array, " n"], Int[Array, ""]]:
-    """Indices of N particles drawn from the alive ones, and the alive count.
-
-    The alive particles are put in a uniformly random order and particle ``i`` copies the
-    ``(i mod count)``-th: each survivor gets ``floor(N / count)`` copies or one more, with
-    expectation exactly ``N / count`` (unbiased resampling, less variance than multinomial).
+    JAX then reuses a compiled pilot level or replica step for every run with the same
+    measure object, prior, architecture and options (another seed, another pilot).
     """
-    n = alive.shape[0]
-    count = jnp.sum(alive, dtype=jnp.int32)
-    u = _threefry.bits(key, n, 1)[:, 0]
-    _, _, order = jax.lax.sort(((~alive).astype(jnp.uint32), u, jnp.arange(n, dtype=jnp.int32)), num_keys=2)
-    return order[jnp.arange(n, dtype=jnp.int32) % jnp.maximum(count, 1)], count
+
+    __slots__ = ("measure",)
+
+    def __init__(self, measure: Measure):
+        self.measure = measure
+
+    def __hash__(self) -> int:
+        return id(self.measure)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Same) and other.measure is self.measure
 
 
-def _level_kernel(score_fn: Callable[[Array], Array], move: Move, sweeps: int, adapt: bool, target: float, gain: float):
-    """``kernel(key, theta, scores, level, log_step)``: resample at ``level``, then ``sweeps`` move sweeps.
+@dataclasses.dataclass(frozen=True)
+class _Static:
+    """Everything a compiled kernel closes over (hashable: a static ``jit`` argument)."""
 
-    Returns ``(theta, scores, count, accepted, log_step, rates, steps)``: the moved
-    population, the survivors before resampling, accepted proposals, the (adapted) log
-    step, and each sweep's acceptance rate and step.
+    prior: Prior
+    arch: Architecture
+    measure: _Same
+    encoding: str
+    precision: str
+    sweeps: int
+    target_acceptance: float
+    gain: float
+    margin: float = 0.0
+    per_chunk: int = 0
+    particles: int = 0
+    conditional: _Same | None = None
+    keep: bool = False
+
+    def parts(self) -> tuple[Move, Callable[[Array], Array], Array]:
+        """The move, the batched scorer and the cube."""
+        x = boolean.cube(self.arch.n, self.encoding)
+        measure, arch, precision = self.measure.measure, self.arch, self.precision
+
+        def one(theta):
+            s = jnp.asarray(measure.score(arch, arch.unflatten(theta), x, precision), jnp.float32)  # type: ignore[misc]
+            return jnp.where(jnp.isnan(s), -jnp.inf, s)
+
+        return invariant_move(self.prior, arch.layout()), jax.vmap(one), x
+
+    def kernel(self, adapt: bool):
+        move, score_fn, _ = self.parts()
+        return level_kernel(score_fn, move, self.sweeps, adapt=adapt, target=self.target_acceptance, gain=self.gain)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 2))
+def _pilot_init(static: _Static, key: Array, n: int) -> tuple[Array, Array]:
+    theta = static.prior.sample(key, 0, n, static.arch.layout())
+    return theta, static.parts()[1](theta)
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _pilot_level(static: _Static, key, theta, scores, level, log_step):
+    return static.kernel(True)(key, theta, scores, level, log_step)
+
+
+def _final_outputs(static: _Static, theta: Array, x: Array) -> dict[str, Array]:
+    """Flags (non-finite, near 0) of the final particles, their conditional keys, and themselves if kept."""
+    arch, measure, precision = static.arch, static.measure.measure, static.precision
+    conditional = None if static.conditional is None else static.conditional.measure
+
+    def one(t):
+        params = arch.unflatten(t)
+        values = measure.outputs(arch, params, x, precision)
+        flags = (~jnp.all(jnp.isfinite(values)), jnp.any(jnp.abs(values) <= static.margin))
+        return flags, (() if conditional is None else (conditional.key(arch, params, x, precision),))
+
+    (nonfinite, near), key = jax.vmap(one)(theta)
+    out = {"nonfinite": jnp.sum(nonfinite, dtype=jnp.int32), "near": jnp.sum(near, dtype=jnp.int32)}
+    if conditional is not None:
+        out["keys"] = key[0].reshape(-1, key[0].shape[-1])
+    if static.keep:
+        out["theta"] = theta
+    return out
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _replica_step(static: _Static, levels, log_steps, first, key, chunk_indices, n_valid):
+    """Replicas of a batch of chunks: chunk i holds replicas ``i C .. i C + C - 1``, replica r keyed by r.
+
+    ``levels`` and ``log_steps`` are padded at the front to a multiple of
+    :data:`_LEVEL_PAD`; levels before ``first`` are skipped (survivors N, nothing moved)
+    and real level ``k`` draws from ``fold_in(replica key, k + 1)``, so padding changes nothing.
     """
-    lo, hi = move.min_step, move.max_step
+    n, per_chunk, layout = static.particles, static.per_chunk, static.arch.layout()
+    _, score_fn, x = static.parts()
+    kernel = static.kernel(False)
 
-    def kernel(key, theta, scores, level, log_step):
-        n = theta.shape[0]
-        idx, count = _resample(subkey(key, 0), scores >= level)
-        theta, scores = theta[idx], scores[idx]
+    def replica(rkey):
+        theta = static.prior.sample(rkey, 0, n, layout)
 
-        def sweep(s, carry):
-            theta, scores, log_step, accepted, rates, steps = carry
-            step = jnp.exp(log_step)
-            proposal = move.propose(subkey(key, s + 1), theta, step)
-            new = score_fn(proposal)
-            ok = new >= level
-            theta = jnp.where(ok[:, None], proposal, theta)
-            scores = jnp.where(ok, new, scores)
-            n_ok = jnp.sum(ok, dtype=jnp.int32)
-            rate = n_ok.astype(jnp.float32) / jnp.float32(n)
-            rates, steps = rates.at[s].set(rate), steps.at[s].set(step)
-            if adapt:
-                log_step = adapt_step(log_step, rate, target, gain, lo, hi)
-            return theta, scores, log_step, accepted + n_ok, rates, steps
+        def body(carry, xs):
+            k, level, log_step = xs
 
-        zeros = jnp.zeros((sweeps,), jnp.float32)
-        carry = (theta, scores, jnp.asarray(log_step, jnp.float32), jnp.int32(0), zeros, zeros)
-        theta, scores, log_step, accepted, rates, steps = jax.lax.fori_loop(0, sweeps, sweep, carry)
-        return theta, scores, count, accepted, log_step, rates, steps
+            def run(carry):
+                theta, scores, count, accepted, *_ = kernel(subkey(rkey, k - first + 1), *carry, level, log_step)
+                return (theta, scores), (count, accepted)
 
-    return kernel
+            return jax.lax.cond(k >= first, run, lambda carry: (carry, (jnp.int32(n), jnp.int32(0))), carry)
+
+        xs = (jnp.arange(levels.shape[0], dtype=jnp.int32), levels, log_steps)
+        (theta, _), (counts, accepted) = jax.lax.scan(body, (theta, score_fn(theta)), xs)
+        return {"survivors": counts, "accepted": accepted, **_final_outputs(static, theta, x)}
+
+    def chunk(index):
+        replicas = index.astype(jnp.uint32) * np.uint32(per_chunk) + jnp.arange(per_chunk, dtype=jnp.uint32)
+        return jax.vmap(lambda r: replica(subkey(key, r)))(replicas)
+
+    shapes = jax.eval_shape(chunk, chunk_indices[0])
+
+    def one(args):
+        index, valid = args
+        empty = lambda: jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)  # noqa: E731
+        out = jax.lax.cond(valid > 0, lambda: chunk(index), empty)
+        out["valid"] = jnp.arange(per_chunk, dtype=jnp.int32) < valid
+        return out
+
+    return jax.lax.map(one, (chunk_indices, n_valid))
+
+
+_LEVEL_PAD = 8  # replica steps are compiled for level counts rounded up to a multiple of this
 
 
 def _checked(prior: Prior, arch: Architecture, measure: Measure | int | str, encoding: str, precision: str):
-    """The measure, its move and its scorer, after every check a splitting run needs."""
+    """The measure, after every check a splitting run needs (score, architecture, prior, encoding, precision)."""
     measure = measures_lib.as_measure(measure)
     if measure.score is None:
         raise CountnetsError(f"splitting needs a measure with a score; {measure.name} has none")
@@ -263,8 +335,8 @@ def _checked(prior: Prior, arch: Architecture, measure: Measure | int | str, enc
     move = invariant_move(prior, arch.layout())
     if encoding not in boolean.ENCODINGS:
         raise CountnetsError(f"encoding must be one of {boolean.ENCODINGS}, got {encoding!r}")
-    x = boolean.cube(arch.n, encoding)
-    return measure, move, _score_batch(arch, measure, x, check_precision(precision)), x
+    check_precision(precision)
+    return measure, move
 
 
 def run_pilot(
@@ -302,20 +374,13 @@ def run_pilot(
     """
     start = time.perf_counter()
     options = options or SplittingOptions()
-    measure, move, score_fn, _ = _checked(prior, arch, measure, encoding, precision)
-    layout, n = arch.layout(), options.pilot_particles
+    measure, move = _checked(prior, arch, measure, encoding, precision)
+    static = _Static(prior, arch, _Same(measure), encoding, precision, options.sweeps, options.target_acceptance,
+                     options.adapt_gain)  # fmt: skip
+    n = options.pilot_particles
     key = subkey(seed_key(seed), PILOT_STREAM)
     target = float(np.float32(measure.level(arch)))
-
-    @jax.jit
-    def init(key):
-        theta = prior.sample(key, 0, n, layout)
-        return theta, score_fn(theta)
-
-    kernel = jax.jit(
-        _level_kernel(score_fn, move, options.sweeps, True, options.target_acceptance, options.adapt_gain)
-    )
-    theta, scores = init(key)
+    theta, scores = _pilot_init(static, key, n)
     log_step = np.float32(math.log(move.initial_step))
     levels, steps, survival, acceptance, trace = [], [], [], [], []
     evaluations, status, previous = n, "max_levels", -math.inf
@@ -334,8 +399,8 @@ def run_pilot(
                 break
             level = float(min(float(above.min()), target))
         survival.append(float(np.mean(s >= level)))
-        theta, scores, _, _, log_step, rates, used = kernel(subkey(key, k + 1), theta, scores, np.float32(level),
-                                                            log_step)  # fmt: skip
+        theta, scores, _, _, log_step, rates, used = _pilot_level(static, subkey(key, k + 1), theta, scores,
+                                                                  np.float32(level), log_step)  # fmt: skip
         evaluations += options.sweeps * n
         levels.append(level)
         steps.append(float(np.exp(np.float32(log_step))))
@@ -346,10 +411,9 @@ def run_pilot(
             break
         previous = level
     if status != "reached":
-        s = np.asarray(scores, np.float32)
         levels.append(target)
         steps.append(float(np.exp(np.float32(log_step))))
-        survival.append(float(np.mean(s >= target)))
+        survival.append(float(np.mean(np.asarray(scores, np.float32) >= target)))
         acceptance.append(())
         trace.append(())
     return Pilot(
@@ -359,62 +423,20 @@ def run_pilot(
     )  # fmt: skip
 
 
-def _build_step(prior, arch, measure, move, score_fn, x, pilot, options, per_chunk, conditional, keep, precision,
-                margin):  # fmt: skip
-    """The jitted chunk step: ``per_chunk`` replicas per chunk, replica r keyed by ``fold_in(key, r)``."""
-    layout, n, n_levels = arch.layout(), options.particles, len(pilot.levels)
-    levels = jnp.asarray(np.asarray(pilot.levels, np.float32))
-    log_steps = jnp.asarray(np.log(np.asarray(pilot.steps, np.float32)))
-    kernel = _level_kernel(score_fn, move, options.sweeps, False, options.target_acceptance, options.adapt_gain)
+def _replica_step_for(static: _Static, pilot: Pilot):
+    """``step(key, chunk_indices, n_valid)`` for :func:`countnets.run_chunks`: the pilot's levels, padded."""
+    k = len(pilot.levels)
+    padded = -(-k // _LEVEL_PAD) * _LEVEL_PAD
+    levels = np.full(padded, -np.inf, np.float32)
+    log_steps = np.zeros(padded, np.float32)
+    levels[padded - k :] = np.asarray(pilot.levels, np.float32)
+    log_steps[padded - k :] = np.log(np.asarray(pilot.steps, np.float32))
+    first = np.int32(padded - k)
 
-    def final_outputs(theta):
-        def one(t):
-            params = arch.unflatten(t)
-            values = measure.outputs(arch, params, x, precision)
-            flags = (~jnp.all(jnp.isfinite(values)), jnp.any(jnp.abs(values) <= margin))
-            key = () if conditional is None else (conditional.key(arch, params, x, precision),)
-            return flags, key
-
-        (nonfinite, near), key = jax.vmap(one)(theta)
-        out = {"nonfinite": jnp.sum(nonfinite, dtype=jnp.int32), "near": jnp.sum(near, dtype=jnp.int32)}
-        if conditional is not None:
-            out["keys"] = key[0].reshape(n * key[0].shape[1], key[0].shape[2])
-        if keep:
-            out["theta"] = theta
-        return out
-
-    def replica(rkey):
-        theta = prior.sample(rkey, 0, n, layout)
-        scores = score_fn(theta)
-
-        def body(carry, xs):
-            k, level, log_step = xs
-            theta, scores, count, accepted, *_ = kernel(subkey(rkey, k + 1), *carry, level, log_step)
-            return (theta, scores), (count, accepted)
-
-        xs = (jnp.arange(n_levels, dtype=jnp.int32), levels, log_steps)
-        (theta, _), (counts, accepted) = jax.lax.scan(body, (theta, scores), xs)
-        return {"survivors": counts, "accepted": accepted, **final_outputs(theta)}
-
-    def chunk(key, index):
-        replicas = index.astype(jnp.uint32) * np.uint32(per_chunk) + jnp.arange(per_chunk, dtype=jnp.uint32)
-        return jax.vmap(lambda r: replica(subkey(key, r)))(replicas)
-
-    @jax.jit
     def step(key, chunk_indices, n_valid):
-        shapes = jax.eval_shape(chunk, key, chunk_indices[0])
-
-        def one(args):
-            index, valid = args
-            out = jax.lax.cond(
-                valid > 0,
-                lambda: chunk(key, index),
-                lambda: jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes),
-            )
-            out["valid"] = jnp.arange(per_chunk, dtype=jnp.int32) < valid
-            return out
-
-        return jax.lax.map(one, (chunk_indices, n_valid))
+        out = _replica_step(static, levels, log_steps, first, key, chunk_indices, n_valid)
+        out["survivors"], out["accepted"] = out["survivors"][..., padded - k :], out["accepted"][..., padded - k :]
+        return out
 
     return step
 
@@ -484,7 +506,7 @@ class _Accumulator:
         self.survivors, self.accepted, self.keys, self.nonfinite, self.near = survivors, accepted, keys, nonfinite, near
 
 
-def _replica_estimates(survivors: Sequence[Sequence[int]], particles: int) -> np.ndarray:
+def _replica_estimates(survivors: Sequence[Sequence[int]] | np.ndarray, particles: int) -> np.ndarray:
     """``Z_r = prod_k s_{r,k} / N`` per replica, float64 (0 where some level had no survivor)."""
     counts = np.asarray(survivors, np.float64).reshape(len(survivors), -1)
     with np.errstate(divide="ignore"):
@@ -492,55 +514,9 @@ def _replica_estimates(survivors: Sequence[Sequence[int]], particles: int) -> np
     return np.exp(logs)
 
 
-@dataclasses.dataclass(frozen=True)
-class ReplicaInterval:
-    """Mean of i.i.d. replica estimates with its log-scale t interval.
-
-    Attributes:
-      mean: ``p_hat = mean_r Z_r``.
-      lo, hi: ``p_hat exp(-+ t_{R-1, 1 - alpha/2} e)`` (both 0 when ``p_hat = 0``).
-      relative_error: ``e = sd(Z, ddof=1) / (p_hat sqrt(R))`` (NaN when ``p_hat = 0``).
-    """
-
-    mean: float
-    lo: float
-    hi: float
-    relative_error: float
-
-
-def replica_interval(values: Sequence[float] | np.ndarray, confidence: float = 0.95) -> ReplicaInterval:
-    """The log-scale (delta-method) t interval of the mean of i.i.d. non-negative estimates.
-
-    ``p_hat = mean(Z)``, ``e = sd(Z) / (p_hat sqrt(R))`` (sd with ``R - 1``), and the
-    interval ``[p_hat exp(-t e), p_hat exp(t e)]`` with ``t`` the ``1 - alpha/2`` quantile of
-    Student's t with ``R - 1`` degrees of freedom. It is the t interval of ``log p_hat``
-    with the delta-method standard error ``e``: exact in the limit of many replicas, and
-    skewed to the right, like the replicas' distribution.
-
-    >>> r = replica_interval([1e-9, 2e-9, 1.5e-9, 0.5e-9], 0.95)
-    >>> round(r.mean, 12), round(r.relative_error, 4), round(r.lo, 12), round(r.hi, 12)
-    (1.25e-09, 0.2582, 5.55e-10, 2.813e-09)
-
-    Raises:
-      CountnetsError: for fewer than 2 values, a negative or non-finite value, or a bad confidence.
-    """
-    z = np.asarray(values, np.float64).reshape(-1)
-    if z.size < 2:
-        raise CountnetsError(f"an interval from replicas needs at least 2 of them, got {z.size}")
-    if not np.all(np.isfinite(z)) or np.any(z < 0):
-        raise CountnetsError("replica estimates must be finite and non-negative")
-    confidence = check_finite_float("confidence", confidence)
-    if not 0 < confidence < 1:
-        raise CountnetsError(f"confidence must be in (0, 1), got {confidence}")
-    mean = float(z.mean())
-    if mean == 0:
-        return ReplicaInterval(0.0, 0.0, 0.0, math.nan)
-    e = float(z.std(ddof=1)) / (mean * math.sqrt(z.size))
-    t = float(stats.t.ppf(1 - (1 - confidence) / 2, z.size - 1))
-    return ReplicaInterval(mean, mean * math.exp(-t * e), mean * math.exp(t * e), e)
-
-
-def upper_bound(survivors: Sequence[Sequence[int]], particles: int, confidence: float = 0.95) -> tuple[float, int]:
+def upper_bound(
+    survivors: Sequence[Sequence[int]] | np.ndarray, particles: int, confidence: float = 0.95
+) -> tuple[float, int]:
     """An upper confidence bound on p when every replica ended at 0, and the level it stands on.
 
     With ``j`` the last level any replica passed (0: none), ``P_j = P(score >= L_j)``
@@ -670,7 +646,7 @@ def _level_records(pilot: Pilot, survivors: np.ndarray, accepted: np.ndarray, op
 def _run(prior, arch, measure, *, seed, replicas, options, encoding, precision, margin, confidence, rel_halfwidth,
          max_seconds, replicas_per_chunk, chunks_per_step, devices, checkpoint, checkpoint_every, progress,
          conditional, conditional_top, keep):  # fmt: skip
-    measure, move, score_fn, x = _checked(prior, arch, measure, encoding, precision)
+    measure, move = _checked(prior, arch, measure, encoding, precision)
     name = measures_lib.target_of(measure, arch.n)
     name = measure.name if name is None else boolean.to_hex(name)
     cond = None
@@ -703,8 +679,10 @@ def _run(prior, arch, measure, *, seed, replicas, options, encoding, precision, 
     config.update(method="splitting", targets=[name], measures=[measure.spec], options=options.config())
     if cond is not None:
         config["conditional"] = cond.spec
-    step = _build_step(prior, arch, measure, move, score_fn, x, pilot, options, per_chunk, cond, keep, precision,
-                       margin)  # fmt: skip
+    static = _Static(prior, arch, _Same(measure), encoding, precision, options.sweeps, options.target_acceptance,
+                     options.adapt_gain, margin, per_chunk, options.particles, None if cond is None else _Same(cond),
+                     keep)  # fmt: skip
+    step = _replica_step_for(static, pilot)
     acc = _Accumulator(len(pilot.levels), None if cond is None else cond.key_fields(arch), arch.n, keep)
     ckpt = run.open_checkpoint(run.fingerprint("splitting", config, pilot=pilot.fingerprint()))
 
