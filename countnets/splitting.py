@@ -311,11 +311,22 @@ def _replica_step(static: _Static, levels, log_steps, first, key, chunk_indices,
         replicas = index.astype(jnp.uint32) * np.uint32(per_chunk) + jnp.arange(per_chunk, dtype=jnp.uint32)
         return jax.vmap(lambda r: replica(subkey(key, r)))(replicas)
 
-    shapes = jax.eval_shape(chunk, chunk_indices[0])
+    def empty():
+        # What chunk() returns, as zeros (a padding chunk is skipped, not evaluated).
+        c, k = per_chunk, levels.shape[0]
+        out = {"survivors": jnp.zeros((c, k), jnp.int32), "accepted": jnp.zeros((c, k), jnp.int32),
+               "nonfinite": jnp.zeros((c,), jnp.int32), "near": jnp.zeros((c,), jnp.int32)}  # fmt: skip
+        if static.conditional is not None:
+            params = jax.ShapeDtypeStruct((static.arch.n_params,), jnp.float32)
+            rows = jax.eval_shape(lambda t: static.conditional.measure.key(  # type: ignore[union-attr]
+                static.arch, static.arch.unflatten(t), x, static.precision), params)  # fmt: skip
+            out["keys"] = jnp.zeros((c, n * rows.shape[0], rows.shape[1]), jnp.uint32)
+        if static.keep:
+            out["theta"] = jnp.zeros((c, n, static.arch.n_params), jnp.float32)
+        return out
 
     def one(args):
         index, valid = args
-        empty = lambda: jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)  # noqa: E731
         out = jax.lax.cond(valid > 0, lambda: chunk(index), empty)
         out["valid"] = jnp.arange(per_chunk, dtype=jnp.int32) < valid
         return out
