@@ -235,8 +235,11 @@ def level_kernel(
                 log_step = adapt_step(log_step, rate, target, gain, move.min_step, move.max_step)
             return theta, scores, log_step, accepted + n_ok, rates, steps
 
-        zeros = jnp.zeros((sweeps,), jnp.float32)
-        carry = (theta, scores, jnp.asarray(log_step, jnp.float32), jnp.int32(0), zeros, zeros)
+        # Initial values derived from the population, so that under shard_map they vary like it.
+        zero = (scores[0] > scores[0]).astype(jnp.float32)
+        zeros = jnp.zeros((sweeps,), jnp.float32) + zero
+        accepted0 = (count * 0).astype(jnp.int32)
+        carry = (theta, scores, jnp.asarray(log_step, jnp.float32) + zero, accepted0, zeros, zeros + zero)
         theta, scores, log_step, accepted, rates, steps = jax.lax.fori_loop(0, sweeps, sweep, carry)
         return theta, scores, count, accepted, log_step, rates, steps
 

@@ -223,7 +223,6 @@ class _Static:
     per_chunk: int = 0
     particles: int = 0
     conditional: _Same | None = None
-    keep: bool = False
 
     def parts(self) -> tuple[Move, Callable[[Array], Array], Array]:
         """The move, the batched scorer and the cube."""
@@ -252,8 +251,13 @@ def _pilot_level(static: _Static, key, theta, scores, level, log_step):
     return static.kernel(True)(key, theta, scores, level, log_step)
 
 
+def _zero_like(ref: Array, dtype: Any) -> Array:
+    """A scalar 0 of ``dtype`` computed from ``ref``, so that under ``shard_map`` it varies like ``ref``."""
+    return (ref > ref).astype(dtype)
+
+
 def _final_outputs(static: _Static, theta: Array, x: Array) -> dict[str, Array]:
-    """Flags (non-finite, near 0) of the final particles, their conditional keys, and themselves if kept."""
+    """Flags (non-finite, near 0) of the final particles, their conditional keys, and the particles."""
     arch, measure, precision = static.arch, static.measure.measure, static.precision
     conditional = None if static.conditional is None else static.conditional.measure
 
@@ -267,8 +271,7 @@ def _final_outputs(static: _Static, theta: Array, x: Array) -> dict[str, Array]:
     out = {"nonfinite": jnp.sum(nonfinite, dtype=jnp.int32), "near": jnp.sum(near, dtype=jnp.int32)}
     if conditional is not None:
         out["keys"] = key[0].reshape(-1, key[0].shape[-1])
-    if static.keep:
-        out["theta"] = theta
+    out["theta"] = theta
     return out
 
 
@@ -294,7 +297,11 @@ def _replica_step(static: _Static, levels, log_steps, first, key, chunk_indices,
                 theta, scores, count, accepted, *_ = kernel(subkey(rkey, k - first + 1), *carry, level, log_step)
                 return (theta, scores), (count, accepted)
 
-            return jax.lax.cond(k >= first, run, lambda carry: (carry, (jnp.int32(n), jnp.int32(0))), carry)
+            def skip(carry):
+                zero = _zero_like(carry[1][0], jnp.int32)
+                return carry, (jnp.int32(n) + zero, zero)
+
+            return jax.lax.cond(k >= first, run, skip, carry)
 
         xs = (jnp.arange(levels.shape[0], dtype=jnp.int32), levels, log_steps)
         (theta, _), (counts, accepted) = jax.lax.scan(body, (theta, score_fn(theta)), xs)
@@ -304,23 +311,26 @@ def _replica_step(static: _Static, levels, log_steps, first, key, chunk_indices,
         replicas = index.astype(jnp.uint32) * np.uint32(per_chunk) + jnp.arange(per_chunk, dtype=jnp.uint32)
         return jax.vmap(lambda r: replica(subkey(key, r)))(replicas)
 
-    def empty():
+    def empty(index):
         # What chunk() returns, as zeros (a padding chunk is skipped, not evaluated).
         c, k = per_chunk, levels.shape[0]
-        out = {"survivors": jnp.zeros((c, k), jnp.int32), "accepted": jnp.zeros((c, k), jnp.int32),
-               "nonfinite": jnp.zeros((c,), jnp.int32), "near": jnp.zeros((c,), jnp.int32)}  # fmt: skip
+
+        def zeros(shape, dtype):
+            return jnp.zeros(shape, dtype) + _zero_like(index, dtype)
+
+        out = {"survivors": zeros((c, k), jnp.int32), "accepted": zeros((c, k), jnp.int32),
+               "nonfinite": zeros((c,), jnp.int32), "near": zeros((c,), jnp.int32)}  # fmt: skip
         if static.conditional is not None:
             params = jax.ShapeDtypeStruct((static.arch.n_params,), jnp.float32)
             rows = jax.eval_shape(lambda t: static.conditional.measure.key(  # type: ignore[union-attr]
                 static.arch, static.arch.unflatten(t), x, static.precision), params)  # fmt: skip
-            out["keys"] = jnp.zeros((c, n * rows.shape[0], rows.shape[1]), jnp.uint32)
-        if static.keep:
-            out["theta"] = jnp.zeros((c, n, static.arch.n_params), jnp.float32)
+            out["keys"] = zeros((c, n * rows.shape[0], rows.shape[1]), jnp.uint32)
+        out["theta"] = zeros((c, n, static.arch.n_params), jnp.float32)
         return out
 
     def one(args):
         index, valid = args
-        out = jax.lax.cond(valid > 0, lambda: chunk(index), empty)
+        out = jax.lax.cond(valid > 0, chunk, empty, index)
         out["valid"] = jnp.arange(per_chunk, dtype=jnp.int32) < valid
         return out
 
@@ -498,9 +508,10 @@ def _run(prior, arch, measure, *, seed, replicas, options, encoding, precision, 
     config.update(method="splitting", targets=[name], measures=[measure.spec], options=options.config())
     if cond is not None:
         config["conditional"] = cond.spec
-    static = _Static(prior, arch, _Same(measure), encoding, precision, options.sweeps, options.target_acceptance,
-                     options.adapt_gain, margin, per_chunk, options.particles, None if cond is None else _Same(cond),
-                     keep)  # fmt: skip
+    static = _Static(
+        prior, arch, _Same(measure), encoding, precision, options.sweeps, options.target_acceptance,
+        options.adapt_gain, margin, per_chunk, options.particles, None if cond is None else _Same(cond),
+    )  # fmt: skip
     step = _replica_step_for(static, pilot)
     acc = ReplicaAccumulator(len(pilot.levels), None if cond is None else cond.key_fields(arch), arch.n, keep)
     ckpt = run.open_checkpoint(run.fingerprint("splitting", config, pilot=pilot.fingerprint()))
