@@ -150,15 +150,16 @@ def invariant_move(prior: object, layout: tuple[ParamSpec, ...]) -> Move:
     """The prior-invariant move of ``prior`` over parameter vectors of ``layout``.
 
     Raises:
-      CountnetsError: for a prior without an invariant move (anything but
-        :class:`~countnets.priors.Gaussian`, :class:`~countnets.priors.Uniform` and
-        :class:`~countnets.priors.Lattice`).
+      CountnetsError: for a prior without an invariant move: anything but exactly a
+        :class:`~countnets.priors.Gaussian`, :class:`~countnets.priors.Uniform` or
+        :class:`~countnets.priors.Lattice` (a subclass may sample another law).
     """
-    if isinstance(prior, Gaussian):
+    # Exact types: a subclass may draw from another law, for which these moves are not invariant.
+    if type(prior) is Gaussian:
         return _pcn(prior, layout)
-    if isinstance(prior, Uniform):
+    if type(prior) is Uniform:
         return _reflected_walk(prior)
-    if isinstance(prior, Lattice):
+    if type(prior) is Lattice:
         return _coordinate_resample(prior, layout_size(layout))
     raise CountnetsError(
         f"splitting needs a prior with an invariant move (Gaussian, Uniform or Lattice), got {type(prior).__name__}"
