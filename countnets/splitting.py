@@ -99,7 +99,7 @@ DEFAULT_MAX_LEVELS = 200
 DEFAULT_REPLICAS_PER_CHUNK = 4
 DEFAULT_ADAPT_GAIN = 1.5
 MAX_REPLICAS = 2**20  # the replica budget when only a stop rule (rel_halfwidth, max_seconds) ends the run
-MIN_REPLICAS_TO_STOP = 8  # rel_halfwidth is not checked before this many replicas
+MIN_REPLICAS_TO_STOP = 16  # rel_halfwidth is not checked before this many replicas
 PILOT_STREAM = 2**32 - 1  # the pilot draws from fold_in(seed key, PILOT_STREAM); replica r from fold_in(seed key, r)
 
 ALGORITHM = "fixed-level splitting (SMC) with levels and steps from an adaptive pilot; log-t interval over replicas"
