@@ -90,6 +90,8 @@ def test_closed_form_dead_unit_probability_is_right():
 
 def _check_covers(result, truth):
     e = result.estimates[0]
+    print(f"{e.function}: {e.p:.4g} [{e.ci[0]:.4g}, {e.ci[1]:.4g}] truth {truth:.4g}, "
+          f"relative error {result.extra['relative_error']:.3f}, {result.extra['n_levels']} levels")  # fmt: skip
     assert e.method == "splitting-log-t" and e.hits == e.n
     assert e.ci[0] <= truth <= e.ci[1], (e.p, e.ci, truth)
     assert result.extra["relative_error"] < 0.25
@@ -111,6 +113,7 @@ def test_unreachable_lattice_function_gets_an_upper_bound(lattice_runs, lattice_
     assert lattice_truth["0x96"] == 0.0  # parity: no MLP 3-2-1 on {-1, 0, 1} implements it
     res = lattice_runs["0x96"]
     e = res.estimates[0]
+    print(f"0x96: p = {e.p}, upper bound {e.ci[1]:.3g} at {e.confidence}")
     assert e.p == 0.0 and e.hits == 0 and e.method == "splitting-upper-bound"
     assert 0 < e.ci[1] < 1e-6 and e.ci[0] == 0.0
     assert res.extra["interval"] == "upper-bound" and res.extra["upper_bound_level"] >= 1
@@ -123,6 +126,7 @@ def test_unreachable_function_under_a_gaussian_prior_is_never_positive():
     res = cn.estimate_rare(cn.Gaussian(), cn.MLP(2, ()), "xor", seed=0, replicas=4, particles=200, max_levels=12,
                            devices=1)  # fmt: skip
     e = res.estimates[0]
+    print(f"xor (perceptron): p = {e.p}, upper bound {e.ci[1]:.3g}, pilot {res.extra['pilot_status']}")
     assert e.p == 0.0 and e.method == "splitting-upper-bound" and 0 < e.ci[1] < 1
     assert res.extra["pilot_status"] in ("max_levels", "stalled")
 
@@ -171,6 +175,8 @@ def test_against_plain_monte_carlo(prior, target):
     e = res.estimates[0]
     mc_rel = math.sqrt((1 - mc.p) / (mc.p * mc.n))
     z = abs(math.log(e.p / mc.p)) / math.hypot(mc_rel, res.extra["relative_error"])
+    print(f"{target}: splitting {e.p:.4g} [{e.ci[0]:.4g}, {e.ci[1]:.4g}], plain MC {mc.p:.4g} "
+          f"[{mc.ci[0]:.4g}, {mc.ci[1]:.4g}] ({mc.hits} hits of {mc.n}), z = {z:.2f}")  # fmt: skip
     assert z < 3, (e.p, mc.p, mc.hits, z)
 
 
