@@ -45,6 +45,11 @@ __all__ = [
 
 
 def key_text(key: tuple[int, ...], fields: tuple[int, ...], n: int) -> str:
+    """A decoded key as text: a truth table's hex for a one-field table key, else its ints joined by commas.
+
+    >>> key_text((8,), (1,), 2), key_text((3, 5), (1, 1), 2)
+    ('0x8', '3,5')
+    """
     if len(fields) == 1 and fields[0] == boolean.words_per_table(n):
         return boolean.to_hex(key[0])
     return ",".join(str(v) for v in key)
@@ -52,7 +57,19 @@ def key_text(key: tuple[int, ...], fields: tuple[int, ...], n: int) -> str:
 
 @dataclasses.dataclass
 class ReplicaAccumulator:
-    """Per-replica survivor counts, accepted moves and final-population keys, in replica order."""
+    """Per-replica survivor counts, accepted moves and final-population keys, in replica order.
+
+    Attributes:
+      n_levels: levels K of the run.
+      key_fields: the conditional measure's ``key_fields`` (``None``: no conditional keys).
+      n_inputs: n, to print table keys in hex.
+      keep: keep the final particles (in memory only, never in a checkpoint).
+      survivors, accepted: per replica, per level, survivors ``s_k`` and accepted moves.
+      keys: per replica, key text -> particles of its final population with that key.
+      nonfinite, near: final particles (of replicas that reached the event) with a
+        non-finite output, or one within the margin of 0.
+      theta: per replica, its final particles ``(N, n_params)`` (when ``keep``).
+    """
 
     n_levels: int
     key_fields: tuple[int, ...] | None
@@ -66,6 +83,7 @@ class ReplicaAccumulator:
     theta: list[np.ndarray] = dataclasses.field(default_factory=list)
 
     def merge(self, out: dict[str, Any]) -> None:
+        """Add one device's output of a replica step (leading axes: chunk, replica in chunk)."""
         valid = np.asarray(out["valid"])
         survivors, accepted = np.asarray(out["survivors"]), np.asarray(out["accepted"])
         for b, j in zip(*np.nonzero(valid)):

@@ -53,7 +53,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array
 
-from countnets import boolean, statistics
+from countnets import boolean, sharding, statistics
 from countnets import checkpoint as checkpoint_lib
 from countnets import measures as measures_lib
 from countnets._errors import CountnetsError, check_finite_float, check_positive_int
@@ -493,6 +493,8 @@ def _run(prior, arch, measure, *, seed, replicas, options, encoding, precision, 
         replicas = DEFAULT_REPLICAS if rel_halfwidth is None and max_seconds is None else MAX_REPLICAS
     replicas = check_positive_int("replicas", replicas)
     per_chunk = check_positive_int("replicas_per_chunk", replicas_per_chunk)
+    if replicas >= 2**31:
+        raise CountnetsError(f"replicas must be below 2**31 (replica indices key the random stream), got {replicas}")
     if replicas < 2 or per_chunk < 2:
         raise CountnetsError(f"splitting needs replicas >= 2 and replicas_per_chunk >= 2 (an interval needs a spread), "
                              f"got {replicas} and {per_chunk}")  # fmt: skip
@@ -521,8 +523,6 @@ def _run(prior, arch, measure, *, seed, replicas, options, encoding, precision, 
             return None
         r = replica_interval(replica_estimates(acc.survivors, options.particles), confidence)
         return "rel_halfwidth" if r.mean > 0 and (r.hi - r.lo) / 2 <= run.rel_halfwidth * r.mean else None
-
-    from countnets import sharding
 
     n_local, _ = sharding.resolve_devices(run.devices)
     outcome = run_chunks(
