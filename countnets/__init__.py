@@ -34,6 +34,8 @@ from countnets.results import Estimate as Estimate
 from countnets.results import load_json as load_json
 from countnets.results import save_json as save_json
 from countnets.results import to_dataframe as to_dataframe
+from countnets.splitting import estimate_rare as estimate_rare
+from countnets.splitting import sample_rare as sample_rare
 from countnets.statistics import clopper_pearson as clopper_pearson
 from countnets.statistics import jeffreys as jeffreys
 from countnets.statistics import ratio_interval as ratio_interval
@@ -65,6 +67,8 @@ __all__ = [
     "enumerate_exact",
     "estimate_mc",
     "histogram_mc",
+    "estimate_rare",
+    "sample_rare",
     "Gaussian",
     "Lattice",
     "Uniform",

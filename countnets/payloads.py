@@ -35,6 +35,9 @@ __all__ = [
     "TrainVsPriorPayload",
     "FlipPayload",
     "DiversePayload",
+    "SplittingLevel",
+    "ConditionalRow",
+    "SplittingPayload",
     "make",
     "payload_type",
 ]
@@ -276,6 +279,87 @@ class DiversePayload(Record):
     prior_fit_ci: list[float] | None = None
     prior_b: float | None = None
 
+# ----------------------------------------------------------------------------- rare events (splitting)
+
+
+@record
+class SplittingLevel(Record):
+    """One level of a splitting run (:func:`countnets.splitting.estimate_rare`).
+
+    Attributes:
+      level: the score threshold; the last level is the measure's own (the event).
+      step: the move's step at this level, adapted by the pilot and then fixed for every replica.
+      pilot_survival: fraction of the pilot population at or above the level.
+      pilot_acceptance: the pilot's acceptance rate in each sweep at this level.
+      pilot_steps: the step the pilot used in each sweep (the adaptation trace).
+      survival: mean over the replicas alive before this level of their fraction at or above it.
+      acceptance: mean acceptance rate of the moves at this level, over the replicas alive at it.
+      alive: replicas with at least one particle at or above the level (after every earlier level).
+    """
+
+    level: float
+    step: float
+    pilot_survival: float
+    pilot_acceptance: list[float]
+    pilot_steps: list[float]
+    survival: float
+    acceptance: float
+    alive: int
+
+
+@record
+class ConditionalRow(Record):
+    """A key's mass in the final populations: ``P(event and key)`` and ``P(key | event)``.
+
+    Attributes:
+      key: the key (a truth table in hex for a one-field table key, else comma-separated ints).
+      replicas: replicas whose final population holds the key.
+      joint: unbiased estimate of ``P(event and key)``: ``mean_r Z_r c_r / N``.
+      conditional: ``sum_r Z_r c_r / (N sum_r Z_r)``, the estimate of ``P(key | event)``.
+      conditional_ci: delta-method t interval of the ratio over replicas, clipped to [0, 1].
+    """
+
+    key: str
+    replicas: int
+    joint: float
+    conditional: float
+    conditional_ci: list[float]
+
+
+@record
+class SplittingPayload(Record):
+    """``estimate_rare`` (``countnets estimate --method splitting``): diagnostics of the splitting run.
+
+    See ``docs/rare-events.md`` for every field's definition.
+    """
+
+    method: str
+    algorithm: str
+    interval: str
+    move: str
+    step_name: str
+    particles: int
+    sweeps: int
+    level_fraction: float
+    target_acceptance: float
+    pilot_particles: int
+    pilot_status: str
+    pilot_evaluations: int
+    pilot_seconds: float
+    n_levels: int
+    levels: list[SplittingLevel]
+    replica_estimates: list[float]
+    relative_error: float
+    replica_cv: float
+    evaluations: int
+    mc_equivalent_evaluations: float
+    speedup: float
+    upper_bound_level: int | None = None
+    conditional_measure: str | None = None
+    conditional: list[ConditionalRow] | None = None
+    checkpoint: dict[str, Any] | None = None
+    processes: int | None = None
+
 
 def make(payload_type: type, fields: Mapping[str, Any]) -> Record:
     """The payload record of ``fields`` (plain values), checked against its type: every field present and typed."""
@@ -285,11 +369,14 @@ def make(payload_type: type, fields: Mapping[str, Any]) -> Record:
 def payload_type(kind: str, fields: Mapping[str, Any]) -> type | None:
     """The payload record of a result of ``kind`` with these top-level ``fields``, or ``None``.
 
-    ``None`` means the kind's extra fields are run information only (``estimate``,
-    ``histogram``).
+    ``None`` means the kind's extra fields are run information only (``estimate`` by
+    Monte Carlo, ``histogram``); an ``estimate`` whose ``method`` is ``"splitting"`` holds a
+    :class:`SplittingPayload`.
     """
     if kind == "serial-parallel":
         return SerialParallelPayload
+    if kind == "estimate" and fields.get("method") == "splitting":
+        return SplittingPayload
     if kind == "detour":
         return WriteErasePayload if fields.get("detour_kind") == "write-erase" else GoalPayload
     return {"train-vs-prior": TrainVsPriorPayload, "flip": FlipPayload, "diverse": DiversePayload}.get(kind)

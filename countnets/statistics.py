@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from countnets._errors import CountnetsError
+from countnets._errors import CountnetsError, check_finite_float
 from countnets.records import Record, record
 
 __all__ = [
@@ -40,6 +40,8 @@ __all__ = [
     "fisher_z_interval",
     "censored_spearman",
     "equal_size_richness",
+    "ReplicaInterval",
+    "replica_interval",
 ]
 
 INTERVAL_METHODS = ("clopper-pearson", "wilson", "jeffreys")
@@ -503,6 +505,57 @@ def compare_distributions(
     out["largest_deficit"] = {"function": funcs[j], "value": float(-diff[j])}
     out["equal_size"] = equal_size_richness(p_hist, q_hist, draws=equal_size_draws, seed=seed)
     return out
+
+
+# ----------------------------------------------------------------------------- replicas of an unbiased estimator
+
+
+@dataclasses.dataclass(frozen=True)
+class ReplicaInterval:
+    """Mean of i.i.d. replica estimates with its log-scale t interval.
+
+    Attributes:
+      mean: ``p_hat = mean_r Z_r``.
+      lo, hi: ``p_hat exp(-+ t_{R-1, 1 - alpha/2} e)`` (both 0 when ``p_hat = 0``).
+      relative_error: ``e = sd(Z, ddof=1) / (p_hat sqrt(R))`` (NaN when ``p_hat = 0``).
+    """
+
+    mean: float
+    lo: float
+    hi: float
+    relative_error: float
+
+
+def replica_interval(values: Sequence[float] | np.ndarray, confidence: float = 0.95) -> ReplicaInterval:
+    """The log-scale (delta-method) t interval of the mean of i.i.d. non-negative estimates.
+
+    ``p_hat = mean(Z)``, ``e = sd(Z) / (p_hat sqrt(R))`` (sd with ``R - 1``), and the
+    interval ``[p_hat exp(-t e), p_hat exp(t e)]`` with ``t`` the ``1 - alpha/2`` quantile of
+    Student's t with ``R - 1`` degrees of freedom. It is the t interval of ``log p_hat``
+    with the delta-method standard error ``e``: exact in the limit of many replicas, and
+    skewed to the right, like the replicas' distribution.
+
+    >>> r = replica_interval([1e-9, 2e-9, 1.5e-9, 0.5e-9], 0.95)
+    >>> round(r.mean, 12), round(r.relative_error, 4), round(r.lo, 12), round(r.hi, 12)
+    (1.25e-09, 0.2582, 5.5e-10, 2.843e-09)
+
+    Raises:
+      CountnetsError: for fewer than 2 values, a negative or non-finite value, or a bad confidence.
+    """
+    z = np.asarray(values, np.float64).reshape(-1)
+    if z.size < 2:
+        raise CountnetsError(f"an interval from replicas needs at least 2 of them, got {z.size}")
+    if not np.all(np.isfinite(z)) or np.any(z < 0):
+        raise CountnetsError("replica estimates must be finite and non-negative")
+    confidence = check_finite_float("confidence", confidence)
+    if not 0 < confidence < 1:
+        raise CountnetsError(f"confidence must be in (0, 1), got {confidence}")
+    mean = float(z.mean())
+    if mean == 0:
+        return ReplicaInterval(0.0, 0.0, 0.0, math.nan)
+    e = float(z.std(ddof=1)) / (mean * math.sqrt(z.size))
+    t = float(stats.t.ppf(1 - (1 - confidence) / 2, z.size - 1))
+    return ReplicaInterval(mean, mean * math.exp(-t * e), mean * math.exp(t * e), e)
 
 
 # ----------------------------------------------------------------------------- estimates

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
-PAGES = ["measures.md"]
+PAGES = ["measures.md", "rare-events.md"]
 
 
 def _examples(page: str) -> list[tuple[str, str]]:

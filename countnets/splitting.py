@@ -1,0 +1,732 @@
+"""Rare-event volumes by multilevel splitting: fixed levels from an adaptive pilot, then independent replicas.
+
+Plain Monte Carlo stops near ``1/N``. This module estimates ``p = P(score >= level)``
+for a measure with a score (:mod:`countnets.measures`; for ``implements(f)`` the score is
+the number of agreeing cube points plus a margin tie-break) down to ``1e-9`` and below.
+The algorithm (``docs/rare-events.md`` gives the derivation and the checks):
+
+1. **Pilot** (:func:`run_pilot`): adaptive multilevel splitting, i.e. SMC with adaptive
+   levels, on one population of ``pilot_particles``. Each level is the score exceeded by
+   a fraction ``level_fraction`` of the population (the next distinct score when ties
+   would stall it), capped at the event's own level. Survivors are resampled and moved
+   by ``sweeps`` sweeps of a prior-invariant move (:mod:`countnets.moves`) restricted to
+   the level; the step size adapts toward ``target_acceptance`` (Robbins-Monro on its
+   log), and the trace is recorded. The pilot fixes the levels ``L_1 < ... < L_K`` (the
+   last one is the event) and one step size per level.
+2. **Replicas**: ``R`` independent runs of fixed-level splitting with ``N`` particles,
+   the pilot's levels and steps: draw N prior samples; at each level count the survivors
+   ``s_k``, resample N from them (each survivor copied ``floor(N / s_k)`` or one more
+   times, at random), move them. Replica r's estimate ``Z_r = prod_k s_k / N`` is an
+   *unbiased* estimate of p (levels and kernels are fixed before the replica starts,
+   the moves are invariant, the resampling is unbiased: Del Moral's SMC identity).
+3. **Estimate and interval**: ``p_hat = mean_r Z_r``; relative standard error
+   ``e = sd(Z) / (p_hat sqrt(R))``; the interval is ``p_hat exp(-+ t e)`` with ``t`` the
+   Student quantile at ``R - 1`` degrees of freedom (a delta-method interval on
+   ``log p_hat``, asymmetric like the skewed distribution of the replicas). When every
+   replica ends at 0 the result is an upper bound (see :func:`upper_bound`), never a
+   positive estimate.
+
+Replica r draws only from ``fold_in(seed_key(seed), r)``; the pilot from
+``fold_in(seed_key(seed), 2**32 - 1)``. Replicas are the chunks' samples of
+:func:`countnets.driver.run_chunks` (``replicas_per_chunk`` of them per chunk), so a run
+is sharded over devices, stops by ``rel_halfwidth``/``max_seconds`` by adding replicas,
+checkpoints and resumes, with results identical on 1 or 8 devices.
+
+The worked example of ``docs/rare-events.md`` runs in the tests as written.
+
+>>> SplittingOptions(particles=200).pilot_particles
+400
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+import os
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array
+
+from countnets import boolean, sharding, statistics
+from countnets import checkpoint as checkpoint_lib
+from countnets import measures as measures_lib
+from countnets._errors import CountnetsError, check_finite_float, check_positive_int
+from countnets.architectures import DEFAULT_PRECISION, Architecture
+from countnets.driver import RunConfig, run_chunks, seed_key
+from countnets.estimators import base_config
+from countnets.measures import Measure
+from countnets.moves import Move, invariant_move, level_kernel, subkey
+from countnets.payloads import SplittingLevel, SplittingPayload
+from countnets.priors import Prior
+from countnets.records import StopReason
+from countnets.replicas import RarePopulation, ReplicaAccumulator, conditional_rows, replica_estimates, upper_bound
+from countnets.results import CountResult, Estimate, runtime_info
+from countnets.statistics import replica_interval
+from countnets.steps import DEFAULT_MARGIN, check_precision
+
+__all__ = [
+    "DEFAULT_PARTICLES",
+    "DEFAULT_REPLICAS",
+    "DEFAULT_SWEEPS",
+    "DEFAULT_LEVEL_FRACTION",
+    "DEFAULT_TARGET_ACCEPTANCE",
+    "DEFAULT_MAX_LEVELS",
+    "DEFAULT_REPLICAS_PER_CHUNK",
+    "MAX_REPLICAS",
+    "MIN_REPLICAS_TO_STOP",
+    "PILOT_STREAM",
+    "SplittingOptions",
+    "Pilot",
+    "run_pilot",
+    "estimate_rare",
+    "sample_rare",
+    "CLI_OPTIONS",
+    "estimate_from_cli",
+]
+
+DEFAULT_PARTICLES = 500
+DEFAULT_REPLICAS = 32
+DEFAULT_SWEEPS = 8
+DEFAULT_LEVEL_FRACTION = 0.25
+DEFAULT_TARGET_ACCEPTANCE = 0.3
+DEFAULT_MAX_LEVELS = 200
+DEFAULT_REPLICAS_PER_CHUNK = 4
+DEFAULT_ADAPT_GAIN = 1.5
+MAX_REPLICAS = 2**20  # the replica budget when only a stop rule (rel_halfwidth, max_seconds) ends the run
+MIN_REPLICAS_TO_STOP = 16  # rel_halfwidth is not checked before this many replicas
+PILOT_STREAM = 2**32 - 1  # the pilot draws from fold_in(seed key, PILOT_STREAM); replica r from fold_in(seed key, r)
+
+ALGORITHM = "fixed-level splitting (SMC) with levels and steps from an adaptive pilot; log-t interval over replicas"
+
+
+@dataclasses.dataclass(frozen=True)
+class SplittingOptions:
+    """The algorithm's settings (they decide the random stream together with the seed).
+
+    Attributes:
+      particles: particles per replica, N (>= 2).
+      sweeps: move sweeps per level (every particle proposes once per sweep).
+      level_fraction: the fraction of the pilot population above each new level, in (0, 1).
+      target_acceptance: the acceptance rate the pilot's step adaptation aims at, in (0, 1).
+      pilot_particles: the pilot's population (``None``: ``2 * particles``).
+      max_levels: the most levels the pilot may set; past it the event becomes the next level.
+      adapt_gain: Robbins-Monro gain on the log step per sweep.
+
+    Raises:
+      CountnetsError: for any invalid field.
+    """
+
+    particles: int = DEFAULT_PARTICLES
+    sweeps: int = DEFAULT_SWEEPS
+    level_fraction: float = DEFAULT_LEVEL_FRACTION
+    target_acceptance: float = DEFAULT_TARGET_ACCEPTANCE
+    pilot_particles: int | None = None
+    max_levels: int = DEFAULT_MAX_LEVELS
+    adapt_gain: float = DEFAULT_ADAPT_GAIN
+
+    def __post_init__(self) -> None:
+        fix = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731
+        fix("particles", check_positive_int("particles", self.particles))
+        if self.particles < 2:
+            raise CountnetsError(f"particles must be at least 2, got {self.particles}")
+        fix("sweeps", check_positive_int("sweeps", self.sweeps))
+        for name in ("level_fraction", "target_acceptance"):
+            value = check_finite_float(name, getattr(self, name))
+            if not 0 < value < 1:
+                raise CountnetsError(f"{name} must be in (0, 1), got {value}")
+            fix(name, value)
+        pilot = 2 * self.particles if self.pilot_particles is None else self.pilot_particles
+        fix("pilot_particles", check_positive_int("pilot_particles", pilot))
+        if self.pilot_particles < 2:
+            raise CountnetsError(f"pilot_particles must be at least 2, got {self.pilot_particles}")
+        fix("max_levels", check_positive_int("max_levels", self.max_levels))
+        fix("adapt_gain", check_finite_float("adapt_gain", self.adapt_gain, positive=True))
+
+    def config(self) -> dict:
+        """Plain-dict description, stored in results and checkpoint fingerprints."""
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class Pilot:
+    """What the pilot fixed: levels and steps, with the adaptation it went through.
+
+    Attributes:
+      levels: ``L_1 < ... < L_K`` (float32 values); ``L_K`` is the event's level.
+      steps: the move's step at each level (the pilot's last adapted value there).
+      survival: fraction of the pilot population at or above each level.
+      acceptance: per level, the acceptance rate of each sweep.
+      step_trace: per level, the step used in each sweep.
+      status: ``"reached"`` (the pilot reached the event), ``"stalled"`` (no particle
+        scored above the last level: the event looks unreachable) or ``"max_levels"``.
+      particles: the pilot population.
+      evaluations: network evaluations the pilot used.
+      seconds: its wall time.
+    """
+
+    levels: tuple[float, ...]
+    steps: tuple[float, ...]
+    survival: tuple[float, ...]
+    acceptance: tuple[tuple[float, ...], ...]
+    step_trace: tuple[tuple[float, ...], ...]
+    status: str
+    particles: int
+    evaluations: int
+    seconds: float
+
+    def fingerprint(self) -> dict:
+        """Levels, steps and status: what the replicas depend on (checked on resume)."""
+        return {"levels": list(self.levels), "steps": list(self.steps), "status": self.status}
+
+
+# ----------------------------------------------------------------------------- device kernels
+
+
+class _Same:
+    """A measure compared by identity, so that it can sit in a static ``jit`` argument.
+
+    JAX then reuses a compiled pilot level or replica step for every run with the same
+    measure object, prior, architecture and options (another seed, another pilot).
+    """
+
+    __slots__ = ("measure",)
+
+    def __init__(self, measure: Measure):
+        self.measure = measure
+
+    def __hash__(self) -> int:
+        return id(self.measure)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Same) and other.measure is self.measure
+
+
+@dataclasses.dataclass(frozen=True)
+class _Static:
+    """Everything a compiled kernel closes over (hashable: a static ``jit`` argument)."""
+
+    prior: Prior
+    arch: Architecture
+    measure: _Same
+    encoding: str
+    precision: str
+    sweeps: int
+    target_acceptance: float
+    gain: float
+    margin: float = 0.0
+    per_chunk: int = 0
+    particles: int = 0
+    conditional: _Same | None = None
+
+    def parts(self) -> tuple[Move, Callable[[Array], Array], Array]:
+        """The move, the batched scorer and the cube."""
+        x = boolean.cube(self.arch.n, self.encoding)
+        measure, arch, precision = self.measure.measure, self.arch, self.precision
+
+        def one(theta):
+            s = jnp.asarray(measure.score(arch, arch.unflatten(theta), x, precision), jnp.float32)  # type: ignore[misc]
+            return jnp.where(jnp.isnan(s), -jnp.inf, s)
+
+        return invariant_move(self.prior, arch.layout()), jax.vmap(one), x
+
+    def kernel(self, adapt: bool):
+        move, score_fn, _ = self.parts()
+        return level_kernel(score_fn, move, self.sweeps, adapt=adapt, target=self.target_acceptance, gain=self.gain)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 2))
+def _pilot_init(static: _Static, key: Array, n: int) -> tuple[Array, Array]:
+    theta = static.prior.sample(key, 0, n, static.arch.layout())
+    return theta, static.parts()[1](theta)
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _pilot_level(static: _Static, key, theta, scores, level, log_step):
+    return static.kernel(True)(key, theta, scores, level, log_step)
+
+
+def _zero_like(ref: Array, dtype: Any) -> Array:
+    """A scalar 0 of ``dtype`` computed from ``ref``, so that under ``shard_map`` it varies like ``ref``."""
+    return (ref > ref).astype(dtype)
+
+
+def _final_outputs(static: _Static, theta: Array, x: Array) -> dict[str, Array]:
+    """Flags (non-finite, near 0) of the final particles, their conditional keys, and the particles."""
+    arch, measure, precision = static.arch, static.measure.measure, static.precision
+    conditional = None if static.conditional is None else static.conditional.measure
+
+    def one(t):
+        params = arch.unflatten(t)
+        values = measure.outputs(arch, params, x, precision)
+        flags = (~jnp.all(jnp.isfinite(values)), jnp.any(jnp.abs(values) <= static.margin))
+        return flags, (() if conditional is None else (conditional.key(arch, params, x, precision),))
+
+    (nonfinite, near), key = jax.vmap(one)(theta)
+    out = {"nonfinite": jnp.sum(nonfinite, dtype=jnp.int32), "near": jnp.sum(near, dtype=jnp.int32)}
+    if conditional is not None:
+        out["keys"] = key[0].reshape(-1, key[0].shape[-1])
+    out["theta"] = theta
+    return out
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _replica_step(static: _Static, levels, log_steps, first, key, chunk_indices, n_valid):
+    """Replicas of a batch of chunks: chunk i holds replicas ``i C .. i C + C - 1``, replica r keyed by r.
+
+    ``levels`` and ``log_steps`` are padded at the front to a multiple of
+    :data:`_LEVEL_PAD`; levels before ``first`` are skipped (survivors N, nothing moved)
+    and real level ``k`` draws from ``fold_in(replica key, k + 1)``, so padding changes nothing.
+    """
+    n, per_chunk, layout = static.particles, static.per_chunk, static.arch.layout()
+    _, score_fn, x = static.parts()
+    kernel = static.kernel(False)
+
+    def replica(rkey):
+        theta = static.prior.sample(rkey, 0, n, layout)
+
+        def body(carry, xs):
+            k, level, log_step = xs
+
+            def run(carry):
+                theta, scores, count, accepted, *_ = kernel(subkey(rkey, k - first + 1), *carry, level, log_step)
+                return (theta, scores), (count, accepted)
+
+            def skip(carry):
+                zero = _zero_like(carry[1][0], jnp.int32)
+                return carry, (jnp.int32(n) + zero, zero)
+
+            return jax.lax.cond(k >= first, run, skip, carry)
+
+        xs = (jnp.arange(levels.shape[0], dtype=jnp.int32), levels, log_steps)
+        (theta, _), (counts, accepted) = jax.lax.scan(body, (theta, score_fn(theta)), xs)
+        return {"survivors": counts, "accepted": accepted, **_final_outputs(static, theta, x)}
+
+    def chunk(index):
+        replicas = index.astype(jnp.uint32) * np.uint32(per_chunk) + jnp.arange(per_chunk, dtype=jnp.uint32)
+        return jax.vmap(lambda r: replica(subkey(key, r)))(replicas)
+
+    def empty(index):
+        # What chunk() returns, as zeros (a padding chunk is skipped, not evaluated).
+        c, k = per_chunk, levels.shape[0]
+
+        def zeros(shape, dtype):
+            return jnp.zeros(shape, dtype) + _zero_like(index, dtype)
+
+        out = {"survivors": zeros((c, k), jnp.int32), "accepted": zeros((c, k), jnp.int32),
+               "nonfinite": zeros((c,), jnp.int32), "near": zeros((c,), jnp.int32)}  # fmt: skip
+        if static.conditional is not None:
+            params = jax.ShapeDtypeStruct((static.arch.n_params,), jnp.float32)
+            rows = jax.eval_shape(lambda t: static.conditional.measure.key(  # type: ignore[union-attr]
+                static.arch, static.arch.unflatten(t), x, static.precision), params)  # fmt: skip
+            out["keys"] = zeros((c, n * rows.shape[0], rows.shape[1]), jnp.uint32)
+        out["theta"] = zeros((c, n, static.arch.n_params), jnp.float32)
+        return out
+
+    def one(args):
+        index, valid = args
+        out = jax.lax.cond(valid > 0, chunk, empty, index)
+        out["valid"] = jnp.arange(per_chunk, dtype=jnp.int32) < valid
+        return out
+
+    return jax.lax.map(one, (chunk_indices, n_valid))
+
+
+_LEVEL_PAD = 8  # replica steps are compiled for level counts rounded up to a multiple of this
+
+
+def _checked(prior: Prior, arch: Architecture, measure: Measure | int | str, encoding: str, precision: str):
+    """The measure, after every check a splitting run needs (score, architecture, prior, encoding, precision)."""
+    measure = measures_lib.as_measure(measure)
+    if measure.score is None:
+        raise CountnetsError(f"splitting needs a measure with a score; {measure.name} has none")
+    measure.check(arch)
+    move = invariant_move(prior, arch.layout())
+    if encoding not in boolean.ENCODINGS:
+        raise CountnetsError(f"encoding must be one of {boolean.ENCODINGS}, got {encoding!r}")
+    check_precision(precision)
+    return measure, move
+
+
+def run_pilot(
+    prior: Prior,
+    arch: Architecture,
+    measure: Measure | int | str,
+    *,
+    seed: int = 0,
+    options: SplittingOptions | None = None,
+    encoding: str = "01",
+    precision: str = DEFAULT_PRECISION,
+) -> Pilot:
+    """Adaptive multilevel splitting on one population: the levels and step sizes of a run.
+
+    Level ``k`` is the ``ceil(level_fraction * n)``-th largest score of the population
+    (``n = pilot_particles``), or the smallest score above level ``k - 1`` when ties would
+    repeat it, capped at ``measure.level(arch)``; the population is then resampled from
+    the particles at or above it and moved ``sweeps`` times, the step adapting after each
+    sweep by ``log step += adapt_gain (rate - target_acceptance)``. If no particle scores
+    above the last level (``"stalled"``) or ``max_levels`` are set, the event's level is
+    appended as the last level.
+
+    Args:
+      prior, arch, measure: as in :func:`estimate_rare`.
+      seed: the run's seed; the pilot draws from ``fold_in(seed_key(seed), PILOT_STREAM)``.
+      options: :class:`SplittingOptions` (default: the defaults).
+      encoding, precision: as in :func:`estimate_rare`.
+
+    Returns:
+      A :class:`Pilot`.
+
+    Raises:
+      CountnetsError: for a measure without a score or that does not apply to ``arch``,
+        a prior without an invariant move, or a bad encoding, precision or seed.
+    """
+    start = time.perf_counter()
+    options = options or SplittingOptions()
+    measure, move = _checked(prior, arch, measure, encoding, precision)
+    static = _Static(prior, arch, _Same(measure), encoding, precision, options.sweeps, options.target_acceptance,
+                     options.adapt_gain)  # fmt: skip
+    n = options.pilot_particles
+    key = subkey(seed_key(seed), PILOT_STREAM)
+    target = float(np.float32(measure.level(arch)))
+    theta, scores = _pilot_init(static, key, n)
+    log_step = np.float32(math.log(move.initial_step))
+    levels, steps, survival, acceptance, trace = [], [], [], [], []
+    evaluations, status, previous = n, "max_levels", -math.inf
+    rank = max(1, math.ceil(options.level_fraction * n))
+    for k in range(options.max_levels):
+        s = np.asarray(scores, np.float32)
+        candidate = float(np.sort(s)[::-1][rank - 1])
+        if candidate >= target:
+            level = target
+        elif candidate > previous:
+            level = candidate
+        else:
+            above = s[s > previous]
+            if above.size == 0:
+                status = "stalled"
+                break
+            level = float(min(float(above.min()), target))
+        survival.append(float(np.mean(s >= level)))
+        theta, scores, _, _, log_step, rates, used = _pilot_level(static, subkey(key, k + 1), theta, scores,
+                                                                  np.float32(level), log_step)  # fmt: skip
+        evaluations += options.sweeps * n
+        levels.append(level)
+        steps.append(float(np.exp(np.float32(log_step))))
+        acceptance.append(tuple(float(v) for v in np.asarray(rates)))
+        trace.append(tuple(float(v) for v in np.asarray(used)))
+        if level >= target:
+            status = "reached"
+            break
+        previous = level
+    if status != "reached":
+        levels.append(target)
+        steps.append(float(np.exp(np.float32(log_step))))
+        survival.append(float(np.mean(np.asarray(scores, np.float32) >= target)))
+        acceptance.append(())
+        trace.append(())
+    return Pilot(
+        levels=tuple(levels), steps=tuple(steps), survival=tuple(survival), acceptance=tuple(acceptance),
+        step_trace=tuple(trace), status=status, particles=n, evaluations=evaluations,
+        seconds=time.perf_counter() - start,
+    )  # fmt: skip
+
+
+def _replica_step_for(static: _Static, pilot: Pilot):
+    """``step(key, chunk_indices, n_valid)`` for :func:`countnets.run_chunks`: the pilot's levels, padded."""
+    k = len(pilot.levels)
+    padded = -(-k // _LEVEL_PAD) * _LEVEL_PAD
+    levels = np.full(padded, -np.inf, np.float32)
+    log_steps = np.zeros(padded, np.float32)
+    levels[padded - k :] = np.asarray(pilot.levels, np.float32)
+    log_steps[padded - k :] = np.log(np.asarray(pilot.steps, np.float32))
+    first = np.int32(padded - k)
+
+    def step(key, chunk_indices, n_valid):
+        out = _replica_step(static, levels, log_steps, first, key, chunk_indices, n_valid)
+        out["survivors"], out["accepted"] = out["survivors"][..., padded - k :], out["accepted"][..., padded - k :]
+        return out
+
+    return step
+
+
+def _level_records(pilot: Pilot, survivors: np.ndarray, accepted: np.ndarray, options: SplittingOptions):
+    n, sweeps = options.particles, options.sweeps
+    alive_after = np.cumprod(survivors > 0, axis=1).astype(bool)
+    out = []
+    for k in range(len(pilot.levels)):
+        before = np.ones(len(survivors), bool) if k == 0 else alive_after[:, k - 1]
+        after = alive_after[:, k]
+        survival = float(np.mean(survivors[before, k] / n)) if before.any() else math.nan
+        acceptance = float(np.mean(accepted[after, k] / (n * sweeps))) if after.any() else math.nan
+        out.append(SplittingLevel(
+            level=pilot.levels[k], step=pilot.steps[k], pilot_survival=pilot.survival[k],
+            pilot_acceptance=list(pilot.acceptance[k]), pilot_steps=list(pilot.step_trace[k]), survival=survival,
+            acceptance=acceptance, alive=int(after.sum()),
+        ))  # fmt: skip
+    return out
+
+
+def _run(prior, arch, measure, *, seed, replicas, options, encoding, precision, margin, confidence, rel_halfwidth,
+         max_seconds, replicas_per_chunk, chunks_per_step, devices, checkpoint, checkpoint_every, progress,
+         conditional, conditional_top, keep):  # fmt: skip
+    measure, move = _checked(prior, arch, measure, encoding, precision)
+    name = measures_lib.target_of(measure, arch.n)
+    name = measure.name if name is None else boolean.to_hex(name)
+    cond = None
+    if conditional is not None:
+        cond = measures_lib.as_measure(conditional)
+        if cond.key is None:
+            raise CountnetsError(f"a conditional histogram needs a measure with a key; {cond.name} has none")
+        cond.check(arch)
+    confidence = check_finite_float("confidence", confidence)
+    if not 0 < confidence < 1:
+        raise CountnetsError(f"confidence must be in (0, 1), got {confidence}")
+    if conditional_top is not None:
+        conditional_top = check_positive_int("conditional_top", conditional_top)
+    if replicas is None:
+        replicas = DEFAULT_REPLICAS if rel_halfwidth is None and max_seconds is None else MAX_REPLICAS
+    replicas = check_positive_int("replicas", replicas)
+    per_chunk = check_positive_int("replicas_per_chunk", replicas_per_chunk)
+    if replicas >= 2**31:
+        raise CountnetsError(f"replicas must be below 2**31 (replica indices key the random stream), got {replicas}")
+    if replicas < 2 or per_chunk < 2:
+        raise CountnetsError(f"splitting needs replicas >= 2 and replicas_per_chunk >= 2 (an interval needs a spread), "
+                             f"got {replicas} and {per_chunk}")  # fmt: skip
+    run = RunConfig(
+        n_samples=replicas, seed=seed, chunk_size=per_chunk, chunks_per_step=chunks_per_step, devices=devices,
+        checkpoint=checkpoint, checkpoint_every=checkpoint_every, max_seconds=max_seconds,
+        rel_halfwidth=rel_halfwidth, progress=progress,
+    )  # fmt: skip
+    precision = check_precision(precision)
+    margin = check_finite_float("margin", margin, non_negative=True)
+    pilot = run_pilot(prior, arch, measure, seed=run.seed, options=options, encoding=encoding, precision=precision)
+    config = base_config(prior, arch, encoding, precision, margin, "log-t")
+    config.update(method="splitting", targets=[name], measures=[measure.spec], options=options.config())
+    if cond is not None:
+        config["conditional"] = cond.spec
+    static = _Static(
+        prior, arch, _Same(measure), encoding, precision, options.sweeps, options.target_acceptance,
+        options.adapt_gain, margin, per_chunk, options.particles, None if cond is None else _Same(cond),
+    )  # fmt: skip
+    step = _replica_step_for(static, pilot)
+    acc = ReplicaAccumulator(len(pilot.levels), None if cond is None else cond.key_fields(arch), arch.n, keep)
+    ckpt = run.open_checkpoint(run.fingerprint("splitting", config, pilot=pilot.fingerprint()))
+
+    def should_stop(done: int) -> str | None:
+        if run.rel_halfwidth is None or done < MIN_REPLICAS_TO_STOP:
+            return None
+        r = replica_interval(replica_estimates(acc.survivors, options.particles), confidence)
+        return "rel_halfwidth" if r.mean > 0 and (r.hi - r.lo) / 2 <= run.rel_halfwidth * r.mean else None
+
+    n_local, _ = sharding.resolve_devices(run.devices)
+    outcome = run_chunks(
+        step, acc.merge, key=seed_key(run.seed), chunk_size=per_chunk, n_samples=replicas,
+        chunks_per_step=run.chunks_per_step or n_local * jax.process_count(), should_stop=should_stop,
+        max_seconds=None if max_seconds is None else max(1e-9, run.max_seconds - pilot.seconds),  # type: ignore[operator]
+        progress=run.progress, description="splitting", devices=run.devices, checkpoint=ckpt,
+        state=acc if ckpt is not None else None,
+    )  # fmt: skip
+    survivors = np.asarray(acc.survivors, np.int64).reshape(len(acc.survivors), len(pilot.levels))
+    accepted = np.asarray(acc.accepted, np.int64).reshape(survivors.shape)
+    z = replica_estimates(survivors, options.particles)
+    interval = replica_interval(z, confidence)
+    bound_level = None
+    if interval.mean > 0:
+        p, ci, method = interval.mean, (interval.lo, interval.hi), "splitting-log-t"
+    else:
+        bound, bound_level = upper_bound(survivors, options.particles, confidence)
+        p, ci, method = 0.0, (0.0, bound), "splitting-upper-bound"
+    estimate = Estimate(
+        function=name, hits=int((z > 0).sum()), n=len(z), p=p, ci=ci, confidence=confidence, method=method,
+        bits=statistics.bits(p), bits_ci=(statistics.bits(ci[1]), statistics.bits(ci[0])), log10_p=statistics.log10(p),
+    )  # fmt: skip
+    evaluations = pilot.evaluations + len(z) * options.particles * (2 + len(pilot.levels) * options.sweeps)
+    e = interval.relative_error
+    mc = (1 - p) / (p * e * e) if p > 0 and e > 0 else math.inf
+    rows = None
+    if cond is not None:
+        rows = conditional_rows(z, acc.keys, options.particles, confidence)[:conditional_top]
+    info: dict[str, Any] = {}
+    if outcome.checkpoint is not None:
+        info["checkpoint"] = {"path": outcome.checkpoint, "resumed_from": outcome.resumed_from,
+                              "seconds_before": outcome.seconds_before,
+                              "seconds_total": outcome.seconds_before + outcome.seconds}  # fmt: skip
+    if outcome.processes > 1:
+        info["processes"] = outcome.processes
+    payload = SplittingPayload(
+        method="splitting", algorithm=ALGORITHM, interval="upper-bound" if bound_level is not None else "log-t",
+        move=move.name, step_name=move.step_name, particles=options.particles, sweeps=options.sweeps,
+        level_fraction=options.level_fraction, target_acceptance=options.target_acceptance,
+        pilot_particles=pilot.particles, pilot_status=pilot.status, pilot_evaluations=pilot.evaluations,
+        pilot_seconds=pilot.seconds, n_levels=len(pilot.levels),
+        levels=_level_records(pilot, survivors, accepted, options), replica_estimates=[float(v) for v in z],
+        relative_error=e, replica_cv=e * math.sqrt(len(z)), evaluations=evaluations, mc_equivalent_evaluations=mc,
+        speedup=mc / evaluations, upper_bound_level=bound_level,
+        conditional_measure=None if cond is None else cond.name, conditional=rows, **info,
+    )  # fmt: skip
+    result = CountResult(
+        kind="estimate", config=config, seed=run.seed, chunk_size=per_chunk, samples=outcome.samples, exact=False,
+        histogram=None, estimates=(estimate,), nonfinite=acc.nonfinite, near_threshold=acc.near,
+        stopped_by=StopReason(outcome.stopped_by), seconds=pilot.seconds + outcome.seconds,
+        samples_per_s=outcome.samples_per_s, device=str(jax.devices()[0].device_kind), device_count=outcome.devices,
+        versions=runtime_info(), extra=payload,
+    )  # fmt: skip
+    return result, acc, z
+
+
+def estimate_rare(
+    prior: Prior,
+    arch: Architecture,
+    measure: Measure | int | str,
+    *,
+    seed: int = 0,
+    replicas: int | None = None,
+    particles: int = DEFAULT_PARTICLES,
+    sweeps: int = DEFAULT_SWEEPS,
+    level_fraction: float = DEFAULT_LEVEL_FRACTION,
+    target_acceptance: float = DEFAULT_TARGET_ACCEPTANCE,
+    pilot_particles: int | None = None,
+    max_levels: int = DEFAULT_MAX_LEVELS,
+    encoding: str = "01",
+    precision: str = DEFAULT_PRECISION,
+    margin: float = DEFAULT_MARGIN,
+    confidence: float = 0.95,
+    rel_halfwidth: float | None = None,
+    max_seconds: float | None = None,
+    replicas_per_chunk: int = DEFAULT_REPLICAS_PER_CHUNK,
+    chunks_per_step: int | None = None,
+    devices: int | None = None,
+    checkpoint: str | os.PathLike | None = None,
+    checkpoint_every: float = checkpoint_lib.DEFAULT_EVERY_SECONDS,
+    progress: bool = False,
+    conditional: Measure | None = None,
+    conditional_top: int | None = None,
+) -> CountResult:
+    """The prior mass of a rare event by multilevel splitting (see the module docstring).
+
+    Args:
+      prior: a :class:`~countnets.Gaussian`, :class:`~countnets.Uniform` or
+        :class:`~countnets.Lattice` prior (each has an invariant move, :mod:`countnets.moves`).
+      arch: architecture.
+      measure: a measure with a score (``event == (score >= level)``); an int, hex or name
+        means :func:`countnets.measures.implements`.
+      seed: integer seed, ``0 <= seed < 2**32``; it fixes the pilot and every replica.
+      replicas: replicas R (the maximum when a stop rule is given). ``None``: 32, or
+        :data:`MAX_REPLICAS` when ``rel_halfwidth`` or ``max_seconds`` ends the run.
+      particles, sweeps, level_fraction, target_acceptance, pilot_particles, max_levels:
+        :class:`SplittingOptions`.
+      encoding: ``"01"`` or ``"pm1"``.
+      precision: matmul precision.
+      margin: final particles with an output within ``margin`` of 0 count in ``near_threshold``.
+      confidence: interval confidence level.
+      rel_halfwidth: add replicas until the interval's half-width / p is at most this
+        (checked from :data:`MIN_REPLICAS_TO_STOP` replicas on).
+      max_seconds: stop adding replicas past this wall time (the pilot's time included).
+      replicas_per_chunk: replicas per chunk, vmapped together (>= 2); results do not depend on it.
+      chunks_per_step: chunks per step over all devices (default: one per device).
+      devices: local devices to shard replicas over (default: all; results do not depend on it).
+      checkpoint, checkpoint_every: save progress and resume (see :func:`countnets.run_chunks`).
+      progress: show a progress bar.
+      conditional: a measure with a key (e.g. ``table()``, ``effective_depth()``, ``goal()``):
+        report each key's ``P(event and key)`` and ``P(key | event)`` over the final populations.
+      conditional_top: keep only this many conditional rows (default: all).
+
+    Returns:
+      A :class:`~countnets.CountResult` of kind ``"estimate"`` with one estimate (``hits``:
+      replicas that reached the event, ``n``: replicas; method ``"splitting-log-t"``, or
+      ``"splitting-upper-bound"`` with ``p = 0`` and ``ci = (0, bound)`` when none did),
+      ``samples`` = replicas done, ``chunk_size`` = replicas per chunk, ``nonfinite`` and
+      ``near_threshold`` counted over the final populations of the replicas that reached the
+      event, and a :class:`~countnets.payloads.SplittingPayload` (``method: "splitting"``)
+      as ``extra``.
+
+    Raises:
+      CountnetsError: for a measure without a score, a prior without an invariant move, a
+        measure that does not apply to ``arch`` (e.g. a truth table wider than the cube),
+        any invalid option, or a checkpoint of another run.
+    """
+    options = SplittingOptions(particles, sweeps, level_fraction, target_acceptance, pilot_particles, max_levels)
+    result, _, _ = _run(
+        prior, arch, measure, seed=seed, replicas=replicas, options=options, encoding=encoding, precision=precision,
+        margin=margin, confidence=confidence, rel_halfwidth=rel_halfwidth, max_seconds=max_seconds,
+        replicas_per_chunk=replicas_per_chunk, chunks_per_step=chunks_per_step, devices=devices,
+        checkpoint=checkpoint, checkpoint_every=checkpoint_every, progress=progress, conditional=conditional,
+        conditional_top=conditional_top, keep=False,
+    )  # fmt: skip
+    return result
+
+
+def sample_rare(
+    prior: Prior,
+    arch: Architecture,
+    measure: Measure | int | str,
+    *,
+    seed: int = 0,
+    replicas: int = DEFAULT_REPLICAS,
+    particles: int = DEFAULT_PARTICLES,
+    sweeps: int = DEFAULT_SWEEPS,
+    level_fraction: float = DEFAULT_LEVEL_FRACTION,
+    target_acceptance: float = DEFAULT_TARGET_ACCEPTANCE,
+    pilot_particles: int | None = None,
+    max_levels: int = DEFAULT_MAX_LEVELS,
+    encoding: str = "01",
+    precision: str = DEFAULT_PRECISION,
+    confidence: float = 0.95,
+    replicas_per_chunk: int = DEFAULT_REPLICAS_PER_CHUNK,
+    devices: int | None = None,
+) -> RarePopulation:
+    """:func:`estimate_rare`, keeping every replica's final population (the prior conditioned on the event).
+
+    The same seed and options give the same estimate as :func:`estimate_rare`. Memory:
+    ``replicas * particles * n_params`` float32 values on the host.
+
+    Returns:
+      A :class:`RarePopulation`.
+    """
+    options = SplittingOptions(particles, sweeps, level_fraction, target_acceptance, pilot_particles, max_levels)
+    result, acc, z = _run(
+        prior, arch, measure, seed=seed, replicas=replicas, options=options, encoding=encoding, precision=precision,
+        margin=DEFAULT_MARGIN, confidence=confidence, rel_halfwidth=None, max_seconds=None,
+        replicas_per_chunk=replicas_per_chunk, chunks_per_step=None, devices=devices, checkpoint=None,
+        checkpoint_every=checkpoint_lib.DEFAULT_EVERY_SECONDS, progress=False, conditional=None,
+        conditional_top=None, keep=True,
+    )  # fmt: skip
+    return RarePopulation(theta=np.stack(acc.theta), weights=z, result=result)
+
+
+# ----------------------------------------------------------------------------- command line
+
+# (flag, keyword of estimate_from_cli, type, default, help) for ``countnets estimate --method splitting``.
+CLI_OPTIONS: tuple[tuple[str, str, type, Any, str], ...] = (
+    ("--replicas", "replicas", int, None, "replicas (the maximum with --rel-width or --max-seconds; default 32, "
+     f"or {MAX_REPLICAS} with a stop rule)"),
+    ("--particles", "particles", int, DEFAULT_PARTICLES, "particles per replica"),
+    ("--sweeps", "sweeps", int, DEFAULT_SWEEPS, "move sweeps per level"),
+    ("--level-fraction", "level_fraction", float, DEFAULT_LEVEL_FRACTION, "pilot fraction above each level"),
+    ("--target-acceptance", "target_acceptance", float, DEFAULT_TARGET_ACCEPTANCE, "acceptance the steps adapt to"),
+    ("--pilot-particles", "pilot_particles", int, None, "pilot population (default 2 x particles)"),
+    ("--max-levels", "max_levels", int, DEFAULT_MAX_LEVELS, "most levels the pilot may set"),
+    ("--replicas-per-chunk", "replicas_per_chunk", int, DEFAULT_REPLICAS_PER_CHUNK, "replicas vmapped per chunk"),
+)  # fmt: skip
+
+
+def estimate_from_cli(prior: Prior, arch: Architecture, targets: Sequence[str], **values: Any) -> CountResult:
+    """``countnets estimate --method splitting``: one target (hex or name), the parsed option values.
+
+    ``values`` are keywords of :func:`estimate_rare` (those of :data:`CLI_OPTIONS` and
+    ``seed``, ``encoding``, ``precision``, ``confidence``, ``rel_halfwidth``, ``max_seconds``,
+    ``chunks_per_step``, ``devices``, ``checkpoint``, ``checkpoint_every``, ``progress``).
+
+    Raises:
+      CountnetsError: for other than one target, or what :func:`estimate_rare` refuses.
+    """
+    targets = [t.strip() for t in targets]
+    if len(targets) != 1 or not targets[0]:
+        raise CountnetsError(f"--method splitting estimates one target at a time, got {len(targets)}: {targets}")
+    return estimate_rare(prior, arch, targets[0], **values)
