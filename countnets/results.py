@@ -419,8 +419,43 @@ def _fmt_p(x: float) -> str:
     return f"{x:.3e}" if x != 0 else "0"
 
 
+def _format_splitting(result: CountResult) -> str:
+    """The terminal table of a splitting estimate: the replicas, levels and cost, not samples and hits."""
+    x, (e,) = result.extra, result.estimates
+    bound = x["interval"] == "upper-bound"
+    rows = [
+        ["function", "p", f"{e.confidence:.3g} " + ("upper bound" if bound else "interval (log-t)"), "bits",
+         "replicas reaching it", "relative error"],
+        [e.function, _fmt_p(e.p), _fmt_p(e.ci[1]) if bound else f"[{_fmt_p(e.ci[0])}, {_fmt_p(e.ci[1])}]",
+         f"{e.bits:.3f}", f"{e.hits:,} of {e.n:,}", f"{x['relative_error']:.3g}"],
+    ]  # fmt: skip
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.rjust(widths[i]) if i else cell.ljust(widths[i]) for i, cell in enumerate(r)) for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    acceptance = [level["acceptance"] for level in x["levels"] if level["alive"]]
+    head = (
+        f"estimate by splitting: {e.n:,} replicas x {x['particles']:,} particles, seed {result.seed}; "
+        f"{x['n_levels']} level{'s' if x['n_levels'] != 1 else ''} ({x['move']} moves, {x['sweeps']} sweeps per level);"
+        f" {result.seconds:.1f} s "
+        f"on {result.device_count} x {result.device}"
+    )
+    tail = [f"network evaluations {x['evaluations']:.3g}"]
+    if acceptance:
+        tail.append(f"acceptance per level {min(acceptance):.2f}..{max(acceptance):.2f}")
+    if not bound and math.isfinite(x["mc_equivalent_evaluations"]):
+        tail.append(
+            f"plain Monte Carlo would need {x['mc_equivalent_evaluations']:.3g} for this relative error "
+            f"({x['speedup']:.3g}x the evaluations used)"
+        )
+    if bound:
+        tail.append("no replica reached the event: the interval is an upper bound, not an estimate")
+    return head + "\n" + "\n".join(lines) + "\n" + "; ".join(tail)
+
+
 def format_table(result: CountResult, top: int | None = None) -> str:
-    """A plain-text table of the estimates, for the terminal."""
+    """A plain-text table of the estimates, for the terminal (a splitting estimate gets its own)."""
+    if isinstance(result.extra, payloads.SplittingPayload):
+        return _format_splitting(result)
     ests = result.estimates if top is None else result.estimates[:top]
     level = f"{ests[0].confidence:.3g}" if ests else ""
     header = ["function", "hits", "p", f"{level} interval", "bits", "bits interval"]

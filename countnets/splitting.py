@@ -45,7 +45,7 @@ import functools
 import math
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import jax
@@ -86,8 +86,6 @@ __all__ = [
     "run_pilot",
     "estimate_rare",
     "sample_rare",
-    "CLI_OPTIONS",
-    "estimate_from_cli",
 ]
 
 DEFAULT_PARTICLES = 500
@@ -701,32 +699,3 @@ def sample_rare(
 
 
 # ----------------------------------------------------------------------------- command line
-
-# (flag, keyword of estimate_from_cli, type, default, help) for ``countnets estimate --method splitting``.
-CLI_OPTIONS: tuple[tuple[str, str, type, Any, str], ...] = (
-    ("--replicas", "replicas", int, None, "replicas (the maximum with --rel-width or --max-seconds; default 32, "
-     f"or {MAX_REPLICAS} with a stop rule)"),
-    ("--particles", "particles", int, DEFAULT_PARTICLES, "particles per replica"),
-    ("--sweeps", "sweeps", int, DEFAULT_SWEEPS, "move sweeps per level"),
-    ("--level-fraction", "level_fraction", float, DEFAULT_LEVEL_FRACTION, "pilot fraction above each level"),
-    ("--target-acceptance", "target_acceptance", float, DEFAULT_TARGET_ACCEPTANCE, "acceptance the steps adapt to"),
-    ("--pilot-particles", "pilot_particles", int, None, "pilot population (default 2 x particles)"),
-    ("--max-levels", "max_levels", int, DEFAULT_MAX_LEVELS, "most levels the pilot may set"),
-    ("--replicas-per-chunk", "replicas_per_chunk", int, DEFAULT_REPLICAS_PER_CHUNK, "replicas vmapped per chunk"),
-)  # fmt: skip
-
-
-def estimate_from_cli(prior: Prior, arch: Architecture, targets: Sequence[str], **values: Any) -> CountResult:
-    """``countnets estimate --method splitting``: one target (hex or name), the parsed option values.
-
-    ``values`` are keywords of :func:`estimate_rare` (those of :data:`CLI_OPTIONS` and
-    ``seed``, ``encoding``, ``precision``, ``confidence``, ``rel_halfwidth``, ``max_seconds``,
-    ``chunks_per_step``, ``devices``, ``checkpoint``, ``checkpoint_every``, ``progress``).
-
-    Raises:
-      CountnetsError: for other than one target, or what :func:`estimate_rare` refuses.
-    """
-    targets = [t.strip() for t in targets]
-    if len(targets) != 1 or not targets[0]:
-        raise CountnetsError(f"--method splitting estimates one target at a time, got {len(targets)}: {targets}")
-    return estimate_rare(prior, arch, targets[0], **values)

@@ -335,7 +335,6 @@ class _HeavyTailed(cn.Gaussian):
         (lambda: cn.estimate_rare(GAUSS, LATTICE_ARCH, "and", level_fraction=1.0), "level_fraction must be in"),
         (lambda: cn.estimate_rare(GAUSS, LATTICE_ARCH, "and", conditional=M.implements("or")), "with a key"),
         (lambda: cn.estimate_rare(GAUSS, LATTICE_ARCH, "and", encoding="x"), "encoding"),
-        (lambda: splitting.estimate_from_cli(GAUSS, LATTICE_ARCH, ["and", "or"]), "one target at a time"),
     ],
 )
 def test_bad_input_is_refused_with_one_line(call, phrase):

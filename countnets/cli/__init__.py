@@ -33,7 +33,7 @@ from countnets import checkpoint as checkpoint_lib
 from countnets import estimators, results, sharding
 from countnets._errors import CountnetsError, check_finite_float
 from countnets._version import __version__
-from countnets.cli import circuits, output, training
+from countnets.cli import circuits, output, rare, training
 from countnets.cli.options import (
     add_network_options,
     add_prior_options,
@@ -200,6 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="stop when every target's interval half-width / p is below this (default: off)",
     )
+    rare.add_method_options(est)
 
     plot = sub.add_parser("plot", help="draw the figures of a saved result (any kind countnets writes)")
     plot.add_argument("result", help="a result JSON written with --json")
@@ -254,6 +255,8 @@ def _run_counting(args: argparse.Namespace) -> results.CountResult:
     )
     if args.command == "histogram":
         return estimators.histogram_mc(prior, arch, top=args.top, **sampling)
+    if args.method == "splitting":
+        return rare.run_splitting(args, prior, arch, targets)
     return estimators.estimate_mc(prior, arch, targets, rel_halfwidth=args.rel_width, **sampling)
 
 

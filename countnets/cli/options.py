@@ -273,6 +273,11 @@ _APPLIES = {
     "branch_scale": ("arch", ("resmlp",)),
     "momentum": ("optimizer", ("momentum",)),
     "margin": ("loss", ("hinge",)),
+    # countnets estimate: plain Monte Carlo or splitting (countnets.cli.rare)
+    **{dest: ("method", ("splitting",)) for dest in (
+        "replicas", "particles", "sweeps", "level_fraction", "target_acceptance", "pilot_particles", "max_levels",
+        "replicas_per_chunk")},
+    **{dest: ("method", ("mc",)) for dest in ("samples", "chunk_size", "interval", "exact", "max_exact")},
 }
 
 

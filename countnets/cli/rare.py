@@ -1,0 +1,59 @@
+"""``countnets estimate --method splitting``: the splitting options and the run (:func:`countnets.estimate_rare`)."""
+
+from __future__ import annotations
+
+import argparse
+
+from countnets import splitting
+from countnets._errors import CountnetsError
+from countnets.cli.options import positive_int, probability
+from countnets.results import CountResult
+
+__all__ = ["METHODS", "add_method_options", "run_splitting"]
+
+METHODS = ("mc", "splitting")
+
+def add_method_options(parser: argparse.ArgumentParser) -> None:
+    """``--method`` and the splitting options of ``countnets estimate``.
+
+    Which options apply to which method is checked in :func:`countnets.cli.options.check_applicable`.
+    """
+    parser.add_argument(
+        "--method", choices=METHODS, default="mc",
+        help="mc: plain Monte Carlo; splitting: adaptive multilevel splitting for rare events, one target "
+        "(docs/rare-events.md) (default %(default)s)",
+    )  # fmt: skip
+    s = parser.add_argument_group("splitting (--method splitting)")
+    s.add_argument("--replicas", type=positive_int, default=None,
+                   help=f"independent replicas; the most with --rel-width or --max-seconds "
+                   f"(default {splitting.DEFAULT_REPLICAS}, or {splitting.MAX_REPLICAS} with a stop rule)")
+    s.add_argument("--particles", type=positive_int, default=splitting.DEFAULT_PARTICLES,
+                   help="particles per replica (default %(default)s)")
+    s.add_argument("--sweeps", type=positive_int, default=splitting.DEFAULT_SWEEPS,
+                   help="move sweeps per level (default %(default)s)")
+    s.add_argument("--level-fraction", type=probability, default=splitting.DEFAULT_LEVEL_FRACTION,
+                   help="fraction of the pilot population above each level (default %(default)s)")
+    s.add_argument("--target-acceptance", type=probability, default=splitting.DEFAULT_TARGET_ACCEPTANCE,
+                   help="acceptance rate the pilot's step sizes adapt to (default %(default)s)")
+    s.add_argument("--pilot-particles", type=positive_int, default=None,
+                   help="the pilot's population (default: 2 x --particles)")
+    s.add_argument("--max-levels", type=positive_int, default=splitting.DEFAULT_MAX_LEVELS,
+                   help="most levels the pilot may set (default %(default)s)")
+    s.add_argument("--replicas-per-chunk", type=positive_int, default=splitting.DEFAULT_REPLICAS_PER_CHUNK,
+                   help="replicas vmapped per chunk; results do not depend on it (default %(default)s)")  # fmt: skip
+
+
+def run_splitting(args: argparse.Namespace, prior, arch, targets: list[str]) -> CountResult:
+    """Run :func:`countnets.estimate_rare` for the one target of ``--targets`` with the parsed options."""
+    targets = [t.strip() for t in targets]
+    if len(targets) != 1:
+        raise CountnetsError(f"--method splitting estimates one target at a time, got {len(targets)}: {targets}")
+    return splitting.estimate_rare(
+        prior, arch, targets[0], seed=args.seed, replicas=args.replicas, particles=args.particles,
+        sweeps=args.sweeps, level_fraction=args.level_fraction, target_acceptance=args.target_acceptance,
+        pilot_particles=args.pilot_particles, max_levels=args.max_levels, encoding=args.encoding,
+        precision=args.precision, confidence=args.confidence, rel_halfwidth=args.rel_width,
+        max_seconds=args.max_seconds, replicas_per_chunk=args.replicas_per_chunk,
+        chunks_per_step=args.chunks_per_step or None, devices=args.devices, checkpoint=args.checkpoint,
+        checkpoint_every=args.checkpoint_every, progress=not args.quiet,
+    )  # fmt: skip
