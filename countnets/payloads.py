@@ -35,6 +35,7 @@ __all__ = [
     "TrainVsPriorPayload",
     "FlipPayload",
     "DiversePayload",
+    "FlipDecisivePayload",
     "make",
     "payload_type",
 ]
@@ -277,6 +278,19 @@ class DiversePayload(Record):
     prior_b: float | None = None
 
 
+@record
+class FlipDecisivePayload(Record):
+    """``countnets experiment flip-decisive``: the plan it ran, one entry of ``pairs`` per pair, the analysis."""
+
+    plan: dict[str, Any]
+    pairs: list[dict[str, Any]]
+    summary: dict[str, Any]
+    lambdas: list[float]
+    tilt_lambdas: list[float]
+    tilt_loss: str
+    optimizers: list[str]
+
+
 def make(payload_type: type, fields: Mapping[str, Any]) -> Record:
     """The payload record of ``fields`` (plain values), checked against its type: every field present and typed."""
     return decode(payload_type, encode(fields), payload_type.__name__)
@@ -292,4 +306,9 @@ def payload_type(kind: str, fields: Mapping[str, Any]) -> type | None:
         return SerialParallelPayload
     if kind == "detour":
         return WriteErasePayload if fields.get("detour_kind") == "write-erase" else GoalPayload
-    return {"train-vs-prior": TrainVsPriorPayload, "flip": FlipPayload, "diverse": DiversePayload}.get(kind)
+    return {
+        "train-vs-prior": TrainVsPriorPayload,
+        "flip": FlipPayload,
+        "diverse": DiversePayload,
+        "flip-decisive": FlipDecisivePayload,
+    }.get(kind)

@@ -176,7 +176,7 @@ def smc_tempering(
             w = np.exp(logw - logw.max())
             log_z += float(np.log(w.mean()) + logw.max())
             w /= w.sum()
-            ess = float(1.0 / (w * w).sum())
+            ess = _ess(logw)  # the bisection's own function, so ess >= ess_fraction N holds exactly
             min_ess = min(min_ess, ess)
             lam = new
             schedule.append(lam)

@@ -1,0 +1,76 @@
+"""The pre-registered flip test (countnets.experiments.flip_decisive): plan, quick run, analysis (issue 16)."""
+
+import json
+import math
+
+import pytest
+
+from countnets import results
+from countnets.architectures import MLP
+from countnets.experiments import flip_decisive as fd
+from countnets.priors import Gaussian
+from countnets.training import TrainConfig
+
+PRIOR, ARCH = Gaussian(), MLP(3, (4,))
+
+
+@pytest.fixture(scope="module")
+def plan(tmp_path_factory):
+    p = fd.plan_pairs(PRIOR, ARCH, n_pairs=3, train_size=4, n_samples=4096, seed=1, log_odds_range=(0.0, 3.0))
+    path = tmp_path_factory.mktemp("plan") / "plan.json"
+    fd.write_plan(p, path)
+    return fd.read_plan(path)
+
+
+def test_plan_pairs_are_independent_and_spread(plan):
+    pairs = plan["pairs"]
+    assert len(pairs) == 3 and plan["primary_analysis"] == json.loads(json.dumps(fd.PRIMARY_ANALYSIS))
+    # different training sets, seeds and initialisations per pair; no pair shares a seed with a prior pass
+    assert len({(p["target"], tuple(p["train_points"])) for p in pairs}) == 3
+    seeds = [p["train_seed"] for p in pairs] + [p["prior_seed"] for p in pairs]
+    assert len(set(seeds)) == 6
+    for p in pairs:
+        na, nb = p["prior_counts"]
+        assert p["log_odds"] == pytest.approx(math.log(na / nb)) and nb >= plan["min_count"]
+        assert p["hamming"] == bin(int(p["a"], 16) ^ int(p["b"], 16)).count("1") > 0
+        assert p["aim_log_odds"] == pytest.approx(3.0 * (p["slot"] + 0.5) / 3)
+    # the plan is a deterministic function of its arguments
+    again = fd.plan_pairs(PRIOR, ARCH, n_pairs=3, train_size=4, n_samples=4096, seed=1, log_odds_range=(0.0, 3.0))
+    assert [p["b"] for p in again["pairs"]] == [p["b"] for p in pairs]
+
+
+def test_quick_run_records_every_pair_and_round_trips(plan, tmp_path):
+    cfg = TrainConfig(optimizer="sgd", max_steps=50)
+    r = fd.flip_decisive(
+        plan, PRIOR, ARCH, cfg, optimizers=("sgd",), lambdas=[0.1, 1.0, 10.0], n_runs=32, n_boot=20,
+        replicas=2, n_particles=200, n_moves=2,
+    )  # fmt: skip
+    assert len(r.extra["pairs"]) == 3  # censored or not, no pair is dropped
+    for p in r.extra["pairs"]:
+        sgd, tilt = p["lambda_star"]["sgd"], p["lambda_star"]["tilt"]
+        assert sum(sgd["a"]) + sum(sgd["b"]) + sum(sgd["other"]) + sum(sgd["not_fit"]) == 3 * 32
+        assert tilt["min_ess"] >= 100  # ess_fraction 0.5 of 200 particles
+    path = tmp_path / "r.json"
+    results.save_json(r, path)
+    back = results.load_json(path)
+    assert back.extra["summary"]["pairs_planned"] == 3
+    assert "flip-decisive" in fd.format_flip_decisive(back)
+
+
+def test_summary_keeps_censored_pairs_and_adjusts_the_two_primary_tests():
+    def star(est, cen=None):
+        bound = {"right": [100.0, math.inf], "left": [0.0, 0.01]}.get(cen, [est, est])
+        return {"estimate": est, "censored": cen, "bound": bound, "interval": bound, "lambda0": {"log_odds": 1.0}}
+
+    rows = []
+    for i in range(8):
+        x = float(i)
+        s = star(math.inf, "right") if i >= 6 else star(1.0 + 2 * x + 0.1 * (-1) ** i)
+        t = dict(s, evaluable=i != 0)
+        rows.append({"log_odds": x, "hamming": 1 + i % 3, "off_points": 4, "lambda_star": {"sgd": s, "tilt": t}})
+    out = fd.decisive_summary(rows)
+    sgd = out["sets"]["sgd"]
+    assert sgd["regression"]["right"] == 2 and sgd["pairs_used"] == 8
+    assert sgd["regression"]["slope_ci"][0] > 0
+    assert out["sets"]["tilt"]["pairs_not_evaluable"] == 1
+    assert set(out["holm"]) == {"sgd", "tilt"}
