@@ -140,8 +140,10 @@ def bootstrap_lambda_star(
     Returns:
       ``estimate``, ``censored`` (``"right"``, ``"left"`` or ``None``), ``bound`` (the
       interval ``[lo, hi]`` the estimate says lambda* is in, see
-      :func:`isotonic_crossing`), ``interval`` (the bootstrap percentile interval; an
-      end is ``inf`` when more than ``alpha/2`` of the resamples never flipped),
+      :func:`isotonic_crossing`), ``interval`` (percentile bootstrap: the ``alpha/2``
+      quantile of the resamples' lower bounds and the ``1 - alpha/2`` quantile of their
+      upper bounds, so it is ``[0, ...]`` when enough resamples are left censored and
+      ``[..., inf]`` when more than ``alpha/2`` of them never flipped),
       ``boot_censored`` (fraction of right-censored resamples), ``n_boot``, counts per
       lambda (``a``, ``b``, ``other``, ``not_fit``).
     """
@@ -157,15 +159,17 @@ def bootstrap_lambda_star(
     na, nb = counts(out)
     est, lo, hi = isotonic_crossing(lambdas, na, nb)
     rng = np.random.default_rng(seed)
-    boots = np.empty(n_boot)
+    boots = np.empty((n_boot, 3))
     for i in range(n_boot):
         cols = rng.integers(0, out.shape[1], out.shape[1])
-        boots[i] = isotonic_crossing(lambdas, *counts(out[:, cols]))[0]
-    boots = boots[~np.isnan(boots)]
+        boots[i] = isotonic_crossing(lambdas, *counts(out[:, cols]))
+    boots = boots[~np.isnan(boots[:, 0])]
     alpha = 1 - confidence
     if boots.size:
-        # inf sorts last, so the upper percentile is inf when > alpha/2 of resamples never flipped
-        b_lo, b_hi = (float(v) for v in np.quantile(boots, [alpha / 2, 1 - alpha / 2], method="inverted_cdf"))
+        # lower end from the resamples' lower bounds (0 when left censored), upper end from their
+        # upper bounds (inf when right censored): inf when > alpha/2 of resamples never flipped
+        b_lo = float(np.quantile(boots[:, 1], alpha / 2, method="inverted_cdf"))
+        b_hi = float(np.quantile(boots[:, 2], 1 - alpha / 2, method="inverted_cdf"))
     else:
         b_lo = b_hi = math.nan
     censored = "right" if math.isinf(est) else ("left" if lo == 0.0 and hi == lambdas[0] else None)
@@ -174,7 +178,7 @@ def bootstrap_lambda_star(
         "censored": censored,
         "bound": [lo, hi],
         "interval": [b_lo, b_hi],
-        "boot_censored": float(np.isinf(boots).mean()) if boots.size else math.nan,
+        "boot_censored": float(np.isinf(boots[:, 0]).mean()) if boots.size else math.nan,
         "n_boot": int(n_boot),
         "confidence": confidence,
         "a": na.tolist(),

@@ -84,3 +84,9 @@ def test_regression_power_holds_its_level_at_rho_zero():
     x = np.linspace(0, 10, 30)
     r = c.regression_power(x, 0.0, reps=100, seed=2)
     assert r["power_ci"][0] <= 0.05 <= r["power_ci"][1], r
+
+
+def test_bootstrap_interval_of_a_left_censored_pair_starts_at_zero():
+    out = np.full((3, 40), c.OUTCOME_B)
+    r = c.bootstrap_lambda_star([1.0, 10.0, 100.0], out, n_boot=30)
+    assert r["censored"] == "left" and r["bound"] == [0.0, 1.0] and r["interval"] == [0.0, 1.0]

@@ -74,3 +74,15 @@ def test_summary_keeps_censored_pairs_and_adjusts_the_two_primary_tests():
     assert sgd["regression"]["slope_ci"][0] > 0
     assert out["sets"]["tilt"]["pairs_not_evaluable"] == 1
     assert set(out["holm"]) == {"sgd", "tilt"}
+
+
+def test_cli_writes_a_plan_and_rejects_a_missing_training_size(tmp_path, capsys):
+    from countnets.cli import main
+
+    path = tmp_path / "plan.json"
+    base = ["experiment", "flip-decisive", "--n", "3", "--hidden", "4", "--samples", "4096", "--quiet"]
+    assert main([*base, "--plan-out", str(path)]) == 2
+    assert "--train-size" in capsys.readouterr().err
+    assert main([*base, "--plan-out", str(path), "--pairs", "2", "--train-size", "4", "--log-odds-range", "0,2"]) == 0
+    plan = fd.read_plan(path)
+    assert len(plan["pairs"]) == 2 and plan["pairs"][0]["aim_log_odds"] == pytest.approx(0.5)
