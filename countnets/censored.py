@@ -16,8 +16,9 @@ left censored (``lo = 0``, ``hi = lambda_min``: flipped at the smallest pressure
 * :func:`interval_kendall`: Kendall's tau for interval-censored ``y`` (a pair is
   concordant or discordant only when the two intervals do not overlap), with a
   bootstrap interval and a permutation p-value.
-* :func:`regression_power`: the power of :func:`interval_regression`'s test at a
-  planned design with censoring, by simulation.
+* :func:`regression_power`, :func:`minimum_detectable_rho`: the power of
+  :func:`interval_regression`'s test at a planned design with censoring, by simulation,
+  and the least latent correlation it detects with a given power.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ __all__ = [
     "interval_regression",
     "interval_kendall",
     "regression_power",
+    "minimum_detectable_rho",
 ]
 
 # Outcome codes of one training run (one initialisation at one lambda).
@@ -425,3 +427,36 @@ def regression_power(
     ci = clopper_pearson(int(hits), reps, 0.95)
     return {"rho": rho, "slope": b, "power": hits / reps, "power_ci": list(ci), "reps": reps, "alpha": alpha,
             "censor_low": censor_low, "censor_high": censor_high, "n": int(xa.size)}  # fmt: skip
+
+
+def minimum_detectable_rho(
+    x: Floats,
+    *,
+    power: float = 0.8,
+    rhos: Sequence[float] = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7),
+    censor_low: float = 0.1,
+    censor_high: float = 0.2,
+    alpha: float = 0.05,
+    reps: int = 400,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """The least latent correlation detected with probability ``power`` (:func:`regression_power` at each rho).
+
+    Power is simulated at every ``rhos`` value (seed ``seed + k`` for the k-th) and the
+    answer is linear interpolation between the last value below ``power`` and the first
+    at or above it (``None`` when none reaches it). ``slope_per_sigma`` gives the same
+    threshold as a slope in units of the residual sd, ``b / sigma = rho / sqrt(1 - rho^2)
+    / sd(x)``.
+    """
+    curve = [regression_power(x, r, censor_low=censor_low, censor_high=censor_high, alpha=alpha, reps=reps,
+                              seed=seed + k) for k, r in enumerate(rhos)]  # fmt: skip
+    pw = [c["power"] for c in curve]
+    rho = None
+    for k, p in enumerate(pw):
+        if p >= power:
+            rho = rhos[k] if k == 0 else rhos[k - 1] + (power - pw[k - 1]) / (p - pw[k - 1]) * (rhos[k] - rhos[k - 1])
+            break
+    sd = float(np.std(np.asarray(x, dtype=np.float64)))
+    slope = None if rho is None else rho / math.sqrt(1 - rho**2) / sd
+    return {"rho": rho, "slope_per_sigma": slope, "power": power, "curve": curve, "n": len(x),
+            "censor_low": censor_low, "censor_high": censor_high}  # fmt: skip

@@ -90,3 +90,16 @@ def test_bootstrap_interval_of_a_left_censored_pair_starts_at_zero():
     out = np.full((3, 40), c.OUTCOME_B)
     r = c.bootstrap_lambda_star([1.0, 10.0, 100.0], out, n_boot=30)
     assert r["censored"] == "left" and r["bound"] == [0.0, 1.0] and r["interval"] == [0.0, 1.0]
+
+
+def test_regression_power_without_censoring_matches_the_exact_power_of_the_likelihood_ratio_test():
+    # uncensored normal regression: the LR test rejects when |t| > t_c = sqrt((n-2)(exp(chi2_1/n) - 1)),
+    # with t noncentral (df n-2, noncentrality b sqrt(Sxx) / sigma); b as regression_power sets it
+    x = np.linspace(0, 10, 30)
+    n, rho = x.size, 0.5
+    r = c.regression_power(x, rho, censor_low=0.0, censor_high=0.0, reps=150, seed=4)
+    t_c = math.sqrt((n - 2) * math.expm1(stats.chi2.ppf(0.95, 1) / n))
+    nc = r["slope"] * math.sqrt(((x - x.mean()) ** 2).sum())
+    exact = stats.nct.sf(t_c, n - 2, nc) + stats.nct.cdf(-t_c, n - 2, nc)
+    lo, hi = clopper_pearson(round(r["power"] * r["reps"]), r["reps"], 0.99)
+    assert lo <= exact <= hi, (r["power"], exact)
