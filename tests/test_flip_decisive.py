@@ -86,3 +86,16 @@ def test_cli_writes_a_plan_and_rejects_a_missing_training_size(tmp_path, capsys)
     assert main([*base, "--plan-out", str(path), "--pairs", "2", "--train-size", "4", "--log-odds-range", "0,2"]) == 0
     plan = fd.read_plan(path)
     assert len(plan["pairs"]) == 2 and plan["pairs"][0]["aim_log_odds"] == pytest.approx(0.5)
+
+
+def test_training_page_quotes_the_power_of_the_planned_design():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    power = json.loads((root / "results" / "flip_decisive_power.json").read_text())
+    text = (root / "docs" / "training.md").read_text()
+    assert power["design"]["n"] == 30 and power["design"]["log_odds"] == [10 * (i + 0.5) / 30 for i in range(30)]
+    for s in power["scenarios"]:
+        row = f"| {s['censor_low']:.0%} | {s['censor_high']:.0%} | {s['rho']:.2f} | {s['slope_per_sigma']:.3f} |"
+        assert row in text, row
+    assert "The full run has not been done." in text
