@@ -278,8 +278,9 @@ def tilt_lambda_star(
     ``P(B) / (P(A) + P(B))`` on the grid (log-linear interpolation of the crossing of
     1/2). The estimate is the crossing of the replicas' mean curves; the interval is the
     Student-t interval of the mean of ``ln lambda*_r`` (``exp`` of its ends) when every
-    replica crosses inside the grid, ``[lambda_max, inf)`` when any never crosses, and
-    ``[0, lambda_min]`` when any crosses at once. ``evaluable`` is False when the least
+    replica crosses inside the grid. When any never crosses it is right censored, with
+    ``bound = interval = [least replica crossing (at most lambda_max), inf)``; when any
+    crosses at once, left censored, ``[0, largest replica upper bound]``. ``evaluable`` is False when the least
     ESS up to the upper end of the interval, over replicas, is below ``min_ess`` (then
     neither estimate nor interval should be shown). Per grid value: mean ``p_a``,
     ``p_b``, ``log_z`` with their t-intervals, and the least ``ess`` over replicas.
@@ -304,9 +305,12 @@ def tilt_lambda_star(
     ests = np.array([p[0] for p in per])
     censored = None
     if np.isinf(ests).any() or math.isinf(est):
-        interval, censored = [lams[-1], math.inf], "right"
+        # some replica never crossed: lambda* is known only to lie above the least crossing seen
+        finite = ests[np.isfinite(ests)]
+        interval, censored = [float(min(finite.min(), lams[-1])) if finite.size else lams[-1], math.inf], "right"
     elif any(p[1] == 0.0 for p in per) or lo == 0.0:
-        interval, censored = [0.0, lams[0]], "left"
+        # some replica crossed at once: lambda* is known only to lie below the largest upper bound
+        interval, censored = [0.0, float(max(p[2] for p in per))], "left"
     else:
         logs = np.log(ests)
         half = t * logs.std(ddof=1) / math.sqrt(R)
@@ -319,7 +323,7 @@ def tilt_lambda_star(
     return {
         "estimate": est,
         "censored": censored,
-        "bound": [lo, hi] if censored else [est, est],
+        "bound": interval if censored else [est, est],
         "interval": interval,
         "replica_estimates": ests.tolist(),
         "evaluable": least >= min_ess,

@@ -34,6 +34,7 @@ def test_plan_pairs_are_independent_and_spread(plan):
         assert p["log_odds"] == pytest.approx(math.log(na / nb)) and nb >= plan["min_count"]
         assert p["hamming"] == bin(int(p["a"], 16) ^ int(p["b"], 16)).count("1") > 0
         assert p["aim_log_odds"] == pytest.approx(3.0 * (p["slot"] + 0.5) / 3)
+        assert abs(p["log_odds"] - p["aim_log_odds"]) <= plan["tolerance"] == 1.0
     # the plan is a deterministic function of its arguments
     again = fd.plan_pairs(PRIOR, ARCH, n_pairs=3, train_size=4, n_samples=4096, seed=1, log_odds_range=(0.0, 3.0))
     assert [p["b"] for p in again["pairs"]] == [p["b"] for p in pairs]

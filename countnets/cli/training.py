@@ -299,6 +299,7 @@ def add_flip_decisive_parser(subparsers: Any) -> argparse.ArgumentParser:
     s.add_argument("--train-size", type=nonneg_int, default=None, help="points per training set S (step 1)")
     s.add_argument("--log-odds-range", type=float_list, default=(0.0, 10.0), help="ln O range lo,hi (nats)")
     s.add_argument("--min-count", type=nonneg_int, default=3, help="least prior count of B among samples fitting S")
+    s.add_argument("--slot-tolerance", type=finite_float, default=None, help="nats from a slot's aim (default: width)")
     r = p.add_argument_group("run (step 2)")
     r.add_argument("--optimizers", default="sgd", help="comma-separated; sgd (primary) and optionally adam")
     r.add_argument("--lr", type=finite_float, default=None, help="SGD learning rate (default 0.5)")
@@ -330,6 +331,7 @@ def run_flip_decisive(args: argparse.Namespace) -> int:
         plan = decisive.plan_pairs(
             prior, arch, n_pairs=check_positive_int("--pairs", args.pairs), train_size=args.train_size,
             n_samples=args.samples, seed=args.seed, log_odds_range=rng, min_count=args.min_count,
+            tolerance=args.slot_tolerance,
             encoding=args.encoding, chunk_size=args.chunk_size, precision=args.precision, confidence=args.confidence,
             devices=args.devices,
         )  # fmt: skip

@@ -116,6 +116,7 @@ def plan_pairs(
     seed: int = 0,
     log_odds_range: tuple[float, float] = (0.0, 10.0),
     min_count: int = 3,
+    tolerance: float | None = None,
     max_attempts: int | None = None,
     encoding: str = "01",
     chunk_size: int = DEFAULT_EXPERIMENT_CHUNK,
@@ -128,9 +129,10 @@ def plan_pairs(
     Pair slots ``i = 0 .. n_pairs - 1`` each aim at ``ln O = lo + (hi - lo)(i + 1/2)/K``.
     Candidate indices are tried in order (0, 1, 2, ...); a candidate whose conditional
     prior has no function besides A seen ``min_count`` times is recorded in ``skipped``
-    with its reason; every usable candidate fills the free slot whose aim it is nearest
-    to, so the plan is a deterministic function of the arguments. ``achieved`` ln O may
-    differ from the aim when the samples cannot reach it (reported per pair).
+    with its reason; a usable candidate fills the free slot whose aim its best B comes
+    nearest, if within ``tolerance`` nats (default one slot width, ``(hi - lo) / K``), and
+    is skipped otherwise. The plan is a deterministic function of the arguments; each
+    pair's ``log_odds`` (achieved) and ``aim_log_odds`` are both recorded.
 
     Raises:
       CountnetsError: if fewer than ``n_pairs`` usable pairs are found in ``max_attempts``
@@ -143,6 +145,7 @@ def plan_pairs(
     min_count = check_positive_int("min_count", min_count)
     attempts = check_positive_int("max_attempts", max_attempts or 4 * K)
     aims = [lo + (hi - lo) * (i + 0.5) / K for i in range(K)]
+    tol = (hi - lo) / K if tolerance is None else float(tolerance)
     slots: list[dict[str, Any] | None] = [None] * K
     skipped = []
     start = time.perf_counter()
@@ -163,7 +166,11 @@ def plan_pairs(
         free = [i for i in range(K) if slots[i] is None]
         # the free slot and B that are nearest: |ln(n_A/n_B) - aim|
         best = min(((abs(math.log(na / c) - aims[i]), i, f, c) for i in free for f, c in usable))
-        _, slot, b, nb = best
+        gap, slot, b, nb = best
+        if gap > tol:
+            skipped.append({"candidate": cand, "reason": f"no B within {tol:g} nats of a free slot's aim",
+                            "prior_fit": cp.fit})  # fmt: skip
+            continue
         odds, (olo, ohi) = statistics.ratio_interval(na, nb, confidence)
         slots[slot] = {
             "slot": slot,
@@ -198,6 +205,7 @@ def plan_pairs(
         "seed": seed,
         "log_odds_range": [lo, hi],
         "min_count": min_count,
+        "tolerance": tol,
         "confidence": confidence,
         "pairs": slots,
         "skipped": skipped,
@@ -441,9 +449,12 @@ def _fmt(v: Any) -> str:
 def _star_text(star: dict[str, Any]) -> str:
     if not star.get("evaluable", True):
         return "not evaluable"
-    cen = {"right": " (>max)", "left": " (<=min)"}.get(star.get("censored") or "", "")
     lo, hi = star["interval"]
-    return f"{_fmt(star['estimate'])}{cen} [{_fmt(lo)}, {_fmt(hi)}]"
+    if star.get("censored") == "right":
+        return f"> {_fmt(star['bound'][0])} (censored) [{_fmt(lo)}, {_fmt(hi)}]"
+    if star.get("censored") == "left":
+        return f"<= {_fmt(star['bound'][1])} (censored) [{_fmt(lo)}, {_fmt(hi)}]"
+    return f"{_fmt(star['estimate'])} [{_fmt(lo)}, {_fmt(hi)}]"
 
 
 def format_flip_decisive(result: CountResult) -> str:
