@@ -5,6 +5,7 @@ import math
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from scipy import stats
 
 from countnets import smc, statistics
@@ -46,16 +47,20 @@ def test_zero_one_tilt_matches_the_closed_form():
     assert min(r["ess"]) >= 500 and r["evaluable"]
 
 
-def test_zero_one_tilt_of_networks_flips_at_the_prior_log_odds():
-    # networks: lambda*_Bayes = ln O exactly for the 0-1 tilt; O from a large rejection-MC sample
+@pytest.mark.parametrize("loss", ["zero-one", "hamming"])
+def test_function_level_tilt_of_networks_flips_where_the_closed_form_says(loss):
+    # networks: lambda*_Bayes = ln O exactly for the 0-1 tilt, and ln O |off S| / d_H(A, B) for the
+    # Hamming tilt; O from a large rejection-MC sample, its 99% interval carried through the formula
     prior, arch = Gaussian(), MLP(2, (3,))
     tset = training_set(2, 0b0110, points=[0])
     cp = conditional_prior(prior, arch, tset, n_samples=2**18, seed=1, chunk_size=2**14)
     (a, na), (b, nb) = cp.ranked()[:2]
     _, (olo, ohi) = statistics.ratio_interval(na, nb, 0.99)
-    draw, scales, ev = smc.network_model(prior, arch, tset, a, b, loss="zero-one")
-    grid = [float(v) for v in np.linspace(1.0, 5.0, 12)]
+    scale = 1.0 if loss == "zero-one" else len(tset.off_points()) / bin(a ^ b).count("1")
+    lo_star, hi_star = scale * math.log(olo), scale * math.log(ohi)
+    draw, scales, ev = smc.network_model(prior, arch, tset, a, b, loss=loss)
+    grid = [float(v) for v in np.linspace(0.8 * lo_star, 1.25 * hi_star, 12)]
     r = smc.tilt_lambda_star(draw, scales, ev, grid, replicas=4, n_particles=500, seed=2, confidence=0.99)
     assert r["censored"] is None and r["evaluable"]
-    # the SMC interval and the exact odds' interval overlap
-    assert r["interval"][0] <= math.log(ohi) and math.log(olo) <= r["interval"][1], (r["interval"], olo, ohi)
+    # the SMC interval and the closed form's interval overlap
+    assert r["interval"][0] <= hi_star and lo_star <= r["interval"][1], (r["interval"], lo_star, hi_star)
