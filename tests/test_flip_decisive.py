@@ -43,13 +43,15 @@ def test_plan_pairs_are_independent_and_spread(plan):
 def test_quick_run_records_every_pair_and_round_trips(plan, tmp_path):
     cfg = TrainConfig(optimizer="sgd", max_steps=50)
     r = fd.flip_decisive(
-        plan, PRIOR, ARCH, cfg, optimizers=("sgd",), lambdas=[0.1, 1.0, 10.0], n_runs=32, n_boot=20,
+        plan, PRIOR, ARCH, cfg, optimizers=("sgd", "adam"), lambdas=[0.1, 1.0, 10.0], n_runs=32, n_boot=20,
         replicas=2, n_particles=200, n_moves=2,
     )  # fmt: skip
     assert len(r.extra["pairs"]) == 3  # censored or not, no pair is dropped
     for p in r.extra["pairs"]:
-        sgd, tilt = p["lambda_star"]["sgd"], p["lambda_star"]["tilt"]
-        assert sum(sgd["a"]) + sum(sgd["b"]) + sum(sgd["other"]) + sum(sgd["not_fit"]) == 3 * 32
+        sgd, adam, tilt = (p["lambda_star"][k] for k in ("sgd", "adam", "tilt"))
+        assert sgd["optimizer"] == "sgd" and adam["optimizer"] == "adam"  # Adam reported apart
+        for star in (sgd, adam):
+            assert sum(star["a"]) + sum(star["b"]) + sum(star["other"]) + sum(star["not_fit"]) == 3 * 32
         assert tilt["min_ess"] >= 100  # ess_fraction 0.5 of 200 particles
     path = tmp_path / "r.json"
     results.save_json(r, path)
