@@ -1,4 +1,4 @@
-"""Power of the flip-decisive design (docs/training.md): writes results/flip_decisive_power.json.
+"""Power of the flip-decisive design (docs/training.md): writes results/design/flip_decisive_power.json.
 
 The planned design: 30 pairs with ln O evenly spread over 0..10 nats (the plan's aims).
 For each censoring scenario (fraction left censored, fraction right censored), the power
@@ -6,6 +6,7 @@ of the primary likelihood-ratio slope test at alpha 0.05 is simulated at several
 correlations (400 replicates each, fixed seeds), and the least correlation with 80% power
 is interpolated (countnets.censored.minimum_detectable_rho).
 
+Not a CountResult, so it lives under results/design/.
 Run: python scripts/flip_decisive_power.py  (about 10 minutes on one CPU core)
 """
 
@@ -25,7 +26,7 @@ def main() -> None:
         r = censored.minimum_detectable_rho(X, censor_low=lo, censor_high=hi, rhos=RHOS, reps=400, seed=0)
         out["scenarios"].append(r)
         print(lo, hi, r["rho"], flush=True)
-    path = Path(__file__).resolve().parents[1] / "results" / "flip_decisive_power.json"
+    path = Path(__file__).resolve().parents[1] / "results" / "design" / "flip_decisive_power.json"
     path.write_text(json.dumps(out, indent=1) + "\n")
 
 

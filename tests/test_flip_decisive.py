@@ -95,7 +95,7 @@ def test_training_page_quotes_the_power_of_the_planned_design():
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[1]
-    power = json.loads((root / "results" / "flip_decisive_power.json").read_text())
+    power = json.loads((root / "results" / "design" / "flip_decisive_power.json").read_text())
     text = (root / "docs" / "training.md").read_text()
     assert power["design"]["n"] == 30 and power["design"]["log_odds"] == [10 * (i + 0.5) / 30 for i in range(30)]
     for s in power["scenarios"]:
