@@ -86,6 +86,8 @@ def test_cli_writes_a_plan_and_rejects_a_missing_training_size(tmp_path, capsys)
     base = ["experiment", "flip-decisive", "--n", "3", "--hidden", "4", "--samples", "4096", "--quiet"]
     assert main([*base, "--plan-out", str(path)]) == 2
     assert "--train-size" in capsys.readouterr().err
+    assert main([*base, "--plan-out", str(path), "--train-size", "4", "--max-seconds", "5"]) == 2
+    assert "--max-seconds" in capsys.readouterr().err
     assert main([*base, "--plan-out", str(path), "--pairs", "2", "--train-size", "4", "--log-odds-range", "0,2"]) == 0
     plan = fd.read_plan(path)
     assert len(plan["pairs"]) == 2 and plan["pairs"][0]["aim_log_odds"] == pytest.approx(0.5)

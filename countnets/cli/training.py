@@ -320,6 +320,8 @@ def add_flip_decisive_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def run_flip_decisive(args: argparse.Namespace) -> int:
     """Run ``countnets experiment flip-decisive`` from parsed arguments."""
+    if args.max_seconds is not None:
+        raise CountnetsError("--max-seconds is not supported by flip-decisive; set --samples and --runs")
     statistics._check(0, 1, args.confidence)
     prior, arch = prior_from_args(args), options.arch_from_args(args)
     if args.plan_out is not None:
