@@ -104,3 +104,18 @@ def test_training_page_quotes_the_power_of_the_planned_design():
         row = f"| {s['censor_low']:.0%} | {s['censor_high']:.0%} | {s['rho']:.2f} | {s['slope_per_sigma']:.3f} |"
         assert row in text, row
     assert "The full run has not been done." in text
+
+
+def test_convergence_check_reports_runs_still_changing_function(plan):
+    from countnets.training import TrainingSet
+
+    p = plan["pairs"][0]
+    tset = TrainingSet(3, int(p["target"], 16), tuple(p["train_points"]))
+    a, b = int(p["a"], 16), int(p["b"], 16)
+    kw = dict(n_runs=16, seed=p["train_seed"], n_boot=5)
+    # a learning rate of 1e-9 cannot move any function between step 5 and step 10
+    frozen = TrainConfig(optimizer="sgd", learning_rate=1e-9, max_steps=10)
+    r = fd.train_lambda_star(PRIOR, ARCH, tset, frozen, a, b, [1.0, 10.0], check_steps=5, **kw)
+    assert r["check_steps"] == 5 and r["unsettled"] == [0.0, 0.0, 0.0]
+    with pytest.raises(fd.CountnetsError, match="check_steps"):
+        fd.train_lambda_star(PRIOR, ARCH, tset, frozen, a, b, [1.0, 10.0], check_steps=10, **kw)

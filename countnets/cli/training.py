@@ -315,6 +315,8 @@ def add_flip_decisive_parser(subparsers: Any) -> argparse.ArgumentParser:
     r.add_argument("--particles", type=nonneg_int, default=1000, help="SMC particles per replica")
     r.add_argument("--moves", type=nonneg_int, default=10, help="pCN moves per SMC step")
     r.add_argument("--pair-limit", type=nonneg_int, default=None, help="run only the first K pairs (smoke test)")
+    r.add_argument("--check-steps", type=nonneg_int, default=None,
+                   help="also train to this many steps and report runs whose function still changed after")  # fmt: skip
     return p
 
 
@@ -348,7 +350,7 @@ def run_flip_decisive(args: argparse.Namespace) -> int:
         tilt_lambdas=args.tilt_lambdas, tilt_loss=args.tilt_loss, n_runs=check_positive_int("--runs", args.runs),
         n_boot=args.bootstrap, replicas=args.replicas, n_particles=args.particles, n_moves=args.moves,
         confidence=args.confidence, encoding=args.encoding, chunk_size=args.chunk_size, devices=args.devices,
-        pair_limit=args.pair_limit,
+        pair_limit=args.pair_limit, check_steps=args.check_steps,
     )  # fmt: skip
     if args.json:
         results.save_json(result, args.json)

@@ -256,6 +256,7 @@ def train_lambda_star(
     seed: int,
     n_boot: int = 1000,
     confidence: float = 0.95,
+    check_steps: int | None = None,
     encoding: str = "01",
     chunk_size: int = DEFAULT_EXPERIMENT_CHUNK,
     devices: int | None = None,
@@ -268,6 +269,13 @@ def train_lambda_star(
     or another function. Returns :func:`countnets.censored.bootstrap_lambda_star` over the
     positive grid, plus ``lambda0`` (counts at lambda = 0 and training's own
     ``log_odds`` ``ln(n_A / n_B)``, ``inf``/``nan`` when a count is 0) and ``seconds``.
+
+    Convergence check: with ``check_steps`` (< ``max_steps``) the same runs are trained
+    again for ``check_steps`` updates only, and ``unsettled`` gives, per setting (lambda
+    = 0 first), the fraction of runs whose function at ``check_steps`` differs from the
+    one at ``max_steps``: a run still changing function late under pressure has not
+    converged, so a budget with large ``unsettled`` at the grid values near lambda* is
+    too short.
     """
     cfg = dataclasses.replace(config, stop_on_fit=False)
     lams = [0.0] + [float(v) for v in lambdas]
@@ -287,6 +295,16 @@ def train_lambda_star(
                       "not_fit": int((out[0] == censored.OUTCOME_NOT_FIT).sum()), "log_odds": log_odds0}  # fmt: skip
     res["optimizer"] = cfg.optimizer
     res["seconds"] = runs.seconds
+    if check_steps is not None:
+        if not 0 < int(check_steps) < cfg.max_steps:
+            raise CountnetsError(f"check_steps must be in 1..max_steps-1 = {cfg.max_steps - 1}, got {check_steps}")
+        early = train_networks(
+            prior, arch, tset, dataclasses.replace(cfg, max_steps=int(check_steps)), n_runs=n_runs, seed=seed,
+            encoding=encoding, chunk_size=chunk_size, penalty=pressure_penalty(tset, cfg), setting_args=args,
+            devices=devices,
+        )  # fmt: skip
+        res["check_steps"] = int(check_steps)
+        res["unsettled"] = (early.tables != runs.tables).mean(axis=1).astype(float).tolist()
     return res
 
 
@@ -381,6 +399,7 @@ def flip_decisive(
     chunk_size: int = DEFAULT_EXPERIMENT_CHUNK,
     devices: int | None = None,
     pair_limit: int | None = None,
+    check_steps: int | None = None,
 ) -> CountResult:
     """Run a written plan: per pair, training's ``lambda*`` per optimiser and the SMC tilted prior's.
 
@@ -389,7 +408,8 @@ def flip_decisive(
     primary). ``tilt_lambdas`` is the SMC grid (default ``lambdas``), ``tilt_loss`` its
     ``l_B`` (default the training loss; ``"zero-one"`` gives the closed form
     ``lambda* = ln O``), with ``replicas`` runs of ``n_particles``. ``pair_limit`` runs the
-    first pairs only (a smoke test; the summary says how many). Returns
+    first pairs only (a smoke test; the summary says how many); ``check_steps`` adds
+    :func:`train_lambda_star`'s convergence check. Returns
     ``kind="flip-decisive"`` whose ``extra`` holds the plan, the pair rows and
     :func:`decisive_summary`.
 
@@ -416,7 +436,8 @@ def flip_decisive(
                                       if train_config.optimizer == opt else None)  # fmt: skip
             stars[opt] = train_lambda_star(
                 prior, arch, tset, cfg, a, b, lams, n_runs=n_runs, seed=int(p["train_seed"]), n_boot=n_boot,
-                confidence=confidence, encoding=encoding, chunk_size=chunk_size, devices=devices,
+                confidence=confidence, check_steps=check_steps, encoding=encoding, chunk_size=chunk_size,
+                devices=devices,
             )  # fmt: skip
         model = smc.network_model(prior, arch, tset, a, b, loss=tloss, margin=train_config.margin,
                                   encoding=encoding, precision=train_config.precision)  # fmt: skip
@@ -434,7 +455,7 @@ def flip_decisive(
         "arch": arch.config(), "prior": prior.config(), "encoding": encoding, "precision": train_config.precision,
         "confidence": confidence, "training": train_config.config(), "optimizers": list(optimizers), "runs": n_runs,
         "lambdas": lams, "tilt_lambdas": tlams, "tilt_loss": tloss, "bootstrap": n_boot, "replicas": replicas,
-        "particles": n_particles, "moves": n_moves, "pair_limit": pair_limit,
+        "particles": n_particles, "moves": n_moves, "pair_limit": pair_limit, "check_steps": check_steps,
     }  # fmt: skip
     return train_records.make_result(
         KIND, config, int(plan["seed"]), chunk_size, None, [], time.perf_counter() - start, extra, devices=devices
