@@ -38,6 +38,7 @@ __all__ = [
     "SplittingLevel",
     "ConditionalRow",
     "SplittingPayload",
+    "FlipDecisivePayload",
     "make",
     "payload_type",
 ]
@@ -361,6 +362,19 @@ class SplittingPayload(Record):
     processes: int | None = None
 
 
+@record
+class FlipDecisivePayload(Record):
+    """``countnets experiment flip-decisive``: the plan it ran, one entry of ``pairs`` per pair, the analysis."""
+
+    plan: dict[str, Any]
+    pairs: list[dict[str, Any]]
+    summary: dict[str, Any]
+    lambdas: list[float]
+    tilt_lambdas: list[float]
+    tilt_loss: str
+    optimizers: list[str]
+
+
 def make(payload_type: type, fields: Mapping[str, Any]) -> Record:
     """The payload record of ``fields`` (plain values), checked against its type: every field present and typed."""
     return decode(payload_type, encode(fields), payload_type.__name__)
@@ -379,4 +393,9 @@ def payload_type(kind: str, fields: Mapping[str, Any]) -> type | None:
         return SplittingPayload
     if kind == "detour":
         return WriteErasePayload if fields.get("detour_kind") == "write-erase" else GoalPayload
-    return {"train-vs-prior": TrainVsPriorPayload, "flip": FlipPayload, "diverse": DiversePayload}.get(kind)
+    return {
+        "train-vs-prior": TrainVsPriorPayload,
+        "flip": FlipPayload,
+        "diverse": DiversePayload,
+        "flip-decisive": FlipDecisivePayload,
+    }.get(kind)

@@ -71,6 +71,7 @@ EXPERIMENTS = (
     Experiment(circuits.add_detour_parser, circuits.run_detour, checkpoints=True),
     Experiment(training.add_diverse_parser, training.run_diverse, checkpoints=False),
     Experiment(training.add_flip_parser, training.run_flip, checkpoints=False),
+    Experiment(training.add_flip_decisive_parser, training.run_flip_decisive, checkpoints=False),
     Experiment(circuits.add_serial_parallel_parser, circuits.run_serial_parallel, checkpoints=True),
     Experiment(training.add_train_vs_prior_parser, training.run_train_vs_prior, checkpoints=False),
 )

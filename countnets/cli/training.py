@@ -22,6 +22,7 @@ from countnets.cli.options import (
     prior_from_args,
 )
 from countnets.estimators import DEFAULT_MAX_EXACT
+from countnets.experiments import flip_decisive as decisive
 from countnets.experiments.diverse import diverse, format_diverse
 from countnets.experiments.flip import DEFAULT_LAMBDAS, flip, format_flip, plot_flip
 from countnets.experiments.train_vs_prior import format_train_vs_prior, train_vs_prior
@@ -46,6 +47,8 @@ __all__ = [
     "run_diverse",
     "add_train_vs_prior_parser",
     "run_train_vs_prior",
+    "add_flip_decisive_parser",
+    "run_flip_decisive",
 ]
 
 
@@ -281,3 +284,82 @@ def run_train_vs_prior(args: argparse.Namespace) -> int:
         **run_kwargs(args),
     )  # fmt: skip
     return finish(args, result, format_train_vs_prior(result), training_plots.plot_train_vs_prior)
+
+
+def add_flip_decisive_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the ``flip-decisive`` subcommand: ``--plan-out`` writes the pair list, ``--plan`` runs it."""
+    p = subparsers.add_parser(
+        "flip-decisive",
+        help="pre-registered flip test: >= 30 independent pairs, lambda* per pair (SGD, SMC-tilted prior), censored",
+        description="Step 1 (--plan-out PATH): choose independent (S, A, B) pairs spread over ln O and write them, "
+        "with the fixed primary analysis, before any training. Step 2 (--plan PATH): run them and analyse.",
+    )
+    add_network_options(p, arch_choices=("mlp", "resmlp"))
+    add_run_options(p, default_samples=1_000_000)
+    p.set_defaults(chunk_size=DEFAULT_EXPERIMENT_CHUNK)
+    s = p.add_argument_group("plan (step 1)")
+    mode = s.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--plan-out", default=None, metavar="PATH", help="choose the pairs and write the plan JSON")
+    mode.add_argument("--plan", default=None, metavar="PATH", help="run a plan written by --plan-out")
+    s.add_argument("--pairs", type=nonneg_int, default=30, help="pairs to choose (default %(default)s)")
+    s.add_argument("--train-size", type=nonneg_int, default=None, help="points per training set S (step 1)")
+    s.add_argument("--log-odds-range", type=float_list, default=(0.0, 10.0), help="ln O range lo,hi (nats)")
+    s.add_argument("--min-count", type=nonneg_int, default=3, help="least prior count of B among samples fitting S")
+    s.add_argument("--slot-tolerance", type=finite_float, default=None, help="nats from a slot's aim (default: width)")
+    r = p.add_argument_group("run (step 2)")
+    r.add_argument("--optimizers", default="sgd", help="comma-separated; sgd (primary) and optionally adam")
+    r.add_argument("--lr", type=finite_float, default=None, help="SGD learning rate (default 0.5)")
+    r.add_argument("--loss", choices=LOSSES, default="logistic", help="training loss and tilt l_B")
+    r.add_argument("--max-steps", type=nonneg_int, default=2000, help="updates per run (all of them, under pressure)")
+    r.add_argument("--runs", type=nonneg_int, default=256, help="initialisations per pair (same at every lambda)")
+    r.add_argument("--lambdas", type=float_list, default=decisive.DEFAULT_LAMBDAS, help="positive pressure grid")
+    r.add_argument("--tilt-lambdas", type=float_list, default=None, help="SMC grid (default --lambdas)")
+    r.add_argument("--tilt-loss", choices=("logistic", "hinge", "zero-one", "hamming"), default=None,
+                   help="the tilt's l_B (default --loss; zero-one gives lambda* = ln O)")  # fmt: skip
+    r.add_argument("--bootstrap", type=nonneg_int, default=1000, help="bootstrap resamples of initialisations")
+    r.add_argument("--replicas", type=nonneg_int, default=8, help="independent SMC replicas")
+    r.add_argument("--particles", type=nonneg_int, default=1000, help="SMC particles per replica")
+    r.add_argument("--moves", type=nonneg_int, default=10, help="pCN moves per SMC step")
+    r.add_argument("--pair-limit", type=nonneg_int, default=None, help="run only the first K pairs (smoke test)")
+    r.add_argument("--check-steps", type=nonneg_int, default=None,
+                   help="also train to this many steps and report runs whose function still changed after")  # fmt: skip
+    return p
+
+
+def run_flip_decisive(args: argparse.Namespace) -> int:
+    """Run ``countnets experiment flip-decisive`` from parsed arguments."""
+    if args.max_seconds is not None:
+        raise CountnetsError("--max-seconds is not supported by flip-decisive; set --samples and --runs")
+    statistics._check(0, 1, args.confidence)
+    prior, arch = prior_from_args(args), options.arch_from_args(args)
+    if args.plan_out is not None:
+        if args.train_size is None:
+            raise CountnetsError("--plan-out needs --train-size (points per training set)")
+        rng = tuple(args.log_odds_range)
+        if len(rng) != 2:
+            raise CountnetsError(f"--log-odds-range must be lo,hi, got {list(rng)}")
+        plan = decisive.plan_pairs(
+            prior, arch, n_pairs=check_positive_int("--pairs", args.pairs), train_size=args.train_size,
+            n_samples=args.samples, seed=args.seed, log_odds_range=rng, min_count=args.min_count,
+            tolerance=args.slot_tolerance,
+            encoding=args.encoding, chunk_size=args.chunk_size, precision=args.precision, confidence=args.confidence,
+            devices=args.devices,
+        )  # fmt: skip
+        decisive.write_plan(plan, args.plan_out)
+        if not args.quiet:
+            print(f"wrote {args.plan_out}: {len(plan['pairs'])} pairs, {len(plan['skipped'])} candidates skipped")
+        return 0
+    cfg = TrainConfig(optimizer="sgd", learning_rate=args.lr, loss=args.loss, max_steps=args.max_steps,
+                      precision=args.precision)  # fmt: skip
+    result = decisive.flip_decisive(
+        decisive.read_plan(args.plan), prior, arch, cfg, optimizers=hex_list(args.optimizers), lambdas=args.lambdas,
+        tilt_lambdas=args.tilt_lambdas, tilt_loss=args.tilt_loss, n_runs=check_positive_int("--runs", args.runs),
+        n_boot=args.bootstrap, replicas=args.replicas, n_particles=args.particles, n_moves=args.moves,
+        confidence=args.confidence, encoding=args.encoding, chunk_size=args.chunk_size, devices=args.devices,
+        pair_limit=args.pair_limit, check_steps=args.check_steps,
+    )  # fmt: skip
+    if args.json:
+        results.save_json(result, args.json)
+    if not args.quiet:
+        print(decisive.format_flip_decisive(result))
+    return 0

@@ -1,0 +1,121 @@
+"""The pre-registered flip test (countnets.experiments.flip_decisive): plan, quick run, analysis (issue 16)."""
+
+import json
+import math
+
+import pytest
+
+from countnets import results
+from countnets.architectures import MLP
+from countnets.experiments import flip_decisive as fd
+from countnets.priors import Gaussian
+from countnets.training import TrainConfig
+
+PRIOR, ARCH = Gaussian(), MLP(3, (4,))
+
+
+@pytest.fixture(scope="module")
+def plan(tmp_path_factory):
+    p = fd.plan_pairs(PRIOR, ARCH, n_pairs=3, train_size=4, n_samples=4096, seed=1, log_odds_range=(0.0, 3.0))
+    path = tmp_path_factory.mktemp("plan") / "plan.json"
+    fd.write_plan(p, path)
+    return fd.read_plan(path)
+
+
+def test_plan_pairs_are_independent_and_spread(plan):
+    pairs = plan["pairs"]
+    assert len(pairs) == 3 and plan["primary_analysis"] == json.loads(json.dumps(fd.PRIMARY_ANALYSIS))
+    # different training sets, seeds and initialisations per pair; no pair shares a seed with a prior pass
+    assert len({(p["target"], tuple(p["train_points"])) for p in pairs}) == 3
+    seeds = [p["train_seed"] for p in pairs] + [p["prior_seed"] for p in pairs]
+    assert len(set(seeds)) == 6
+    for p in pairs:
+        na, nb = p["prior_counts"]
+        assert p["log_odds"] == pytest.approx(math.log(na / nb)) and nb >= plan["min_count"]
+        assert p["hamming"] == bin(int(p["a"], 16) ^ int(p["b"], 16)).count("1") > 0
+        assert p["aim_log_odds"] == pytest.approx(3.0 * (p["slot"] + 0.5) / 3)
+        assert abs(p["log_odds"] - p["aim_log_odds"]) <= plan["tolerance"] == 1.0
+    # the plan is a deterministic function of its arguments
+    again = fd.plan_pairs(PRIOR, ARCH, n_pairs=3, train_size=4, n_samples=4096, seed=1, log_odds_range=(0.0, 3.0))
+    assert [p["b"] for p in again["pairs"]] == [p["b"] for p in pairs]
+
+
+def test_quick_run_records_every_pair_and_round_trips(plan, tmp_path):
+    cfg = TrainConfig(optimizer="sgd", max_steps=50)
+    r = fd.flip_decisive(
+        plan, PRIOR, ARCH, cfg, optimizers=("sgd", "adam"), lambdas=[0.1, 1.0, 10.0], n_runs=32, n_boot=20,
+        replicas=2, n_particles=200, n_moves=2,
+    )  # fmt: skip
+    assert len(r.extra["pairs"]) == 3  # censored or not, no pair is dropped
+    for p in r.extra["pairs"]:
+        sgd, adam, tilt = (p["lambda_star"][k] for k in ("sgd", "adam", "tilt"))
+        assert sgd["optimizer"] == "sgd" and adam["optimizer"] == "adam"  # Adam reported apart
+        for star in (sgd, adam):
+            assert sum(star["a"]) + sum(star["b"]) + sum(star["other"]) + sum(star["not_fit"]) == 3 * 32
+        assert tilt["min_ess"] >= 100  # ess_fraction 0.5 of 200 particles
+    path = tmp_path / "r.json"
+    results.save_json(r, path)
+    back = results.load_json(path)
+    assert back.extra["summary"]["pairs_planned"] == 3
+    assert "flip-decisive" in fd.format_flip_decisive(back)
+
+
+def test_summary_keeps_censored_pairs_and_adjusts_the_two_primary_tests():
+    def star(est, cen=None):
+        bound = {"right": [100.0, math.inf], "left": [0.0, 0.01]}.get(cen, [est, est])
+        return {"estimate": est, "censored": cen, "bound": bound, "interval": bound, "lambda0": {"log_odds": 1.0}}
+
+    rows = []
+    for i in range(8):
+        x = float(i)
+        s = star(math.inf, "right") if i >= 6 else star(1.0 + 2 * x + 0.1 * (-1) ** i)
+        t = dict(s, evaluable=i != 0)
+        rows.append({"log_odds": x, "hamming": 1 + i % 3, "off_points": 4, "lambda_star": {"sgd": s, "tilt": t}})
+    out = fd.decisive_summary(rows)
+    sgd = out["sets"]["sgd"]
+    assert sgd["regression"]["right"] == 2 and sgd["pairs_used"] == 8
+    assert sgd["regression"]["slope_ci"][0] > 0
+    assert out["sets"]["tilt"]["pairs_not_evaluable"] == 1
+    assert set(out["holm"]) == {"sgd", "tilt"}
+
+
+def test_cli_writes_a_plan_and_rejects_a_missing_training_size(tmp_path, capsys):
+    from countnets.cli import main
+
+    path = tmp_path / "plan.json"
+    base = ["experiment", "flip-decisive", "--n", "3", "--hidden", "4", "--samples", "4096", "--quiet"]
+    assert main([*base, "--plan-out", str(path)]) == 2
+    assert "--train-size" in capsys.readouterr().err
+    assert main([*base, "--plan-out", str(path), "--train-size", "4", "--max-seconds", "5"]) == 2
+    assert "--max-seconds" in capsys.readouterr().err
+    assert main([*base, "--plan-out", str(path), "--pairs", "2", "--train-size", "4", "--log-odds-range", "0,2"]) == 0
+    plan = fd.read_plan(path)
+    assert len(plan["pairs"]) == 2 and plan["pairs"][0]["aim_log_odds"] == pytest.approx(0.5)
+
+
+def test_training_page_quotes_the_power_of_the_planned_design():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    power = json.loads((root / "results" / "design" / "flip_decisive_power.json").read_text())
+    text = (root / "docs" / "training.md").read_text()
+    assert power["design"]["n"] == 30 and power["design"]["log_odds"] == [10 * (i + 0.5) / 30 for i in range(30)]
+    for s in power["scenarios"]:
+        row = f"| {s['censor_low']:.0%} | {s['censor_high']:.0%} | {s['rho']:.2f} | {s['slope_per_sigma']:.3f} |"
+        assert row in text, row
+    assert "The full run has not been done." in text
+
+
+def test_convergence_check_reports_runs_still_changing_function(plan):
+    from countnets.training import TrainingSet
+
+    p = plan["pairs"][0]
+    tset = TrainingSet(3, int(p["target"], 16), tuple(p["train_points"]))
+    a, b = int(p["a"], 16), int(p["b"], 16)
+    kw = dict(n_runs=16, seed=p["train_seed"], n_boot=5)
+    # a learning rate of 1e-9 cannot move any function between step 5 and step 10
+    frozen = TrainConfig(optimizer="sgd", learning_rate=1e-9, max_steps=10)
+    r = fd.train_lambda_star(PRIOR, ARCH, tset, frozen, a, b, [1.0, 10.0], check_steps=5, **kw)
+    assert r["check_steps"] == 5 and r["unsettled"] == [0.0, 0.0, 0.0]
+    with pytest.raises(fd.CountnetsError, match="check_steps"):
+        fd.train_lambda_star(PRIOR, ARCH, tset, frozen, a, b, [1.0, 10.0], check_steps=10, **kw)
