@@ -13,6 +13,7 @@ from countnets.cli.options import (
     add_network_options,
     add_run_options,
     finite_float,
+    float_list,
     int_list,
     nonneg_float,
     nonneg_float_list,
@@ -358,8 +359,4 @@ def run_flip_decisive(args: argparse.Namespace) -> int:
         confidence=args.confidence, encoding=args.encoding, chunk_size=args.chunk_size, devices=args.devices,
         pair_limit=args.pair_limit, check_steps=args.check_steps,
     )  # fmt: skip
-    if args.json:
-        results.save_json(result, args.json)
-    if not args.quiet:
-        print(decisive.format_flip_decisive(result))
-    return 0
+    return finish(args, result, decisive.format_flip_decisive(result))
