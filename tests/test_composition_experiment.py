@@ -96,3 +96,17 @@ def test_cli(tmp_path, capsys):
     assert "placement null" in capsys.readouterr().out
     assert main(["experiment", "composition", "--n", "4", "--targets", "nope"]) == 2
     assert np.isfinite(rows[0]["placement_null_ratio"])
+
+
+def test_docs_quote_the_committed_run():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    r = cn.load_json(root / "results" / "composition.json")
+    page = (root / "docs" / "composition.md").read_text()
+    checks = r.extra["checks"]
+    assert len(checks) == 24 and all(c["hits"] == 0 and c["below"] == 0 for c in checks)
+    assert r.samples == 8_000_000 and r.extra["bound_violations"] == 0 and r.extra["kstar0_nonthreshold"] == 0
+    assert {f"{x['p']['ci'][1]:.3g}" for x in r.extra["rows"]} == {"1.84e-06"}
+    assert all(x["needs_splitting"] and x["min_depth"] == 1 and x["one_hidden_layer"] for x in r.extra["rows"])
+    assert "1.84e-06" in page and "8,000,000 networks" in page and "24\n(target, L, w, alpha) cells" in page
