@@ -98,3 +98,35 @@ def test_min_depth_rows():
     assert r["upper"] is None and r["min_depth"] is None and r["status"] == "no construction fits"
     r = C.min_depth("xor-and-xor", 6, 8, 2, 2)
     assert r["min_depth"] == 1 and r["forms_fitting"] == {"parallel": 1, "serial": 2, "parallel-w1": 1}
+
+
+@pytest.mark.parametrize("f", C.FORMS, ids=lambda f: f"{f.target}-{f.name}")
+def test_lower_bound_holds_on_the_lattice_neighbourhood_of_each_planted_network(f):
+    # Every network that differs from the planted one in one parameter set to -1, 0 or 1: none of those
+    # implementing the target has k* below min_depth's lower bound (1), and the planted k* is not below it.
+    import jax
+    import jax.numpy as jnp
+
+    from countnets import boolean, circuits
+
+    arch = ResMLP(4, C.stream_width(f), len(f.gates), max(g.width for g in f.gates))
+    theta = C.planted_network(f, arch)
+    thetas = [theta]
+    for i in range(theta.size):
+        for v in (-1.0, 0.0, 1.0):
+            if theta[i] != v:
+                t = theta.copy()
+                t[i] = v
+                thetas.append(t)
+    x = boolean.cube(4)
+
+    def one(t):
+        tables = boolean.truth_table(circuits.truncated_outputs(arch, arch.unflatten(t), x))
+        return (tables[-1], *circuits.depth_statistics(tables))
+
+    tables, kstar, _, _ = jax.jit(jax.vmap(one))(jnp.asarray(np.stack(thetas)))
+    hits = np.all(np.asarray(tables) == C.target_table(f.target, 4)[None, :], axis=1)
+    lower = C.min_depth(f.target, 4, arch.d, arch.L, arch.w)["lower"]
+    assert lower == 1 and hits[0] and int(kstar[0]) == f.kstar
+    assert hits.sum() >= 10  # the neighbourhood has many networks implementing the target
+    assert (np.asarray(kstar)[hits] >= lower).all()
