@@ -98,8 +98,8 @@ class Gate:
 class Form:
     """A circuit computing ``target``: gates in a valid (topological) order and an affine readout.
 
-    ``kstar`` is the stated effective depth of its planted networks; ``parallel`` says
-    which side of a parallel/serial pair it is on (``None`` if it is in no pair).
+    ``kstar`` is the stated effective depth of its planted networks (checked by the
+    tests with :func:`planted_depth`); :data:`PAIRS` says which forms are compared.
     """
 
     target: str
