@@ -110,3 +110,19 @@ def test_docs_quote_the_committed_run():
     assert {f"{x['p']['ci'][1]:.3g}" for x in r.extra["rows"]} == {"1.84e-06"}
     assert all(x["needs_splitting"] and x["min_depth"] == 1 and x["one_hidden_layer"] for x in r.extra["rows"])
     assert "1.84e-06" in page and "8,000,000 networks" in page and "24\n(target, L, w, alpha) cells" in page
+
+
+def test_docs_quote_the_second_run():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    r = cn.load_json(root / "results" / "composition_L2_L8.json")
+    page = (root / "docs" / "composition.md").read_text()
+    checks = r.extra["checks"]
+    assert len(checks) == 36 and all(c["hits"] == 0 and c["below"] == 0 for c in checks)
+    assert r.extra["bound_violations"] == 0 and r.extra["kstar0_nonthreshold"] == 0
+    uppers = {(x["blocks"], x["w"]): f"{x['p']['ci'][1]:.3g}" for x in r.extra["rows"]}
+    assert uppers.pop((8, 1)) == "1.32e-05" and set(uppers.values()) == {"3.69e-06"}
+    assert {x["samples"] for x in r.extra["rows"] if (x["blocks"], x["w"]) == (8, 1)} == {278_528}
+    assert {x["form"] for x in r.extra["rows"] if (x["blocks"], x["w"]) == (2, 1)} == {"parallel-w1"}
+    assert "3.69e-06" in page and "1.32e-05" in page and "278,528" in page and "36 (target, L, w, alpha)" in page
