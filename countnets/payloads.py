@@ -39,6 +39,8 @@ __all__ = [
     "ConditionalRow",
     "SplittingPayload",
     "FlipDecisivePayload",
+    "CompositionRow",
+    "CompositionPayload",
     "make",
     "payload_type",
 ]
@@ -375,6 +377,69 @@ class FlipDecisivePayload(Record):
     optimizers: list[str]
 
 
+# ----------------------------------------------------------------------------- composition
+
+
+@record
+class CompositionRow(Record):
+    """One (target, form, n, d, L, w, alpha) row of ``countnets experiment composition``.
+
+    ``p`` is P(f); ``p_form`` is P(f and k* = the form's stated k*); ``kstar_given_f`` maps
+    each k (a string) to ``{"hits", "p", "ci"}`` of P(k* = k | f); ``hamming`` maps each k
+    to the counts of the Hamming distance between the order k-1 table and f (index =
+    distance) over the networks implementing f with k* = k; ``below_min_depth`` counts
+    networks implementing f with k* below the proved lower bound (must be 0).
+    """
+
+    target: str
+    form: str
+    form_kstar: int
+    form_units: int
+    n: int
+    d: int
+    blocks: int
+    w: int
+    branch_scale: float
+    branch_scale_spec: str
+    samples: int
+    stopped_by: StopReason
+    seconds: float
+    min_depth: int | None
+    min_depth_lower: int
+    min_depth_upper: int | None
+    min_depth_status: str
+    one_hidden_layer: bool
+    p: Estimate
+    p_form: Estimate
+    needs_splitting: bool
+    kstar_given_f: dict[str, Any]
+    hamming: dict[str, Any]
+    below_min_depth: int
+    placement_count: int
+    pair: str | None = None
+    ratio: Ratio | None = None
+    placement_null_ratio: float | None = None
+
+
+@record
+class CompositionPayload(Record):
+    """``countnets experiment composition``: one row per (target, form, n, d, L, w, alpha).
+
+    ``checks`` has one entry per (target, n, L, w, alpha), also where no form fits:
+    ``hits`` (networks implementing the target), ``lower`` (proved lower bound on k*)
+    and ``below`` (hits with k* < lower; must be 0). ``bound_violations`` sums ``below``;
+    ``kstar0_nonthreshold`` counts networks with k* = 0 whose function is not a linear
+    threshold function (must be 0: ``y^(0)`` is affine in x), over every function seen.
+    """
+
+    rows: list[CompositionRow]
+    checks: list[dict[str, Any]]
+    bound_violations: int
+    kstar0_nonthreshold: int
+    checkpoint: dict[str, Any] | None = None
+    processes: int | None = None
+
+
 def make(payload_type: type, fields: Mapping[str, Any]) -> Record:
     """The payload record of ``fields`` (plain values), checked against its type: every field present and typed."""
     return decode(payload_type, encode(fields), payload_type.__name__)
@@ -391,6 +456,8 @@ def payload_type(kind: str, fields: Mapping[str, Any]) -> type | None:
         return SerialParallelPayload
     if kind == "estimate" and fields.get("method") == "splitting":
         return SplittingPayload
+    if kind == "composition":
+        return CompositionPayload
     if kind == "detour":
         return WriteErasePayload if fields.get("detour_kind") == "write-erase" else GoalPayload
     return {

@@ -68,6 +68,7 @@ class Experiment(NamedTuple):
 
 # In the order ``countnets experiment --help`` lists them.
 EXPERIMENTS = (
+    Experiment(circuits.add_composition_parser, circuits.run_composition, checkpoints=True),
     Experiment(circuits.add_detour_parser, circuits.run_detour, checkpoints=True),
     Experiment(training.add_diverse_parser, training.run_diverse, checkpoints=False),
     Experiment(training.add_flip_parser, training.run_flip, checkpoints=False),

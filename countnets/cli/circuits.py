@@ -11,7 +11,9 @@ from countnets._errors import CountnetsError
 from countnets.boolean import MAX_INPUTS
 from countnets.cli import output
 from countnets.cli.options import add_prior_options, add_run_options, inputs_count, positive_int, prior_from_args
+from countnets.composition import TARGETS as COMPOSITION_TARGETS
 from countnets.estimators import DEFAULT_MAX_EXACT
+from countnets.experiments.composition import ESTIMATORS, composition_experiment, format_composition
 from countnets.experiments.detour import KINDS, format_detour, goal_detour, write_erase
 from countnets.experiments.serial_parallel import format_serial_parallel, serial_parallel
 from countnets.measures import parse_branch_scales
@@ -27,6 +29,8 @@ __all__ = [
     "run_serial_parallel",
     "add_detour_parser",
     "run_detour",
+    "add_composition_parser",
+    "run_composition",
 ]
 
 
@@ -171,3 +175,48 @@ def run_detour(args: argparse.Namespace) -> int:
             branch_scale=args.branch_scale or "1", targets=args.targets, **common,
         )  # fmt: skip
     return finish(args, result, format_detour(result))
+
+
+def _names(text: str) -> tuple[str, ...]:
+    names = tuple(part.strip() for part in text.split(","))
+    bad = [t for t in names if t not in COMPOSITION_TARGETS]
+    if bad:
+        raise argparse.ArgumentTypeError(f"unknown targets {bad}; expected some of {', '.join(COMPOSITION_TARGETS)}")
+    return names
+
+
+def add_composition_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the ``composition`` subcommand."""
+    p = subparsers.add_parser(
+        "composition",
+        help="serial vs parallel on gate-built targets (parity of 4, XOR-and-XOR) in narrow-block ResMLPs",
+        description="P(f), P(k* = k | f), the Hamming distance at order k*-1, min_depth and the "
+        "parallel/serial ratio beside the placement null, per (target, form, n, d, L, w, alpha).",
+    )
+    g = p.add_argument_group("network")
+    g.add_argument("--n", type=blocks_list, default=(4,), help="input counts (>= 4), comma-separated")
+    g.add_argument("--width", type=positive_int, default=8, help="ResMLP stream width d (default %(default)s)")
+    g.add_argument("--blocks", type=blocks_list, default=(3, 4), help="block counts L, comma-separated")
+    g.add_argument("--block-widths", type=blocks_list, default=(2,), help="block widths w, comma-separated")
+    g.add_argument("--branch-scale", default="1,invsqrt,0.25", help="branch scales alpha: numbers or invsqrt")
+    g.add_argument("--encoding", choices=boolean.ENCODINGS, default="01", help="input encoding (default %(default)s)")
+    g.add_argument("--targets", type=_names, default=COMPOSITION_TARGETS, help="targets, comma-separated")
+    g.add_argument("--method", dest="estimator", choices=ESTIMATORS, default="mc",
+                   help="mc: plain Monte Carlo (splitting is not wired into this experiment yet) (default %(default)s)")
+    add_prior_options(p)
+    add_run_options(p, default_samples=200_000)
+    r = p.add_argument_group("circuit run")
+    r.add_argument("--exact", action="store_true", help="enumerate every lattice configuration instead of sampling")
+    r.add_argument("--max-exact", type=positive_int, default=DEFAULT_MAX_EXACT,
+                   help="limit on enumerated configurations (default %(default)s)")
+    return p
+
+
+def run_composition(args: argparse.Namespace) -> int:
+    """Run ``countnets experiment composition`` from parsed arguments."""
+    prior = prior_from_args(args)
+    result = composition_experiment(
+        prior, n_values=args.n, d=args.width, blocks=args.blocks, widths=args.block_widths,
+        branch_scales=args.branch_scale, targets=args.targets, estimator=args.estimator, **common_kwargs(args),
+    )  # fmt: skip
+    return output.finish(args, result, format_composition(result))

@@ -1,0 +1,139 @@
+"""Composition targets (issue 15): planted networks, placement null, minimal depth."""
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+
+from countnets import composition as C
+from countnets.architectures import ResMLP
+
+
+@pytest.mark.parametrize("f", C.FORMS, ids=lambda f: f"{f.target}-{f.name}")
+def test_planted_networks_have_the_stated_kstar_in_every_placement(f):
+    # Every valid placement in L = 4 blocks, widths 1, 2 and 4 (n = 4, "01"); n = 6, "pm1" at one placement each.
+    seen = 0
+    for w in (1, 2, 4):
+        for placement in itertools.product(range(1, 5), repeat=len(f.gates)):
+            if not C.valid_placement(f, placement, 4, w):
+                continue
+            first = seen == 0
+            for n, enc in ((4, "01"), (6, "pm1")) if first else ((4, "01"),):
+                arch = ResMLP(n, C.stream_width(f), 4, w, 1.0)
+                table, kstar, stable, hamming = C.planted_depth(f, arch, placement, enc)
+                assert (table == C.target_table(f.target, n)).all()
+                assert kstar == f.kstar and stable == f.kstar
+                assert hamming >= 1
+                seen += 1
+    assert seen >= C.placement_count(f, 4, max(g.width for g in f.gates))
+
+
+@pytest.mark.parametrize("alpha", [1.0, 0.25, 1 / math.sqrt(8)])
+def test_planted_kstar_does_not_depend_on_branch_scale(alpha):
+    for f in C.FORMS:
+        arch = ResMLP(5, 8, 8, 4, alpha)
+        table, kstar, _, _ = C.planted_depth(f, arch)
+        assert (table == C.target_table(f.target, 5)).all() and kstar == f.kstar
+
+
+def test_planted_errors():
+    f = C.form("parity4", "chain")
+    with pytest.raises(Exception, match="d >= 7"):
+        C.planted_network(f, ResMLP(4, 6, 3, 2))
+    with pytest.raises(Exception, match="does not fit"):
+        C.planted_network(f, ResMLP(4, 8, 2, 2))
+    with pytest.raises(Exception, match="invalid placement"):
+        C.planted_network(f, ResMLP(4, 8, 3, 2), placement=(1, 1, 2))
+
+
+def test_targets_are_the_stated_functions():
+    j = np.arange(16)
+    assert C.target_table("parity4", 4).tolist() == [bin(v).count("1") % 2 == 1 for v in j]
+    xa = [((v ^ v >> 1) & 1) and ((v >> 2 ^ v >> 3) & 1) for v in j]
+    assert C.target_table("xor-and-xor", 4).tolist() == [bool(v) for v in xa]
+    # extra inputs are ignored: the n = 6 table repeats the n = 4 one
+    assert (C.target_table("parity4", 6).reshape(4, 16) == C.target_table("parity4", 4)).all()
+
+
+@pytest.mark.parametrize("f", C.FORMS, ids=lambda f: f"{f.target}-{f.name}")
+def test_placement_dp_matches_bruteforce(f):
+    for L in range(1, 9):
+        for w in range(1, 5):
+            assert C.placement_count(f, L, w) == C.placement_count_bruteforce(f, L, w)
+
+
+def test_placement_closed_forms():
+    comb = math.comb
+    for L in range(1, 9):
+        for w in (2, 3):  # one 2-unit gate per block
+            assert C.placement_count(C.form("parity4", "chain"), L, w) == comb(L, 3)
+            assert C.placement_count(C.form("parity4", "tree"), L, w) == 2 * comb(L, 3)
+            assert C.placement_count(C.form("xor-and-xor", "parallel"), L, w) == L * (L - 1)
+            assert C.placement_count(C.form("xor-and-xor", "serial"), L, w) == comb(L, 2)
+        # w = 4: the two parallel XORs may share a block
+        assert C.placement_count(C.form("parity4", "tree"), L, 4) == 2 * comb(L, 3) + comb(L, 2)
+        assert C.placement_count(C.form("xor-and-xor", "parallel"), L, 4) == L * L
+        assert C.placement_count(C.form("parity4", "chain-w1"), L, 1) == comb(L, 3)
+        assert C.placement_count(C.form("parity4", "tree-w1"), L, 1) == 2 * comb(L, 3)
+        assert C.placement_count(C.form("parity4", "shallow"), L, 1) == math.perm(L, 3)
+    assert C.placement_null_ratio("xor-and-xor", "parallel", "serial", 5, 4) == pytest.approx(25 / 10)
+    assert C.placement_null_ratio("parity4", "tree", "chain", 6, 2) == 2.0
+    assert math.isnan(C.placement_null_ratio("parity4", "tree", "chain", 2, 2))
+
+
+def test_threshold_lp():
+    assert not C.is_threshold_function(C.target_table("parity4", 4), 4)
+    assert not C.is_threshold_function(C.target_table("xor-and-xor", 5), 5)
+    j = np.arange(16)
+    assert C.is_threshold_function((j & 1) & (j >> 1 & 1), 4)  # x0 AND x1
+    assert C.is_threshold_function(j * 0, 4)
+
+
+def test_min_depth_rows():
+    r = C.min_depth("parity4", 4, 8, 3, 2)
+    assert (r["lower"], r["upper"], r["min_depth"], r["one_hidden_layer"]) == (1, 1, 1, True)
+    assert r["forms_fitting"]["tree"] == 2 and r["forms_fitting"]["chain"] == 3
+    r = C.min_depth("parity4", 4, 8, 2, 1)  # 2 units: no construction fits, nothing claimed
+    assert r["upper"] is None and r["min_depth"] is None and r["status"] == "no construction fits"
+    r = C.min_depth("xor-and-xor", 6, 8, 2, 2)
+    assert r["min_depth"] == 1 and r["forms_fitting"] == {"parallel": 1, "serial": 2, "parallel-w1": 1}
+
+
+@pytest.mark.parametrize("f", C.FORMS, ids=lambda f: f"{f.target}-{f.name}")
+def test_lower_bound_holds_on_the_lattice_neighbourhood_of_each_planted_network(f):
+    # Every network that differs from the planted one in one parameter set to -1, 0 or 1: none of those
+    # implementing the target has k* below min_depth's lower bound (1), and the planted k* is not below it.
+    import jax
+    import jax.numpy as jnp
+
+    from countnets import boolean, circuits
+
+    arch = ResMLP(4, C.stream_width(f), len(f.gates), max(g.width for g in f.gates))
+    theta = C.planted_network(f, arch)
+    thetas = [theta]
+    for i in range(theta.size):
+        for v in (-1.0, 0.0, 1.0):
+            if theta[i] != v:
+                t = theta.copy()
+                t[i] = v
+                thetas.append(t)
+    x = boolean.cube(4)
+
+    def one(t):
+        tables = boolean.truth_table(circuits.truncated_outputs(arch, arch.unflatten(t), x))
+        return (tables[-1], *circuits.depth_statistics(tables))
+
+    tables, kstar, _, _ = jax.jit(jax.vmap(one))(jnp.asarray(np.stack(thetas)))
+    hits = np.all(np.asarray(tables) == C.target_table(f.target, 4)[None, :], axis=1)
+    lower = C.min_depth(f.target, 4, arch.d, arch.L, arch.w)["lower"]
+    assert lower == 1 and hits[0] and int(kstar[0]) == f.kstar
+    assert (np.asarray(kstar)[hits] >= lower).all()
+    # the table of docs/composition.md: neighbours, networks implementing f (planted included), k* counts
+    expected = {
+        "tree": (270, 74, [0, 0, 74, 0]), "chain": (270, 75, [0, 0, 0, 75]), "tree-w1": (182, 21, [0, 0, 20, 1]),
+        "chain-w1": (183, 21, [0, 0, 1, 20]), "shallow": (182, 20, [0, 20, 0, 0]), "parallel": (181, 44, [0, 44, 0]),
+        "serial": (180, 43, [0, 0, 43]), "parallel-w1": (129, 21, [0, 19, 2]),
+    }  # fmt: skip
+    counts = np.bincount(np.asarray(kstar)[hits], minlength=arch.L + 1).tolist()
+    assert (len(thetas) - 1, int(hits.sum()), counts) == expected[f.name]

@@ -1,0 +1,128 @@
+"""``countnets experiment composition`` (issue 15): a tiny quick variant, the zero-hits check, the CLI."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+import countnets as cn
+from countnets import composition as C
+from countnets.cli import main
+from countnets.experiments.composition import composition_experiment, format_composition, rows_from_histogram
+from countnets.priors import Gaussian, Lattice
+
+
+def test_quick_variant_rows_and_json_round_trip(tmp_path):
+    r = composition_experiment(Gaussian(1.0, 1.0), n_values=[4], d=8, blocks=[3], widths=[2],
+                               branch_scales="1,0.25", n_samples=2048, chunk_size=1024, seed=3)  # fmt: skip
+    rows = r.extra["rows"]
+    # 5 parity4 forms + 3 xor-and-xor forms fit in (d=8, L=3, w=2), for each of 2 branch scales
+    assert len(rows) == 16
+    assert {(x["target"], x["form"]) for x in rows} == {(f.target, f.name) for f in C.FORMS}
+    for x in rows:
+        assert x["samples"] == 2048 and x["min_depth"] == 1 and x["one_hidden_layer"]
+        assert set(x["kstar_given_f"]) == {"0", "1", "2", "3"}
+        assert sum(v["hits"] for v in x["kstar_given_f"].values()) == x["p"]["hits"]
+        # the upper end of P(f) is the Clopper-Pearson bound, even at zero hits
+        assert x["p"]["ci"][1] >= 1 - 0.05 ** (1 / 2048) - 1e-12 if x["p"]["hits"] == 0 else True
+        assert x["needs_splitting"] == (x["p"]["hits"] == 0 or x["p"]["ci"][1] / x["p"]["ci"][0] > 2)
+    pairs = {x["pair"]: x["placement_null_ratio"] for x in rows if x.get("pair")}
+    assert pairs == {"tree/chain": 2.0, "tree-w1/chain-w1": 5.0, "parallel/serial": 2.0}
+    assert r.extra["bound_violations"] == 0 and r.extra["kstar0_nonthreshold"] == 0
+    assert len(r.extra["checks"]) == 4
+    path = tmp_path / "c.json"
+    cn.save_json(r, path)
+    back = cn.load_json(path)
+    assert back.extra == r.extra
+    assert "zero-hits check passed" in format_composition(back)
+
+
+def test_rows_from_a_planted_histogram():
+    # A histogram made by hand: 30 networks implement parity4 with k* = 2 (Hamming 8 at order 1), 10 with k* = 3
+    # (Hamming 1 at order 2), 5 with k* = 1; the ratio tree/chain is 30/10 with the exact conditional interval.
+    n, L, span = 4, 3, 17
+    f = int(sum(1 << j for j in range(16) if C.target_table("parity4", 4)[j]))
+    code = lambda k, s, h: (k * (L + 1) + s) * span + h  # noqa: E731
+    hist = {(f, code(2, 2, 8)): 30, (f, code(3, 3, 1)): 10, (f, code(1, 1, 7)): 5, (0, code(0, 0, 0)): 955}
+    checks = []
+    rows = rows_from_histogram(hist, n=n, d=8, L=L, w=2, arch=cn.ResMLP(4, 8, 3, 2), spec="1", samples=1000,
+                               targets=["parity4"], confidence=0.95, method="clopper-pearson", stopped_by="samples",
+                               seconds=0.0, checks=checks)  # fmt: skip
+    tree = next(x for x in rows if x["form"] == "tree")
+    assert tree["p"]["hits"] == 45 and tree["p_form"]["hits"] == 30
+    assert tree["kstar_given_f"]["2"]["p"] == pytest.approx(30 / 45)
+    lo, hi = cn.clopper_pearson(30, 45)
+    assert tree["kstar_given_f"]["2"]["ci"] == pytest.approx([lo, hi])
+    assert tree["hamming"] == {"1": [0] * 7 + [5] + [0] * 9, "2": [0] * 8 + [30] + [0] * 8,
+                               "3": [0, 10] + [0] * 15}  # fmt: skip
+    est, (rlo, rhi) = cn.ratio_interval(30, 10)
+    assert tree["ratio"]["estimate"] == est == 3.0 and tree["ratio"]["ci"] == pytest.approx([rlo, rhi])
+    assert tree["placement_null_ratio"] == 2.0 and checks[0]["below"] == 0
+    # a network with k* = 0 implementing parity4 would break the bound, and is counted, not dropped
+    checks = []
+    rows_from_histogram({(f, code(0, 0, 0)): 1}, n=n, d=8, L=L, w=2, arch=cn.ResMLP(4, 8, 3, 2), spec="1",
+                        samples=1, targets=["parity4"], confidence=0.95, method="clopper-pearson",
+                        stopped_by="samples", seconds=0.0, checks=checks)  # fmt: skip
+    assert checks[0]["below"] == 1
+
+
+def test_lattice_enumeration_respects_the_lower_bound():
+    # Every configuration of ResMLP(4, d=1, L=3, w=1) on the lattice {-1, 1} (2**16 networks): no network
+    # with k* = 0 computes a non-threshold function (the lower bound 1 of both targets), and no network
+    # implementing a target has k* below its bound. This lattice has no network implementing either target.
+    r = composition_experiment(Lattice((-1.0, 1.0)), n_values=[4], d=1, blocks=[3], widths=[1], branch_scales="1",
+                               exact=True, chunk_size=4096)  # fmt: skip
+    assert r.extra["kstar0_nonthreshold"] == 0 and r.extra["bound_violations"] == 0
+    assert [c["hits"] for c in r.extra["checks"]] == [0, 0]
+    assert r.extra["rows"] == []
+
+
+def test_splitting_is_refused_with_a_clear_error():
+    with pytest.raises(cn.CountnetsError, match="not wired into the composition experiment yet"):
+        composition_experiment(Gaussian(1.0, 1.0), estimator="splitting", n_samples=10)
+
+
+def test_cli(tmp_path, capsys):
+    out = tmp_path / "c.json"
+    code = main(["experiment", "composition", "--n", "5", "--blocks", "2", "--block-widths", "2",
+                 "--branch-scale", "invsqrt", "--targets", "xor-and-xor", "--samples", "1024", "--chunk-size",
+                 "1024", "--json", str(out)])  # fmt: skip
+    assert code == 0
+    data = json.loads(out.read_text())
+    rows = data["rows"]
+    assert [x["form"] for x in rows] == ["parallel", "serial", "parallel-w1"]
+    assert rows[0]["branch_scale"] == pytest.approx(1 / math.sqrt(2))
+    assert "placement null" in capsys.readouterr().out
+    assert main(["experiment", "composition", "--n", "4", "--targets", "nope"]) == 2
+    assert np.isfinite(rows[0]["placement_null_ratio"])
+
+
+def test_docs_quote_the_committed_run():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    r = cn.load_json(root / "results" / "composition.json")
+    page = (root / "docs" / "composition.md").read_text()
+    checks = r.extra["checks"]
+    assert len(checks) == 24 and all(c["hits"] == 0 and c["below"] == 0 for c in checks)
+    assert r.samples == 8_000_000 and r.extra["bound_violations"] == 0 and r.extra["kstar0_nonthreshold"] == 0
+    assert {f"{x['p']['ci'][1]:.3g}" for x in r.extra["rows"]} == {"1.84e-06"}
+    assert all(x["needs_splitting"] and x["min_depth"] == 1 and x["one_hidden_layer"] for x in r.extra["rows"])
+    assert "1.84e-06" in page and "8,000,000 networks" in page and "24\n(target, L, w, alpha) cells" in page
+
+
+def test_docs_quote_the_second_run():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    r = cn.load_json(root / "results" / "composition_L2_L8.json")
+    page = (root / "docs" / "composition.md").read_text()
+    checks = r.extra["checks"]
+    assert len(checks) == 36 and all(c["hits"] == 0 and c["below"] == 0 for c in checks)
+    assert r.extra["bound_violations"] == 0 and r.extra["kstar0_nonthreshold"] == 0
+    uppers = {(x["blocks"], x["w"]): f"{x['p']['ci'][1]:.3g}" for x in r.extra["rows"]}
+    assert uppers.pop((8, 1)) == "1.32e-05" and set(uppers.values()) == {"3.69e-06"}
+    assert {x["samples"] for x in r.extra["rows"] if (x["blocks"], x["w"]) == (8, 1)} == {278_528}
+    assert {x["form"] for x in r.extra["rows"] if (x["blocks"], x["w"]) == (2, 1)} == {"parallel-w1"}
+    assert "3.69e-06" in page and "1.32e-05" in page and "278,528" in page and "36 (target, L, w, alpha)" in page
