@@ -35,6 +35,8 @@ __all__ = [
     "TrainVsPriorPayload",
     "FlipPayload",
     "DiversePayload",
+    "BenchRow",
+    "BenchPayload",
     "make",
     "payload_type",
 ]
@@ -277,6 +279,60 @@ class DiversePayload(Record):
     prior_b: float | None = None
 
 
+# ----------------------------------------------------------------------------- the counting suite
+
+
+@record
+class BenchRow(Record):
+    """One task of ``countnets bench``: the measurement, its reference and the verdict.
+
+    ``reference`` is absent for qualitative and measured-only rows, ``p_value`` for tests
+    that judge an interval, ``overlap`` (does the interval meet the reference or the
+    claimed region) for tests without one. ``verdict`` is ``"pass"``, ``"fail"``,
+    ``"measured"`` or ``"error"`` (then ``note`` holds the error).
+    """
+
+    name: str
+    group: str
+    what: str
+    suite: str
+    config: dict[str, Any]
+    command: str
+    estimate: float
+    interval: list[float]
+    confidence: float
+    unit: str
+    source: str
+    citation: str
+    claim: str
+    tolerance: str
+    test: str
+    verdict: str
+    note: str
+    samples: int
+    evaluations: int
+    seconds: float
+    details: dict[str, Any]
+    reference: float | None = None
+    p_value: float | None = None
+    overlap: bool | None = None
+
+
+@record
+class BenchPayload(Record):
+    """``countnets bench``: the suite, per-row level, command, machine, verdict tallies and one row per task.
+
+    The seed is the result's own ``seed``.
+    """
+
+    suite: str
+    alpha: float
+    command: str
+    machine: dict[str, Any]
+    verdicts: dict[str, int]
+    rows: list[BenchRow]
+
+
 def make(payload_type: type, fields: Mapping[str, Any]) -> Record:
     """The payload record of ``fields`` (plain values), checked against its type: every field present and typed."""
     return decode(payload_type, encode(fields), payload_type.__name__)
@@ -292,4 +348,9 @@ def payload_type(kind: str, fields: Mapping[str, Any]) -> type | None:
         return SerialParallelPayload
     if kind == "detour":
         return WriteErasePayload if fields.get("detour_kind") == "write-erase" else GoalPayload
-    return {"train-vs-prior": TrainVsPriorPayload, "flip": FlipPayload, "diverse": DiversePayload}.get(kind)
+    return {
+        "train-vs-prior": TrainVsPriorPayload,
+        "flip": FlipPayload,
+        "diverse": DiversePayload,
+        "bench": BenchPayload,
+    }.get(kind)
