@@ -6,5 +6,6 @@ Placeholder while the package is built.
 from countnets.bench import engine_tasks as engine_tasks
 from countnets.bench.registry import run_tasks, suite_tasks
 
+
 def run(suite="quick", only=None, seed=0):
     return run_tasks(suite_tasks(suite, only), suite=suite, seed=seed)

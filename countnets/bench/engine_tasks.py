@@ -92,8 +92,10 @@ def _threshold_agree(m: Measurement, reference: float | None, config: Mapping[st
     bad = m.details["non_threshold_seen"]
     distinct = int(m.details["distinct"])
     ok = not bad and distinct == int(reference or 0)
-    note = f"{len(bad)} function(s) seen that the LP rejects" if bad else (
-        "" if ok else f"{int(reference or 0) - distinct} threshold function(s) not seen"
+    note = (
+        f"{len(bad)} function(s) seen that the LP rejects"
+        if bad
+        else ("" if ok else f"{int(reference or 0) - distinct} threshold function(s) not seen")
     )
     return Agreement(
         test="every function seen is LP-feasible, and the count seen equals A000609(n)", passed=ok,
@@ -198,7 +200,8 @@ def _lattice_gof_measure(config: Mapping[str, Any], seed: int) -> Measurement:
     # The row's number: total variation between the sampled and the exact distributions.
     tv = 0.5 * sum(abs(hist.get(f, 0) / result.samples - exact.get(f, 0) / total) for f in set(hist) | set(exact))
     return Measurement(
-        estimate=tv, interval=(math.nan, math.nan), confidence=math.nan, unit="total variation, sampled vs exact", samples=result.samples,
+        estimate=tv, interval=(math.nan, math.nan), confidence=math.nan, unit="total variation, sampled vs exact",
+        samples=result.samples,
         evaluations=result.samples + total, call=text + f"; cn.enumerate_exact(...) over {total:_} configurations",
         details={**gof, "configurations": total, "functions_exact": len(exact), "functions_sampled": len(hist)},
     )  # fmt: skip
@@ -314,7 +317,9 @@ TASKS = [
             },
             measure=_lattice_point_measure,
             reference=Reference(
-                source="exact", citation=_LATTICE_CITATION, claim="the exact configuration fraction implementing AND",
+                source="exact",
+                citation=_LATTICE_CITATION,
+                claim="the exact configuration fraction implementing AND",
                 value=_lattice_exact_p,
                 tolerance="exact binomial test at alpha; the exact p should lie in the 99.9% Clopper-Pearson interval",
             ),  # fmt: skip
@@ -332,7 +337,9 @@ TASKS = [
             },
             measure=_lattice_gof_measure,
             reference=Reference(
-                source="exact", citation=_LATTICE_CITATION, claim="the exact distribution over functions",
+                source="exact",
+                citation=_LATTICE_CITATION,
+                claim="the exact distribution over functions",
                 value=0.0,
                 tolerance="chi-square goodness of fit (cells with expected count < 5 pooled); pass at p >= alpha",
             ),  # fmt: skip
@@ -385,10 +392,15 @@ TASKS = [
             group="engine",
             what="equal volumes within orbits of input permutation, input negation and output negation (pm1 MLP)",
             suites={
-                "quick": {"n": 3, "hidden": [8], "sigma_w": 1.0, "sigma_b": 1.0, "encoding": "pm1",
-                          "samples": 200_000},
-                "standard": {"n": 4, "hidden": [8], "sigma_w": 1.0, "sigma_b": 1.0, "encoding": "pm1",
-                             "samples": 4_000_000},
+                "quick": {"n": 3, "hidden": [8], "sigma_w": 1.0, "sigma_b": 1.0, "encoding": "pm1", "samples": 200_000},
+                "standard": {
+                    "n": 4,
+                    "hidden": [8],
+                    "sigma_w": 1.0,
+                    "sigma_b": 1.0,
+                    "encoding": "pm1",
+                    "samples": 4_000_000,
+                },
             },  # fmt: skip
             measure=_symmetry_measure,
             reference=Reference(

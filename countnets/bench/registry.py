@@ -190,7 +190,9 @@ class Task:
         if not self.what.strip():
             raise CountnetsError(f"task {name!r} needs a description of what it measures")
         if not self.suites or set(self.suites) - set(SUITES):
-            raise CountnetsError(f"task {name!r}: suites must be a non-empty subset of {SUITES}, got {list(self.suites)}")
+            raise CountnetsError(
+                f"task {name!r}: suites must be a non-empty subset of {SUITES}, got {list(self.suites)}"
+            )
 
 
 _REGISTRY: dict[str, Task] = {}
@@ -272,8 +274,10 @@ def binomial_agreement(m: Measurement, reference: float | None, config: Mapping[
         raise CountnetsError("a binomial test needs a reference probability")
     hits, n = int(m.details["hits"]), int(m.details["n"])
     alpha = float(config.get("alpha", ALPHA))
-    p_value = float(stats.binomtest(hits, n, reference).pvalue) if 0 < reference < 1 else float(
-        hits == (0 if reference == 0 else n)
+    p_value = (
+        float(stats.binomtest(hits, n, reference).pvalue)
+        if 0 < reference < 1
+        else float(hits == (0 if reference == 0 else n))
     )
     lo, hi = m.interval
     return Agreement(
