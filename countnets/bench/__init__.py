@@ -4,6 +4,8 @@ Placeholder while the package is built.
 """
 
 from countnets.bench import engine_tasks as engine_tasks
+from countnets.bench import experiment_tasks as experiment_tasks
+from countnets.bench import published_tasks as published_tasks
 from countnets.bench.registry import run_tasks, suite_tasks
 
 
