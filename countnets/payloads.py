@@ -328,6 +328,7 @@ class BenchPayload(Record):
     suite: str
     alpha: float
     command: str
+    date: str
     machine: dict[str, Any]
     verdicts: dict[str, int]
     rows: list[BenchRow]

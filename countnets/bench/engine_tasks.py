@@ -340,7 +340,6 @@ TASKS = [
                 source="exact",
                 citation=_LATTICE_CITATION,
                 claim="the exact distribution over functions",
-                value=0.0,
                 tolerance="chi-square goodness of fit (cells with expected count < 5 pooled); pass at p >= alpha",
             ),  # fmt: skip
             agree=p_value_agreement("chi-square goodness of fit to the exact distribution"),

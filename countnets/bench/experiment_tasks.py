@@ -187,7 +187,10 @@ TASKS = [
             suites={
                 "quick": {**_FLIP, "lambdas": [0.0, 0.3, 1.0, 3.0], "samples": 200_000, "runs": 64},
                 "standard": {
-                    **_FLIP, "lambdas": [0.0, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0], "samples": 1_000_000, "runs": 512,
+                    **_FLIP,
+                    "lambdas": [0.0, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0],
+                    "samples": 1_000_000,
+                    "runs": 512,
                 },  # fmt: skip
             },
             measure=_flip_measure,

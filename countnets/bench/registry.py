@@ -20,6 +20,7 @@ interval claim holds), ``"fail"``, ``"measured"`` (no reference: experiments) an
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import math
 import os
 import platform
@@ -62,8 +63,9 @@ __all__ = [
     "call",
 ]
 
-SOURCES = ("exact", "closed-form", "published", "measured-only")
-"""Where a reference comes from. ``measured-only`` rows (experiments) have no reference."""
+SOURCES = ("exact", "closed-form", "published", "monte-carlo", "measured-only")
+"""Where a reference comes from. ``monte-carlo``: an independent plain Monte Carlo estimate (only to check a
+rare-event estimator where both reach); ``measured-only`` rows (experiments) have no reference."""
 
 SUITES = ("quick", "standard")
 GROUPS = ("engine", "published", "rare-events", "experiments")
@@ -430,6 +432,7 @@ def run_tasks(
         raise CountnetsError(f"suite must be one of {SUITES}, got {suite!r}")
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
         raise CountnetsError(f"seed must be an int in 0..2**32-1, got {seed!r}")
+    date = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     if not 0 < alpha < 1:
         raise CountnetsError(f"alpha must be in (0, 1), got {alpha}")
     missing = [t.name for t in tasks if suite not in t.suites]
@@ -446,6 +449,7 @@ def run_tasks(
     counts = Counter(r.verdict for r in rows)
     payload = payloads.BenchPayload(
         suite=suite, alpha=alpha, command=command, machine=_machine(),
+        date=date,
         verdicts={v: int(counts[v]) for v in VERDICTS}, rows=rows,
     )  # fmt: skip
     samples = sum(r.samples for r in rows)
