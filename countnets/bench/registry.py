@@ -241,7 +241,7 @@ def get_task(name: str) -> Task:
 
 
 def suite_tasks(suite: str, only: Iterable[str] | None = None) -> list[Task]:
-    """The tasks of ``suite`` (all of them, or those named in ``only``, in registry order).
+    """The tasks of ``suite``: all of them (by group, in :data:`GROUPS` order), or those named in ``only``.
 
     Raises:
       CountnetsError: for an unknown suite or task, or a named task that is not in ``suite``.
@@ -249,7 +249,8 @@ def suite_tasks(suite: str, only: Iterable[str] | None = None) -> list[Task]:
     if suite not in SUITES:
         raise CountnetsError(f"suite must be one of {SUITES}, got {suite!r}")
     if only is None:
-        return [t for t in _REGISTRY.values() if suite in t.suites]
+        chosen = [t for t in _REGISTRY.values() if suite in t.suites]
+        return sorted(chosen, key=lambda t: GROUPS.index(t.group))  # stable: registration order within a group
     names = [n.strip() for n in only]
     if not names or not all(names):
         raise CountnetsError(f"only must name at least one task, got {list(only)!r}")

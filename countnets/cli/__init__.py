@@ -27,6 +27,7 @@ from countnets import checkpoint as checkpoint_lib
 from countnets import estimators, results, sharding
 from countnets._errors import CountnetsError, check_finite_float
 from countnets.cli import circuits, training
+from countnets.cli.bench import add_bench_parser, run_bench
 from countnets.cli.options import (
     add_network_options,
     add_prior_options,
@@ -128,6 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="stop when every target's interval half-width / p is below this",
     )
+
+    add_bench_parser(sub).set_defaults(_run=run_bench)
 
     plot = sub.add_parser("plot", help="draw PNG figures from a saved serial-parallel or detour result")
     plot.add_argument("result", help="a result JSON written with --json")
