@@ -152,8 +152,9 @@ class Task:
       group: one of :data:`GROUPS`.
       what: what is measured, in one sentence.
       suites: suite name -> the config the task runs with there (a task may be in one suite only).
-      measure: ``measure(config, seed) -> Measurement``, built on the library's estimators.
-      reference: the :class:`Reference`.
+      measure: ``measure(config, seed) -> Measurement``, built on the library's estimators
+        (required: ``None`` is refused).
+      reference: the :class:`Reference` (required: ``None`` is refused).
       agree: ``agree(measurement, reference_value, config) -> Agreement``; ``None`` only for
         ``measured-only`` references.
 
@@ -166,8 +167,8 @@ class Task:
     group: str
     what: str
     suites: Mapping[str, Mapping[str, Any]]
-    measure: MeasureFn
-    reference: Reference
+    measure: MeasureFn | None  # ``None`` is typed so that the registry, not the type checker, refuses it
+    reference: Reference | None
     agree: AgreementFn | None = None
 
     def __post_init__(self) -> None:
@@ -385,14 +386,15 @@ def _finite_or_none(x: Any) -> float | None:
 
 def _run_one(task: Task, suite: str, seed: int, alpha: float) -> payloads.BenchRow:
     config = {**task.suites[suite], "alpha": alpha}
-    ref = task.reference
+    ref, measure = task.reference, task.measure
+    assert ref is not None and measure is not None  # checked by Task and register
     start = time.perf_counter()
     base = dict(
         name=task.name, group=task.group, what=task.what, suite=suite, config=encode(dict(task.suites[suite])),
         source=ref.source, citation=ref.citation, claim=ref.claim, tolerance=ref.tolerance,
     )  # fmt: skip
     try:
-        m = task.measure(config, seed)
+        m = measure(config, seed)
         reference = ref.resolve(config) if ref.source != "measured-only" else None
         if task.agree is None:
             agreement = Agreement(test="none (measured only)", passed=True)
