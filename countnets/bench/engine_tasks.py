@@ -283,7 +283,7 @@ def _symmetry_measure(config: Mapping[str, Any], seed: int) -> Measurement:
 
 TASKS = [
     register(_threshold_task(3, quick=100_000, standard=1_000_000)),
-    register(_threshold_task(4, quick=300_000, standard=4_000_000)),
+    register(_threshold_task(4, quick=200_000, standard=4_000_000)),
     register(
         Task(
             name="zero-bias-ones-law",

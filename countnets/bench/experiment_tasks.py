@@ -185,7 +185,7 @@ TASKS = [
             group="experiments",
             what="the SGD pressure lambda* that makes the 2nd most probable policy as likely as the 1st (OR, n = 5)",
             suites={
-                "quick": {**_FLIP, "lambdas": [0.0, 0.3, 1.0, 3.0], "samples": 200_000, "runs": 64},
+                "quick": {**_FLIP, "lambdas": [0.0, 0.3, 1.0, 3.0], "samples": 100_000, "runs": 32},
                 "standard": {
                     **_FLIP,
                     "lambdas": [0.0, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0],
