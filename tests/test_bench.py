@@ -202,3 +202,17 @@ def test_the_docs_example_registers_and_runs_a_task(capsys):
         assert capsys.readouterr().out.strip() == "pass"
     finally:
         registry._REGISTRY.pop("my-task", None)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["valle-perez-rank-frequency", "mingard-sgd-vs-bayes"])
+def test_standard_only_tasks_run_at_small_sizes(name):
+    # Their verdicts at these sizes mean nothing; the rows must come out whole.
+    task = bench.get_task(name)
+    small = {"samples": 20_000, "bootstrap": 50, "min_count": 3}
+    if name.startswith("mingard"):
+        small.update(runs=512, max_steps=200)
+    tiny = dataclasses.replace(task, suites={"quick": {**task.suites["standard"], **small}})
+    row = bench.run_tasks([tiny], suite="quick").extra.rows[0]
+    assert row.verdict in ("pass", "fail"), row.note
+    assert row.samples >= 20_000 and row.command and row.details
