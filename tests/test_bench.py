@@ -204,15 +204,37 @@ def test_the_docs_example_registers_and_runs_a_task(capsys):
         registry._REGISTRY.pop("my-task", None)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("name", ["valle-perez-rank-frequency", "mingard-sgd-vs-bayes"])
 def test_standard_only_tasks_run_at_small_sizes(name):
-    # Their verdicts at these sizes mean nothing; the rows must come out whole.
+    # Their verdicts at these sizes mean nothing; the rows must come out whole (and type-checked).
     task = bench.get_task(name)
     small = {"samples": 20_000, "bootstrap": 50, "min_count": 3}
     if name.startswith("mingard"):
-        small.update(runs=512, max_steps=200)
+        small.update(runs=256, max_steps=50)
     tiny = dataclasses.replace(task, suites={"quick": {**task.suites["standard"], **small}})
     row = bench.run_tasks([tiny], suite="quick").extra.rows[0]
     assert row.verdict in ("pass", "fail"), row.note
     assert row.samples >= 20_000 and row.command and row.details
+
+
+def test_the_docs_summary_quotes_the_committed_table():
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    rows = {r["name"]: r for r in json.loads((root / "results" / "benchmark-suite.json").read_text())["rows"]}
+    text = " ".join((root / "docs" / "bench.md").read_text().split())
+
+    def quoted(value, ci):
+        return f"{value:.3g} [{ci[0]:.3g}, {ci[1]:.3g}]"
+
+    judged = [r for r in rows.values() if r["source"] != "measured-only"]
+    assert all(r["verdict"] == "pass" for r in judged)
+    for name in ("valle-perez-rank-frequency", "valle-perez-complexity", "mingard-sgd-vs-bayes"):
+        assert quoted(rows[name]["estimate"], rows[name]["interval"]) in text, name
+    details = rows["valle-perez-complexity"]["details"]
+    assert quoted(details["spearman_ones"], details["spearman_ones_ci"]) in text
+    assert details["tracks_p_better"] == "number of ones"
+    mingard = rows["mingard-sgd-vs-bayes"]["details"]
+    assert quoted(mingard["slope_log_sgd_on_log_b"], mingard["slope_ci"]) in text
+    assert re.search(rf"over {mingard['functions_compared']} functions", text)
