@@ -238,3 +238,20 @@ def test_the_docs_summary_quotes_the_committed_table():
     mingard = rows["mingard-sgd-vs-bayes"]["details"]
     assert quoted(mingard["slope_log_sgd_on_log_b"], mingard["slope_ci"]) in text
     assert re.search(rf"over {mingard['functions_compared']} functions", text)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["bench", "--suite", "nightly"],
+        ["bench", "--seed", "4294967296", "--only", "closed-form-n1", "--suite", "quick"],
+        ["bench", "--only", ",", "--suite", "quick"],
+        ["bench", "--json", ".", "--suite", "quick", "--only", "closed-form-n1"],
+        ["bench", "--json", "same.json", "--markdown", "same.json", "--suite", "quick"],
+        ["bench", "--suite", "quick", "--only", "mingard-sgd-vs-bayes"],
+    ],
+)
+def test_bad_bench_options_are_one_line_errors(argv, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("countnets: error: ")
