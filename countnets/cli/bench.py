@@ -71,6 +71,8 @@ def run_bench(args: argparse.Namespace) -> int:
         raise CountnetsError("--json and --markdown must be different files")
     if args.only is not None and not all(part.strip() for part in args.only.split(",")):
         raise CountnetsError(f"--only must be a comma-separated list of task names, got {args.only!r}")
+    if args.seed >= 2**32:
+        raise CountnetsError(f"--seed must be below 2**32, got {args.seed}")
     if args.list:
         return _list(args)
     tasks = bench.suite_tasks(args.suite, args.only.split(",") if args.only else None)
