@@ -3,6 +3,7 @@
 Public API, re-exported from the modules named in each import.
 """
 
+from countnets import bench as bench
 from countnets import measures as measures
 from countnets._errors import CountnetsError as CountnetsError
 from countnets._version import __version__ as __version__
@@ -57,6 +58,7 @@ __all__ = [
     "truth_table",
     "unpack_table",
     "measures",
+    "bench",
     "Measure",
     "RunConfig",
     "RunOutcome",

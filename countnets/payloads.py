@@ -41,6 +41,8 @@ __all__ = [
     "FlipDecisivePayload",
     "CompositionRow",
     "CompositionPayload",
+    "BenchRow",
+    "BenchPayload",
     "make",
     "payload_type",
 ]
@@ -440,6 +442,61 @@ class CompositionPayload(Record):
     processes: int | None = None
 
 
+# ----------------------------------------------------------------------------- the counting suite
+
+
+@record
+class BenchRow(Record):
+    """One task of ``countnets bench``: the measurement, its reference and the verdict.
+
+    ``reference`` is absent for qualitative and measured-only rows, ``p_value`` for tests
+    that judge an interval, ``overlap`` (does the interval meet the reference or the
+    claimed region) for tests without one. ``verdict`` is ``"pass"``, ``"fail"``,
+    ``"measured"`` or ``"error"`` (then ``note`` holds the error).
+    """
+
+    name: str
+    group: str
+    what: str
+    suite: str
+    config: dict[str, Any]
+    command: str
+    estimate: float
+    interval: list[float]
+    confidence: float
+    unit: str
+    source: str
+    citation: str
+    claim: str
+    tolerance: str
+    test: str
+    verdict: str
+    note: str
+    samples: int
+    evaluations: int
+    seconds: float
+    details: dict[str, Any]
+    reference: float | None = None
+    p_value: float | None = None
+    overlap: bool | None = None
+
+
+@record
+class BenchPayload(Record):
+    """``countnets bench``: the suite, per-row level, command, machine, verdict tallies and one row per task.
+
+    The seed is the result's own ``seed``.
+    """
+
+    suite: str
+    alpha: float
+    command: str
+    date: str
+    machine: dict[str, Any]
+    verdicts: dict[str, int]
+    rows: list[BenchRow]
+
+
 def make(payload_type: type, fields: Mapping[str, Any]) -> Record:
     """The payload record of ``fields`` (plain values), checked against its type: every field present and typed."""
     return decode(payload_type, encode(fields), payload_type.__name__)
@@ -465,4 +522,5 @@ def payload_type(kind: str, fields: Mapping[str, Any]) -> type | None:
         "flip": FlipPayload,
         "diverse": DiversePayload,
         "flip-decisive": FlipDecisivePayload,
+        "bench": BenchPayload,
     }.get(kind)

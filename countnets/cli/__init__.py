@@ -34,6 +34,7 @@ from countnets import estimators, results, sharding
 from countnets._errors import CountnetsError, check_finite_float
 from countnets._version import __version__
 from countnets.cli import circuits, output, rare, training
+from countnets.cli.bench import add_bench_parser, run_bench
 from countnets.cli.options import (
     add_network_options,
     add_prior_options,
@@ -203,6 +204,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="stop when every target's interval half-width / p is below this (default: off)",
     )
     rare.add_method_options(est)
+
+    add_bench_parser(sub).set_defaults(_run=run_bench)
 
     plot = sub.add_parser("plot", help="draw the figures of a saved result (any kind countnets writes)")
     plot.add_argument("result", help="a result JSON written with --json")

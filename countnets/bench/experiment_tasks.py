@@ -1,0 +1,200 @@
+"""Experiment rows of the counting suite: the project's own measurements, with intervals and no reference.
+
+Each row runs one experiment of :mod:`countnets.experiments` at a fixed config and
+reports its headline number (a volume ratio, or the pressure lambda*) with its
+interval; the verdict is ``"measured"``. The configs follow the committed results in
+``results/`` at smaller sample counts.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from countnets.architectures import MLP
+from countnets.bench.registry import Measurement, Reference, Task, call, register
+from countnets.experiments.detour import goal_detour, write_erase
+from countnets.experiments.flip import flip
+from countnets.experiments.serial_parallel import serial_parallel
+from countnets.priors import Gaussian
+from countnets.training import TrainConfig, training_set
+
+__all__ = ["TASKS"]
+
+_MEASURED = Reference(source="measured-only")
+
+
+def _confidence(config: Mapping[str, Any]) -> float:
+    return 1.0 - float(config["alpha"])
+
+
+def _ratio_measurement(ratio: Mapping[str, Any], unit: str, samples: int, text: str, details: dict) -> Measurement:
+    return Measurement(
+        estimate=float(ratio["estimate"]),
+        interval=(float(ratio["ci"][0]), float(ratio["ci"][1])),
+        confidence=float(ratio["confidence"]),
+        unit=unit,
+        samples=samples,
+        evaluations=samples,
+        call=text,
+        details={"hits_a": int(ratio["hits_a"]), "hits_b": int(ratio["hits_b"]), "method": ratio["method"], **details},
+    )
+
+
+def _serial_parallel_measure(config: Mapping[str, Any], seed: int) -> Measurement:
+    prior = Gaussian(1.0, 1.0)
+    kwargs = dict(
+        n=int(config["n"]), d=int(config["d"]), w=int(config["w"]), blocks=[int(config["blocks"])],
+        branch_scales=[config["branch_scale"]], n_samples=int(config["samples"]), seed=seed,
+        encoding=config["encoding"], confidence=_confidence(config),
+    )  # fmt: skip
+    result = serial_parallel(prior, **kwargs)
+    entry = result.extra["results"][0]
+    return _ratio_measurement(
+        entry["ratio"],
+        f"P(k* <= 1) / P(k* >= 2) at L = {config['blocks']} (parallel / serial volume)",
+        result.samples,
+        call("serial_parallel", prior, **kwargs),
+        {"kstar_counts": list(entry["kstar_counts"]), "serial_one_bit": int(entry["serial_one_bit"])},
+    )
+
+
+def _write_erase_measure(config: Mapping[str, Any], seed: int) -> Measurement:
+    prior = Gaussian(1.0, 1.0)
+    kwargs = dict(
+        n=int(config["n"]), d=int(config["d"]), w=int(config["w"]), blocks=int(config["blocks"]),
+        n_samples=int(config["samples"]), seed=seed, encoding=config["encoding"], confidence=_confidence(config),
+    )  # fmt: skip
+    result = write_erase(prior, **kwargs)
+    return _ratio_measurement(
+        result.extra["ratio"],
+        "P(with a cancelling pair) / P(without) (write-then-erase detour)",
+        result.samples,
+        call("write_erase", prior, **kwargs),
+        {
+            "with_pair": int(result.extra["with_pair"]["hits"]),
+            "without_pair": int(result.extra["without_pair"]["hits"]),
+        },
+    )
+
+
+def _goal_measure(config: Mapping[str, Any], seed: int) -> Measurement:
+    prior = Gaussian(1.0, 1.0)
+    kwargs = dict(
+        n=int(config["n"]), w=int(config["w"]), n_samples=int(config["samples"]), seed=seed,
+        encoding=config["encoding"], confidence=_confidence(config),
+    )  # fmt: skip
+    result = goal_detour(prior, **kwargs)
+    return _ratio_measurement(
+        result.extra["ratio"],
+        "P(detour via a goal) / P(direct) (goal-then-backchain detour)",
+        result.samples,
+        call("goal_detour", prior, **kwargs),
+        {"distinct_goals": int(result.extra["distinct_goals"])},
+    )
+
+
+def _flip_measure(config: Mapping[str, Any], seed: int) -> Measurement:
+    prior, arch = Gaussian(1.0, 1.0), MLP(int(config["n"]), tuple(config["hidden"]))
+    tset = training_set(arch.n, config["target"], size=int(config["train_size"]), seed=seed)
+    train = TrainConfig(optimizer=config["optimizer"])
+    kwargs = dict(
+        b_ranks=(int(config["b_rank"]),), lambdas=tuple(config["lambdas"]), n_runs=int(config["runs"]),
+        n_samples=int(config["samples"]), seed=seed, confidence=_confidence(config),
+    )  # fmt: skip
+    result = flip(prior, arch, tset, train, **kwargs)
+    pair = result.extra["pairs"][0]
+    star = pair["lambda_star_train"]
+    lo, hi = (float(v) for v in star["interval"])
+    text = call(
+        "flip", prior, arch,
+        f"training_set({arch.n}, {config['target']!r}, size={config['train_size']}, seed={seed})", train, **kwargs,
+    )  # fmt: skip
+    return Measurement(
+        estimate=float(star["estimate"]),
+        interval=(lo, hi),
+        confidence=_confidence(config),
+        unit=f"lambda* (SGD) to flip {pair['a']} -> {pair['b']}; bracket (lo, hi] on the sweep",
+        samples=result.samples,
+        evaluations=result.samples + int(result.extra["runs"]) * len(config["lambdas"]),
+        call=text,
+        details={
+            "a": pair["a"],
+            "b": pair["b"],
+            "prior_odds": _plain(pair["prior_odds"]),
+            "prior_odds_ci": [_plain(v) for v in pair["prior_odds_ci"]],
+            "censored": bool(star["censored"]),
+            "lambda_star_tilt": _plain(pair["lambda_star_tilt"]["estimate"]),
+            "runs": int(result.extra["runs"]),
+            "not_converged": int(result.extra["not_converged"]),
+        },
+    )
+
+
+def _plain(value: Any) -> float:
+    return math.nan if value is None else float(value)
+
+
+_RESMLP = {"n": 3, "d": 8, "w": 8, "encoding": "pm1"}
+_FLIP = {"n": 5, "hidden": [16], "target": "or", "train_size": 16, "optimizer": "sgd", "b_rank": 2}
+
+TASKS = [
+    register(
+        Task(
+            name="exp-serial-parallel",
+            group="experiments",
+            what="parallel/serial volume ratio of ResMLPs (effective depth k* <= 1 against >= 2), alpha = 1",
+            suites={
+                "quick": {**_RESMLP, "blocks": 2, "branch_scale": "1", "samples": 20_000},
+                "standard": {**_RESMLP, "blocks": 4, "branch_scale": "1", "samples": 400_000},
+            },
+            measure=_serial_parallel_measure,
+            reference=_MEASURED,
+        )
+    ),
+    register(
+        Task(
+            name="exp-detour-write-erase",
+            group="experiments",
+            what="volume with a cancelling block pair against without, ResMLP n = 3, d = w = 8, L = 3",
+            suites={
+                "quick": {**_RESMLP, "blocks": 3, "samples": 20_000},
+                "standard": {**_RESMLP, "blocks": 3, "samples": 1_000_000},
+            },
+            measure=_write_erase_measure,
+            reference=_MEASURED,
+        )
+    ),
+    register(
+        Task(
+            name="exp-detour-goal",
+            group="experiments",
+            what="volume of goal-then-backchain detours against direct solutions, GoalNet n = 3, w = 8",
+            suites={
+                "quick": {"n": 3, "w": 8, "encoding": "pm1", "samples": 20_000},
+                "standard": {"n": 3, "w": 8, "encoding": "pm1", "samples": 2_000_000},
+            },
+            measure=_goal_measure,
+            reference=_MEASURED,
+        )
+    ),
+    register(
+        Task(
+            name="exp-flip",
+            group="experiments",
+            what="the SGD pressure lambda* that makes the 2nd most probable policy as likely as the 1st (OR, n = 5)",
+            suites={
+                "quick": {**_FLIP, "lambdas": [0.0, 0.3, 1.0, 3.0], "samples": 100_000, "runs": 32},
+                "standard": {
+                    **_FLIP,
+                    "lambdas": [0.0, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0],
+                    "samples": 1_000_000,
+                    "runs": 512,
+                },  # fmt: skip
+            },
+            measure=_flip_measure,
+            reference=_MEASURED,
+        )
+    ),
+]
