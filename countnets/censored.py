@@ -100,7 +100,7 @@ def isotonic_crossing(lambdas: Floats, n_a: Floats, n_b: Floats) -> tuple[float,
     smallest lambda (left censored), ``(inf, lambdas[-1], inf)`` when it never reaches 1/2
     (right censored), and ``(nan, nan, nan)`` when no run ended on A or B.
 
-    >>> isotonic_crossing([1.0, 10.0, 100.0], [10, 5, 0], [0, 5, 10])
+    >>> tuple(round(v, 9) for v in isotonic_crossing([1.0, 10.0, 100.0], [10, 5, 0], [0, 5, 10]))
     (10.0, 10.0, 10.0)
     """
     lam = np.asarray(lambdas, dtype=np.float64)

@@ -30,10 +30,22 @@ def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
         "reference and a verdict. The quick suite takes a few minutes on two cores, the standard one about an hour.",
     )
     p.add_argument("--suite", choices=bench.SUITES, default="standard", help="which suite (default %(default)s)")
-    p.add_argument("--only", default=None, metavar="NAME,...", help="run only these tasks (comma-separated)")
+    p.add_argument(
+        "--only",
+        default=None,
+        metavar="NAME,...",
+        help="run only these tasks (comma-separated; default: every task of the suite)",
+    )
     p.add_argument("--seed", type=nonneg_int, default=0, help="seed of every task (default %(default)s)")
-    p.add_argument("--json", default=None, metavar="PATH", help="write the result record (usual JSON schema)")
-    p.add_argument("--markdown", default=None, metavar="PATH", help="write the Markdown table with machine and command")
+    p.add_argument(
+        "--json", default=None, metavar="PATH", help="write the result record (usual JSON schema; default: not written)"
+    )
+    p.add_argument(
+        "--markdown",
+        default=None,
+        metavar="PATH",
+        help="write the Markdown table with machine and command (default: not written)",
+    )
     p.add_argument("--list", action="store_true", help="list the tasks of the suite and exit")
     p.add_argument("--quiet", action="store_true", help="no per-task progress lines and no table")
     return p

@@ -204,7 +204,11 @@ def add_composition_parser(subparsers: Any) -> argparse.ArgumentParser:
     g.add_argument("--method", dest="estimator", choices=ESTIMATORS, default="mc",
                    help="mc: plain Monte Carlo (splitting is not wired into this experiment yet) (default %(default)s)")
     add_prior_options(p)
-    add_run_options(p, default_samples=200_000)
+    add_run_options(
+        p, default_samples=200_000,
+        samples_help="prior samples per (n, L, w): each is a pass of its own over networks evaluated at every "
+        "branch scale, hence a lower default than estimate's",
+    )  # fmt: skip
     r = p.add_argument_group("circuit run")
     r.add_argument("--exact", action="store_true", help="enumerate every lattice configuration instead of sampling")
     r.add_argument("--max-exact", type=positive_int, default=DEFAULT_MAX_EXACT,

@@ -300,10 +300,22 @@ def add_flip_decisive_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.set_defaults(chunk_size=DEFAULT_EXPERIMENT_CHUNK)
     s = p.add_argument_group("plan (step 1)")
     mode = s.add_mutually_exclusive_group(required=True)
-    mode.add_argument("--plan-out", default=None, metavar="PATH", help="choose the pairs and write the plan JSON")
-    mode.add_argument("--plan", default=None, metavar="PATH", help="run a plan written by --plan-out")
+    mode.add_argument(
+        "--plan-out",
+        default=None,
+        metavar="PATH",
+        help="choose the pairs and write the plan JSON (step 1; one of --plan-out and --plan is required)",
+    )
+    mode.add_argument(
+        "--plan",
+        default=None,
+        metavar="PATH",
+        help="run a plan written by --plan-out (step 2; one of --plan-out and --plan is required)",
+    )
     s.add_argument("--pairs", type=nonneg_int, default=30, help="pairs to choose (default %(default)s)")
-    s.add_argument("--train-size", type=nonneg_int, default=None, help="points per training set S (step 1)")
+    s.add_argument(
+        "--train-size", type=nonneg_int, default=None, help="points per training set S (step 1; required there)"
+    )
     s.add_argument("--log-odds-range", type=float_list, default=(0.0, 10.0), help="ln O range lo,hi (nats)")
     s.add_argument("--min-count", type=nonneg_int, default=3, help="least prior count of B among samples fitting S")
     s.add_argument("--slot-tolerance", type=finite_float, default=None, help="nats from a slot's aim (default: width)")
@@ -321,9 +333,15 @@ def add_flip_decisive_parser(subparsers: Any) -> argparse.ArgumentParser:
     r.add_argument("--replicas", type=nonneg_int, default=8, help="independent SMC replicas")
     r.add_argument("--particles", type=nonneg_int, default=1000, help="SMC particles per replica")
     r.add_argument("--moves", type=nonneg_int, default=10, help="pCN moves per SMC step")
-    r.add_argument("--pair-limit", type=nonneg_int, default=None, help="run only the first K pairs (smoke test)")
+    r.add_argument(
+        "--pair-limit",
+        type=nonneg_int,
+        default=None,
+        help="run only the first K pairs, a smoke test (default: every pair)",
+    )
     r.add_argument("--check-steps", type=nonneg_int, default=None,
-                   help="also train to this many steps and report runs whose function still changed after")  # fmt: skip
+                   help="also train to this many steps and report runs whose function still changed after "
+                   "(default: off)")  # fmt: skip
     return p
 
 
