@@ -286,7 +286,7 @@ def arch_name(config: dict) -> str:
     return arch_from_config(config["arch"]).name
 
 
-def fmt_prob(x: float | None) -> str:
+def fmt_prob(x: float | str | None) -> str:
     """Compact probability; ``-`` when undefined (NaN, ``"nan"`` or ``None``), ``inf`` for ``"inf"``."""
     if isinstance(x, str) and x not in ("inf", "-inf", "nan"):
         return x

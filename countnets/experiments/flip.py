@@ -51,6 +51,7 @@ from countnets import boolean, report, statistics
 from countnets import training_results as train_records
 from countnets._errors import CountnetsError
 from countnets.report import fmt_prob
+from countnets.report import fmt_prob_interval as fmt_ci
 from countnets.results import CountResult, make_estimate
 from countnets.training import (
     TrainConfig,
@@ -423,15 +424,6 @@ def _as_floats(value: Any) -> Any:
     return value
 
 
-def _fmt_num(x: Any) -> str:
-    """A stored number for the table: ``inf`` for ``"inf"``, ``-`` when undefined (``"nan"`` or ``None``)."""
-    return fmt_prob(_as_floats(x))
-
-
-def _fmt_num_ci(ci: Sequence[Any]) -> str:
-    return f"[{_fmt_num(ci[0])}, {_fmt_num(ci[1])}]"
-
-
 def plot_flip(result: CountResult, path: Any) -> Any:
     """The flip figure, from a copy of ``result`` whose pairs hold infinite and undefined numbers as floats."""
     from countnets import training_plots
@@ -473,8 +465,8 @@ def format_flip(result: CountResult, *, sweep_tables: int = 3, min_ess: float = 
         tilt_ok, _ = tilt_evaluable(p, min_ess)
         not_evaluable += not tilt_ok
         rows.append(
-            [p["a"], p["b"], str(p["prior_counts"][0]), str(p["prior_counts"][1]), _fmt_num(p["prior_odds"]),
-             _fmt_num_ci(p["prior_odds_ci"]), _fmt_lam(st["estimate"]),
+            [p["a"], p["b"], str(p["prior_counts"][0]), str(p["prior_counts"][1]), fmt_prob(p["prior_odds"]),
+             fmt_ci(p["prior_odds_ci"]), _fmt_lam(st["estimate"]),
              f"({_fmt_lam(st['interval'][0])}, {_fmt_lam(st['interval'][1])}]",
              _fmt_lam(sl["estimate"]) if tilt_ok else "not evaluable",
              f"({_fmt_lam(sl['interval'][0])}, {_fmt_lam(sl['interval'][1])}]" if tilt_ok else "-"]
@@ -513,8 +505,8 @@ def format_flip(result: CountResult, *, sweep_tables: int = 3, min_ess: float = 
         for r in p["sweep"]:
             t = r["train"]
             rows.append(
-                [f"{r['lambda']:g}", f"{_fmt_num(t['p_a'])} {_fmt_num_ci(t['p_a_ci'])}",
-                 f"{_fmt_num(t['p_b'])} {_fmt_num_ci(t['p_b_ci'])}", str(t["not_converged"]), f"{t['steps_mean']:.1f}"]
+                [f"{r['lambda']:g}", f"{fmt_prob(t['p_a'])} {fmt_ci(t['p_a_ci'])}",
+                 f"{fmt_prob(t['p_b'])} {fmt_ci(t['p_b_ci'])}", str(t["not_converged"]), f"{t['steps_mean']:.1f}"]
             )  # fmt: skip
         lines += report.text_table(rows)
         lines.append(f"A = {p['a']}, B = {p['b']}: tilted prior (not evaluable where ESS < {min_ess:g})")
@@ -522,8 +514,8 @@ def format_flip(result: CountResult, *, sweep_tables: int = 3, min_ess: float = 
         for w in p["tilt_sweep"]:
             ok = w["ess"] >= min_ess
             rows.append(
-                [f"{w['lambda']:g}", f"{_fmt_num(w['p_a'])} {_fmt_num_ci(w['p_a_ci'])}" if ok else "not evaluable",
-                 f"{_fmt_num(w['p_b'])} {_fmt_num_ci(w['p_b_ci'])}" if ok else "not evaluable", f"{w['ess']:.1f}"]
+                [f"{w['lambda']:g}", f"{fmt_prob(w['p_a'])} {fmt_ci(w['p_a_ci'])}" if ok else "not evaluable",
+                 f"{fmt_prob(w['p_b'])} {fmt_ci(w['p_b_ci'])}" if ok else "not evaluable", f"{w['ess']:.1f}"]
             )  # fmt: skip
         lines += report.text_table(rows)
     return "\n".join(lines)
