@@ -391,6 +391,12 @@ class CompositionRow(Record):
     to the counts of the Hamming distance between the order k-1 table and f (index =
     distance) over the networks implementing f with k* = k; ``below_min_depth`` counts
     networks implementing f with k* below the proved lower bound (must be 0).
+
+    ``estimator`` is ``None`` for Monte Carlo rows. With ``estimator == "splitting"`` (see :mod:`countnets.experiments.composition`):
+    ``hamming`` holds fractions instead of counts, ``kstar_given_f[k]["hits"]`` counts final
+    particles (``ci`` is ``None`` for a k no particle had), ``interval_factor`` is P(f)'s
+    ``hi / lo``, and ``splitting`` holds the run's pilot status, levels, particles,
+    replicas (and how many reached f), sweeps, relative error, evaluations and seed.
     """
 
     target: str
@@ -421,6 +427,9 @@ class CompositionRow(Record):
     pair: str | None = None
     ratio: Ratio | None = None
     placement_null_ratio: float | None = None
+    estimator: str | None = None
+    interval_factor: float | None = None
+    splitting: dict[str, Any] | None = None
 
 
 @record
@@ -432,12 +441,15 @@ class CompositionPayload(Record):
     and ``below`` (hits with k* < lower; must be 0). ``bound_violations`` sums ``below``;
     ``kstar0_nonthreshold`` counts networks with k* = 0 whose function is not a linear
     threshold function (must be 0: ``y^(0)`` is affine in x), over every function seen.
+    ``splitting_run`` (splitting only): why the run stopped, groups done of all, and the
+    checkpoint path.
     """
 
     rows: list[CompositionRow]
     checks: list[dict[str, Any]]
     bound_violations: int
     kstar0_nonthreshold: int
+    splitting_run: dict[str, Any] | None = None
     checkpoint: dict[str, Any] | None = None
     processes: int | None = None
 

@@ -22,7 +22,6 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-from scipy import stats
 
 from countnets import boolean
 from countnets import measures as measures_lib
@@ -31,7 +30,7 @@ from countnets.architectures import DEFAULT_PRECISION, Architecture
 from countnets.measures import Measure
 from countnets.payloads import ConditionalRow
 from countnets.results import CountResult
-from countnets.statistics import replica_interval
+from countnets.statistics import ratio_of_means, replica_interval
 from countnets.steps import check_precision
 
 __all__ = [
@@ -183,19 +182,15 @@ def conditional_rows(
     z = np.asarray(weights, np.float64)
     if z.size != len(counts):
         raise CountnetsError(f"{z.size} weights for {len(counts)} populations")
-    total = float(z.sum())
-    if total == 0 or z.size < 2:
+    if float(z.sum()) == 0 or z.size < 2:
         return []
-    t = float(stats.t.ppf(1 - (1 - confidence) / 2, z.size - 1))
     rows = []
     for key in sorted({k for c in counts for k in c}):
         c = np.array([d.get(key, 0) for d in counts], np.float64)
         joint_r = z * c / particles
-        ratio = float(joint_r.sum()) / total
-        se = float(np.std(joint_r - ratio * z, ddof=1)) / (math.sqrt(z.size) * total / z.size)
+        ratio, lo, hi = ratio_of_means(joint_r, z, confidence)
         rows.append(ConditionalRow(key=key, replicas=int((c > 0).sum()), joint=float(joint_r.mean()),
-                                   conditional=ratio, conditional_ci=[max(0.0, ratio - t * se),
-                                                                      min(1.0, ratio + t * se)]))  # fmt: skip
+                                   conditional=ratio, conditional_ci=[lo, min(1.0, hi)]))  # fmt: skip
     return sorted(rows, key=lambda r: (-r.conditional, r.key))
 
 
@@ -232,6 +227,22 @@ class RarePopulation:
         confidence: float = 0.95,
     ) -> list[ConditionalRow]:  # fmt: skip
         """:func:`conditional_rows` of ``measure``'s key (e.g. ``table()``) over the final populations."""
+        fields = measures_lib.as_measure(measure).key_fields(arch)
+        counts = [
+            {key_text(k, fields, arch.n): c for k, c in replica.items()}
+            for replica in self.key_counts(arch, measure, encoding=encoding, precision=precision)
+        ]
+        return conditional_rows(self.weights, counts, self.theta.shape[1], confidence)
+
+    def key_counts(
+        self, arch: Architecture, measure: Measure, *, encoding: str = "01", precision: str = DEFAULT_PRECISION
+    ) -> list[Counter[tuple[int, ...]]]:
+        """Per replica, how many of its final particles hold each decoded key of ``measure``.
+
+        Keys are tuples of ints, one per key field (:func:`countnets.measures.decode_keys`); a
+        measure with several key rows per network (e.g. one per branch scale) counts each row.
+        Replicas with weight 0 are counted too: drop them before using their particles.
+        """
         measure = measures_lib.as_measure(measure)
         if measure.key is None:
             raise CountnetsError(f"a conditional histogram needs a measure with a key; {measure.name} has none")
@@ -242,6 +253,5 @@ class RarePopulation:
         counts = []
         for theta in self.theta:
             rows = np.asarray(keys_fn(jnp.asarray(theta)))
-            decoded = measures_lib.decode_keys(rows.reshape(-1, rows.shape[-1]), fields)
-            counts.append({key_text(k, fields, arch.n): c for k, c in Counter(decoded).items()})
-        return conditional_rows(self.weights, counts, self.theta.shape[1], confidence)
+            counts.append(Counter(measures_lib.decode_keys(rows.reshape(-1, rows.shape[-1]), fields)))
+        return counts

@@ -42,6 +42,7 @@ __all__ = [
     "equal_size_richness",
     "ReplicaInterval",
     "replica_interval",
+    "ratio_of_means",
 ]
 
 INTERVAL_METHODS = ("clopper-pearson", "wilson", "jeffreys")
@@ -556,6 +557,47 @@ def replica_interval(values: Sequence[float] | np.ndarray, confidence: float = 0
     e = float(z.std(ddof=1)) / (mean * math.sqrt(z.size))
     t = float(stats.t.ppf(1 - (1 - confidence) / 2, z.size - 1))
     return ReplicaInterval(mean, mean * math.exp(-t * e), mean * math.exp(t * e), e)
+
+
+def ratio_of_means(
+    numerators: Sequence[float] | np.ndarray, denominators: Sequence[float] | np.ndarray, confidence: float = 0.95
+) -> tuple[float, float, float]:
+    """``sum(a) / sum(b)`` over i.i.d. replica pairs ``(a_r, b_r)``, with its delta-method t interval.
+
+    The standard error is ``sd(a_r - R b_r) / (sqrt(n) mean(b))`` (sd with ``n - 1``), and the
+    interval ``R -+ t se`` (lower end clipped at 0) with ``t`` the Student quantile at
+    ``n - 1`` degrees of freedom: the usual ratio estimator of survey sampling, valid for
+    many replicas. Used for conditional masses (``a_r = Z_r c_r / N``, ``b_r = Z_r``) and
+    for ratios of two joint masses measured on the same replicas.
+
+    >>> [round(v, 4) for v in ratio_of_means([1.0, 2.0, 3.0], [2.0, 4.0, 5.0])]
+    [0.5455, 0.3825, 0.7084]
+
+    Returns:
+      ``(ratio, lo, hi)``; ``(nan, 0, inf)`` when every denominator is 0.
+
+    Raises:
+      CountnetsError: for arrays of different sizes or fewer than 2 replicas, non-finite
+        values, or a bad confidence.
+    """
+    a = np.asarray(numerators, np.float64).reshape(-1)
+    b = np.asarray(denominators, np.float64).reshape(-1)
+    if a.size != b.size or a.size < 2:
+        raise CountnetsError(
+            f"a ratio over replicas needs two equal-size arrays of >= 2 values, got {a.size} and {b.size}"
+        )
+    if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
+        raise CountnetsError("replica values must be finite")
+    confidence = check_finite_float("confidence", confidence)
+    if not 0 < confidence < 1:
+        raise CountnetsError(f"confidence must be in (0, 1), got {confidence}")
+    total = float(b.sum())
+    if total == 0:
+        return math.nan, 0.0, math.inf
+    ratio = float(a.sum()) / total
+    se = float(np.std(a - ratio * b, ddof=1)) / (math.sqrt(a.size) * total / a.size)
+    t = float(stats.t.ppf(1 - (1 - confidence) / 2, a.size - 1))
+    return ratio, max(0.0, ratio - t * se), ratio + t * se
 
 
 # ----------------------------------------------------------------------------- estimates

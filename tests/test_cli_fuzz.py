@@ -56,6 +56,8 @@ BASES = {
         *RUN,
     ],  # fmt: skip
     "detour": ["experiment", "detour", "--kind", "goal", "--n", "2", "--width", "2", *RUN],
+    "composition": ["experiment", "composition", "--n", "4", "--width", "6", "--blocks", "2", "--block-widths", "1",
+                    "--branch-scale", "1", "--targets", "xor-and-xor", *RUN],  # fmt: skip
     "flip": ["experiment", "flip", *TRAIN, "--lambdas", "0", *RUN],
     "train-vs-prior": ["experiment", "train-vs-prior", *TRAIN, "--bootstrap", "2", *RUN],
     "diverse": ["experiment", "diverse", *TRAIN, "--chains", "2", "--b-rank", "2", *RUN],

@@ -3,14 +3,23 @@
 import json
 import math
 
+import jax
 import numpy as np
 import pytest
 
 import countnets as cn
+from countnets import checkpoint as checkpoint_lib
 from countnets import composition as C
+from countnets import estimators
 from countnets.cli import main
-from countnets.experiments.composition import composition_experiment, format_composition, rows_from_histogram
+from countnets.experiments.composition import (
+    composition_experiment,
+    depth_counts,
+    format_composition,
+    rows_from_histogram,
+)
 from countnets.priors import Gaussian, Lattice
+from countnets.statistics import clopper_pearson, ratio_of_means, replica_interval
 
 
 def test_quick_variant_rows_and_json_round_trip(tmp_path):
@@ -78,9 +87,76 @@ def test_lattice_enumeration_respects_the_lower_bound():
     assert r.extra["rows"] == []
 
 
-def test_splitting_is_refused_with_a_clear_error():
-    with pytest.raises(cn.CountnetsError, match="not wired into the composition experiment yet"):
-        composition_experiment(Gaussian(1.0, 1.0), estimator="splitting", n_samples=10)
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"estimator": "splitting", "n_samples": 10}, "n_samples is a Monte Carlo option"),
+        ({"estimator": "splitting", "exact": True}, "exact enumeration is a Monte Carlo option"),
+        ({"estimator": "splitting", "splitting_options": {"particle": 5}}, "unknown splitting options"),
+        ({"estimator": "splitting", "splitting_options": {"replicas": 1}}, "replicas >= 2"),
+        ({"estimator": "splitting", "splitting_options": {"sweeps": 0}}, "sweeps"),
+        ({"estimator": "mc", "n_samples": 10, "splitting_options": {"replicas": 4}}, "estimator='splitting' only"),
+        ({"estimator": "importance", "n_samples": 10}, "estimator must be one of"),
+    ],
+)
+def test_bad_estimator_options_are_refused_with_a_clear_error(kwargs, match):
+    with pytest.raises(cn.CountnetsError, match=match):
+        composition_experiment(Gaussian(1.0, 1.0), **kwargs)
+
+
+def test_splitting_depth_profile_agrees_with_rejection_sampling():
+    # AND of 3 in ResMLP(3, 4, 3, 1): P(f) ~ 4e-3, with k* spread over 0..3, so plain Monte
+    # Carlo reaches it too. P(f) and every P(k* = k | f) from splitting's final populations
+    # must agree with rejection sampling: their 99.9% intervals overlap.
+    arch, f, conf = cn.ResMLP(3, 4, 3, 1), 0x80, 0.999
+    pop = cn.sample_rare(Gaussian(), arch, cn.measures.implements(f), seed=5, replicas=8, particles=128)
+    est = pop.result.estimates[0]
+    c = depth_counts(pop, arch, f).sum(axis=2)  # (replicas, k)
+    joint = pop.weights[:, None] * c / pop.theta.shape[1]
+    source = estimators.sampling_source(Gaussian(), arch, 8192)
+    depth = cn.measures.effective_depth()
+    keys = jax.jit(jax.vmap(lambda t: depth.key(arch, arch.unflatten(t), cn.cube(3), "highest")))
+    draw = jax.jit(source.params)
+    mc = np.zeros(arch.L + 1, np.int64)
+    for chunk in range(6):
+        k = np.asarray(keys(draw(jax.random.PRNGKey(11), chunk))).reshape(-1, 3)
+        hit = k[:, 1] == f
+        mc += np.bincount(k[hit, 2] // (2**3 + 1) // (arch.L + 1), minlength=arch.L + 1)
+    n_mc = 6 * 8192
+    lo, hi = clopper_pearson(int(mc.sum()), n_mc, conf)
+    s_lo, s_hi = replica_interval(pop.weights, conf).lo, replica_interval(pop.weights, conf).hi
+    assert s_lo <= hi and lo <= s_hi, ((s_lo, s_hi), (lo, hi))
+    for k in range(arch.L + 1):
+        p, r_lo, r_hi = ratio_of_means(joint[:, k], pop.weights, conf)
+        m_lo, m_hi = clopper_pearson(int(mc[k]), int(mc.sum()), conf)
+        assert r_lo <= m_hi and m_lo <= r_hi, (k, (r_lo, r_hi), (m_lo, m_hi))
+    assert est.p > 0 and mc[1] > 25  # both reached, with a spread of k*
+
+
+def test_splitting_rows_cli_checkpoint_and_resume(tmp_path):
+    # Two (alpha) groups; a checkpoint cut back to the first group resumes to the same rows.
+    ckpt, a, b = tmp_path / "c.ckpt", tmp_path / "a.json", tmp_path / "b.json"
+    argv = ["experiment", "composition", "--method", "splitting", "--n", "4", "--blocks", "2", "--block-widths",
+            "2", "--branch-scale", "1,0.25", "--targets", "xor-and-xor", "--replicas", "2", "--particles", "8",
+            "--max-levels", "1", "--sweeps", "1", "--quiet", "--checkpoint", str(ckpt)]  # fmt: skip
+    assert main([*argv, "--json", str(a)]) == 0
+    first = json.loads(a.read_text())
+    rows = first["rows"]
+    assert [r["form"] for r in rows] == ["parallel", "serial", "parallel-w1"] * 2
+    for r in rows:
+        assert r["estimator"] == "splitting" and r["splitting"]["replicas"] == 2
+        assert r["splitting"]["pilot_status"] in ("reached", "max_levels", "stalled")
+        assert r["p"]["method"] in ("splitting-log-t", "splitting-upper-bound")
+    assert first["splitting_run"]["groups_done"] == 2 and first["bound_violations"] == 0
+    saved_fp = json.loads(ckpt.read_text())["fingerprint"]
+    state = json.loads(ckpt.read_text())["state"]
+    cut = {**state, "done": 1, "rows": state["rows"][:3], "checks": state["checks"][:1]}
+    checkpoint_lib.save(checkpoint_lib.Checkpoint(ckpt, saved_fp), next_chunk=1, samples=1, seconds=1.0,
+                        stopped_by="running", state=cut)  # fmt: skip
+    assert main([*argv, "--json", str(b)]) == 0
+    strip = lambda rs: [{k: v for k, v in r.items() if k != "seconds"} for r in rs]  # noqa: E731
+    assert strip(json.loads(b.read_text())["rows"]) == strip(rows)
+    assert main(["experiment", "composition", "--particles", "20"]) == 2  # a splitting option with --method mc
 
 
 def test_cli(tmp_path, capsys):

@@ -9,7 +9,7 @@ from countnets import boolean, plotting
 from countnets import checkpoint as checkpoint_lib
 from countnets._errors import CountnetsError
 from countnets.boolean import MAX_INPUTS
-from countnets.cli import output
+from countnets.cli import output, rare
 from countnets.cli.options import add_prior_options, add_run_options, inputs_count, positive_int, prior_from_args
 from countnets.composition import TARGETS as COMPOSITION_TARGETS
 from countnets.estimators import DEFAULT_MAX_EXACT
@@ -201,8 +201,10 @@ def add_composition_parser(subparsers: Any) -> argparse.ArgumentParser:
     g.add_argument("--branch-scale", default="1,invsqrt,0.25", help="branch scales alpha: numbers or invsqrt")
     g.add_argument("--encoding", choices=boolean.ENCODINGS, default="01", help="input encoding (default %(default)s)")
     g.add_argument("--targets", type=_names, default=COMPOSITION_TARGETS, help="targets, comma-separated")
-    g.add_argument("--method", dest="estimator", choices=ESTIMATORS, default="mc",
-                   help="mc: plain Monte Carlo (splitting is not wired into this experiment yet) (default %(default)s)")
+    g.add_argument("--method", choices=ESTIMATORS, default="mc",
+                   help="mc: plain Monte Carlo over every (n, L, w); splitting: one multilevel-splitting run per "
+                   "(n, L, w, alpha, target), for P(f) far below 1/samples (default %(default)s)")
+    rare.add_splitting_options(p)
     add_prior_options(p)
     add_run_options(
         p, default_samples=200_000,
@@ -219,8 +221,11 @@ def add_composition_parser(subparsers: Any) -> argparse.ArgumentParser:
 def run_composition(args: argparse.Namespace) -> int:
     """Run ``countnets experiment composition`` from parsed arguments."""
     prior = prior_from_args(args)
+    kwargs = common_kwargs(args)
+    if args.method == "splitting":
+        kwargs.update(n_samples=None, splitting_options=rare.splitting_kwargs(args))
     result = composition_experiment(
         prior, n_values=args.n, d=args.width, blocks=args.blocks, widths=args.block_widths,
-        branch_scales=args.branch_scale, targets=args.targets, estimator=args.estimator, **common_kwargs(args),
+        branch_scales=args.branch_scale, targets=args.targets, estimator=args.method, **kwargs,
     )  # fmt: skip
     return output.finish(args, result, format_composition(result))

@@ -9,7 +9,7 @@ from countnets._errors import CountnetsError
 from countnets.cli.options import positive_int, probability
 from countnets.results import CountResult
 
-__all__ = ["METHODS", "add_method_options", "run_splitting"]
+__all__ = ["METHODS", "add_method_options", "add_splitting_options", "splitting_kwargs", "run_splitting"]
 
 METHODS = ("mc", "splitting")
 
@@ -23,6 +23,11 @@ def add_method_options(parser: argparse.ArgumentParser) -> None:
         help="mc: plain Monte Carlo; splitting: adaptive multilevel splitting for rare events, one target "
         "(docs/rare-events.md) (default %(default)s)",
     )  # fmt: skip
+    add_splitting_options(parser)
+
+
+def add_splitting_options(parser: argparse.ArgumentParser) -> None:
+    """The splitting options (``--replicas``, ``--particles``, ...), applicable with ``--method splitting``."""
     s = parser.add_argument_group("splitting (--method splitting)")
     s.add_argument("--replicas", type=positive_int, default=None,
                    help=f"independent replicas; the most with --rel-width or --max-seconds "
@@ -41,6 +46,13 @@ def add_method_options(parser: argparse.ArgumentParser) -> None:
                    help="most levels the pilot may set (default %(default)s)")
     s.add_argument("--replicas-per-chunk", type=positive_int, default=splitting.DEFAULT_REPLICAS_PER_CHUNK,
                    help="replicas vmapped per chunk; results do not depend on it (default %(default)s)")  # fmt: skip
+
+
+def splitting_kwargs(args: argparse.Namespace) -> dict:
+    """The parsed splitting options as keyword arguments of :func:`countnets.splitting.sample_rare`."""
+    names = ("replicas", "particles", "sweeps", "level_fraction", "target_acceptance", "pilot_particles",
+             "max_levels", "replicas_per_chunk")  # fmt: skip
+    return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
 
 
 def run_splitting(args: argparse.Namespace, prior, arch, targets: list[str]) -> CountResult:
