@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kind", choices=KINDS, help="which detour to run (omit with --replot)")
     parser.add_argument("--n", type=_ints, default=[3, 4, 5, 6], help="input counts (default: 3,4,5,6)")
     parser.add_argument("--widths", type=_ints, default=[2, 4, 8], help="goal: GoalNet widths (default: 2,4,8)")
-    parser.add_argument("--branch-scale", default="1,invsqrt,0.25", help="write-erase: alphas (default: 1,invsqrt,0.25)")
+    parser.add_argument("--branch-scale", default="1,invsqrt,0.25", help="write-erase alphas (default: 1,invsqrt,0.25)")
     parser.add_argument("--samples", type=int, default=200_000, help="networks per run (default: 200000)")
     parser.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
     parser.add_argument("--out", default="results/detour_vs_n", help="output stem: .json, .txt, .png")
