@@ -437,7 +437,6 @@ def format_detour(result: CountResult, *, max_target_rows: int = 16) -> str:
     return "\n".join(lines)
 
 
-
 # ----------------------------------------------------------------------------- detours as n grows
 
 MAX_SWEEP_INPUTS = 6  # 2**(2**6) functions; n = 7 doubles every table again and is not needed here
