@@ -3,9 +3,9 @@
 Run from the repository root, for example::
 
     python scripts/detour_vs_n.py --kind write-erase --n 3,4,5,6 --branch-scale 1,invsqrt,0.25 \
-        --samples 200000 --out results/detour_vs_n
+        --samples 200000 --out results/detour_vs_n/detour_vs_n
     python scripts/detour_vs_n.py --kind goal --n 3,4,5,6 --widths 2,4,8 --samples 200000 \
-        --out results/detour_vs_n
+        --out results/detour_vs_n/detour_vs_n
 
 Each run calls :func:`countnets.experiments.detour.detour_vs_n` and stores its rows
 under the kind's key of ``OUT.json`` (the other kind's rows, if any, are kept), with
@@ -66,6 +66,28 @@ def _plot(data: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def _g(x: float) -> str:
+    return f"{x:.3g}"
+
+
+def markdown(data: dict) -> str:
+    """The docs table (docs/circuits.md, "Detours as n grows") of ``OUT.json``."""
+    lines = ["| detour | n | alpha or width | detour / direct (95%) | f not constant (95%) | functions seen "
+             "/ possible | goals seen |", "|---|---|---|---|---|---|---|"]  # fmt: skip
+    for kind in (k for k in KINDS if k in data):
+        for r in data[kind]["sweep"]["rows"]:
+            label = r["alpha"] if kind == "write-erase" else f"w = {r['width']}"
+            possible = r["possible_functions"]
+            possible = f"{possible:,}" if possible < 10**6 else f"2^{possible.bit_length() - 1}"
+            lines.append(
+                f"| {kind} | {r['n']} | {label} | {_g(r['ratio'])} [{_g(r['ratio_ci'][0])}, {_g(r['ratio_ci'][1])}] "
+                f"| {_g(r['ratio_nonconstant'])} [{_g(r['ratio_nonconstant_ci'][0])}, "
+                f"{_g(r['ratio_nonconstant_ci'][1])}] | {r['distinct_functions']:,} / {possible} "
+                f"| {'-' if kind == 'write-erase' else format(r['distinct_goals'], ',')} |"
+            )
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--kind", choices=KINDS, help="which detour to run (omit with --replot)")
@@ -74,8 +96,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--branch-scale", default="1,invsqrt,0.25", help="write-erase alphas (default: 1,invsqrt,0.25)")
     parser.add_argument("--samples", type=int, default=200_000, help="networks per run (default: 200000)")
     parser.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
-    parser.add_argument("--out", default="results/detour_vs_n", help="output stem: .json, .txt, .png")
+    parser.add_argument("--out", default="results/detour_vs_n/detour_vs_n", help="output stem: .json, .txt, .png")
     parser.add_argument("--replot", action="store_true", help="only redraw OUT.txt and OUT.png from OUT.json")
+    parser.add_argument("--markdown", action="store_true", help="with --replot: also print the docs table")
     args = parser.parse_args(argv)
     out = Path(args.out)
     data = json.loads(out.with_suffix(".json").read_text()) if out.with_suffix(".json").exists() else {}
@@ -102,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
     print("\n\n".join(tables))
     if data:
         _plot(data, out.with_suffix(".png"))
+    if args.markdown:
+        print("\n" + markdown(data))
     return 0
 
 
