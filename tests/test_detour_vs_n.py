@@ -64,3 +64,24 @@ def test_bad_sweep_input_is_refused_before_any_run(kwargs, phrase):
 def test_write_erase_refuses_an_unknown_branch_scale():
     with pytest.raises(cn.CountnetsError, match="branch scale must be a number or 'invsqrt', got 'x'"):
         detour.write_erase(PRIOR, branch_scale="1,x", **TINY)
+
+
+def test_the_docs_table_and_numbers_are_those_of_the_committed_sweep():
+    import importlib.util
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("detour_vs_n_script", root / "scripts" / "detour_vs_n.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    data = json.loads((root / "results" / "detour_vs_n" / "detour_vs_n.json").read_text())
+    page = (root / "docs" / "circuits.md").read_text()
+    assert script.markdown(data) in page
+    rows = [r for kind in ("write-erase", "goal") for r in data[kind]["sweep"]["rows"]]
+    assert len(rows) == 28 and all(r["verdict"] == "below_1" and r["ratio_ci"][1] < 1 for r in rows)
+    for kind in ("write-erase", "goal"):
+        assert f"{data[kind]['wall_seconds']:.0f} s wall" in page
+    goal = {(r["n"], r["width"]): r["ratio"] for r in data["goal"]["sweep"]["rows"]}
+    widths = sorted({w for _, w in goal})
+    assert all(goal[(n, a)] < goal[(n, b)] for n in range(3, 7) for a, b in zip(widths, widths[1:]))
+    assert all(goal[(n, w)] < goal[(n + 1, w)] for n in range(3, 6) for w in widths)

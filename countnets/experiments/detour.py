@@ -14,7 +14,8 @@ survives a clamp, or g is f or not f. Anything else is counted as ``other`` (non
 can occur: a constant g makes one clamp a no-op). Reported: per-(f, g) volumes,
 their sum over g, the number of distinct goals, and the direct volume.
 
-Definitions: ``docs/circuits.md``.
+:func:`detour_vs_n` runs either kind at several n (and goal widths) and tabulates the
+pooled ratios against n (``scripts/detour_vs_n.py``). Definitions: ``docs/circuits.md``.
 """
 
 from __future__ import annotations
@@ -100,7 +101,9 @@ def write_erase(
       prior: parameter prior.
       n, d, w: inputs, stream width, block hidden width.
       blocks: number of blocks L (>= 2; pairs need two blocks).
-      branch_scale: alpha, a number or ``"invsqrt"`` (``1/sqrt(L)``).
+      branch_scale: alpha, a number or ``"invsqrt"`` (``1/sqrt(L)``), or several, comma-separated
+        (``"1,invsqrt,0.25"``): every alpha is evaluated on the same draws, and each alpha's
+        counts equal those of a run with that alpha alone and the same seed.
       targets: ``"all"`` or functions (hex or names) for per-target rows.
       Other arguments are as in :func:`countnets.experiments.serial_parallel.serial_parallel`.
 
@@ -108,7 +111,9 @@ def write_erase(
       A :class:`CountResult` of kind ``"detour"`` with ``extra``: ``detour_kind``
       (``"write-erase"``), ``counts`` (``with_pair``/``without_pair`` over every sampled
       network), ``pair_counts`` (per pair ``"i,j"``), ``ratio`` (with/without) and
-      ``per_target``.
+      ``per_target``, all of the first alpha; with several alphas also ``scales``, one
+      entry per alpha with those fields, ``branch_scale`` and ``branch_scale_spec``. With
+      ``targets="all"`` the functions never seen count as ``target_verdicts.no_hits``.
 
     Raises:
       CountnetsError: for fewer than 2 or more than 8 blocks, or invalid options.
