@@ -588,44 +588,68 @@ def effective_depth(branch_scales: Sequence[str | float] | None = None) -> Measu
     )
 
 
-def cancelling_pair() -> Measure:
+def cancelling_pair(branch_scales: Sequence[str | float] | None = None) -> Measure:
     """A ResMLP with a cancelling pair of blocks (detour D1, DESIGN section 3).
 
     Key: the packed table of the full network, then a bitmask whose bit p is set when
     pair ``circuits.block_pairs(L)[p]`` cancels. Event: some pair cancels. Outputs: the
     outputs with nothing, each block and each pair removed. Needs 2 <= L <= 8.
+
+    Args:
+      branch_scales: ``None`` (the architecture's own ``branch_scale``: one key row as
+        above), or alphas (numbers or ``"invsqrt"``, resolved at the network's L): then
+        one key row per alpha, led by the alpha's index, every alpha evaluated on the
+        same parameters (common random numbers, as in :func:`effective_depth`); the
+        event is then "some pair cancels at the first alpha".
     """
+    specs = None if branch_scales is None else tuple(branch_scales)
+
+    def archs(arch):
+        if specs is None:
+            return (arch,)
+        return tuple(dataclasses.replace(arch, branch_scale=resolve_branch_scale(s, arch.L)) for s in specs)
 
     def check(arch):
         _require(arch, ResMLP, "a cancelling-pair search")
         if not 2 <= arch.L <= 8:
             raise CountnetsError(f"a cancelling-pair search needs 2..8 blocks, got L={arch.L}")
 
-    def outputs(arch, params, x, precision):
+    def one_outputs(arch, params, x, precision):
         return circuits.removal_outputs(arch, params, x, circuits.removal_sets(arch.L), precision=precision)
 
     def parts(arch, params, x, precision):
-        tables = boolean.truth_table(outputs(arch, params, x, precision))
+        tables = boolean.truth_table(one_outputs(arch, params, x, precision))
         cancel = circuits.cancelling_pairs(tables, arch.L)
         weights = jnp.asarray([1 << p for p in range(len(circuits.block_pairs(arch.L)))], dtype=jnp.uint32)
         return tables, jnp.sum(jnp.where(cancel, weights, jnp.uint32(0)), dtype=jnp.uint32)
 
     def key(arch, params, x, precision):
-        tables, mask = parts(arch, params, x, precision)
-        return jnp.concatenate([_table_words(tables[0]), mask[None]])[None, :]
+        rows = []
+        for index, a in enumerate(archs(arch)):
+            tables, mask = parts(a, params, x, precision)
+            lead = [] if specs is None else [jnp.full((1,), index, jnp.uint32)]
+            rows.append(jnp.concatenate([*lead, _table_words(tables[0]), mask[None]]))
+        return jnp.stack(rows)
 
     def event(arch, params, x, precision):
-        return parts(arch, params, x, precision)[1] != 0
+        return parts(archs(arch)[0], params, x, precision)[1] != 0
+
+    def outputs(arch, params, x, precision):
+        return jnp.stack([one_outputs(a, params, x, precision).reshape(-1) for a in archs(arch)])
+
+    def key_fields(arch):
+        fields = (boolean.words_per_table(arch.n), 1)
+        return fields if specs is None else (1, *fields)
 
     return Measure(
-        name="cancelling_pair()",
-        spec={"cancelling_pair": True},
+        name="cancelling_pair()" if specs is None else f"cancelling_pair(branch_scales={list(specs)})",
+        spec={"cancelling_pair": True} if specs is None else {"cancelling_pair": [str(s) for s in specs]},
         event=event,
         key=key,
-        key_fields=lambda arch: (boolean.words_per_table(arch.n), 1),
+        key_fields=key_fields,
         score=None,
         level=_zero_level,
-        outputs=lambda arch, params, x, precision: outputs(arch, params, x, precision).reshape(1, -1),
+        outputs=outputs,
         check=check,
     )
 

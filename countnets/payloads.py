@@ -28,6 +28,7 @@ __all__ = [
     "DepthEntry",
     "SerialParallelPayload",
     "WriteEraseTarget",
+    "WriteEraseScale",
     "WriteErasePayload",
     "GoalTarget",
     "GoalPayload",
@@ -141,8 +142,29 @@ class WriteEraseTarget(Record):
 
 
 @record
+class WriteEraseScale(Record):
+    """The write-erase counts at one branch scale alpha (every alpha of a run on the same draws)."""
+
+    branch_scale: float
+    branch_scale_spec: str
+    counts: dict[str, int]
+    pair_counts: dict[str, int]
+    with_pair: Estimate
+    without_pair: Estimate
+    ratio: Ratio
+    distinct_functions: int
+    target_verdicts: Verdicts
+    per_target: list[WriteEraseTarget]
+
+
+@record
 class WriteErasePayload(Record):
-    """``countnets experiment detour --kind write-erase``."""
+    """``countnets experiment detour --kind write-erase``.
+
+    The top-level counts are those of the first branch scale; with several scales,
+    ``scales`` holds one entry per scale, the first included (absent with one scale,
+    as in results written before it existed).
+    """
 
     detour_kind: str
     blocks: int
@@ -155,6 +177,7 @@ class WriteErasePayload(Record):
     distinct_functions: int
     target_verdicts: Verdicts
     per_target: list[WriteEraseTarget]
+    scales: list[WriteEraseScale] | None = None
     checkpoint: dict[str, Any] | None = None
     processes: int | None = None
 

@@ -62,7 +62,7 @@ def test_serial_parallel_cli_writes_json_table_and_figures(tmp_path, capsys):
 def test_write_erase_cli_counts_every_network(tmp_path, capsys):
     path = tmp_path / "we.json"
     argv = ["experiment", "detour", "--kind", "write-erase", *COMMON, "--width", "4", "--block-width", "4",
-            "--blocks", "3", "--branch-scale", "1", "--targets", "and,majority", "--samples", "2000",
+            "--blocks", "3", "--branch-scale", "1,invsqrt", "--targets", "and,majority", "--samples", "2000",
             "--json", str(path), "--plot", str(tmp_path / "we.png")]  # fmt: skip
     rc, out, err = _run(argv, capsys)
     assert rc == 0, err
@@ -73,6 +73,9 @@ def test_write_erase_cli_counts_every_network(tmp_path, capsys):
     assert [t["function"] for t in data["per_target"]] == ["0x80", "0xe8"]
     assert set(data["pair_counts"]) == {"1,2", "1,3", "2,3"}
     assert sum(data["pair_counts"].values()) >= data["counts"]["with_pair"]
+    # Several branch scales on the same draws: the top-level fields are the first alpha's.
+    assert [e["branch_scale_spec"] for e in data["scales"]] == ["1", "invsqrt"] and "every branch scale" in out
+    assert data["scales"][0]["counts"] == data["counts"] and data["scales"][1]["branch_scale"] == pytest.approx(3**-0.5)
     assert _is_png(tmp_path / "we.png")
 
 

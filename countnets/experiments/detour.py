@@ -14,7 +14,8 @@ survives a clamp, or g is f or not f. Anything else is counted as ``other`` (non
 can occur: a constant g makes one clamp a no-op). Reported: per-(f, g) volumes,
 their sum over g, the number of distinct goals, and the direct volume.
 
-Definitions: ``docs/circuits.md``.
+:func:`detour_vs_n` runs either kind at several n (and goal widths) and tabulates the
+pooled ratios against n (``scripts/detour_vs_n.py``). Definitions: ``docs/circuits.md``.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import os
 from collections import Counter
 from collections.abc import Sequence
 
-from countnets import boolean, circuits, measures, passes, payloads
+from countnets import boolean, circuits, measures, passes, payloads, statistics
 from countnets import checkpoint as checkpoint_lib
 from countnets._errors import CountnetsError, check_positive_int
 from countnets.architectures import DEFAULT_PRECISION, GoalNet, ResMLP
@@ -36,6 +37,7 @@ from countnets.report import (
     fmt_ratio,
     interval,
     prior_text,
+    ratio_p_value,
     ratio_record,
     ratio_verdict,
     text_table,
@@ -49,6 +51,9 @@ __all__ = [
     "write_erase",
     "goal_detour",
     "format_detour",
+    "detour_vs_n",
+    "format_detour_vs_n",
+    "MAX_SWEEP_INPUTS",
     "what_arch",
 ]
 
@@ -96,7 +101,9 @@ def write_erase(
       prior: parameter prior.
       n, d, w: inputs, stream width, block hidden width.
       blocks: number of blocks L (>= 2; pairs need two blocks).
-      branch_scale: alpha, a number or ``"invsqrt"`` (``1/sqrt(L)``).
+      branch_scale: alpha, a number or ``"invsqrt"`` (``1/sqrt(L)``), or several, comma-separated
+        (``"1,invsqrt,0.25"``): every alpha is evaluated on the same draws, and each alpha's
+        counts equal those of a run with that alpha alone and the same seed.
       targets: ``"all"`` or functions (hex or names) for per-target rows.
       Other arguments are as in :func:`countnets.experiments.serial_parallel.serial_parallel`.
 
@@ -104,7 +111,9 @@ def write_erase(
       A :class:`CountResult` of kind ``"detour"`` with ``extra``: ``detour_kind``
       (``"write-erase"``), ``counts`` (``with_pair``/``without_pair`` over every sampled
       network), ``pair_counts`` (per pair ``"i,j"``), ``ratio`` (with/without) and
-      ``per_target``.
+      ``per_target``, all of the first alpha; with several alphas also ``scales``, one
+      entry per alpha with those fields, ``branch_scale`` and ``branch_scale_spec``. With
+      ``targets="all"`` the functions never seen count as ``target_verdicts.no_hits``.
 
     Raises:
       CountnetsError: for fewer than 2 or more than 8 blocks, or invalid options.
@@ -114,33 +123,59 @@ def write_erase(
     if not 2 <= L <= 8:
         raise CountnetsError(f"write-erase needs 2..8 blocks (a pair of blocks to cancel), got {L}")
     specs = measures.parse_branch_scales(branch_scale)
-    if len(specs) != 1:
-        raise CountnetsError(f"write-erase takes one branch scale, got {list(specs)}")
-    spec = specs[0]
-    arch = ResMLP(n, d, L, w, measures.resolve_branch_scale(spec, L))
+    arch = ResMLP(n, d, L, w, measures.resolve_branch_scale(specs[0], L))
     target_ints, max_seconds, config = passes.experiment_config(
         prior, arch, n=n, targets=targets, encoding=encoding, precision=precision, margin=margin, method=method,
         confidence=confidence, max_seconds=max_seconds,
     )  # fmt: skip
     config["detour_kind"] = "write-erase"
-    config["branch_scale_spec"] = spec
+    config["branch_scale_spec"] = ",".join(specs)
 
     run = passes.circuit_run(
         n_samples=n_samples, seed=seed, chunk_size=chunk_size, chunks_per_step=chunks_per_step,
         max_seconds=max_seconds, progress=progress, devices=devices, checkpoint=checkpoint,
         checkpoint_every=checkpoint_every,
     )  # fmt: skip
+    # One key row per alpha on the same draws; a single alpha keeps the one-row key of earlier versions.
     acc, outcome, source = passes.keyed_pass(
-        KIND, measures.cancelling_pair(), prior, arch, config=config, run=run, exact=exact,
-        max_configurations=max_configurations, encoding=encoding, precision=precision, margin=margin,
-        bytes_per_network=4 * len(circuits.removal_sets(L)) * L * 2**n * max(d, w) * 2, description="write-erase",
+        KIND, measures.cancelling_pair(None if len(specs) == 1 else specs), prior, arch, config=config, run=run,
+        exact=exact, max_configurations=max_configurations, encoding=encoding, precision=precision, margin=margin,
+        bytes_per_network=4 * len(circuits.removal_sets(L)) * L * 2**n * max(d, w) * 2 * len(specs),
+        description="write-erase",
     )  # fmt: skip
     done = outcome.samples
+    histograms: list[Counter] = [Counter() for _ in specs]
+    for key, count in acc.histogram.items():
+        index, rest = (0, key) if len(specs) == 1 else (key[0], key[1:])
+        histograms[index][rest] += count
+    entries = [
+        _write_erase_entry(hist, spec=spec, branch_scale=measures.resolve_branch_scale(spec, L), L=L, n=n,
+                           done=done, target_ints=target_ints, confidence=confidence, method=method)
+        for spec, hist in zip(specs, histograms, strict=True)
+    ]  # fmt: skip
+    first = entries[0]
+    estimates = [
+        make_estimate(name, first["counts"][name], done, confidence=confidence, method=method)
+        for name in ("with_pair", "without_pair")
+    ]
+    extra = {"detour_kind": "write-erase", "blocks": L, **{k: v for k, v in first.items() if k != "branch_scale_spec"}}
+    if len(specs) > 1:
+        extra["scales"] = entries
+    return passes.finish(
+        KIND, config, exact=exact, seed=seed, source=source, outcome=outcome, estimates=estimates,
+        nonfinite=acc.nonfinite, near=acc.near, extra=payloads.make(payloads.WriteErasePayload, extra),
+    )  # fmt: skip
 
+
+def _write_erase_entry(
+    histogram: Counter, *, spec: str, branch_scale: float, L: int, n: int, done: int,
+    target_ints: Sequence[int] | None, confidence: float, method: str,
+) -> dict:  # fmt: skip
+    """The write-erase counts of one branch scale from its histogram of ``(f, pair mask)`` keys."""
     pairs = circuits.block_pairs(L)
     pair_counts = Counter()
     per_f: dict[int, Counter] = {}
-    for (f, mask), count in acc.histogram.items():
+    for (f, mask), count in histogram.items():
         c = per_f.setdefault(f, Counter())
         c["with_pair" if mask else "without_pair"] += count
         for p, (i, j) in enumerate(pairs):
@@ -169,27 +204,22 @@ def write_erase(
                 "ratio_ci": record["ci"],
             }
         )
-    estimates = [
-        make_estimate("with_pair", with_pair, done, confidence=confidence, method=method),
-        make_estimate("without_pair", without_pair, done, confidence=confidence, method=method),
-    ]
-    extra = {
-        "detour_kind": "write-erase",
-        "blocks": L,
-        "branch_scale": arch.branch_scale,
+    if target_ints is None:  # every function never seen: no hits (as serial-parallel counts them)
+        verdicts["no_hits"] += 2 ** (2**n) - len(per_f)
+    return {
+        "branch_scale": branch_scale,
+        "branch_scale_spec": spec,
         "counts": {"with_pair": with_pair, "without_pair": without_pair},
         "pair_counts": {f"{i},{j}": pair_counts[f"{i},{j}"] for i, j in pairs},
-        "with_pair": _estimate_to_dict(estimates[0]),
-        "without_pair": _estimate_to_dict(estimates[1]),
+        "with_pair": _estimate_to_dict(make_estimate("with_pair", with_pair, done, confidence=confidence,
+                                                     method=method)),
+        "without_pair": _estimate_to_dict(make_estimate("without_pair", without_pair, done, confidence=confidence,
+                                                        method=method)),
         "ratio": ratio_record(with_pair, without_pair, confidence, method == "exact"),
         "distinct_functions": len(per_f),
         "target_verdicts": verdict_counts(verdicts),
         "per_target": per_target,
-    }
-    return passes.finish(
-        KIND, config, exact=exact, seed=seed, source=source, outcome=outcome, estimates=estimates,
-        nonfinite=acc.nonfinite, near=acc.near, extra=payloads.make(payloads.WriteErasePayload, extra),
-    )  # fmt: skip
+    }  # fmt: skip
 
 
 def goal_detour(
@@ -293,6 +323,8 @@ def goal_detour(
                 "ratio_ci": record["ci"],
             }
         )
+    if target_ints is None:  # every function never seen: no hits
+        verdicts["no_hits"] += 2 ** (2**n) - len(per_f)
     estimates = [
         make_estimate(name, counts[name], done, confidence=confidence, method=method)
         for name in ("direct", "detour", "other")
@@ -361,6 +393,15 @@ def format_detour(result: CountResult, *, max_target_rows: int = 16) -> str:
             f"detour more voluminous? {_WORDS[ratio_verdict(r)]}",
             "networks with each pair cancelling: " + ", ".join(f"({k}) {v:,}" for k, v in ex["pair_counts"].items()),
         ]
+        if ex.get("scales"):
+            rows = [["alpha", "value", "with pair", "without", "ratio", f"{conf} interval", "verdict", "functions"]]
+            rows += [[e["branch_scale_spec"], f"{e['branch_scale']:.4g}", f"{e['counts']['with_pair']:,}",
+                      f"{e['counts']['without_pair']:,}", fmt_ratio(e["ratio"]["estimate"]),
+                      fmt_interval(e["ratio"]["ci"]), _WORDS[ratio_verdict(e["ratio"])], str(e["distinct_functions"])]
+                     for e in ex["scales"]]  # fmt: skip
+            first = ex["scales"][0]["branch_scale_spec"]
+            lines += ["", f"every branch scale, on the same draws (the other tables are alpha = {first}):"]
+            lines += text_table(rows)
         head = ["target", "P(f)", "with pair", "without", "ratio", f"{conf} interval"]
         body = [[t["function"], fmt_p(t["p"]), f"{t['with_pair']:,}", f"{t['without_pair']:,}",
                  fmt_ratio(t["ratio"]), fmt_interval(t["ratio_ci"])]
@@ -399,3 +440,140 @@ def format_detour(result: CountResult, *, max_target_rows: int = 16) -> str:
     if result.nonfinite:
         lines.append(f"{result.nonfinite} networks had non-finite outputs (their bits read as 0)")
     return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- detours as n grows
+
+MAX_SWEEP_INPUTS = 6  # 2**(2**6) functions; n = 7 doubles every table again and is not needed here
+
+
+def detour_vs_n(
+    prior: Prior,
+    *,
+    kind: str,
+    ns: Sequence[int],
+    widths: Sequence[int] = (8,),
+    branch_scale: str | float = "1",
+    d: int = 8,
+    w: int = 8,
+    blocks: int = 3,
+    n_samples: int = 200_000,
+    seed: int = 0,
+    encoding: str = "01",
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    confidence: float = 0.95,
+    precision: str = DEFAULT_PRECISION,
+    progress: bool = False,
+) -> dict:
+    """The pooled detour/direct ratio of one detour kind at every n (and goal width or branch scale).
+
+    write-erase: one :func:`write_erase` run per n, every alpha of ``branch_scale`` on
+    the same draws (``ResMLP(n, d, blocks, w)``). goal: one :func:`goal_detour` run per
+    (n, width) (``GoalNet(n, width)``). Each row holds the pooled counts, the ratio
+    (with/without a cancelling pair, or detour/direct) with its interval, the same with
+    the two constant functions left out, the distinct functions (and, for goal, goals
+    among detours) seen against the ``2**(2**n)`` possible, and a verdict on ratio = 1
+    by the exact conditional binomial test, Holm-adjusted over every row.
+
+    Returns:
+      A plain dict: ``kind``, ``config`` and ``rows`` (see ``docs/circuits.md``).
+
+    Raises:
+      CountnetsError: an unknown kind, n outside 1..6, a repeated n, or invalid options.
+    """
+    if kind not in KINDS:
+        raise CountnetsError(f"unknown detour kind {kind!r}; expected one of {', '.join(KINDS)}")
+    ns = [check_positive_int("n", v) for v in ns]
+    if not ns or len(set(ns)) != len(ns) or not all(1 <= v <= MAX_SWEEP_INPUTS for v in ns):
+        raise CountnetsError(f"n must be distinct values in 1..{MAX_SWEEP_INPUTS}, got {list(ns)}")
+    widths = [check_positive_int("goal width", v) for v in widths]
+    if kind == "goal" and (not widths or len(set(widths)) != len(widths)):
+        raise CountnetsError(f"goal widths must be distinct, got {list(widths)}")
+    specs = measures.parse_branch_scales(branch_scale)
+    common = dict(n_samples=n_samples, seed=seed, encoding=encoding, chunk_size=chunk_size, confidence=confidence,
+                  precision=precision, progress=progress, targets="zero,one")  # fmt: skip
+    rows = []
+    for n in ns:
+        if kind == "write-erase":
+            result = write_erase(prior, n=n, d=d, w=w, blocks=blocks, branch_scale=",".join(specs), **common)
+            entries = result.extra.get("scales") or [result.extra]
+            for spec, e in zip(specs, entries, strict=True):
+                rows.append(_sweep_row(result, e, n, "with_pair", "without_pair", alpha=spec))
+        else:
+            for width in widths:
+                result = goal_detour(prior, n=n, w=width, **common)
+                row = _sweep_row(result, result.extra, n, "detour", "direct", width=width)
+                row["distinct_goals"] = result.extra["distinct_goals"]
+                row["distinct_function_goal_pairs"] = result.extra["distinct_function_goal_pairs"]
+                rows.append(row)
+    adjusted = statistics.adjust_pvalues([r["p_value"] for r in rows], "holm")
+    for row, p in zip(rows, adjusted, strict=True):
+        row["p_holm"] = float(p)
+        a, b = row["detour"], row["direct"]
+        row["verdict"] = "no_hits" if a + b == 0 else ("contains_1" if p >= 1 - confidence else
+                                                      "above_1" if a > b else "below_1")  # fmt: skip
+    config = {"prior": prior.config(), "encoding": encoding, "samples": n_samples, "seed": seed,
+              "chunk_size": chunk_size, "confidence": confidence, "precision": precision, "ns": ns,
+              "adjustment": "holm"}  # fmt: skip
+    if kind == "write-erase":
+        config.update(d=d, w=w, blocks=blocks, branch_scales=list(specs))
+    else:
+        config.update(widths=widths)
+    return {"kind": kind, "config": config, "rows": rows}
+
+
+def _sweep_row(result: CountResult, entry, n: int, a_name: str, b_name: str, **label) -> dict:
+    """One row of :func:`detour_vs_n` from a run's payload ``entry`` (one branch scale, or the goal payload)."""
+    conf = result.config["confidence"]
+    a, b = int(entry["counts"][a_name]), int(entry["counts"][b_name])
+    const = entry["per_target"]  # the two constant functions (targets "zero,one")
+    ca, cb = sum(int(t[a_name]) for t in const), sum(int(t[b_name]) for t in const)
+    ratio = ratio_record(a, b, conf, False)
+    nonconstant = ratio_record(a - ca, b - cb, conf, False)
+    return {
+        "n": n,
+        **label,
+        "samples": result.samples,
+        "seconds": result.seconds,
+        "detour": a,
+        "direct": b,
+        "detour_p": a / result.samples,
+        "ratio": float(ratio["estimate"]),
+        "ratio_ci": [float(v) for v in ratio["ci"]],
+        "ratio_nonconstant": float(nonconstant["estimate"]),
+        "ratio_nonconstant_ci": [float(v) for v in nonconstant["ci"]],
+        "p_value": ratio_p_value(a, b),
+        "distinct_functions": int(entry["distinct_functions"]),
+        "possible_functions": 2 ** (2**n),
+    }
+
+
+def format_detour_vs_n(sweep: dict) -> str:
+    """Terminal table of :func:`detour_vs_n`."""
+    cfg, kind = sweep["config"], sweep["kind"]
+    conf = f"{100 * cfg['confidence']:g}%"
+    label = "alpha" if kind == "write-erase" else "width"
+    what = (f"ResMLP d={cfg['d']} L={cfg['blocks']} w={cfg['w']}, ratio with/without a cancelling pair"
+            if kind == "write-erase" else "GoalNet, ratio detour (sum over goals) / direct")  # fmt: skip
+    head = ["n", label, "detour", "direct", "ratio", f"{conf} interval", "f not constant", f"{conf} interval",
+            "Holm p", "verdict", "functions seen / possible"]  # fmt: skip
+    if kind == "goal":
+        head.append("goals seen / possible")
+    body = []
+    for r in sweep["rows"]:
+        possible = r["possible_functions"]
+        row = [str(r["n"]), str(r.get("alpha", r.get("width"))), f"{r['detour']:,}", f"{r['direct']:,}",
+               fmt_ratio(r["ratio"]), fmt_interval(r["ratio_ci"]), fmt_ratio(r["ratio_nonconstant"]),
+               fmt_interval(r["ratio_nonconstant_ci"]), f"{r['p_holm']:.2g}", _WORDS[r["verdict"]],
+               f"{r['distinct_functions']:,} / {_count(possible)}"]  # fmt: skip
+        if kind == "goal":
+            row.append(f"{r['distinct_goals']:,} / {_count(possible)}")
+        body.append(row)
+    seconds = sum({(r["n"], r.get("width")): r["seconds"] for r in sweep["rows"]}.values())
+    lines = [f"detour ({kind}) vs n: {what}; prior {prior_text(cfg['prior'])}, encoding {cfg['encoding']}; "
+             f"{cfg['samples']:,} samples per run, seed {cfg['seed']}; {seconds:.0f} s of runs", ""]  # fmt: skip
+    return "\n".join(lines + text_table([head, *body]))
+
+
+def _count(value: int) -> str:
+    return f"{value:,}" if value < 10**6 else f"2^{value.bit_length() - 1}"
