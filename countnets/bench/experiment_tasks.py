@@ -8,12 +8,14 @@ interval; the verdict is ``"measured"``. The configs follow the committed result
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from typing import Any
 
 from countnets.architectures import MLP
 from countnets.bench.registry import Measurement, Reference, Task, call, register
+from countnets.experiments.composition import composition_experiment
 from countnets.experiments.detour import goal_detour, write_erase
 from countnets.experiments.flip import flip
 from countnets.experiments.serial_parallel import serial_parallel
@@ -132,6 +134,29 @@ def _flip_measure(config: Mapping[str, Any], seed: int) -> Measurement:
     )
 
 
+def _composition_measure(config: Mapping[str, Any], seed: int) -> Measurement:
+    prior = Gaussian(1.0, 1.0)
+    options = {"replicas": int(config["replicas"]), "particles": int(config["particles"])}
+    kwargs = dict(
+        n_values=[int(config["n"])], d=int(config["d"]), blocks=[int(config["blocks"])], widths=[int(config["w"])],
+        branch_scales=[config["branch_scale"]], targets=[config["target"]], estimator="splitting", seed=seed,
+        confidence=_confidence(config), splitting_options=options,
+    )  # fmt: skip
+    result = composition_experiment(prior, **kwargs)
+    row = next(r for r in result.extra["rows"] if r.get("pair") and r["form"] == r["pair"].split("/")[0])
+    measurement = _ratio_measurement(
+        row["ratio"],
+        f"P(f, k* = {config['kstar_parallel']}) / P(f, k* = {config['kstar_serial']}) for f = {config['target']} "
+        f"(parallel / serial form, {row['pair']}), by splitting",
+        int(result.samples),
+        call("composition_experiment", prior, **kwargs),
+        {"p_f": float(row["p"]["p"]), "p_f_ci": [float(v) for v in row["p"]["ci"]],
+         "placement_null_ratio": float(row["placement_null_ratio"]),
+         "kstar_given_f": {k: v["p"] for k, v in row["kstar_given_f"].items()}},
+    )  # fmt: skip
+    return dataclasses.replace(measurement, evaluations=int(row["splitting"]["evaluations"]))
+
+
 def _plain(value: Any) -> float:
     return math.nan if value is None else float(value)
 
@@ -176,6 +201,20 @@ TASKS = [
                 "standard": {"n": 3, "w": 8, "encoding": "pm1", "samples": 2_000_000},
             },
             measure=_goal_measure,
+            reference=_MEASURED,
+        )
+    ),
+    register(
+        Task(
+            name="exp-composition",
+            group="experiments",
+            what="parallel/serial volume ratio on a gate-built target (XOR-and-XOR, ResMLP n = 4, d = 8, L = 3, w = 2) "
+            "by splitting, beside the placement null",
+            suites={
+                "standard": {"n": 4, "d": 8, "blocks": 3, "w": 2, "branch_scale": "1", "target": "xor-and-xor",
+                             "kstar_parallel": 1, "kstar_serial": 2, "replicas": 32, "particles": 500},
+            },  # fmt: skip
+            measure=_composition_measure,
             reference=_MEASURED,
         )
     ),

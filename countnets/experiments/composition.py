@@ -263,9 +263,14 @@ def rows_from_population(
         if not reached:
             return {"estimate": "nan", "ci": [0.0, "inf"], "confidence": confidence, "hits_a": 0, "hits_b": 0,
                     "method": "splitting-ratio-of-means"}  # fmt: skip
+        hits_a, hits_b = int(c[:, kp].sum()), int(c[:, ks].sum())
+        if hits_a == 0 or hits_b == 0:  # a mass no particle carries has no t interval: say so, unbounded
+            est: float | str = "nan" if hits_a == hits_b else (0.0 if hits_a == 0 else "inf")
+            return {"estimate": est, "ci": [0.0, "inf"], "confidence": confidence, "hits_a": hits_a,
+                    "hits_b": hits_b, "method": "splitting-ratio-of-means"}  # fmt: skip
         est, rlo, rhi = ratio_of_means(joint[:, kp], joint[:, ks], confidence)
-        return {"estimate": est, "ci": [rlo, rhi], "confidence": confidence, "hits_a": int(c[:, kp].sum()),
-                "hits_b": int(c[:, ks].sum()), "method": "splitting-ratio-of-means"}  # fmt: skip
+        return {"estimate": est, "ci": [rlo, rhi], "confidence": confidence, "hits_a": hits_a, "hits_b": hits_b,
+                "method": "splitting-ratio-of-means"}  # fmt: skip
 
     weighted = (z[:, None, None] * c).sum(axis=0)  # (L + 1, span)
     payload = result.extra
