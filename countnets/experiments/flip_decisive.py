@@ -308,7 +308,9 @@ def plan_pairs(
     seen at least ``min_count`` times, aims instead at the free slots beyond what its
     Monte Carlo pass can show (aim above ``ln(n_A / min_count) - tolerance``). Its
     proposals (:func:`rare_candidates`, seeded ``[seed, candidate]``) are ranked by the
-    splitting pilot's guess of ``ln P(A) - ln P(B)``; the proposal and slot nearest
+    splitting pilot's guess of ``ln P(A) - ln P(B)`` (proposals are tried in the order of
+    ``rare.flips`` and stop after the first guess above every target aim plus
+    ``tolerance``); the proposal and slot nearest
     (within ``2 tolerance``) get a full :func:`rare_log_odds` run (seed ``10**9 + 1000
     seed + candidate``, disjoint from every prior and training seed), and the pair fills
     the free slot nearest the measured ``ln O``, if within ``tolerance``. Each rare pair
@@ -426,9 +428,12 @@ def _plan_rare(prior, arch, tset, a, na, samples, free_aims, free, tol, min_coun
     rare_seed = 10**9 + 1000 * seed + cand
     log_pa = math.log(na / samples)
     proposals = []
+    top = max(aim for aim, _ in targets) + tol
     for b in rare_candidates(a, tset, rare.flips, rare.per_flip, [seed, cand]):
         guess = log_pa - _pilot_log_p(prior, arch, b, rare_seed, rare, encoding, precision)
         proposals.append({"b": boolean.to_hex(b), "flips": boolean.hamming(a, b), "pilot_log_odds": guess})
+        if guess > top:  # more flips are (roughly) rarer still: stop proposing
+            break
     if not proposals:
         return "no rare-B proposal: no off-S bit to flip"
     gap, _, b_hex = min((abs(p["pilot_log_odds"] - aim), i, p["b"]) for p in proposals for aim, i in targets)
