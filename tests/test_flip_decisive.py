@@ -119,3 +119,51 @@ def test_convergence_check_reports_runs_still_changing_function(plan):
     assert r["check_steps"] == 5 and r["unsettled"] == [0.0, 0.0, 0.0]
     with pytest.raises(fd.CountnetsError, match="check_steps"):
         fd.train_lambda_star(PRIOR, ARCH, tset, frozen, a, b, [1.0, 10.0], check_steps=10, **kw)
+
+
+def test_rare_b_planner_agrees_with_monte_carlo_where_both_reach():
+    """A slot the plan's Monte Carlo cannot fill is filled by a rare B (P(B) by splitting).
+
+    With ``min_count=15`` the first candidate's only Monte Carlo B (A and B are each seen
+    18 times in 4096 samples) is 2.5 nats from the aim, so it takes the rare path. A
+    larger, independent Monte Carlo pass (2**16 samples, where this B is seen often) gives
+    ln O with its exact conditional-binomial interval; the two 95% intervals, each as the
+    library computes it, must overlap.
+    """
+    from countnets import statistics
+    from countnets.conditional import conditional_prior
+
+    rare = fd.RareOptions(flips=(1, 2), replicas=8, particles=100)
+    plan = fd.plan_pairs(PRIOR, ARCH, n_pairs=1, train_size=4, n_samples=4096, seed=1, log_odds_range=(1.0, 4.0),
+                         min_count=15, tolerance=1.5, rare=rare)  # fmt: skip
+    assert plan["rare"] == rare.config()
+    (p,) = plan["pairs"]
+    assert p["candidate"] == 0 and p["log_odds_estimator"] == fd.RARE_ESTIMATOR
+    r = p["rare"]
+    a, b, target = int(p["a"], 16), int(p["b"], 16), int(p["target"], 16)
+    on_s = sum(1 << j for j in p["train_points"])
+    assert (b ^ target) & on_s == 0 and (a ^ b) & on_s == 0  # B fits S, and differs from A only off S
+    assert p["hamming"] in rare.flips and abs(p["log_odds"] - p["aim_log_odds"]) <= plan["tolerance"]
+    assert r["p_a"] == p["prior_counts"][0] / plan["samples"] and r["p_b_hits"] > 0
+    assert p["b"] in [q["b"] for q in r["proposals"]]
+    lo, hi = p["log_odds_ci"]
+    assert lo < p["log_odds"] < hi
+    assert p["log_odds"] == pytest.approx(math.log(r["p_a"]) - math.log(r["p_b"]))
+    tset = fd.TrainingSet(3, target, tuple(p["train_points"]))
+    cp = conditional_prior(PRIOR, ARCH, tset, n_samples=2**16, seed=12345)
+    na, nb = cp.histogram.get(a, 0), cp.histogram.get(b, 0)
+    assert nb >= 10, "the check needs B to be within Monte Carlo's reach at 2**16 samples"
+    _, (olo, ohi) = statistics.ratio_interval(na, nb, 0.95)
+    assert math.log(olo) <= hi and lo <= math.log(ohi), (math.log(olo), math.log(ohi), lo, hi)
+
+
+def test_rare_options_and_rare_log_odds_reject_bad_input():
+    with pytest.raises(fd.CountnetsError, match="replicas"):
+        fd.RareOptions(replicas=1)
+    with pytest.raises(fd.CountnetsError, match="flips"):
+        fd.RareOptions(flips=())
+    with pytest.raises(fd.CountnetsError, match="hits_a"):
+        fd.rare_log_odds(PRIOR, ARCH, 0x0F, 0x1F, 0, 100, seed=0)
+    tset = fd.TrainingSet(3, 0, (0, 1, 2, 3))
+    props = fd.rare_candidates(0, tset, (1, 2, 9), 2, 0)  # k = 9 > |off S| = 4 is left out
+    assert props and all(p & 0x0F == 0 and bin(p).count("1") in (1, 2) for p in props)

@@ -38,6 +38,7 @@ before any data.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import time
@@ -162,6 +163,12 @@ class RareOptions:
         return {**dataclasses.asdict(self), "flips": list(self.flips)}
 
 
+@functools.lru_cache(maxsize=64)
+def _implements(b: int) -> Any:
+    """One ``implements(b)`` object per B, so splitting's kernels (keyed on the measure object) compile once per B."""
+    return implements(int(b))
+
+
 def rare_candidates(a: int, tset: TrainingSet, flips: Sequence[int], per_flip: int, seed: Any) -> list[int]:
     """Proposals for a rare B: A with ``k`` of its off-S bits flipped, ``per_flip`` per ``k``.
 
@@ -230,7 +237,7 @@ def rare_log_odds(
     a_lo, a_hi = statistics.clopper_pearson(int(hits_a), int(samples), each)
     start = time.perf_counter()
     res = estimate_rare(
-        prior, arch, implements(int(b)), seed=seed, replicas=options.replicas, particles=options.particles,
+        prior, arch, _implements(int(b)), seed=seed, replicas=options.replicas, particles=options.particles,
         sweeps=options.sweeps, confidence=each, encoding=encoding, precision=precision, devices=devices,
     )  # fmt: skip
     est = res.estimates[0]
@@ -265,7 +272,7 @@ def rare_log_odds(
 def _pilot_log_p(prior: Any, arch: Any, b: int, seed: int, options: RareOptions, encoding: str, precision: str):
     """The splitting pilot's own (adaptive, slightly biased) ``ln P(B)``: a cheap guess to choose B by."""
     pilot = run_pilot(
-        prior, arch, implements(int(b)), seed=seed, encoding=encoding, precision=precision,
+        prior, arch, _implements(int(b)), seed=seed, encoding=encoding, precision=precision,
         options=SplittingOptions(particles=options.particles, sweeps=options.sweeps),
     )  # fmt: skip
     if pilot.status != "reached" or min(pilot.survival) <= 0:
