@@ -1,4 +1,4 @@
-"""SGD learning rate against the flip-decisive lambda grid (issue 16): writes results/design/flip_decisive_lr_check.json.
+"""SGD learning rate against the flip-decisive lambda grid (issue 16): results/design/flip_decisive_lr_check.json.
 
 Plain SGD at a fixed learning rate ``lr`` minimising ``L_S + lambda l_B`` takes steps of
 size about ``lr * lambda`` in the pressure term, so the top of a grid that is too wide

@@ -683,8 +683,10 @@ def flip_decisive(
             *model, tlams, replicas=replicas, n_particles=n_particles, n_moves=n_moves,
             seed=int(p["train_seed"]), confidence=confidence, min_ess=MIN_EVALUABLE_ESS,
         )  # fmt: skip
-        rows.append({**{k: p[k] for k in ("slot", "target", "train_points", "a", "b", "prior_counts", "log_odds",
-                                          "log_odds_ci", "hamming", "off_points")}, "lambda_star": stars})  # fmt: skip
+        keys = ("slot", "target", "train_points", "a", "b", "prior_counts", "log_odds", "log_odds_ci", "hamming",
+                "off_points")  # fmt: skip
+        estimator = p.get("log_odds_estimator", MC_ESTIMATOR)
+        rows.append({**{k: p[k] for k in keys}, "log_odds_estimator": estimator, "lambda_star": stars})
     summary = decisive_summary(rows, confidence=confidence)
     summary["pairs_planned"] = len(plan["pairs"])
     extra = {"plan": plan, "pairs": rows, "summary": summary, "lambdas": lams, "tilt_lambdas": tlams,
@@ -733,9 +735,11 @@ def format_flip_decisive(result: CountResult) -> str:
             lines.append(f"{name}: {res.get('note', 'not evaluable')}")
             continue
         ci = reg["slope_ci"]
+        stars = [p["lambda_star"][name] for p in e["pairs"] if p["lambda_star"][name].get("evaluable", True)]
+        left, right = (sum(s.get("censored") == c for s in stars) for c in ("left", "right"))
         lines.append(
             f"{name}: slope of lambda* on ln O {reg['slope']:.3g} [{_fmt(ci[0])}, {_fmt(ci[1])}] (p = {reg['p']:.3g}; "
-            f"{reg['exact']} exact, {reg['left']} left-, {reg['right']} right-censored); Kendall tau "
+            f"{reg['exact']} exact, {left} left-, {right} right-censored); Kendall tau "
             f"{ken['tau']:.3f} [{ken['ci'][0]:.3f}, {ken['ci'][1]:.3f}] (p = {ken['p']:.3g}); "
             f"{res['pairs_not_evaluable']} not evaluable"
         )
