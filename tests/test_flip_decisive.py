@@ -103,7 +103,37 @@ def test_training_page_quotes_the_power_of_the_planned_design():
     for s in power["scenarios"]:
         row = f"| {s['censor_low']:.0%} | {s['censor_high']:.0%} | {s['rho']:.2f} | {s['slope_per_sigma']:.3f} |"
         assert row in text, row
-    assert "The full run has not been done." in text
+    assert "The full run has not been done." not in text
+
+
+def primary_rows(e: dict) -> list[str]:
+    """The docs' table rows of the primary analysis, built from a committed run's ``extra``."""
+    rows = []
+    for name in ("sgd", "tilt"):
+        res, holm = e["summary"]["sets"][name], e["summary"]["holm"][name]
+        reg, ken = res["regression"], res["kendall"]
+        used = [p["lambda_star"][name] for p in e["pairs"] if p["lambda_star"][name].get("evaluable", True)]
+        cen = [sum(s.get("censored") == c for s in used) for c in (None, "left", "right")]
+        lo, hi = (float(v) for v in reg["slope_ci"])
+        tau = f"{ken['tau']:.2f} [{ken['ci'][0]:.2f}, {ken['ci'][1]:.2f}]"
+        rows.append(
+            f"| {name} | {res['pairs_used']} | {cen[0]} | {cen[1]} | {cen[2]} | {reg['slope']:.3g} [{lo:.3g}, "
+            f"{hi:.3g}] | {reg['p']:.2g} | {tau} | {ken['p']:.2g} | {holm:.2g} |"
+        )
+    return rows
+
+
+def test_training_page_quotes_the_committed_run():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    run = results.load_json(root / "results" / "flip_decisive.json").extra
+    plan = json.loads((root / "results" / "flip_decisive_plan.json").read_text())
+    assert run["plan"] == plan  # the run is of the committed (pre-registered) plan
+    assert len(run["pairs"]) == len(plan["pairs"]) >= 30
+    text = (root / "docs" / "training.md").read_text()
+    for row in primary_rows(run):
+        assert row in text, row
 
 
 def test_convergence_check_reports_runs_still_changing_function(plan):
