@@ -178,7 +178,7 @@ def rare_candidates(a: int, tset: TrainingSet, flips: Sequence[int], per_flip: i
 
     >>> from countnets.training import TrainingSet
     >>> rare_candidates(0b0000, TrainingSet(2, 0, (0, 1)), [1, 2, 3], 1, 0)  # off S: points 2, 3
-    [4, 12]
+    [8, 12]
     """
     off = np.array(tset.off_points())
     rng = np.random.default_rng(seed)
