@@ -88,6 +88,10 @@ def test_cli_writes_a_plan_and_rejects_a_missing_training_size(tmp_path, capsys)
     assert "--train-size" in capsys.readouterr().err
     assert main([*base, "--plan-out", str(path), "--train-size", "4", "--max-seconds", "5"]) == 2
     assert "--max-seconds" in capsys.readouterr().err
+    assert main([*base, "--plan-out", str(path), "--train-size", "4", "--rare-b", "--rare-flips", "1.5"]) == 2
+    assert "--rare-flips" in capsys.readouterr().err
+    assert main([*base, "--plan-out", str(path), "--train-size", "4", "--rare-b", "--rare-replicas", "1"]) == 2
+    assert "replicas" in capsys.readouterr().err
     assert main([*base, "--plan-out", str(path), "--pairs", "2", "--train-size", "4", "--log-odds-range", "0,2"]) == 0
     plan = fd.read_plan(path)
     assert len(plan["pairs"]) == 2 and plan["pairs"][0]["aim_log_odds"] == pytest.approx(0.5)
