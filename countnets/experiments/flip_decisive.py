@@ -87,8 +87,13 @@ MC_ESTIMATOR = "mc-conditional"
 RARE_ESTIMATOR = "mc-p(a)/splitting-p(b)"
 """``ln O = ln P(A) - ln P(B)``: ``P(A)`` by Monte Carlo (Clopper-Pearson), ``P(B)`` by splitting (log-t)."""
 
-DEFAULT_LAMBDAS = tuple(float(v) for v in np.geomspace(0.01, 100.0, 25))
-"""The pressure grid: 25 values log-spaced over 0.01..100 (6 per decade)."""
+DEFAULT_LAMBDAS = tuple(float(v) for v in 10.0 ** (-4.0 + np.arange(27) / 6))
+"""The pressure grid: 27 values log-spaced over 1e-4..2.154 (6 per decade).
+
+It stops at ``lr * lambda ~ 1`` for SGD's default ``lr = 0.5``: plain SGD stops fitting S
+from about ``lr * lambda = 5`` (``results/design/flip_decisive_lr_check.json``), and with
+the pressure on for the whole run pairs cross far below 1.
+"""
 
 PRIMARY_ANALYSIS = {
     "response": "lambda* per pair on the linear scale: exact when the isotonic fit of q = n_B/(n_A+n_B) crosses "
