@@ -319,6 +319,15 @@ def add_flip_decisive_parser(subparsers: Any) -> argparse.ArgumentParser:
     s.add_argument("--log-odds-range", type=float_list, default=(0.0, 10.0), help="ln O range lo,hi (nats)")
     s.add_argument("--min-count", type=nonneg_int, default=3, help="least prior count of B among samples fitting S")
     s.add_argument("--slot-tolerance", type=finite_float, default=None, help="nats from a slot's aim (default: width)")
+    s.add_argument("--rare-b", action="store_true",
+                   help="fill slots Monte Carlo cannot reach with a rare B (A with k off-S bits flipped), "
+                   "ln O = ln P(A) - ln P(B) with P(B) by splitting (default: off)")  # fmt: skip
+    s.add_argument("--rare-flips", type=float_list, default=decisive.RareOptions.flips,
+                   help="off-S bits of A flipped per rare-B proposal, tried in order (default 1,...,6)")  # fmt: skip
+    s.add_argument("--rare-replicas", type=nonneg_int, default=decisive.RareOptions.replicas,
+                   help="splitting replicas per rare B (default %(default)s)")  # fmt: skip
+    s.add_argument("--rare-particles", type=nonneg_int, default=decisive.RareOptions.particles,
+                   help="splitting particles per replica (default %(default)s)")  # fmt: skip
     r = p.add_argument_group("run (step 2)")
     r.add_argument("--optimizers", default="sgd", help="comma-separated; sgd (primary) and optionally adam")
     r.add_argument("--lr", type=finite_float, default=None, help="SGD learning rate (default 0.5)")
@@ -345,6 +354,18 @@ def add_flip_decisive_parser(subparsers: Any) -> argparse.ArgumentParser:
     return p
 
 
+def _rare_options(args: argparse.Namespace) -> decisive.RareOptions | None:
+    """``--rare-*`` as :class:`~countnets.experiments.flip_decisive.RareOptions`, or None without ``--rare-b``."""
+    if not args.rare_b:
+        return None
+    flips = []
+    for k in args.rare_flips:
+        if k != int(k):
+            raise CountnetsError(f"--rare-flips must be whole numbers of bits, got {k}")
+        flips.append(int(k))
+    return decisive.RareOptions(flips=tuple(flips), replicas=args.rare_replicas, particles=args.rare_particles)
+
+
 def run_flip_decisive(args: argparse.Namespace) -> int:
     """Run ``countnets experiment flip-decisive`` from parsed arguments."""
     if args.max_seconds is not None:
@@ -360,7 +381,7 @@ def run_flip_decisive(args: argparse.Namespace) -> int:
         plan = decisive.plan_pairs(
             prior, arch, n_pairs=check_positive_int("--pairs", args.pairs), train_size=args.train_size,
             n_samples=args.samples, seed=args.seed, log_odds_range=rng, min_count=args.min_count,
-            tolerance=args.slot_tolerance,
+            tolerance=args.slot_tolerance, rare=_rare_options(args),
             encoding=args.encoding, chunk_size=args.chunk_size, precision=args.precision, confidence=args.confidence,
             devices=args.devices,
         )  # fmt: skip

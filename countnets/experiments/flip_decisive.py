@@ -14,6 +14,12 @@ DESIGN section 3b ("Making the flip test decisive"), issue 16. Two steps:
    ``lo + (hi - lo) (i + 1/2) / K`` (spreading ln O evenly over ``[lo, hi]``, by default
    0..10 nats). The Hamming distance of A and B (off S: both agree on S) is recorded.
    :func:`write_plan` writes the pair list and :data:`PRIMARY_ANALYSIS` as JSON.
+   **Rare B** (``rare_b=True``): when plain Monte Carlo cannot fill a slot (ln O near 10
+   needs about ``3 e^10 / P(A | S)`` samples fitting S), B is proposed as A with ``k``
+   off-S bits flipped, and ``ln O = ln P(A) - ln P(B)`` (both fit S, so
+   ``P(A | S) / P(B | S) = P(A) / P(B)``) with ``P(A)`` from the same Monte Carlo pass and
+   ``P(B)`` over the whole cube from multilevel splitting
+   (:func:`countnets.splitting.estimate_rare`); see :func:`rare_log_odds`.
 2. **Run** (:func:`flip_decisive`): per pair, training under the pressure
    ``L_S + lambda l_B`` for every lambda of a log-spaced grid, with ``stop_on_fit=False``
    so the pressure acts for the whole run (every network gets ``max_steps`` updates);
@@ -32,6 +38,7 @@ before any data.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import time
@@ -45,8 +52,10 @@ from countnets import boolean, censored, report, smc, statistics
 from countnets import training_results as train_records
 from countnets._errors import CountnetsError, check_positive_int
 from countnets.conditional import conditional_prior
+from countnets.measures import implements
 from countnets.records import encode_float
 from countnets.results import CountResult
+from countnets.splitting import SplittingOptions, estimate_rare, run_pilot
 from countnets.training import TrainConfig, TrainingSet, pressure_penalty, train_networks, training_set
 from countnets.training_results import DEFAULT_EXPERIMENT_CHUNK, MIN_EVALUABLE_ESS
 
@@ -55,7 +64,12 @@ __all__ = [
     "PLAN_VERSION",
     "PRIMARY_ANALYSIS",
     "DEFAULT_LAMBDAS",
+    "MC_ESTIMATOR",
+    "RARE_ESTIMATOR",
+    "RareOptions",
     "plan_pairs",
+    "rare_candidates",
+    "rare_log_odds",
     "write_plan",
     "read_plan",
     "pair_training_set",
@@ -68,8 +82,18 @@ __all__ = [
 KIND = "flip-decisive"
 PLAN_VERSION = 1
 
-DEFAULT_LAMBDAS = tuple(float(v) for v in np.geomspace(0.01, 100.0, 25))
-"""The pressure grid: 25 values log-spaced over 0.01..100 (6 per decade)."""
+MC_ESTIMATOR = "mc-conditional"
+"""``ln O = ln(n_A / n_B)`` from the conditional prior's counts; exact conditional-binomial interval."""
+RARE_ESTIMATOR = "mc-p(a)/splitting-p(b)"
+"""``ln O = ln P(A) - ln P(B)``: ``P(A)`` by Monte Carlo (Clopper-Pearson), ``P(B)`` by splitting (log-t)."""
+
+DEFAULT_LAMBDAS = tuple(float(v) for v in 10.0 ** (-4.0 + np.arange(27) / 6))
+"""The pressure grid: 27 values log-spaced over 1e-4..2.154 (6 per decade).
+
+It stops at ``lr * lambda ~ 1`` for SGD's default ``lr = 0.5``: plain SGD stops fitting S
+from about ``lr * lambda = 5`` (``results/design/flip_decisive_lr_check.json``), and with
+the pressure on for the whole run pairs cross far below 1.
+"""
 
 PRIMARY_ANALYSIS = {
     "response": "lambda* per pair on the linear scale: exact when the isotonic fit of q = n_B/(n_A+n_B) crosses "
@@ -106,6 +130,161 @@ def pair_training_set(n: int, m: int, seed: int, index: int) -> TrainingSet:
     return training_set(n, target, size=m, seed=seed * 1000 + index)
 
 
+@dataclasses.dataclass(frozen=True)
+class RareOptions:
+    """How the planner proposes and measures a rare B (``plan_pairs(..., rare=RareOptions())``).
+
+    Attributes:
+      flips: numbers ``k`` of off-S bits of A flipped to make a proposal (each ``1 <= k``;
+        proposals with ``k`` above ``|off S|`` are left out).
+      per_flip: proposals per ``k`` (distinct random sets of flipped bits, seeded per candidate).
+      replicas: splitting replicas of the chosen B (>= 2; its log-t interval needs a spread).
+      particles: splitting particles per replica (>= 2); the pilot has twice as many.
+      sweeps: move sweeps per splitting level.
+
+    Raises:
+      CountnetsError: for any invalid field.
+    """
+
+    flips: tuple[int, ...] = (1, 2, 3, 4, 5, 6)
+    per_flip: int = 1
+    replicas: int = 16
+    particles: int = 200
+    sweeps: int = 4
+
+    def __post_init__(self) -> None:
+        flips = tuple(check_positive_int("flips", k) for k in self.flips)
+        if not flips:
+            raise CountnetsError("RareOptions.flips must name at least one number of flipped bits")
+        object.__setattr__(self, "flips", flips)
+        check_positive_int("per_flip", self.per_flip)
+        for name in ("replicas", "particles"):
+            if check_positive_int(name, getattr(self, name)) < 2:
+                raise CountnetsError(f"RareOptions.{name} must be at least 2, got {getattr(self, name)}")
+        check_positive_int("sweeps", self.sweeps)
+
+    def config(self) -> dict[str, Any]:
+        """Plain-dict description, stored in the plan."""
+        return {**dataclasses.asdict(self), "flips": list(self.flips)}
+
+
+@functools.lru_cache(maxsize=64)
+def _implements(b: int) -> Any:
+    """One ``implements(b)`` object per B, so splitting's kernels (keyed on the measure object) compile once per B."""
+    return implements(int(b))
+
+
+def rare_candidates(a: int, tset: TrainingSet, flips: Sequence[int], per_flip: int, seed: Any) -> list[int]:
+    """Proposals for a rare B: A with ``k`` of its off-S bits flipped, ``per_flip`` per ``k``.
+
+    Every proposal agrees with A (so with ``f*``) on S and differs from A at exactly ``k``
+    off-S points. Bits are drawn without replacement from ``numpy.random.default_rng(seed)``;
+    duplicates are dropped, order kept.
+
+    >>> from countnets.training import TrainingSet
+    >>> rare_candidates(0b0000, TrainingSet(2, 0, (0, 1)), [1, 2, 3], 1, 0)  # off S: points 2, 3
+    [8, 12]
+    """
+    off = np.array(tset.off_points())
+    rng = np.random.default_rng(seed)
+    out: list[int] = []
+    for k in flips:
+        if k > off.size:
+            continue
+        for _ in range(per_flip):
+            bits = rng.choice(off, size=int(k), replace=False)
+            b = int(a) ^ sum(1 << int(j) for j in bits)
+            if b not in out:
+                out.append(b)
+    return out
+
+
+def rare_log_odds(
+    prior: Any,
+    arch: Any,
+    a: int,
+    b: int,
+    hits_a: int,
+    samples: int,
+    *,
+    seed: int,
+    options: RareOptions | None = None,
+    confidence: float = 0.95,
+    encoding: str = "01",
+    precision: str = "highest",
+    devices: int | None = None,
+) -> dict[str, Any]:
+    """``ln O = ln P(A) - ln P(B)`` for a B too rare for Monte Carlo, with a joint interval (nats).
+
+    ``P(A) = hits_a / samples`` is the Monte Carlo fraction of the plan's prior pass
+    (A implemented on the whole cube), with a Clopper-Pearson interval; ``P(B)`` is
+    :func:`countnets.splitting.estimate_rare` of ``implements(B)`` over the whole cube, with
+    its log-t interval over replicas. Both fit S, so ``P(A | S) / P(B | S) = P(A) / P(B)``.
+    Each interval is taken at confidence ``1 - (1 - confidence) / 2`` and the ``ln O``
+    interval is ``[ln P(A)_lo - ln P(B)_hi, ln P(A)_hi - ln P(B)_lo]``: by Bonferroni it
+    covers with probability at least ``confidence`` (the splitting interval's own coverage
+    being asymptotic in the replicas).
+
+    Returns:
+      ``{"log_odds", "log_odds_ci", "estimator": RARE_ESTIMATOR, "p_a", "p_a_ci", "p_b",
+      "p_b_ci", "p_b_relative_error", "p_b_hits", "splitting": {...}, "seconds"}``
+      (probabilities unitless, ``ln O`` in nats).
+
+    Raises:
+      CountnetsError: for ``hits_a`` not in ``1..samples``, or when no splitting replica
+        reached B (then only an upper bound on ``P(B)`` exists, and no ``ln O``).
+    """
+    options = options or RareOptions()
+    if not (isinstance(hits_a, (int, np.integer)) and isinstance(samples, (int, np.integer)) and 0 < hits_a <= samples):
+        raise CountnetsError(f"hits_a must be in 1..samples, got hits_a={hits_a!r}, samples={samples!r}")
+    each = 1 - (1 - confidence) / 2
+    p_a = hits_a / samples
+    a_lo, a_hi = statistics.clopper_pearson(int(hits_a), int(samples), each)
+    start = time.perf_counter()
+    res = estimate_rare(
+        prior, arch, _implements(int(b)), seed=seed, replicas=options.replicas, particles=options.particles,
+        sweeps=options.sweeps, confidence=each, encoding=encoding, precision=precision, devices=devices,
+    )  # fmt: skip
+    est = res.estimates[0]
+    if not est.p > 0:
+        raise CountnetsError(
+            f"no splitting replica reached B = {boolean.to_hex(b)} (P(B) <= {est.ci[1]:.3g}); "
+            "raise RareOptions.replicas or particles"
+        )
+    b_lo, b_hi = est.ci
+    return {
+        "log_odds": math.log(p_a) - math.log(est.p),
+        "log_odds_ci": [math.log(a_lo) - math.log(b_hi), math.log(a_hi) - math.log(b_lo)],
+        "estimator": RARE_ESTIMATOR,
+        "p_a": p_a,
+        "p_a_ci": [a_lo, a_hi],
+        "p_b": est.p,
+        "p_b_ci": [b_lo, b_hi],
+        "p_b_relative_error": res.extra.relative_error,
+        "p_b_hits": est.hits,
+        "splitting": {
+            "seed": seed,
+            "replicas": est.n,
+            "particles": options.particles,
+            "sweeps": options.sweeps,
+            "levels": res.extra.n_levels,
+            "pilot_status": res.extra.pilot_status,
+        },
+        "seconds": time.perf_counter() - start,
+    }
+
+
+def _pilot_log_p(prior: Any, arch: Any, b: int, seed: int, options: RareOptions, encoding: str, precision: str):
+    """The splitting pilot's own (adaptive, slightly biased) ``ln P(B)``: a cheap guess to choose B by."""
+    pilot = run_pilot(
+        prior, arch, _implements(int(b)), seed=seed, encoding=encoding, precision=precision,
+        options=SplittingOptions(particles=options.particles, sweeps=options.sweeps),
+    )  # fmt: skip
+    if pilot.status != "reached" or min(pilot.survival) <= 0:
+        return -math.inf
+    return float(sum(math.log(v) for v in pilot.survival))
+
+
 def plan_pairs(
     prior: Any,
     arch: Any,
@@ -123,6 +302,7 @@ def plan_pairs(
     precision: str = "highest",
     confidence: float = 0.95,
     devices: int | None = None,
+    rare: RareOptions | None = None,
 ) -> dict[str, Any]:
     """Choose the pairs before any training (see the module docstring); a JSON-ready dict.
 
@@ -132,7 +312,21 @@ def plan_pairs(
     with its reason; a usable candidate fills the free slot whose aim its best B comes
     nearest, if within ``tolerance`` nats (default one slot width, ``(hi - lo) / K``), and
     is skipped otherwise. The plan is a deterministic function of the arguments; each
-    pair's ``log_odds`` (achieved) and ``aim_log_odds`` are both recorded.
+    pair's ``log_odds`` (achieved) and ``aim_log_odds`` are both recorded, and
+    ``log_odds_estimator`` says which estimator gave ``ln O`` (:data:`MC_ESTIMATOR` or
+    :data:`RARE_ESTIMATOR`).
+
+    Rare B (``rare`` given): a candidate whose Monte Carlo B fills no free slot, with A
+    seen at least ``min_count`` times, aims instead at the free slots beyond what its
+    Monte Carlo pass can show (aim above ``ln(n_A / min_count) - tolerance``). Its
+    proposals (:func:`rare_candidates`, seeded ``[seed, candidate]``) are ranked by the
+    splitting pilot's guess of ``ln P(A) - ln P(B)`` (proposals are tried in the order of
+    ``rare.flips`` and stop after the first guess above every target aim plus
+    ``tolerance``); the proposal and slot nearest
+    (within ``2 tolerance``) get a full :func:`rare_log_odds` run (seed ``10**9 + 1000
+    seed + candidate``, disjoint from every prior and training seed), and the pair fills
+    the free slot nearest the measured ``ln O``, if within ``tolerance``. Each rare pair
+    records its proposals with their guesses and the splitting run.
 
     Raises:
       CountnetsError: if fewer than ``n_pairs`` usable pairs are found in ``max_attempts``
@@ -158,20 +352,39 @@ def plan_pairs(
                                chunk_size=chunk_size, precision=precision, devices=devices)  # fmt: skip
         ranked = cp.ranked()
         usable = [(f, c) for f, c in ranked[1:] if c >= min_count]
-        if not ranked or not usable:
-            skipped.append({"candidate": cand, "reason": f"no function besides A seen >= {min_count} times",
-                            "prior_fit": cp.fit})  # fmt: skip
-            continue
-        a, na = ranked[0]
         free = [i for i in range(K) if slots[i] is None]
-        # the free slot and B that are nearest: |ln(n_A/n_B) - aim|
-        best = min(((abs(math.log(na / c) - aims[i]), i, f, c) for i in free for f, c in usable))
-        gap, slot, b, nb = best
-        if gap > tol:
-            skipped.append({"candidate": cand, "reason": f"no B within {tol:g} nats of a free slot's aim",
-                            "prior_fit": cp.fit})  # fmt: skip
+        reason = f"no function besides A seen >= {min_count} times"
+        if ranked and usable:
+            a, na = ranked[0]
+            # the free slot and B that are nearest: |ln(n_A/n_B) - aim|
+            gap, slot, b, nb = min(((abs(math.log(na / c) - aims[i]), i, f, c) for i in free for f, c in usable))
+            reason = f"no B within {tol:g} nats of a free slot's aim"
+            if gap <= tol:
+                odds, (olo, ohi) = statistics.ratio_interval(na, nb, confidence)
+                log_odds = math.log(odds)
+                log_odds_ci = [math.log(olo), math.log(ohi) if math.isfinite(ohi) else math.inf]
+                estimator, extra = MC_ESTIMATOR, {}
+                reason = ""
+        if reason and rare is not None and ranked and ranked[0][1] >= min_count:
+            a, na = ranked[0]
+            got = _plan_rare(prior, arch, tset, a, na, cp.samples, [aims[i] for i in free], free, tol, min_count,
+                             rare, seed, cand, confidence, encoding, precision, devices)  # fmt: skip
+            if isinstance(got, str):
+                reason = got
+            else:
+                b, nb = got["b"], cp.histogram.get(got["b"], 0)
+                log_odds, log_odds_ci, estimator = got["log_odds"], got["log_odds_ci"], RARE_ESTIMATOR
+                near = min(free, key=lambda i: abs(log_odds - aims[i]))
+                reason = ""
+                if abs(log_odds - aims[near]) > tol:
+                    reason = f"rare B measured at ln O = {log_odds:.3g}, not within {tol:g} nats of a free slot's aim"
+                slot, extra = near, {"rare": got}
+                if reason:
+                    skipped.append({"candidate": cand, "reason": reason, "prior_fit": cp.fit, "rare": got})
+                    continue
+        if reason:
+            skipped.append({"candidate": cand, "reason": reason, "prior_fit": cp.fit})
             continue
-        odds, (olo, ohi) = statistics.ratio_interval(na, nb, confidence)
         slots[slot] = {
             "slot": slot,
             "aim_log_odds": aims[slot],
@@ -185,10 +398,12 @@ def plan_pairs(
             "prior_counts": [na, nb],
             "prior_fit": cp.fit,
             "prior_samples": cp.samples,
-            "log_odds": math.log(odds),
-            "log_odds_ci": [math.log(olo), math.log(ohi) if math.isfinite(ohi) else math.inf],
+            "log_odds": log_odds,
+            "log_odds_ci": log_odds_ci,
+            "log_odds_estimator": estimator,
             "hamming": boolean.hamming(a, b),
             "off_points": 2**arch.n - tset.m,
+            **extra,
         }
     if any(s is None for s in slots):
         got = sum(s is not None for s in slots)
@@ -210,8 +425,36 @@ def plan_pairs(
         "pairs": slots,
         "skipped": skipped,
         "primary_analysis": PRIMARY_ANALYSIS,
+        "rare": None if rare is None else rare.config(),
         "seconds": time.perf_counter() - start,
     }
+
+
+def _plan_rare(prior, arch, tset, a, na, samples, free_aims, free, tol, min_count, rare, seed, cand, confidence,
+               encoding, precision, devices) -> dict[str, Any] | str:  # fmt: skip
+    """The rare-B step of :func:`plan_pairs` for one candidate: a measured B (dict) or the reason there is none."""
+    reach = math.log(na / min_count)
+    targets = [(aim, i) for aim, i in zip(free_aims, free, strict=True) if aim > reach - tol]
+    if not targets:
+        return f"no B within {tol:g} nats of a free slot's aim, and no free slot beyond Monte Carlo's reach"
+    rare_seed = 10**9 + 1000 * seed + cand
+    log_pa = math.log(na / samples)
+    proposals = []
+    top = max(aim for aim, _ in targets) + tol
+    for b in rare_candidates(a, tset, rare.flips, rare.per_flip, [seed, cand]):
+        guess = log_pa - _pilot_log_p(prior, arch, b, rare_seed, rare, encoding, precision)
+        proposals.append({"b": boolean.to_hex(b), "flips": boolean.hamming(a, b), "pilot_log_odds": guess})
+        if guess > top:  # more flips are (roughly) rarer still: stop proposing
+            break
+    if not proposals:
+        return "no rare-B proposal: no off-S bit to flip"
+    gap, _, b_hex = min((abs(p["pilot_log_odds"] - aim), i, p["b"]) for p in proposals for aim, i in targets)
+    if not gap <= 2 * tol:
+        return f"no rare-B proposal's pilot guess within {2 * tol:g} nats of a free slot beyond Monte Carlo's reach"
+    b = int(b_hex, 16)
+    out = rare_log_odds(prior, arch, a, b, na, samples, seed=rare_seed, options=rare, confidence=confidence,
+                        encoding=encoding, precision=precision, devices=devices)  # fmt: skip
+    return {"b": b, **out, "proposals": proposals}
 
 
 def _clean(value: Any) -> Any:
@@ -445,8 +688,10 @@ def flip_decisive(
             *model, tlams, replicas=replicas, n_particles=n_particles, n_moves=n_moves,
             seed=int(p["train_seed"]), confidence=confidence, min_ess=MIN_EVALUABLE_ESS,
         )  # fmt: skip
-        rows.append({**{k: p[k] for k in ("slot", "target", "train_points", "a", "b", "prior_counts", "log_odds",
-                                          "log_odds_ci", "hamming", "off_points")}, "lambda_star": stars})  # fmt: skip
+        keys = ("slot", "target", "train_points", "a", "b", "prior_counts", "log_odds", "log_odds_ci", "hamming",
+                "off_points")  # fmt: skip
+        estimator = p.get("log_odds_estimator", MC_ESTIMATOR)
+        rows.append({**{k: p[k] for k in keys}, "log_odds_estimator": estimator, "lambda_star": stars})
     summary = decisive_summary(rows, confidence=confidence)
     summary["pairs_planned"] = len(plan["pairs"])
     extra = {"plan": plan, "pairs": rows, "summary": summary, "lambdas": lams, "tilt_lambdas": tlams,
@@ -495,9 +740,11 @@ def format_flip_decisive(result: CountResult) -> str:
             lines.append(f"{name}: {res.get('note', 'not evaluable')}")
             continue
         ci = reg["slope_ci"]
+        stars = [p["lambda_star"][name] for p in e["pairs"] if p["lambda_star"][name].get("evaluable", True)]
+        left, right = (sum(s.get("censored") == c for s in stars) for c in ("left", "right"))
         lines.append(
             f"{name}: slope of lambda* on ln O {reg['slope']:.3g} [{_fmt(ci[0])}, {_fmt(ci[1])}] (p = {reg['p']:.3g}; "
-            f"{reg['exact']} exact, {reg['left']} left-, {reg['right']} right-censored); Kendall tau "
+            f"{reg['exact']} exact, {left} left-, {right} right-censored); Kendall tau "
             f"{ken['tau']:.3f} [{ken['ci'][0]:.3f}, {ken['ci'][1]:.3f}] (p = {ken['p']:.3g}); "
             f"{res['pairs_not_evaluable']} not evaluable"
         )
