@@ -158,6 +158,45 @@ def test_readme_summary_quotes_only_numbers_the_json_files_give():
         r = _load(name)["ratio"]
         assert f"{_g3(r['estimate'])} {_ci3(r['ci'])}" in section, name
         allowed |= {_g3(r["estimate"]), _g3(r["ci"][0]), _g3(r["ci"][1])}
+    # Detours as n grows (issue 15): goal at width 16 rises but stays below 1; write-erase at alpha = 1 falls.
+    sweep = json.loads((RESULTS / "detour_vs_n" / "detour_vs_n.json").read_text())
+    goal = {r["n"]: r for r in sweep["goal"]["sweep"]["rows"] if r["width"] == 16}
+    assert all(r["ratio_ci"][1] < 1 for r in sweep["goal"]["sweep"]["rows"])
+    for width in sweep["goal"]["sweep"]["config"]["widths"]:
+        ratios = [r["ratio"] for r in sweep["goal"]["sweep"]["rows"] if r["width"] == width]
+        assert ratios == sorted(ratios), width  # gains at every width tried
+    assert f"0.035 at n = 3, {_g3(goal[6]['ratio'])} {_ci3(goal[6]['ratio_ci'])} at n = 6" in section
+    assert f"{goal[3]['ratio']:.2g}" == "0.035"
+    we = [r for r in sweep["write-erase"]["sweep"]["rows"] if r["alpha"] == "1"]
+    assert [r["n"] for r in we] == [3, 4, 5, 6] and [r["ratio"] for r in we] == sorted([r["ratio"] for r in we])[::-1]
+    assert f"falls ({we[0]['ratio']:.2g} to {_g3(we[-1]['ratio'])})" in section
+    assert sweep["goal"]["sweep"]["config"]["samples"] == 200_000 and "2 x 10^5" in section
+    allowed |= {"0.035", _g3(goal[6]["ratio"]), *(_g3(v) for v in goal[6]["ratio_ci"]), f"{we[0]['ratio']:.2g}",
+                _g3(we[-1]["ratio"]), "16", "5"}  # fmt: skip
+    # Composition by splitting (issue 15): the L = 3, w = 2 ratio, the range of P(f) and of hi/lo, parity4's bound.
+    groups = _composition_groups()
+    main = [g for g in groups if g["n"] == 4 and g["target"] == "xor-and-xor" and g["branch_scale_spec"] == "1"]
+    cell = next(g for g in main if (g["blocks"], g["w"]) == (3, 2))["ratio"]
+    assert float(cell["ci"][1]) < 1 and f"ratio {_g3(cell['estimate'])} {_ci3(cell['ci'])}" in section
+    assert cell["hits_a"] > 0 and cell["hits_b"] > 0
+    reached = [g for g in groups if g["target"] == "xor-and-xor" and g["p"]["p"] > 0]
+    ps = sorted(g["p"]["p"] for g in main)
+    factors = sorted(float(g["interval_factor"]) for g in reached)
+    assert f"P(f) runs from {_g3(ps[0])} to {_g3(ps[-1])}" in section
+    assert f"factors of {_g3(factors[0])} to {_g3(factors[-1])}" in section and factors[0] > 2
+    parity = [g for g in groups if g["target"] == "parity4"]
+    assert parity and all(g["p"]["p"] == 0 for g in parity)
+    bound = max(float(g["p"]["ci"][1]) for g in parity)
+    assert f"(P < {_g3(bound)})" in section
+    suite = {r["name"]: r for r in _load("benchmark-suite")["rows"]}["exp-composition"]
+    assert suite["config"]["blocks"] == 3 and suite["config"]["w"] == 2 and suite["estimate"] < 1
+    rep = f"{_g3(suite['estimate'])} [{_g3(suite['interval'][0])}, {_g3(suite['interval'][1])}] at 99.9%"
+    assert suite["confidence"] == 0.999 and rep in section
+    assert suite["interval"][1] < cell["ci"][0] and "do not overlap" in section
+    allowed |= {_g3(suite["estimate"]), _g3(suite["interval"][1]), "99.9"}
+    assert all(g["one_hidden_layer"] for g in groups)
+    allowed |= {"8", "0", "2", _g3(cell["estimate"]), _g3(cell["ci"][0]), _g3(cell["ci"][1]), _g3(ps[0]),
+                _g3(ps[-1]), _g3(factors[0]), _g3(factors[-1]), _g3(bound), "15"}  # fmt: skip
     # Training against the prior.
     tv_or, tv_x0 = (_load(n) for n in ("train_vs_prior", "train_vs_prior_x0_sgd"))
     assert tv_or["config"]["arch"]["n"] == tv_x0["config"]["arch"]["n"] == 5
@@ -194,7 +233,44 @@ def test_readme_summary_quotes_only_numbers_the_json_files_give():
     ci = runs[0]["summary"]["train"]["spearman_ci"]
     assert f"(e.g. [{ci[0]:.2f}, {ci[1]:.2f}])" in section
     allowed |= {f"{ci[0]:.2f}", f"{ci[1]:.2f}", "0"}
+    # The pre-registered flip test (issue 16).
+    fd, plan = _load("flip_decisive"), _load("flip_decisive_plan")
+    ln_o = sorted(p["log_odds"] for p in fd["pairs"])
+    rare = sum(p["log_odds_estimator"] != "mc-conditional" for p in plan["pairs"])
+    cfg = fd["config"]
+    assert len(fd["pairs"]) == 30 and cfg["arch"]["hidden"] == [8] and cfg["optimizers"] == ["sgd"]
+    quote = (f"30 independent pairs with ln O from {_g3(ln_o[0])} to {_g3(ln_o[-1])} nats, {rare} of them"
+             f" with a B so rare")  # fmt: skip
+    assert quote in section
+    steps = cfg["training"]["max_steps"]
+    assert f"n = {cfg['arch']['n']}, MLP 4-8-1, {cfg['runs']} plain-SGD runs of {steps}" in section
+    sets = fd["summary"]["sets"]
+    reg, tau, tilt = sets["sgd"]["regression"], sets["sgd"]["kendall"], sets["tilt"]
+    assert f"slope {_g3(reg['slope'])} per nat {_ci3(reg['slope_ci'])}, Kendall tau {tau['tau']:.2f}" in section
+    assert f"[{tau['ci'][0]:.2f}, {tau['ci'][1]:.2f}]" in section
+    tt = tilt["kendall"]
+    right = tilt["regression"]["right"]
+    assert f"(tau {tt['tau']:.2f} [{tt['ci'][0]:.2g}, {tt['ci'][1]:.2f}], {right} of 30" in section
+    holm_p = fd["summary"]["holm"]
+    assert f"Holm p {holm_p['sgd']:.2g} and {holm_p['tilt']:.2g}" in section
+    allowed |= {_g3(ln_o[0]), _g3(ln_o[-1]), str(rare), "30", "8", str(cfg["runs"]), str(cfg["training"]["max_steps"]),
+                _g3(reg["slope"]), _g3(reg["slope_ci"][0]), _g3(reg["slope_ci"][1]), f"{tau['tau']:.2f}",
+                f"{tau['ci'][0]:.2f}", f"{tau['ci'][1]:.2f}", f"{tt['tau']:.2f}", f"{tt['ci'][0]:.2g}",
+                f"{tt['ci'][1]:.2f}", str(tilt["regression"]["right"]), f"{holm_p['sgd']:.2g}",
+                f"{holm_p['tilt']:.2g}"}  # fmt: skip
     assert not _unchecked_numbers(section, allowed), _unchecked_numbers(section, allowed)
+
+
+def _composition_groups() -> list[dict]:
+    """One row per (target, n, L, w, alpha) of the committed composition splitting runs."""
+    out, seen = [], set()
+    for path in sorted(RESULTS.glob("composition_splitting*.json")):
+        for row in json.loads(path.read_text())["rows"]:
+            key = (row["target"], row["n"], row["blocks"], row["w"], row["branch_scale_spec"])
+            if key not in seen:
+                seen.add(key)
+                out.append(row)
+    return out
 
 
 def ratio_hi(entry: dict) -> float:
