@@ -47,6 +47,16 @@ def test_planted_errors():
         C.planted_network(f, ResMLP(4, 8, 3, 2), placement=(1, 1, 2))
 
 
+def test_serial2_needs_its_two_blocks():
+    # parity4 with k* = 2 in ResMLP(n, 6, L = 2, w = 1); encoding 01 at n = 4 is in the lattice-neighbourhood test
+    f = C.form("parity4", "serial-2")
+    for n, enc in ((6, "pm1"),):
+        table, kstar, stable, hamming = C.planted_depth(f, ResMLP(n, 6, 2, 1), encoding=enc)
+        assert (table == C.target_table("parity4", n)).all() and (kstar, stable) == (2, 2)
+        assert hamming == 2 ** (n - 4)  # only x0..x3 = 1111 differs at order 1
+        assert C.min_depth("parity4", n, 6, 2, 1)["min_depth"] == 2
+
+
 def test_targets_are_the_stated_functions():
     j = np.arange(16)
     assert C.target_table("parity4", 4).tolist() == [bin(v).count("1") % 2 == 1 for v in j]
