@@ -556,25 +556,27 @@ def one_layer_eval(witness: tuple[np.ndarray, float, list[tuple[int, np.ndarray,
     return g
 
 
-def _one_layer_lp(sign: np.ndarray, xa: np.ndarray, config: Sequence[tuple[np.ndarray, int]]) -> np.ndarray | None:
-    """Feasibility LP for fixed active sets and readout signs; the solution vector or None (infeasible)."""
-    from scipy.optimize import linprog
-
+def _one_layer_system(sign: np.ndarray, xa: np.ndarray, config: Sequence[tuple[np.ndarray, int]]) -> tuple:
+    """The LP ``A x <= b`` (small integers) for fixed active sets and readout signs, x = (a, c0, U_i, B_i)."""
     points, m = xa.shape
-    k = len(config)
-    nv = m * (1 + k)
+    nv = m * (1 + len(config))
     out = np.zeros((points, nv))
     out[:, :m] = xa
-    rows, rhs = [], []
+    rows = []
     for i, (inside, s) in enumerate(config):
         cols = slice(m * (1 + i), m * (2 + i))
         out[:, cols] = s * inside[:, None] * xa
         unit = np.zeros((points, nv))
         unit[:, cols] = -np.where(inside, 1.0, -1.0)[:, None] * xa  # z >= 0 on D, z <= 0 off D
         rows.append(unit)
-        rhs.append(np.zeros(points))
-    a_ub = np.vstack([-sign[:, None] * out, *rows])
-    b_ub = np.concatenate([-np.ones(points), *rhs])
+    return np.vstack([-sign[:, None] * out, *rows]), np.concatenate([-np.ones(points), np.zeros(points * len(rows))])
+
+
+def _one_layer_lp(a_ub: np.ndarray, b_ub: np.ndarray) -> np.ndarray | None:
+    """A solution of ``a_ub x <= b_ub`` by scipy's HiGHS, or None if it reports the LP infeasible."""
+    from scipy.optimize import linprog
+
+    nv = a_ub.shape[1]
     res = linprog(np.zeros(nv), A_ub=a_ub, b_ub=b_ub, bounds=[(None, None)] * nv, method="highs")
     if res.status == 2:
         return None
@@ -583,7 +585,9 @@ def _one_layer_lp(sign: np.ndarray, xa: np.ndarray, config: Sequence[tuple[np.nd
     return np.asarray(res.x)
 
 
-def one_layer_search(table: Sequence[bool] | np.ndarray, n: int, units: int, symmetry: bool = True) -> OneLayerSearch:
+def one_layer_search(
+    table: Sequence[bool] | np.ndarray, n: int, units: int, symmetry: bool = True, check: Any = None
+) -> OneLayerSearch:
     """Decide exactly whether ``units`` ReLUs in one hidden layer, with an affine skip, compute ``table``.
 
     The question: are there ``a, c0`` and ``(c_i, u_i, b_i)``, i < units, with
@@ -624,6 +628,8 @@ def one_layer_search(table: Sequence[bool] | np.ndarray, n: int, units: int, sym
       n: inputs, 1..4.
       units: hidden units, 0..2.
       symmetry: use the reductions above.
+      check: if given, called as ``check(A, b)`` on every LP ``A x <= b`` found infeasible
+        (``scripts/one_layer_lp.py --certify`` verifies an exact Farkas certificate there).
 
     Returns:
       :class:`OneLayerSearch`: the answer, counts of dichotomies, classes, symmetries used,
@@ -683,7 +689,10 @@ def one_layer_search(table: Sequence[bool] | np.ndarray, n: int, units: int, sym
     for items in todo:
         cfg = config(items)
         lps += 1
-        sol = _one_layer_lp(sign, xa, cfg)
+        system = _one_layer_system(sign, xa, cfg)
+        sol = _one_layer_lp(*system)
+        if sol is None and check is not None:
+            check(*system)
         if sol is not None:
             m = n + 1
             witness = (sol[:n], float(sol[n]), [(s, sol[m * (1 + i) : m * (1 + i) + n], float(sol[m * (2 + i) - 1]))

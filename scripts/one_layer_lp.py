@@ -4,6 +4,7 @@ Run from the repository root::
 
     python scripts/one_layer_lp.py                 # the table, about a minute on one core
     python scripts/one_layer_lp.py --checks        # plus cross-checks of the enumeration (a few minutes)
+    python scripts/one_layer_lp.py --certify       # plus an exact Farkas certificate for every infeasible LP
 
 For each composition target and unit count it runs
 :func:`countnets.composition.one_layer_search` (one LP per configuration of active
@@ -14,13 +15,19 @@ mask of the 4-cube is a threshold function (LP) iff it is among the 1882 enumera
 dichotomies; on n = 3 the symmetric and the plain enumeration agree for all 256
 functions at 1 unit; the tables of random integer 2-unit networks on n = 3 are found
 realizable with 2 units; and the n = 3 functions that 2 units do not realize are
-checked with the plain (no-symmetry) enumeration too.
+checked with the plain (no-symmetry) enumeration too. ``--certify`` reruns the
+infeasible searches and, for every LP ``A x <= b`` HiGHS calls infeasible, finds
+``y >= 0`` with ``y A = 0``, ``y b = -1`` (a second LP), then recomputes ``y`` on its
+support in exact rational arithmetic and checks it: then ``0 = y A x <= y b = -1``
+for any solution x, so the LP is infeasible in exact arithmetic, not only by HiGHS's
+floating-point tolerance.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from fractions import Fraction
 
 import numpy as np
 
@@ -77,12 +84,66 @@ def checks() -> None:
     print(f"n = 3: 30 random integer 2-unit networks, all found realizable with 2 units ({seconds:.0f} s)")
 
 
+def farkas(a: np.ndarray, b: np.ndarray) -> None:
+    """Assert an exact rational certificate ``y >= 0, y a = 0, y b = -1`` that ``a x <= b`` has no solution."""
+    from scipy.optimize import linprog
+
+    ai, bi = a.round().astype(int), b.round().astype(int)
+    assert (ai == a).all() and (bi == b).all()
+    m, nv = a.shape
+    res = linprog(np.zeros(m), A_eq=np.vstack([a.T, b[None, :]]), b_eq=np.r_[np.zeros(nv), -1.0],
+                  bounds=[(0, None)] * m, method="highs-ds")  # fmt: skip
+    assert res.status == 0, res.message
+    support = np.flatnonzero(res.x > 1e-9)
+    # Gauss-Jordan on [a_S^T; b_S] y_S = [0; -1] over the rationals; a vertex has independent columns
+    rows = [[Fraction(int(v)) for v in r] + [Fraction(0)] for r in ai[support].T]
+    rows.append([Fraction(int(v)) for v in bi[support]] + [Fraction(-1)])
+    k, pivots, r = len(support), [], 0
+    for c in range(k):
+        p = next((i for i in range(r, len(rows)) if rows[i][c] != 0), None)
+        if p is None:
+            continue
+        rows[r], rows[p] = rows[p], rows[r]
+        rows[r] = [v / rows[r][c] for v in rows[r]]
+        for i in range(len(rows)):
+            if i != r and rows[i][c] != 0:
+                f = rows[i][c]
+                rows[i] = [v - f * w for v, w in zip(rows[i], rows[r], strict=True)]
+        pivots.append(c)
+        r += 1
+    assert len(pivots) == k and all(row[-1] == 0 for row in rows[r:]), "support columns dependent or inconsistent"
+    y = [Fraction(0)] * m
+    for i, c in enumerate(pivots):
+        y[support[c]] = rows[i][-1]
+    assert all(v >= 0 for v in y)
+    assert all(sum(y[i] * int(ai[i, j]) for i in range(m)) == 0 for j in range(nv))
+    assert sum(y[i] * int(bi[i]) for i in range(m)) == -1
+
+
+def certify() -> None:
+    for target in C.TARGETS:
+        for units in range(0, min(C.ONE_LAYER_INSUFFICIENT[target], 2) + 1):
+            count = [0]
+
+            def check(a: np.ndarray, b: np.ndarray) -> None:
+                farkas(a, b)
+                count[0] += 1
+
+            r = C.one_layer_search(C.target_table(target, 4), 4, units, check=check)
+            assert not r.realizable and count[0] == r.lps
+            print(f"{target} units={units}: {count[0]} of {r.lps} LPs have an exact Farkas certificate "
+                  f"({r.seconds:.0f} s)")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checks", action="store_true", help="also cross-check the enumeration")
+    parser.add_argument("--certify", action="store_true", help="exact Farkas certificates for the infeasible LPs")
     args = parser.parse_args()
     start = time.perf_counter()
     table()
+    if args.certify:
+        certify()
     if args.checks:
         checks()
     print(f"total {time.perf_counter() - start:.0f} s")

@@ -230,7 +230,7 @@ def test_one_layer_table_cheap_cases():
 
 def test_parity4_two_units_on_a_sample_of_configurations():
     # the full enumeration is scripts/one_layer_lp.py; here 300 random (D1, s1, D2, s2) are infeasible
-    from countnets.composition import _cube_bits, _one_layer_lp
+    from countnets.composition import _cube_bits, _one_layer_lp, _one_layer_system
 
     masks = C.threshold_dichotomies(4)
     xa = np.hstack([_cube_bits(4).astype(float), np.ones((16, 1))])
@@ -239,7 +239,7 @@ def test_parity4_two_units_on_a_sample_of_configurations():
     for _ in range(300):
         d1, d2 = ((masks[rng.integers(masks.size)] >> np.arange(16)) & 1 for _ in range(2))
         s1, s2 = (int(v) for v in rng.choice([-1, 1], 2))
-        assert _one_layer_lp(sign, xa, [(d1.astype(bool), s1), (d2.astype(bool), s2)]) is None
+        assert _one_layer_lp(*_one_layer_system(sign, xa, [(d1.astype(bool), s1), (d2.astype(bool), s2)])) is None
 
 
 def test_one_layer_symmetry_reduction_agrees_with_plain_enumeration():
