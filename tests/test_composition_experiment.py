@@ -26,8 +26,8 @@ def test_quick_variant_rows_and_json_round_trip(tmp_path):
     r = composition_experiment(Gaussian(1.0, 1.0), n_values=[4], d=8, blocks=[3], widths=[2],
                                branch_scales="1,0.25", n_samples=2048, chunk_size=1024, seed=3)  # fmt: skip
     rows = r.extra["rows"]
-    # 5 parity4 forms + 3 xor-and-xor forms fit in (d=8, L=3, w=2), for each of 2 branch scales
-    assert len(rows) == 16
+    # 6 parity4 forms (serial-2 included) + 3 xor-and-xor forms fit in (d=8, L=3, w=2), for each of 2 branch scales
+    assert len(rows) == 18
     assert {(x["target"], x["form"]) for x in rows} == {(f.target, f.name) for f in C.FORMS}
     for x in rows:
         assert x["samples"] == 2048 and x["min_depth"] == 1 and x["one_hidden_layer"]
