@@ -527,6 +527,14 @@ class ReplicaInterval:
     relative_error: float
 
 
+def _t_quantile(confidence: float, df: int) -> float:
+    """The two-sided Student quantile ``t_{1 - alpha/2, df}`` of a checked ``confidence`` in (0, 1)."""
+    confidence = check_finite_float("confidence", confidence)
+    if not 0 < confidence < 1:
+        raise CountnetsError(f"confidence must be in (0, 1), got {confidence}")
+    return float(stats.t.ppf(1 - (1 - confidence) / 2, df))
+
+
 def replica_interval(values: Sequence[float] | np.ndarray, confidence: float = 0.95) -> ReplicaInterval:
     """The log-scale (delta-method) t interval of the mean of i.i.d. non-negative estimates.
 
@@ -548,14 +556,11 @@ def replica_interval(values: Sequence[float] | np.ndarray, confidence: float = 0
         raise CountnetsError(f"an interval from replicas needs at least 2 of them, got {z.size}")
     if not np.all(np.isfinite(z)) or np.any(z < 0):
         raise CountnetsError("replica estimates must be finite and non-negative")
-    confidence = check_finite_float("confidence", confidence)
-    if not 0 < confidence < 1:
-        raise CountnetsError(f"confidence must be in (0, 1), got {confidence}")
+    t = _t_quantile(confidence, z.size - 1)
     mean = float(z.mean())
     if mean == 0:
         return ReplicaInterval(0.0, 0.0, 0.0, math.nan)
     e = float(z.std(ddof=1)) / (mean * math.sqrt(z.size))
-    t = float(stats.t.ppf(1 - (1 - confidence) / 2, z.size - 1))
     return ReplicaInterval(mean, mean * math.exp(-t * e), mean * math.exp(t * e), e)
 
 
@@ -588,15 +593,12 @@ def ratio_of_means(
         )
     if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
         raise CountnetsError("replica values must be finite")
-    confidence = check_finite_float("confidence", confidence)
-    if not 0 < confidence < 1:
-        raise CountnetsError(f"confidence must be in (0, 1), got {confidence}")
+    t = _t_quantile(confidence, a.size - 1)
     total = float(b.sum())
     if total == 0:
         return math.nan, 0.0, math.inf
     ratio = float(a.sum()) / total
     se = float(np.std(a - ratio * b, ddof=1)) / (math.sqrt(a.size) * total / a.size)
-    t = float(stats.t.ppf(1 - (1 - confidence) / 2, a.size - 1))
     return ratio, max(0.0, ratio - t * se), ratio + t * se
 
 
