@@ -103,13 +103,13 @@ def refreshed() -> dict[Path, str]:
     out: dict[Path, str] = {}
     for path in sorted(RESULTS.glob("*.json")):
         data = json.loads(path.read_text())
-        if data["kind"] == "flip":
+        if data.get("kind") == "flip":
             out[path] = _dump(flip_json(data))
-        elif data["kind"] == "train-vs-prior":
+        elif data.get("kind") == "train-vs-prior":
             out[path] = _dump(train_vs_prior_json(data))
     for path in sorted(RESULTS.glob("*.json")):
         data = json.loads(out.get(path, path.read_text()))
-        if data["kind"] in FORMATS:
+        if data.get("kind") in FORMATS:
             out[path.with_suffix(".txt")] = FORMATS[data["kind"]](results.from_json(data)) + "\n"
     return out
 

@@ -9,7 +9,19 @@ import pytest
 import countnets as cn
 from countnets import payloads, records, results
 
-RESULTS = sorted((Path(__file__).resolve().parents[1] / "results").glob("*.json"))
+# Committed JSON files that are not run results: the flip-decisive plan (pre-registered before any training, read
+# by --plan) and the diversity script's summary. Every other results/*.json must load as a CountResult.
+NOT_RESULTS = {"flip_decisive_plan.json": "primary_analysis", "flip_decisive_diversity.json": "pairs"}
+ALL_JSON = sorted((Path(__file__).resolve().parents[1] / "results").glob("*.json"))
+RESULTS = [p for p in ALL_JSON if p.name not in NOT_RESULTS]
+
+
+def test_the_files_that_are_not_results_are_what_they_say():
+    names = {p.name for p in ALL_JSON}
+    for name, key in NOT_RESULTS.items():
+        assert name in names, name
+        data = json.loads((ALL_JSON[0].parent / name).read_text())
+        assert key in data and "schema_version" not in data, name
 
 
 def _same_up_to_null_nan(encoded, stored) -> bool:
