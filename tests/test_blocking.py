@@ -68,7 +68,9 @@ def test_plan_blocking():
         Blocking(2, 0)
 
 
-BLOCKINGS = [Blocking(1, None), Blocking(1, 1), Blocking(1, 2), Blocking(2, 1), Blocking(4, 1), Blocking(4, 3)]
+# Whole chunks in one vmap; one block a pass; chunks split in two, one block a pass; split in four, three blocks
+# a pass (padded steps). Fewer than before (six): each blocking is a compile, and these cover every code path.
+BLOCKINGS = [Blocking(1, None), Blocking(1, 1), Blocking(2, 1), Blocking(4, 3)]
 CHUNK = 256
 CHUNKS = jnp.asarray([3, 0, 7], jnp.int32)
 N_VALID = jnp.asarray([CHUNK, 150, 0], jnp.int32)  # a partial chunk and an empty one

@@ -134,8 +134,11 @@ def test_splitting_depth_profile_agrees_with_rejection_sampling():
 
 
 def test_splitting_rows_cli_checkpoint_and_resume(tmp_path):
-    # Two (alpha) groups; a checkpoint cut back to the first group resumes to the same rows.
-    ckpt, a, b = tmp_path / "c.ckpt", tmp_path / "a.json", tmp_path / "b.json"
+    # Two (alpha) groups with a checkpoint. A rerun on the intact checkpoint computes nothing and gives the same
+    # rows; one cut back to the first group resumes there (here stopped at once by --max-seconds, so it reports
+    # the first group's rows from the checkpoint). A resumed group draws from splitting_seed(seed, index), a
+    # function of its index only, so it repeats what the uninterrupted run computed.
+    ckpt, a, b, c = (tmp_path / name for name in ("c.ckpt", "a.json", "b.json", "c.json"))
     argv = ["experiment", "composition", "--method", "splitting", "--n", "4", "--blocks", "2", "--block-widths",
             "2", "--branch-scale", "1,0.25", "--targets", "xor-and-xor", "--replicas", "2", "--particles", "8",
             "--max-levels", "1", "--sweeps", "1", "--quiet", "--checkpoint", str(ckpt)]  # fmt: skip
@@ -148,14 +151,17 @@ def test_splitting_rows_cli_checkpoint_and_resume(tmp_path):
         assert r["splitting"]["pilot_status"] in ("reached", "max_levels", "stalled")
         assert r["p"]["method"] in ("splitting-log-t", "splitting-upper-bound")
     assert first["splitting_run"]["groups_done"] == 2 and first["bound_violations"] == 0
-    saved_fp = json.loads(ckpt.read_text())["fingerprint"]
-    state = json.loads(ckpt.read_text())["state"]
-    cut = {**state, "done": 1, "rows": state["rows"][:3], "checks": state["checks"][:1]}
-    checkpoint_lib.save(checkpoint_lib.Checkpoint(ckpt, saved_fp), next_chunk=1, samples=1, seconds=1.0,
-                        stopped_by="running", state=cut)  # fmt: skip
     assert main([*argv, "--json", str(b)]) == 0
-    strip = lambda rs: [{k: v for k, v in r.items() if k != "seconds"} for r in rs]  # noqa: E731
-    assert strip(json.loads(b.read_text())["rows"]) == strip(rows)
+    assert json.loads(b.read_text())["rows"] == rows
+    saved = json.loads(ckpt.read_text())
+    state = saved["state"]
+    cut = {**state, "done": 1, "rows": state["rows"][:3], "checks": state["checks"][:1]}
+    checkpoint_lib.save(checkpoint_lib.Checkpoint(ckpt, saved["fingerprint"]), next_chunk=1, samples=1,
+                        seconds=1.0, stopped_by="running", state=cut)  # fmt: skip
+    assert main([*argv, "--max-seconds", "1e-9", "--json", str(c)]) == 0
+    resumed = json.loads(c.read_text())
+    assert resumed["rows"] == rows[:3] and resumed["stopped_by"] == "time"
+    assert resumed["splitting_run"] == {**first["splitting_run"], "stopped_by": "time", "groups_done": 1}
     assert main(["experiment", "composition", "--particles", "20"]) == 2  # a splitting option with --method mc
 
 
