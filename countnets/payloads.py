@@ -416,10 +416,11 @@ class CompositionRow(Record):
     networks implementing f with k* below the proved lower bound (must be 0).
 
     ``estimator`` is ``None`` for Monte Carlo rows. With ``estimator == "splitting"``
-    (see :mod:`countnets.experiments.composition`): ``hamming`` holds fractions instead of counts, ``kstar_given_f[k]["hits"]`` counts final
-    particles (``ci`` is ``None`` for a k no particle had), ``interval_factor`` is P(f)'s
-    ``hi / lo``, and ``splitting`` holds the run's pilot status, levels, particles,
-    replicas (and how many reached f), sweeps, relative error, evaluations and seed.
+    (see :mod:`countnets.experiments.composition`): ``hamming`` holds fractions instead
+    of counts; ``kstar_given_f[k]["hits"]`` counts final particles (``ci`` is ``None``
+    for a k no particle had); ``interval_factor`` is P(f)'s ``hi / lo``; ``splitting``
+    holds the run's pilot status, levels, particles, replicas (and how many reached f),
+    sweeps, relative error, evaluations and seed.
     """
 
     target: str
