@@ -8,6 +8,8 @@ pair (flipped at the smallest lambda) at its upper bound with a downward arrow. 
 lambda* that is not evaluable (ESS below the floor) is drawn as a grey cross at the top.
 
 Run: PYTHONPATH=. python scripts/flip_decisive_figure.py results/flip_decisive.json results/flip_decisive.png
+An optional third argument names the panels (default ``sgd,tilt``), e.g. ``sgd,adam`` for
+the Adam run ``results/flip_decisive_adam_check.json``, whose tilted prior is a stub.
 """
 
 import math
@@ -68,12 +70,12 @@ def panel(ax, pairs, name: str, grid: list[float], summary: dict, estimators: di
     ax.set_title(title, fontsize=9)
 
 
-def main(src: str, out: str) -> None:
+def main(src: str, out: str, names: str = "sgd,tilt") -> None:
     r = results.load_json(src)
     e = r.extra
     # runs before the estimator was copied into each row: read it from the embedded plan
     estimators = {p["slot"]: p.get("log_odds_estimator", fd.MC_ESTIMATOR) for p in e["plan"]["pairs"]}
-    sets = [s for s in ("sgd", "tilt") if all(s in p["lambda_star"] for p in e["pairs"])]
+    sets = [s for s in names.split(",") if all(s in p["lambda_star"] for p in e["pairs"])]
     fig, axes = plt.subplots(1, len(sets), figsize=(5.2 * len(sets), 4.2), squeeze=False)
     for ax, name in zip(axes[0], sets, strict=True):
         panel(ax, e["pairs"], name, e["tilt_lambdas"] if name == "tilt" else e["lambdas"], e["summary"], estimators)
@@ -84,4 +86,4 @@ def main(src: str, out: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    main(*sys.argv[1:4])
