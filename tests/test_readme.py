@@ -258,6 +258,15 @@ def test_readme_summary_quotes_only_numbers_the_json_files_give():
                 f"{tau['ci'][0]:.2f}", f"{tau['ci'][1]:.2f}", f"{tt['tau']:.2f}", f"{tt['ci'][0]:.2g}",
                 f"{tt['ci'][1]:.2f}", str(tilt["regression"]["right"]), f"{holm_p['sgd']:.2g}",
                 f"{holm_p['tilt']:.2g}"}  # fmt: skip
+    check = _load("flip_decisive_adam_check")
+    assert check["config"]["check_steps"] == 225 and check["config"]["training"]["max_steps"] == steps
+    kept = ("estimate", "censored", "bound", "interval", "a", "b", "other", "not_fit", "lambda0")
+    same = all({k: p["lambda_star"]["sgd"][k] for k in kept} == {k: q["lambda_star"]["sgd"][k] for k in kept}
+               for p, q in zip(check["pairs"], fd["pairs"], strict=True))  # fmt: skip
+    assert same and "repeats every SGD lambda* exactly" in section
+    adam = check["summary"]["sets"]["adam"]["regression"]
+    assert f"Adam (slope {_g3(adam['slope'])} per nat {_ci3(adam['slope_ci'])})" in section
+    allowed |= {"225", _g3(adam["slope"]), _g3(adam["slope_ci"][0]), _g3(adam["slope_ci"][1])}
     assert not _unchecked_numbers(section, allowed), _unchecked_numbers(section, allowed)
 
 
