@@ -267,6 +267,15 @@ def test_readme_summary_quotes_only_numbers_the_json_files_give():
     adam = check["summary"]["sets"]["adam"]["regression"]
     assert f"Adam (slope {_g3(adam['slope'])} per nat {_ci3(adam['slope_ci'])})" in section
     allowed |= {"225", _g3(adam["slope"]), _g3(adam["slope_ci"][0]), _g3(adam["slope_ci"][1])}
+    longer = _load("flip_decisive_steps1000")
+    assert longer["config"]["training"]["max_steps"] == 1000 and "At 1000 steps" in section
+    reg1000 = longer["summary"]["sets"]["sgd"]["regression"]
+    assert f"SGD slope is {_g3(reg1000['slope'])} per nat {_ci3(reg1000['slope_ci'])}" in section
+    ratios = [p["lambda_star"]["sgd"]["estimate"] / q["lambda_star"]["sgd"]["estimate"]
+              for p, q in zip(longer["pairs"], fd["pairs"], strict=True)
+              if p["lambda_star"]["sgd"]["censored"] is None and q["lambda_star"]["sgd"]["censored"] is None]
+    assert 0.15 < sorted(ratios)[len(ratios) // 2] < 0.45  # "about 300/1000 of its 300-step value"
+    allowed |= {"1000", "300", _g3(reg1000["slope"]), _g3(reg1000["slope_ci"][0]), _g3(reg1000["slope_ci"][1])}
     assert not _unchecked_numbers(section, allowed), _unchecked_numbers(section, allowed)
 
 
