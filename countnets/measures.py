@@ -68,6 +68,7 @@ __all__ = [
     "any_of",
     "not_",
     "effective_depth",
+    "depth_code_parts",
     "cancelling_pair",
     "goal",
     "as_measure",
@@ -586,6 +587,17 @@ def effective_depth(branch_scales: Sequence[str | float] | None = None) -> Measu
         outputs=outputs,
         check=check,
     )
+
+
+def depth_code_parts(code: int, n: int, L: int) -> tuple[int, int, int]:
+    """``(k*, stable depth, Hamming distance)`` from an :func:`effective_depth` key's code (its inverse).
+
+    >>> depth_code_parts(((2 * 4 + 3) * 9 + 5), n=3, L=3)
+    (2, 3, 5)
+    """
+    rest, hamming = divmod(int(code), 2**n + 1)
+    kstar, stable = divmod(rest, L + 1)
+    return kstar, stable, hamming
 
 
 def cancelling_pair(branch_scales: Sequence[str | float] | None = None) -> Measure:

@@ -81,6 +81,7 @@ __all__ = [
     "MAX_REPLICAS",
     "MIN_REPLICAS_TO_STOP",
     "PILOT_STREAM",
+    "SAMPLE_OPTIONS",
     "SplittingOptions",
     "Pilot",
     "run_pilot",
@@ -99,6 +100,10 @@ DEFAULT_ADAPT_GAIN = 1.5
 MAX_REPLICAS = 2**20  # the replica budget when only a stop rule (rel_halfwidth, max_seconds) ends the run
 MIN_REPLICAS_TO_STOP = 16  # rel_halfwidth is not checked before this many replicas
 PILOT_STREAM = 2**32 - 1  # the pilot draws from fold_in(seed key, PILOT_STREAM); replica r from fold_in(seed key, r)
+
+SAMPLE_OPTIONS = ("replicas", "particles", "sweeps", "level_fraction", "target_acceptance", "pilot_particles",
+                  "max_levels", "replicas_per_chunk")  # fmt: skip
+"""The effort and algorithm keywords sample_rare and estimate_rare share (the CLI's splitting options)."""
 
 ALGORITHM = "fixed-level splitting (SMC) with levels and steps from an adaptive pilot; log-t interval over replicas"
 

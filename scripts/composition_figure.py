@@ -22,6 +22,7 @@ from scipy import stats
 
 import countnets as cn
 from countnets import _io
+from countnets.experiments import composition
 from countnets.statistics import holm
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,16 +31,8 @@ RUNS = ("composition_splitting.json", "composition_splitting_alpha.json", "compo
 
 
 def group_rows() -> list[dict]:
-    """One row per (target, n, L, w, alpha) of the splitting runs, in run order (the pair's parallel row if any)."""
-    out, seen = [], set()
-    for name in RUNS:
-        for row in cn.load_json(ROOT / "results" / name).extra["rows"]:
-            key = (row["target"], row["n"], row["blocks"], row["w"], row["branch_scale_spec"])
-            if key in seen:
-                continue
-            seen.add(key)
-            out.append(row)
-    return out
+    """One row per (target, n, L, w, alpha) of the splitting runs, in run order (the group's first form's row)."""
+    return composition.group_rows([row for name in RUNS for row in cn.load_json(ROOT / "results" / name).extra["rows"]])
 
 
 def _num(value) -> float:

@@ -281,14 +281,10 @@ def test_readme_summary_quotes_only_numbers_the_json_files_give():
 
 def _composition_groups() -> list[dict]:
     """One row per (target, n, L, w, alpha) of the committed composition splitting runs."""
-    out, seen = [], set()
-    for path in sorted(RESULTS.glob("composition_splitting*.json")):
-        for row in json.loads(path.read_text())["rows"]:
-            key = (row["target"], row["n"], row["blocks"], row["w"], row["branch_scale_spec"])
-            if key not in seen:
-                seen.add(key)
-                out.append(row)
-    return out
+    from countnets.experiments.composition import group_rows
+
+    paths = sorted(RESULTS.glob("composition_splitting*.json"))
+    return group_rows([row for path in paths for row in json.loads(path.read_text())["rows"]])
 
 
 def ratio_hi(entry: dict) -> float:

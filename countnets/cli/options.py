@@ -10,7 +10,7 @@ import argparse
 import math
 from collections.abc import Sequence
 
-from countnets import boolean, estimators, sharding, statistics
+from countnets import boolean, estimators, sharding, splitting, statistics
 from countnets import checkpoint as checkpoint_lib
 from countnets._errors import CountnetsError
 from countnets.architectures import ACTIVATIONS, MLP, ResMLP
@@ -274,9 +274,7 @@ _APPLIES = {
     "momentum": ("optimizer", ("momentum",)),
     "margin": ("loss", ("hinge",)),
     # countnets estimate: plain Monte Carlo or splitting (countnets.cli.rare)
-    **{dest: ("method", ("splitting",)) for dest in (
-        "replicas", "particles", "sweeps", "level_fraction", "target_acceptance", "pilot_particles", "max_levels",
-        "replicas_per_chunk")},
+    **{dest: ("method", ("splitting",)) for dest in splitting.SAMPLE_OPTIONS},
     **{dest: ("method", ("mc",)) for dest in ("samples", "chunk_size", "interval", "exact", "max_exact")},
 }
 

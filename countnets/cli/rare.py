@@ -50,9 +50,7 @@ def add_splitting_options(parser: argparse.ArgumentParser) -> None:
 
 def splitting_kwargs(args: argparse.Namespace) -> dict:
     """The parsed splitting options as keyword arguments of :func:`countnets.splitting.sample_rare`."""
-    names = ("replicas", "particles", "sweeps", "level_fraction", "target_acceptance", "pilot_particles",
-             "max_levels", "replicas_per_chunk")  # fmt: skip
-    return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+    return {name: getattr(args, name) for name in splitting.SAMPLE_OPTIONS if getattr(args, name) is not None}
 
 
 def run_splitting(args: argparse.Namespace, prior, arch, targets: list[str]) -> CountResult:

@@ -39,6 +39,7 @@ run is identical to an uninterrupted one. With a checkpoint, each completed
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import time
 from collections.abc import Sequence
@@ -54,6 +55,7 @@ from countnets.driver import RunOutcome
 from countnets.estimators import DEFAULT_CHUNK_SIZE, DEFAULT_MARGIN, DEFAULT_MAX_EXACT
 from countnets.measures import parse_branch_scales, resolve_branch_scale
 from countnets.priors import Prior
+from countnets.records import encode
 from countnets.report import fmt_interval, fmt_p, fmt_ratio, prior_text, ratio_record, text_table
 from countnets.results import CountResult, _estimate_from_dict, _estimate_to_dict, make_estimate
 from countnets.sources import sampling_source
@@ -65,6 +67,7 @@ __all__ = [
     "composition_experiment",
     "rows_from_histogram",
     "rows_from_population",
+    "group_rows",
     "depth_counts",
     "splitting_seed",
     "format_composition",
@@ -139,8 +142,7 @@ def rows_from_histogram(
         for (f, code), count in hist.items():
             if f != f_int:
                 continue
-            ks, h = divmod(code, span)
-            k, _ = divmod(ks, L + 1)
+            k, _, h = measures.depth_code_parts(code, n, L)
             kstar[k] += count
             ham[k, h] += count
         hits = int(kstar.sum())
@@ -207,7 +209,8 @@ def depth_counts(
             continue
         for (_, table, code), count in replica.items():
             off_target += count if table != f else 0
-            c[r, code // span // (L + 1), code % span] += count
+            k, _, h = measures.depth_code_parts(code, arch.n, L)
+            c[r, k, h] += count
     if off_target:
         raise CountnetsError(f"{off_target} final particles of implements({f:#x}) do not implement it (a bug)")
     return c
@@ -353,10 +356,6 @@ def _splitting_pass(
                     "checkpoint": None if checkpoint is None else str(checkpoint)}  # fmt: skip
 
 
-_SPLITTING_KEYS = ("replicas", "particles", "sweeps", "level_fraction", "target_acceptance", "pilot_particles",
-                   "max_levels", "replicas_per_chunk")  # fmt: skip
-
-
 def _splitting_options(estimator: str, options: dict[str, Any] | None, exact: bool) -> dict[str, Any]:
     """Checked splitting keyword arguments, with defaults filled in (``{}`` for mc)."""
     if estimator != "splitting":
@@ -366,9 +365,9 @@ def _splitting_options(estimator: str, options: dict[str, Any] | None, exact: bo
     if exact:
         raise CountnetsError("exact enumeration is a Monte Carlo option; estimator='splitting' samples")
     options = dict(options or {})
-    unknown = sorted(set(options) - set(_SPLITTING_KEYS))
+    unknown = sorted(set(options) - set(splitting.SAMPLE_OPTIONS))
     if unknown:
-        raise CountnetsError(f"unknown splitting options {unknown}; known: {', '.join(_SPLITTING_KEYS)}")
+        raise CountnetsError(f"unknown splitting options {unknown}; known: {', '.join(splitting.SAMPLE_OPTIONS)}")
     replicas = check_positive_int("replicas", options.pop("replicas", splitting.DEFAULT_REPLICAS))
     per_chunk = check_positive_int(
         "replicas_per_chunk", options.pop("replicas_per_chunk", splitting.DEFAULT_REPLICAS_PER_CHUNK)
@@ -376,12 +375,15 @@ def _splitting_options(estimator: str, options: dict[str, Any] | None, exact: bo
     if replicas < 2 or per_chunk < 2:
         raise CountnetsError(f"splitting needs replicas >= 2 and replicas_per_chunk >= 2, got {replicas}, {per_chunk}")
     checked = splitting.SplittingOptions(**options)  # validates the rest
-    fields = {k: v for k, v in dataclasses.asdict(checked).items() if k in _SPLITTING_KEYS}
+    fields = {k: v for k, v in dataclasses.asdict(checked).items() if k in splitting.SAMPLE_OPTIONS}
     return {"replicas": replicas, "replicas_per_chunk": per_chunk, **fields}
 
 
-def _first_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per (target, n, L, w, alpha): the first form's (they share P(f))."""
+def group_rows(rows: Sequence[Any]) -> list[Any]:
+    """One row per (target, n, L, w, alpha), in order: the first form's (the forms of a group share P(f)).
+
+    Rows already seen for a group (e.g. the same group in a second run) are skipped.
+    """
     seen, out = set(), []
     for r in rows:
         key = (r["target"], r["n"], r["blocks"], r["w"], r["branch_scale_spec"])
@@ -393,10 +395,6 @@ def _first_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _json_ready(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Rows as plain JSON (records to dicts, infinities to strings) for a checkpoint."""
-    import json
-
-    from countnets.records import encode
-
     return json.loads(json.dumps(encode(rows), allow_nan=False))
 
 
@@ -493,8 +491,8 @@ def composition_experiment(
             devices=devices,
         )  # fmt: skip
         fields["splitting_run"] = info
-        estimates = [_estimate_from_dict(r["p"]) for r in _first_rows(fields["rows"])]
-        outcome = RunOutcome(samples=sum(r["samples"] for r in _first_rows(fields["rows"])),
+        estimates = [_estimate_from_dict(r["p"]) for r in group_rows(fields["rows"])]
+        outcome = RunOutcome(samples=sum(r["samples"] for r in group_rows(fields["rows"])),
                              stopped_by=info["stopped_by"], seconds=time.perf_counter() - start)  # fmt: skip
         source = sampling_source(prior, first, options["replicas_per_chunk"])
         return passes.finish(
@@ -526,10 +524,11 @@ def composition_experiment(
                 total += outcome.samples
                 nonfinite += acc.nonfinite
                 near += acc.near
-                kstar0 = {f for (_, f, code), _c in acc.histogram.items() if code // (2**n + 1) // (L + 1) == 0}
-                bad = {f for f in kstar0 if not composition.is_threshold_function(boolean.int_to_table(f, n), n)}
-                kstar0_bad += sum(c for (_, f, _code), c in acc.histogram.items() if f in bad and
-                                  _code // (2**n + 1) // (L + 1) == 0)  # fmt: skip
+                at_kstar0 = [(f, c) for (_, f, code), c in acc.histogram.items()
+                             if measures.depth_code_parts(code, n, L)[0] == 0]  # fmt: skip
+                bad = {f for f, _ in at_kstar0
+                       if not composition.is_threshold_function(boolean.int_to_table(f, n), n)}  # fmt: skip
+                kstar0_bad += sum(c for f, c in at_kstar0 if f in bad)
                 for index, spec in enumerate(specs):
                     arch = ResMLP(n, d, L, w, resolve_branch_scale(spec, L))
                     sub = {(f, code): c for (a, f, code), c in acc.histogram.items() if a == index}

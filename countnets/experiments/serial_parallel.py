@@ -91,8 +91,7 @@ def _depth_summary(
     stable_gt_kstar = 0
     per_f: dict[int, dict[str, np.ndarray]] = {}
     for (f, code), count in hist.items():
-        ks, h = divmod(code, span)
-        k, s = divmod(ks, L + 1)
+        k, s, h = measures.depth_code_parts(code, n, L)
         kstar[k] += count
         stable[s] += count
         hamming[k, h] += count
