@@ -15,6 +15,12 @@ What it rewrites:
 * results/NAME.txt: the terminal table of results/NAME.json, as ``countnets`` prints it.
 
 ``--check`` writes nothing and exits 1 if any file would change (used by the tests).
+
+"Change" follows :mod:`countnets.tolerance`: a recomputed float that differs from the
+committed one by less than 1e-9 relative (closed-form arithmetic; the flip summary's
+least-squares line is np.polyfit, closed form too) is the same value computed on another
+CPU, and a table number within one unit of its last printed digit is the same number
+rounded on the other side of a boundary. Such files are neither reported nor rewritten.
 ``--figures`` also redraws the flip figures (results/flip_pairs*.png) from the JSON, so
 that they leave out tilted-prior points that are not evaluable; PNG bytes depend on the
 matplotlib version, so figures are not part of ``--check``.
@@ -24,11 +30,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from pathlib import Path
 
-from countnets import results
+from countnets import results, tolerance
 from countnets.experiments.detour import format_detour
 from countnets.experiments.diverse import format_diverse
 from countnets.experiments.flip import flip_summary, format_flip
@@ -52,14 +57,6 @@ STABLE = ("functions_seen", "functions_compared", "correlation", "spearman", "tv
 
 def _dump(data: dict) -> str:
     return json.dumps(data, indent=1, allow_nan=False) + "\n"
-
-
-def _same(a, b) -> bool:
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
-    if isinstance(a, float) and isinstance(b, float):
-        return math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-15)
-    return a == b
 
 
 def _fields(data: dict) -> dict:
@@ -92,26 +89,44 @@ def train_vs_prior_json(data: dict) -> dict:
         exact=cfg["exact"],
     )  # fmt: skip
     old = fields["summary"]
-    moved = [k for k in STABLE if k in old and not _same(old[k], new[k])]
+    moved = [k for k in STABLE if k in old and tolerance.mismatches(old[k], new[k])]
     if moved:
         raise SystemExit(f"train-vs-prior summary fields changed on recomputation: {moved}")
     return _with_summary(data, new)
 
 
-def refreshed() -> dict[Path, str]:
-    """Every file this script writes, with its new text."""
+def refreshed(results_dir: Path = RESULTS) -> dict[Path, str]:
+    """Every file this script writes under ``results_dir``, with its new text."""
     out: dict[Path, str] = {}
-    for path in sorted(RESULTS.glob("*.json")):
+    for path in sorted(results_dir.glob("*.json")):
         data = json.loads(path.read_text())
         if data.get("kind") == "flip":
             out[path] = _dump(flip_json(data))
         elif data.get("kind") == "train-vs-prior":
             out[path] = _dump(train_vs_prior_json(data))
-    for path in sorted(RESULTS.glob("*.json")):
+    for path in sorted(results_dir.glob("*.json")):
         data = json.loads(out.get(path, path.read_text()))
         if data.get("kind") in FORMATS:
             out[path.with_suffix(".txt")] = FORMATS[data["kind"]](results.from_json(data)) + "\n"
     return out
+
+
+def differences(path: Path, text: str) -> list[str]:
+    """How the committed ``path`` differs from its recomputed ``text``, beyond the tolerance rule."""
+    if not path.exists():
+        return ["missing"]
+    old = path.read_text()
+    if old == text:
+        return []
+    if path.suffix == ".json":
+        return tolerance.mismatches(json.loads(old), json.loads(text))
+    return tolerance.text_mismatches(old, text)
+
+
+def stale(results_dir: Path = RESULTS) -> dict[Path, list[str]]:
+    """The files under ``results_dir`` whose committed text differs from the recomputed one, with how."""
+    found = {p: differences(p, text) for p, text in refreshed(results_dir).items()}
+    return {p: d for p, d in found.items() if d}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -126,10 +141,10 @@ def main(argv: list[str] | None = None) -> int:
         for path in sorted(RESULTS.glob("flip_pairs*.json")):
             print(f"wrote {_plot_flip(results.load_json(path), path.with_suffix('.png')).relative_to(ROOT)}")
     files = refreshed()
-    changed = [p for p, text in files.items() if not p.exists() or p.read_text() != text]
-    for p in changed:
+    changed = {p: d for p, text in files.items() if (d := differences(p, text))}
+    for p, how in changed.items():
         if args.check:
-            print(f"would change: {p.relative_to(ROOT)}")
+            print(f"would change: {p.relative_to(ROOT)}: {'; '.join(how[:3])}")
         else:
             p.write_text(files[p])
             print(f"wrote {p.relative_to(ROOT)}")
