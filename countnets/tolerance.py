@@ -16,8 +16,11 @@ compared by a tolerance instead of bit for bit:
   ``scipy.optimize.minimize`` or a root from ``brentq(xtol=...)``): the optimiser's own
   convergence tolerance, passed per field name in ``fitted``.
 * **text** with rounded numbers (docs tables, ``results/*.txt``): the words must be equal,
-  and each number may differ by at most one unit in its last printed digit, because a
-  value that moves by 1e-9 relative can cross a rounding boundary.
+  and each number with a decimal point or an exponent may differ by at most one unit in
+  its last printed digit, because a value that moves by 1e-9 relative can cross a
+  rounding boundary. Whole numbers (counts, sample sizes) must be equal.
+* **a recomputed value quoted in a page**: :func:`renderings` gives every string the
+  value formats to within the closed-form tolerance; the page must hold one of them.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["REL", "ABS", "floats_close", "mismatches", "text_mismatches"]
+__all__ = ["REL", "ABS", "floats_close", "mismatches", "text_mismatches", "renderings"]
 
 REL = 1e-9
 ABS = 1e-15
@@ -122,6 +125,21 @@ def mismatches(
     return []
 
 
+def renderings(value: float, spec: str, *, rel: float = REL) -> set[str]:
+    """Every way ``format(x, spec)`` prints an ``x`` within ``rel`` of ``value``.
+
+    Usually one string; two when ``value`` sits within ``rel`` of a rounding boundary.
+    A page quoting a recomputed value must quote one of them.
+
+    >>> sorted(renderings(0.125, ".2f", rel=1e-9))
+    ['0.12', '0.13']
+    >>> renderings(0.8337533369678295, ".3g")
+    {'0.834'}
+    """
+    delta = rel * abs(value)
+    return {format(v, spec) for v in (value - delta, value, value + delta)}
+
+
 def _last_digit_unit(token: str) -> float:
     # One unit in the last printed digit: "0.335" -> 1e-3, "1.08e-07" -> 1e-9, "12,345" -> 1.
     mantissa, _, exponent = token.lower().replace(",", "").lstrip("+-").partition("e")
@@ -133,9 +151,10 @@ def text_mismatches(expected: str, actual: str) -> list[str]:
     """Where two texts with rounded numbers differ beyond one unit in a number's last printed digit.
 
     The texts are split into number tokens and the words between them; the words must be
-    equal (whitespace included) and the number tokens pairwise within one unit of the
-    coarser of their two last printed digits (``0.335`` against ``0.336`` passes, against
-    ``0.337`` fails). A different count of numbers is a mismatch.
+    equal (whitespace included), whole-number tokens equal, and the other number tokens
+    pairwise within one unit of the coarser of their two last printed digits (``0.335``
+    against ``0.336`` passes, against ``0.337`` fails). A different count of numbers is a
+    mismatch.
 
     Returns:
       One-line descriptions with the line number in ``expected``; empty if the texts agree.
@@ -157,6 +176,9 @@ def text_mismatches(expected: str, actual: str) -> list[str]:
     for token_e, token_a, word in zip(nums_e, nums_a, words_e, strict=False):
         offset += word.count("\n")
         if token_e == token_a:
+            continue
+        if not any(c in token for token in (token_e, token_a) for c in ".eE"):
+            out.append(f"line {offset + 1}: {token_e} expected, got {token_a}")
             continue
         e, a = float(token_e.replace(",", "")), float(token_a.replace(",", ""))
         unit = max(_last_digit_unit(token_e), _last_digit_unit(token_a))

@@ -10,7 +10,7 @@ import pytest
 import countnets as cn
 from countnets import checkpoint as checkpoint_lib
 from countnets import composition as C
-from countnets import estimators
+from countnets import estimators, tolerance
 from countnets.cli import main
 from countnets.experiments.composition import (
     composition_experiment,
@@ -222,7 +222,14 @@ def test_docs_table_is_the_committed_splitting_runs():
     spec.loader.exec_module(script)
     rows = script.group_rows()
     assert len(rows) == 16 and {r["estimator"] for r in rows} == {"splitting"}
-    assert script.markdown(rows) in (root / "docs" / "composition.md").read_text()
+    # The Holm p column is recomputed (scipy t): equal to the page within countnets.tolerance's rule for text.
+    table = script.markdown(rows)
+    page = (root / "docs" / "composition.md").read_text()
+    header = table.splitlines()[0]
+    assert header in page
+    start = page.index(header)
+    committed = page[start : start + len(table) + 200].splitlines()[: len(table.splitlines())]
+    assert tolerance.text_mismatches("\n".join(committed), table.rstrip("\n")) == []
     for name in script.RUNS:
         r = cn.load_json(root / "results" / name)
         assert r.extra["bound_violations"] == 0 and r.extra["kstar0_nonthreshold"] == 0
