@@ -1,5 +1,5 @@
-"""``python -m countnets``: the command-line interface."""
+"""``python -m countnets``: the command-line interface (signal handling first, see countnets._entry)."""
 
-from countnets.cli import main
+from countnets._entry import main
 
 raise SystemExit(main())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class CountnetsError(ValueError):
     """Raised for invalid input at a public boundary (constructors, functions, CLI).
@@ -17,6 +19,32 @@ class CountnetsTypeError(CountnetsError, TypeError):
     Both a :class:`CountnetsError` (the CLI's one-line message, exit code 2) and a
     ``TypeError``, so ``except TypeError`` catches it as Python's own would.
     """
+
+
+def received(value: object) -> str:
+    """How an error message shows a received value: its type, then its repr (cut to 60 characters).
+
+    >>> received("mlp"), received(None)
+    ("str 'mlp'", 'NoneType None')
+    """
+    text = repr(value)
+    return f"{type(value).__name__} {text if len(text) <= 60 else text[:57] + '...'}"
+
+
+def check_type(value: Any, types: type | tuple[type, ...], name: str, expected: str, *, where: str = "",
+               hint: str = "", exclude: type | tuple[type, ...] = ()) -> Any:  # fmt: skip
+    """``value`` if it is an instance of ``types`` and not of ``exclude`` (e.g. ``bool`` where an int belongs).
+
+    Otherwise :class:`CountnetsTypeError` saying what was received:
+    ``"{where}: {name} must be {expected}, got {type} {repr}{hint}"``.
+
+    >>> check_type(3, int, "top", "an int", where="histogram_mc", exclude=bool)
+    3
+    """
+    if isinstance(value, types) and not isinstance(value, exclude):
+        return value
+    prefix = f"{where}: " if where else ""
+    raise CountnetsTypeError(f"{prefix}{name} must be {expected}, got {received(value)}{hint}")
 
 
 def check_positive_int(name: str, value: object, *, allow_zero: bool = False) -> int:

@@ -20,12 +20,15 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import glob
+import json
 import os
 import re
 import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from countnets._errors import CountnetsError
 
@@ -37,7 +40,13 @@ __all__ = [
     "check_destination",
     "atomic_write_bytes",
     "atomic_write_text",
+    "temporary_prefix",
+    "remove_stale_temporaries",
     "read_text",
+    "read_json",
+    "FORMATS",
+    "figure_format",
+    "figure_paths",
     "write_figure",
     "locked",
     "holder_pid",
@@ -152,7 +161,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes, what: str = "file")
     tmp = None
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=temporary_prefix(target), suffix=".tmp")
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -174,6 +183,33 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes, what: str = "file")
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
     return target
+
+
+def temporary_prefix(target: Path) -> str:
+    """The name prefix of :func:`atomic_write_bytes`'s temporary files for ``target`` (suffix ``.tmp``)."""
+    return f".{target.name}."
+
+
+def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
+    """Delete the temporary files an earlier writer of ``path`` left when it was killed mid-write.
+
+    Only files named as :func:`atomic_write_bytes` names its temporaries for this very
+    ``path`` (``.NAME.XXXXXXXX.tmp`` beside it) are touched. Call it while holding the
+    run's lock on ``path`` (the command line does), so no live writer owns them.
+    Returns the files removed; errors are ignored (the next start tries again).
+    """
+    try:
+        target = destination(path)
+    except CountnetsError:
+        return []
+    removed = []
+    with contextlib.suppress(OSError):
+        for leftover in target.parent.glob(f"{glob.escape(temporary_prefix(target))}*.tmp"):
+            with contextlib.suppress(OSError):
+                if leftover.is_file() and not leftover.is_symlink():
+                    leftover.unlink()
+                    removed.append(leftover)
+    return removed
 
 
 def atomic_write_text(path: str | os.PathLike, text: str, what: str = "file") -> Path:
@@ -224,6 +260,70 @@ def read_text(path: str | os.PathLike, what: str = "file", *, limit: int = MAX_R
         raise CountnetsError(
             f"{what} {shown!r} is not a text file (byte {err.start} is not UTF-8); expected JSON"
         ) from None
+
+
+def read_json(path: str | os.PathLike, what: str = "file", *, limit: int = MAX_READ_BYTES) -> Any:
+    """The JSON value in the regular file ``path``: the one checked reader for every file countnets reads.
+
+    Raises:
+      CountnetsError: one line naming ``what`` and the path, for a missing file, a
+        non-regular, oversized or non-UTF-8 one (:func:`read_text`), or text that is not
+        JSON (empty, truncated, nested too deeply).
+    """
+    shown = os.fspath(path)
+    try:
+        text = read_text(path, what, limit=limit)
+    except FileNotFoundError:
+        raise CountnetsError(f"cannot read {what} {shown!r}: no such file") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise CountnetsError(f"{what} {shown!r} is not JSON: {err}") from None
+    except RecursionError:
+        raise CountnetsError(f"{what} {shown!r} is nested too deeply to be a countnets file") from None
+
+
+FORMATS = ("png", "pdf", "svg")
+"""Figure formats, named by the path's suffix (any case); a path without a suffix gets ``.png``."""
+
+
+def figure_format(path: str | os.PathLike, what: str = "figure path") -> str:
+    """The format a figure at ``path`` is written in: its suffix, one of :data:`FORMATS`; ``"png"`` without one.
+
+    >>> figure_format("r.PDF"), figure_format("r")
+    ('pdf', 'png')
+
+    Raises:
+      CountnetsError: for another suffix (the message names ``what``, the path and the accepted suffixes).
+    """
+    suffix = Path(os.fspath(path)).suffix
+    if not suffix:
+        return "png"
+    if suffix[1:].lower() not in FORMATS:
+        accepted = ", ".join(f".{f}" for f in FORMATS)
+        raise CountnetsError(
+            f"{what} {os.fspath(path)!r} has the suffix {suffix!r}; expected one of {accepted} (no suffix: .png)"
+        )
+    return suffix[1:].lower()
+
+
+def figure_paths(path: str | os.PathLike, names: tuple[str, ...]) -> list[Path]:
+    """Figure files for ``path``: the first figure at ``STEM.EXT``, the others at ``STEM_NAME.EXT``.
+
+    ``EXT`` is the path's own suffix (``.png``, ``.pdf`` or ``.svg``), ``.png`` for a path without one.
+
+    >>> [str(p) for p in figure_paths("r.pdf", ("ratio", "kstar"))]
+    ['r.pdf', 'r_kstar.pdf']
+
+    Raises:
+      CountnetsError: for a path with another suffix, or one naming no file.
+    """
+    figure_format(path)
+    shown, path = os.fspath(path), Path(path)
+    if not path.name:
+        raise CountnetsError(f"figure path {shown!r} names no file; give a file path")
+    stem, ext = (path.with_suffix(""), path.suffix) if path.suffix else (path, ".png")
+    return [stem.with_name(stem.name + ("" if i == 0 else f"_{name}") + ext) for i, name in enumerate(names)]
 
 
 def write_figure(fig, path: str | os.PathLike, **savefig_kwargs) -> Path:

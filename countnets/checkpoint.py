@@ -25,20 +25,18 @@ signal raises :class:`KeyboardInterrupt` at once.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
 import json
 import math
 import os
-import signal
-import threading
-from collections.abc import Iterator
+import warnings
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from countnets._errors import CountnetsError
-from countnets._io import atomic_write_text, destination, read_text
+from countnets._io import WriteError, atomic_write_text, destination, read_text, remove_stale_temporaries
+from countnets._signals import catch_signals, interrupt_signal, signal_count
 
 __all__ = [
     "FORMAT",
@@ -51,6 +49,7 @@ __all__ = [
     "load",
     "content_hash",
     "fingerprint_difference",
+    "CheckpointWriteWarning",
     "catch_signals",
     "interrupt_signal",
     "signal_count",
@@ -88,6 +87,8 @@ class Checkpoint:
       every_seconds: save after a completed step once this many seconds have passed
         since the last save (0: after every step). The run also saves when it stops
         for any reason, including a signal, and when it finishes.
+      failed_writes: the messages of saves the file system refused, in order (filled
+        by :func:`save`; the run goes on, see there).
 
     Raises:
       CountnetsError: for an empty path, a path that is a directory, a fingerprint
@@ -97,6 +98,7 @@ class Checkpoint:
     path: str | os.PathLike
     fingerprint: dict[str, Any]
     every_seconds: float = DEFAULT_EVERY_SECONDS
+    failed_writes: list[str] = dataclasses.field(default_factory=list, compare=False, repr=False)
 
     def __post_init__(self):
         if not isinstance(self.path, (str, os.PathLike)) or not str(self.path).strip():
@@ -136,7 +138,11 @@ def save(
 ) -> None:
     """Write the checkpoint atomically: temporary file in the same folder, fsync, rename.
 
-    The folder entry is fsynced as well, so the rename itself survives a crash.
+    The folder entry is fsynced as well, so the rename itself survives a crash. A save
+    the file system refuses (a full disk, a folder made read-only) does not stop the
+    run: the first such failure warns once (:class:`CheckpointWriteWarning`), every one
+    is recorded in ``checkpoint.failed_writes``, and the file keeps its last good save,
+    so the run still finishes and its result is still written.
     """
     from countnets._version import __version__
 
@@ -156,7 +162,18 @@ def save(
     }
     data["sha256"] = content_hash(data)
     text = json.dumps(data, separators=(",", ":"), allow_nan=False)
-    atomic_write_text(path, text, "checkpoint")
+    try:
+        atomic_write_text(path, text, "checkpoint")
+    except WriteError as err:
+        checkpoint.failed_writes.append(str(err))
+        if len(checkpoint.failed_writes) == 1:
+            kept = "keeps its last good save" if path.exists() else "was not written"
+            warnings.warn(f"{err}; the run goes on and its result will be written, but the checkpoint {kept}",
+                          CheckpointWriteWarning, stacklevel=2)  # fmt: skip
+
+
+class CheckpointWriteWarning(UserWarning):
+    """A checkpoint save failed; the run went on (see :func:`save`)."""
 
 
 def content_hash(data: dict[str, Any]) -> str:
@@ -207,6 +224,7 @@ def load(checkpoint: Checkpoint) -> Saved | None:
         differing field and says how to start afresh).
     """
     path = Path(checkpoint.path)
+    remove_stale_temporaries(path)  # left by a run killed during a save
     try:
         text = read_text(path, "checkpoint")
     except FileNotFoundError:
@@ -250,49 +268,3 @@ def load(checkpoint: Checkpoint) -> Saved | None:
     if saved.next_chunk < 0 or saved.samples < 0 or not (math.isfinite(saved.seconds) and saved.seconds >= 0):
         raise CountnetsError(f"checkpoint {str(path)!r} is damaged: negative or non-finite progress")
     return saved
-
-
-# ----------------------------------------------------------------------------- signals
-
-_lock = threading.Lock()
-_received: list[str] = []
-
-
-def interrupt_signal() -> str | None:
-    """The name of the signal received inside :func:`catch_signals` (``"SIGTERM"``...), or ``None``."""
-    return _received[0] if _received else None
-
-
-def signal_count() -> int:
-    """How many SIGINT/SIGTERM arrived inside :func:`catch_signals` (2 or more: stop at once)."""
-    return len(_received)
-
-
-@contextlib.contextmanager
-def catch_signals(signals: tuple[int, ...] = (signal.SIGINT, signal.SIGTERM)) -> Iterator[None]:
-    """Turn the first SIGINT/SIGTERM into a flag read by ``run_chunks`` (see the module doc).
-
-    The previous handlers are restored on exit, and the flag cleared. A second signal
-    raises :class:`KeyboardInterrupt`. Outside the main thread (where Python cannot
-    install handlers) this raises :class:`CountnetsError`.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        raise CountnetsError("catch_signals() must be used in the main thread")
-
-    def handler(signum, frame):
-        with _lock:
-            first = not _received
-            _received.append(signal.Signals(signum).name)
-        if not first:
-            raise KeyboardInterrupt
-
-    previous = {s: signal.getsignal(s) for s in signals}
-    _received.clear()
-    for s in signals:
-        signal.signal(s, handler)
-    try:
-        yield
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h if h is not None else signal.SIG_DFL)
-        _received.clear()

@@ -143,7 +143,7 @@ def conditional_prior(
     chunks_per_step: int | None = None,
     max_configurations: int = DEFAULT_MAX_EXACT,
     precision: str = DEFAULT_PRECISION,
-    progress: bool = False,
+    progress: bool | float = False,
     devices: int | None = None,
 ) -> ConditionalPrior:
     """``P_prior(f | S) = P(f) / P(agrees with f* on S)`` by rejection sampling.
@@ -381,7 +381,7 @@ def tilted_prior(
     chunks_per_step: int | None = None,
     max_configurations: int = DEFAULT_MAX_EXACT,
     precision: str = DEFAULT_PRECISION,
-    progress: bool = False,
+    progress: bool | float = False,
     devices: int | None = None,
 ) -> TiltResult:
     """Importance-weighted prior ``P_tilt(f | S) ∝ P(f | S) E[exp(-lambda l_B) | f, S]``.

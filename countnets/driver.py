@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import math
 import os
 import sys
 import time
@@ -44,7 +45,10 @@ __all__ = [
     "run_chunks",
     "seed_key",
     "plan_chunks_per_step",
-    "bar_width",
+    "bar_shape",
+    "DEFAULT_LOG_SECONDS",
+    "log_interval",
+    "ProgressLog",
 ]
 
 STEP_BYTES = 256 * 2**20  # activation memory aimed at per device and step when choosing chunks per step
@@ -64,17 +68,63 @@ def seed_key(seed: int) -> PRNGKeyArray:
     return jax.random.key_data(jax.random.key(seed, impl="threefry2x32"))
 
 
-def bar_width() -> int | None:
-    """The progress bar's width: ``None`` (tqdm asks the terminal), or 80 where the terminal reports 0 columns.
+DEFAULT_LOG_SECONDS = 30.0
+"""Seconds between progress lines where stderr is not a terminal (``--progress-every``)."""
 
-    Some terminals (and pseudo-terminals of job schedulers) report a size of 0 x 0;
-    tqdm then draws a bar of width 0, i.e. nothing.
+
+def log_interval(progress: bool | float) -> float | None:
+    """Seconds between progress lines for a ``progress`` setting (see :class:`RunConfig`); ``None``: no lines.
+
+    Raises:
+      CountnetsError: for anything but a bool or a number >= 0 (``math.inf``: never).
+
+    >>> log_interval(True), log_interval(5), log_interval(False), log_interval(0), log_interval(math.inf)
+    (30.0, 5.0, None, None, None)
+    """
+    if isinstance(progress, bool):
+        return DEFAULT_LOG_SECONDS if progress else None
+    if progress == math.inf:
+        return None
+    value = check_finite_float("progress", progress, non_negative=True)
+    return value or None
+
+
+class ProgressLog:
+    """Progress as plain lines on stderr, for logs (stderr not a terminal): done, rate, ETA.
+
+    ``update(done)`` prints ``countnets: DESCRIPTION: DONE of TOTAL UNIT (P%), R UNIT/s,
+    ETA T`` once at least ``interval`` seconds have passed since the start or the last
+    line; ``interval`` ``None`` prints nothing.
+    """
+
+    def __init__(self, description: str, unit: str, total: int, done: int, interval: float | None):
+        self.description, self.unit, self.total, self.interval = description, unit, total, interval
+        self.start = self.last = time.perf_counter()
+        self.done_at_start = done
+
+    def update(self, done: int) -> None:
+        now = time.perf_counter()
+        if self.interval is None or now - self.last < self.interval:
+            return
+        self.last = now
+        rate = (done - self.done_at_start) / max(now - self.start, 1e-9)
+        eta = f"{(self.total - done) / rate:.0f} s" if rate > 0 else "unknown"
+        share = 100 * done / self.total
+        print(f"countnets: {self.description}: {done:,} of {self.total:,} {self.unit} ({share:.1f}%), "
+              f"{rate:.3g} {self.unit}/s, ETA {eta}", file=sys.stderr, flush=True)  # fmt: skip
+
+
+def bar_shape() -> dict[str, int | None]:
+    """tqdm's ``ncols`` and ``nrows``: ``None`` (tqdm asks the terminal), or 80 x 20 where it reports 0.
+
+    Some terminals (and pseudo-terminals of job schedulers) report a size of 0 x 0, or
+    0 rows only; tqdm then draws a bar of width 0, or none at all, i.e. nothing.
     """
     try:
-        columns = os.get_terminal_size(sys.stderr.fileno()).columns
+        size = os.get_terminal_size(sys.stderr.fileno())
     except (OSError, ValueError, AttributeError):
-        return 80
-    return None if columns > 0 else 80
+        return {"ncols": 80, "nrows": 20}
+    return {"ncols": None if size.columns > 0 else 80, "nrows": None if size.lines > 0 else 20}
 
 
 def plan_chunks_per_step(chunk_size: int, bytes_per_network: int, devices: int | None = None) -> int:
@@ -113,7 +163,10 @@ class RunConfig:
       max_seconds: stop after the first step that ends past this wall time.
       rel_halfwidth: stop once every target has hits and interval half-width / p is at most
         this (read by front ends that estimate probabilities).
-      progress: show a progress bar (only on a terminal, after 2 s).
+      progress: ``True``: a progress bar on a terminal (after 2 s), and where stderr is
+        not a terminal (a batch job's log) one line every :data:`DEFAULT_LOG_SECONDS`
+        seconds; a positive number: the same with lines that many seconds apart
+        (``math.inf``: the bar only); ``False`` or 0: nothing.
 
     Raises:
       CountnetsError: for any invalid field.
@@ -128,7 +181,7 @@ class RunConfig:
     checkpoint_every: float = checkpoint_lib.DEFAULT_EVERY_SECONDS
     max_seconds: float | None = None
     rel_halfwidth: float | None = None
-    progress: bool = False
+    progress: bool | float = False
 
     def __post_init__(self):
         fix = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731
@@ -156,8 +209,7 @@ class RunConfig:
             value = getattr(self, name)
             if value is not None:
                 fix(name, check_finite_float(name, value, positive=True))
-        if not isinstance(self.progress, bool):
-            raise CountnetsError(f"progress must be True or False, got {self.progress!r}")
+        log_interval(self.progress)  # checks it
 
     def key(self) -> PRNGKeyArray:
         """The run's PRNG key words (see :func:`seed_key`)."""
@@ -253,8 +305,9 @@ def run_chunks(
     start_chunk: int = 0,
     should_stop: Callable[[int], str | None] | None = None,
     max_seconds: float | None = None,
-    progress: bool = False,
+    progress: bool | float = False,
     description: str = "counting",
+    unit: str = "samples",
     devices: int | None = None,
     checkpoint: checkpoint_lib.Checkpoint | None = None,
     state: checkpoint_lib.Checkpointable | None = None,
@@ -317,7 +370,7 @@ def run_chunks(
         return _run_chunks(
             step, merge, key=key, chunk_size=chunk_size, n_samples=n_samples, chunks_per_step=chunks_per_step,
             pure=pure, start_chunk=start_chunk, should_stop=should_stop, max_seconds=max_seconds, progress=progress,
-            description=description, devices=devices, checkpoint=checkpoint, state=state,
+            description=description, unit=unit, devices=devices, checkpoint=checkpoint, state=state,
         )  # fmt: skip
 
 
@@ -333,8 +386,9 @@ def _run_chunks(
     start_chunk: int = 0,
     should_stop: Callable[[int], str | None] | None = None,
     max_seconds: float | None = None,
-    progress: bool = False,
+    progress: bool | float = False,
     description: str = "counting",
+    unit: str = "samples",
     devices: int | None = None,
     checkpoint: checkpoint_lib.Checkpoint | None = None,
     state: checkpoint_lib.Checkpointable | None = None,
@@ -468,11 +522,13 @@ def _run_chunks(
             return outcome(done, reason)
 
     stopped_by = "samples"
-    show = progress and sys.stderr.isatty() and jax.process_index() == 0
+    lead = jax.process_index() == 0
+    show = bool(progress) and sys.stderr.isatty() and lead
+    log = ProgressLog(description, unit, n_samples, done, log_interval(progress)) if lead and not show else None
     firsts = iter(range(start_chunk, n_chunks, cps))
     bar = tqdm(
         total=n_samples, initial=done, unit="net", unit_scale=True, delay=2.0, disable=not show, desc=description,
-        ncols=bar_width(),
+        **bar_shape(),
     )  # fmt: skip
     with bar:
         pending = launch(plan(next(firsts)))
@@ -485,6 +541,8 @@ def _run_chunks(
                 merge(part)
             done += step_samples
             bar.update(step_samples)
+            if log is not None:
+                log.update(done)
             next_chunk = min(first + cps, n_chunks)
             reason = None
             if done < n_samples:

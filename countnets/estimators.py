@@ -19,14 +19,13 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import jax
-import numpy as np
 from jaxtyping import Array, Int, PRNGKeyArray
 
 from countnets import boolean, statistics
 from countnets import checkpoint as checkpoint_lib
 from countnets import measures as measures_lib
-from countnets._errors import CountnetsError, check_finite_float, check_positive_int
-from countnets._validate import check_prior_and_arch
+from countnets._errors import CountnetsError, check_finite_float, check_positive_int, check_type
+from countnets._validate import FUNCTION_TYPES, check_function, check_measure, check_prior_and_arch
 from countnets.accumulators import (
     DEFAULT_MAX_DISTINCT,
     CountAccumulator,
@@ -163,24 +162,29 @@ def base_config(prior: Prior, arch: Architecture, encoding: str, precision: str,
     }
 
 
-def normalise_targets(targets: Iterable[int | str] | int | str, n: int) -> list[int]:
+_FUNCTIONS = "a function (int truth table, hex or name) or a list of them"
+_MEASURES = "a Measure or a function (int truth table, hex or name), or a list of them"
+
+
+def normalise_targets(targets: Iterable[int | str] | int | str, n: int, *, where: str = "") -> list[int]:
     """Distinct int truth tables from ints, hex strings or names (at least one).
 
     Raises:
-      CountnetsError: for an empty list, a repeated target, or one that is not a function of ``n`` inputs.
+      CountnetsError: for an empty list, a repeated target, or one that is not a function of ``n`` inputs;
+        a ``TypeError`` too for a ``targets`` or target of the wrong type (named with ``where``, the front end).
     """
-    if isinstance(targets, (str, int)):
+    if isinstance(targets, FUNCTION_TYPES) and not isinstance(targets, bool):
         targets = [targets]
+    check_type(targets, Iterable, "targets", _FUNCTIONS, where=where, exclude=(dict, bytes))
     out = []
     for t in targets:
+        check_function(t, where, "a target")
         if isinstance(t, str):
             out.append(boolean.parse_function(t, n))
-        elif isinstance(t, (int, np.integer)) and not isinstance(t, bool):
+        else:
             if not 0 <= int(t) < 2 ** (2**n):
                 raise CountnetsError(f"target {t} is out of range for n={n}")
             out.append(int(t))
-        else:
-            raise CountnetsError(f"a target must be an int truth table or a hex/name string, got {t!r}")
     if not out:
         raise CountnetsError("at least one target function is needed")
     if len(set(out)) != len(out):
@@ -188,24 +192,22 @@ def normalise_targets(targets: Iterable[int | str] | int | str, n: int) -> list[
     return out
 
 
-def _normalise_measures(measures: Any, n: int) -> tuple[list[Measure], list[str], list[int] | None]:
+def _normalise_measures(
+    measures: Any, n: int, where: str = "estimate_mc"
+) -> tuple[list[Measure], list[str], list[int] | None]:
     """Measures, their estimate names, and the int targets when every measure is ``implements(f)``.
 
     Ints, hex and names mean :func:`countnets.measures.implements`; estimates of
     ``implements(f)`` are named by the hex table of f, as results always were.
     """
-    if isinstance(measures, (Measure, str, int, np.integer)):
+    if isinstance(measures, (Measure, *FUNCTION_TYPES)) and not isinstance(measures, bool):
         measures = [measures]
-    try:
-        items = list(measures)
-    except TypeError:
-        raise CountnetsError(
-            f"expected a Measure, a function (int, hex or name), or a list of them, got {type(measures).__name__}"
-        ) from None
+    check_type(measures, Iterable, "measures", _MEASURES, where=where, exclude=(dict, bytes))
+    items = list(measures)
     if items and all(not isinstance(m, Measure) for m in items):
-        targets = normalise_targets(items, n)
+        targets = normalise_targets(items, n, where=where)
         return [measures_lib.implements(t) for t in targets], [boolean.to_hex(t) for t in targets], targets
-    out = [measures_lib.as_measure(m) for m in items]
+    out = [check_measure(m, where, "a measure") for m in items]
     if not out:
         raise CountnetsError("at least one measure is needed")
     tables = [measures_lib.target_of(m, n) for m in out]
@@ -347,6 +349,14 @@ def _histogram_extra(acc: HistogramAccumulator, extra_undercount: int = 0) -> di
 # ----------------------------------------------------------------------------- front ends
 
 
+def _given(targets: Any) -> bool:
+    """Whether ``targets`` names any (``None``, ``()``, ``[]`` and ``""`` do not; the int 0 does).
+
+    Anything else goes to :func:`normalise_targets`, which checks its type.
+    """
+    return targets is not None and not (isinstance(targets, (list, tuple, str)) and len(targets) == 0)
+
+
 def _run_config(run: RunConfig | None, **options: Any) -> RunConfig:
     """``run`` if given (then no other run option may be), else a :class:`RunConfig` of ``options``."""
     if run is None:
@@ -377,7 +387,7 @@ def estimate_mc(
     max_seconds: float | None = None,
     precision: str = DEFAULT_PRECISION,
     margin: float = DEFAULT_MARGIN,
-    progress: bool = False,
+    progress: bool | float = False,
     devices: int | None = None,
     checkpoint: str | os.PathLike | None = None,
     checkpoint_every: float = checkpoint_lib.DEFAULT_EVERY_SECONDS,
@@ -426,7 +436,7 @@ def estimate_mc(
         rel_halfwidth=rel_halfwidth, progress=progress,
     )  # fmt: skip
     confidence = check_interval(confidence, method)
-    chosen, names, targets = _normalise_measures(measures, arch.n)
+    chosen, names, targets = _normalise_measures(measures, arch.n, "estimate_mc")
     config = base_config(prior, arch, encoding, precision, margin, method)
     config["targets"] = names
     if targets is None:
@@ -494,16 +504,16 @@ def histogram_mc(
     confidence: float = 0.95,
     method: str = "clopper-pearson",
     top: int | None = 10,
-    targets: Sequence[int | str] = (),
+    targets: Sequence[int | str] | int | str = (),
     max_seconds: float | None = None,
     precision: str = DEFAULT_PRECISION,
     margin: float = DEFAULT_MARGIN,
-    progress: bool = False,
+    progress: bool | float = False,
     devices: int | None = None,
     checkpoint: str | os.PathLike | None = None,
     checkpoint_every: float = checkpoint_lib.DEFAULT_EVERY_SECONDS,
     max_distinct: int | None = DEFAULT_MAX_DISTINCT,
-    where: Measure | None = None,
+    where: Measure | int | str | None = None,
     run: RunConfig | None = None,
 ) -> CountResult:
     """Monte Carlo histogram of the functions implemented by prior samples (within ``where``, if given).
@@ -511,8 +521,9 @@ def histogram_mc(
     The histogram is computed on device per step (sort packed keys, count runs) and
     merged on the host. ``estimates`` holds the ``top`` most frequent functions and
     then any ``targets``; ``histogram`` holds every distinct function kept. With
-    ``where`` (a measure with an event) only networks in its event are counted, so
-    ``count(f) / samples`` estimates ``P(f and where)``.
+    ``where`` (a measure with an event; an int, hex or name means
+    :func:`countnets.measures.implements`, as for :func:`estimate_mc`) only networks in
+    its event are counted, so ``count(f) / samples`` estimates ``P(f and where)``.
 
     Host memory is bounded by ``max_distinct`` (``None``: no bound): past it the host
     table keeps the heavy functions with lower-bound counts (see
@@ -522,19 +533,20 @@ def histogram_mc(
     suffix ``"+truncation"``). Other arguments are as in :func:`estimate_mc`.
     """
     check_prior_and_arch(prior, arch, "histogram_mc")
+    where = None if where is None else check_measure(where, "histogram_mc", "where")
     run = _run_config(
         run, n_samples=n_samples, seed=seed, chunk_size=chunk_size, chunks_per_step=chunks_per_step, devices=devices,
         checkpoint=checkpoint, checkpoint_every=checkpoint_every, max_seconds=max_seconds, progress=progress,
     )  # fmt: skip
     confidence = check_interval(confidence, method)
-    target_ints = normalise_targets(targets, arch.n) if targets else []
+    target_ints = normalise_targets(targets, arch.n, where="histogram_mc") if _given(targets) else []
     if top is not None:
         top = check_positive_int("top", top, allow_zero=True)
     max_distinct = None if max_distinct is None else check_positive_int("max_distinct", max_distinct)
     config = base_config(prior, arch, encoding, precision, margin, method)
     config["targets"] = [boolean.to_hex(t) for t in target_ints]
     if where is not None:
-        config["where"] = measures_lib.as_measure(where).spec
+        config["where"] = where.spec
     source = run.sampling_source(prior, arch)
     step = build_step(
         source, arch, measures_lib.table(), reduce="histogram", where=where, encoding=encoding, precision=precision,
@@ -561,13 +573,13 @@ def enumerate_exact(
     *,
     encoding: str = "01",
     top: int | None = 10,
-    targets: Sequence[int | str] = (),
+    targets: Sequence[int | str] | int | str = (),
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     chunks_per_step: int | None = None,
     max_configurations: int = DEFAULT_MAX_EXACT,
     precision: str = DEFAULT_PRECISION,
     margin: float = DEFAULT_MARGIN,
-    progress: bool = False,
+    progress: bool | float = False,
     devices: int | None = None,
     checkpoint: str | os.PathLike | None = None,
     checkpoint_every: float = checkpoint_lib.DEFAULT_EVERY_SECONDS,
@@ -588,7 +600,7 @@ def enumerate_exact(
       TypeError: (a ``CountnetsError`` too) for a prior or arch of the wrong type.
     """
     check_prior_and_arch(prior, arch, "enumerate_exact")
-    target_ints = normalise_targets(targets, arch.n) if targets else []
+    target_ints = normalise_targets(targets, arch.n, where="enumerate_exact") if _given(targets) else []
     if top is not None:
         top = check_positive_int("top", top, allow_zero=True)
     max_distinct = None if max_distinct is None else check_positive_int("max_distinct", max_distinct)

@@ -90,7 +90,7 @@ def experiment_config(
 
 def circuit_run(
     *, n_samples: int, seed: int, chunk_size: int, chunks_per_step: int | None, max_seconds: float | None,
-    progress: bool, devices: int | None, checkpoint: str | os.PathLike | None, checkpoint_every: float,
+    progress: bool | float, devices: int | None, checkpoint: str | os.PathLike | None, checkpoint_every: float,
 ) -> RunConfig:  # fmt: skip
     """The :class:`RunConfig` of a circuit experiment (``n_samples`` is nominal for an enumeration)."""
     return RunConfig(

@@ -1,11 +1,19 @@
-"""Figures of every result kind the command line writes, with matplotlib (imported lazily, Agg backend).
+"""Figures of every result kind countnets writes, with matplotlib (imported lazily, Agg backend).
 
 * serial-parallel: the parallel/serial volume ratio against L with its interval,
   one line per branch scale (all functions, and non-constant functions only), and
   the distribution of the effective depth k*.
 * detour: detour and direct volumes with intervals, pooled and per target.
-* histogram, estimate: each reported function's probability with its interval.
-* train-vs-prior, flip, diverse: the figures of :mod:`countnets.training_plots`.
+* histogram, estimate: each reported function's probability with its interval; an
+  estimate by splitting: each replica's estimate, the mean and its interval.
+* composition: P(f) and P(f, k* = the form's k*) of every row, with intervals.
+* bench: each row's estimate against its reference, coloured by verdict.
+* train-vs-prior, flip, diverse, flip-decisive: the figures of :mod:`countnets.training_plots`.
+
+Every axis on a log scale reaches below its smallest positive value, and a zero
+estimate is drawn as the upper end of its interval (an upper-bound marker), never
+clipped away. The format is the path's suffix: ``.png``, ``.pdf`` or ``.svg``
+(:data:`FORMATS`); a path without one gets ``.png``.
 
 ``countnets plot RESULT.json`` and the experiments' ``--plot PATH`` call
 :func:`plot_result`. Figures are written atomically (:func:`countnets._io.write_figure`).
@@ -20,32 +28,39 @@ from pathlib import Path
 from typing import Any
 
 from countnets._errors import CountnetsError
-from countnets._io import write_figure
+from countnets._io import FORMATS, figure_format, figure_paths, write_figure
 from countnets.results import CountResult
 
 __all__ = [
     "KINDS",
+    "FORMATS",
     "plot_result",
     "plot_serial_parallel",
     "plot_detour",
     "plot_estimates",
+    "plot_splitting",
+    "plot_composition",
+    "plot_bench",
+    "figure_format",
     "figure_paths",
     "output_paths",
 ]
 
-# Figure names per kind, as figure_paths takes them; None: the one figure is written at PATH as given.
-_FIGURES: dict[str, tuple[str, ...] | None] = {
+# Figure names per kind, as figure_paths takes them: the first figure is written at PATH, the others at PATH_NAME.
+_FIGURES: dict[str, tuple[str, ...]] = {
     "serial-parallel": ("ratio", "kstar"),
     "detour": ("volumes",),
     "histogram": ("estimates",),
     "estimate": ("estimates",),
-    "train-vs-prior": None,
-    "flip": None,
-    "diverse": None,
+    "composition": ("rows",),
+    "bench": ("rows",),
+    "train-vs-prior": ("scatter",),
+    "flip": ("pairs",),
+    "diverse": ("runs",),
+    "flip-decisive": ("lambda_star",),
 }
 KINDS = tuple(_FIGURES)
-"""Result kinds :func:`plot_result` draws: every kind the command line writes."""
-
+"""Result kinds :func:`plot_result` draws: every kind countnets writes."""
 
 def _pyplot():
     import matplotlib
@@ -56,17 +71,13 @@ def _pyplot():
     return plt
 
 
-def figure_paths(path: str | os.PathLike, names: tuple[str, ...]) -> list[Path]:
-    """Figure files for ``path``: the first figure at ``STEM.png``, the others at ``STEM_NAME.png``."""
-    path = Path(path)
-    stem = path.with_suffix("") if path.suffix.lower() == ".png" else path
-    return [stem.with_name(stem.name + ("" if i == 0 else f"_{name}") + ".png") for i, name in enumerate(names)]
-
-
 def output_paths(kind: str, path: str | os.PathLike) -> list[Path]:
-    """The files :func:`plot_result` writes for a result of ``kind`` at ``path`` (``[path]`` for an unknown kind)."""
-    names = _FIGURES.get(kind)
-    return [Path(path)] if names is None else figure_paths(path, names)
+    """The files :func:`plot_result` writes for a result of ``kind`` at ``path`` (one file for an unknown kind).
+
+    Raises:
+      CountnetsError: as :func:`figure_paths`.
+    """
+    return figure_paths(path, _FIGURES.get(kind, ("figure",)))
 
 
 def _num(x: Any) -> float:
@@ -170,8 +181,38 @@ def plot_detour(result: CountResult, path: str | os.PathLike, *, max_targets: in
     return out
 
 
+def _float(x: Any) -> float:
+    """A JSON number as a float: NaN for ``None``; the strings ``"inf"``, ``"-inf"``, ``"nan"`` as floats."""
+    return math.nan if x is None else float(x)
+
+
+def _log_range(values: list[float], pad: float = 3.0) -> tuple[float, float] | None:
+    """Log-axis limits covering every positive finite value, ``pad`` times beyond the extremes; ``None`` if none."""
+    positive = [v for v in values if math.isfinite(v) and v > 0]
+    return (min(positive) / pad, max(positive) * pad) if positive else None
+
+
+def _confidence(estimates) -> str:
+    levels = {f"{100 * float(e.confidence):g}%" for e in estimates}
+    return "/".join(sorted(levels))
+
+
+def _zero_marker(ax, xs: list[float], ys: list[float], *, vertical: bool, label: str, color: str = "C3") -> None:
+    """Upper-bound markers: a zero estimate drawn at the upper end of its interval, pointing down (or left)."""
+    if xs:
+        ax.plot(xs, ys, "v" if vertical else "<", ls="none", color=color, mfc="none", ms=7, label=label)
+
+
 def plot_estimates(result: CountResult, path: str | os.PathLike) -> list[Path]:
-    """Each estimate's probability with its interval (log scale), for a histogram or estimate result."""
+    """Each estimate's probability with its interval, for a histogram or estimate result.
+
+    The log axis reaches below the smallest positive estimate or interval end, so every
+    bar is drawn from the axis floor; an estimate of 0 (no hits) is an upper-bound
+    marker at its interval's upper end. An estimate by splitting is drawn by
+    :func:`plot_splitting`.
+    """
+    if isinstance(result.extra, Mapping) and result.extra.get("method") == "splitting":
+        return plot_splitting(result, path)
     ests = list(result.estimates)
     if not ests:
         raise CountnetsError(f"a {result.kind} result without estimates has nothing to draw")
@@ -179,23 +220,179 @@ def plot_estimates(result: CountResult, path: str | os.PathLike) -> list[Path]:
     out = figure_paths(path, ("estimates",))
     fig, ax = plt.subplots(figsize=(max(5.0, 0.6 * len(ests) + 2), 4))
     xs = list(range(len(ests)))
-    ps = [float(e.p) for e in ests]
-    lo = [max(0.0, p - float(e.ci[0])) for p, e in zip(ps, ests, strict=True)]
-    hi = [max(0.0, float(e.ci[1]) - p) for p, e in zip(ps, ests, strict=True)]
-    ax.bar(xs, ps, yerr=[lo, hi], capsize=3, color="C0")
-    if any(p > 0 for p in ps):
+    ps = [_float(e.p) for e in ests]
+    los = [_float(e.ci[0]) for e in ests]
+    his = [_float(e.ci[1]) for e in ests]
+    limits = _log_range(ps + los + his)
+    floor = limits[0] if limits else 0.0
+    drawn = [i for i in xs if math.isfinite(ps[i]) and ps[i] > 0]
+    if limits:
         ax.set_yscale("log")
-    for x, e in zip(xs, ests, strict=True):
-        if e.hits == 0:
-            ax.annotate("0 hits", (x, 0), xytext=(0, 3), textcoords="offset points", ha="center", fontsize=7)
+        ax.set_ylim(*limits)
+    if drawn:
+        heights = [ps[i] - floor for i in drawn]
+        ax.bar(drawn, heights, bottom=floor, color="C0", label="estimate")
+        yerr = [[ps[i] - max(los[i], floor) for i in drawn], [max(0.0, his[i] - ps[i]) for i in drawn]]
+        ax.errorbar(drawn, [ps[i] for i in drawn], yerr=yerr, capsize=3, fmt="none", ecolor="k")
+    bounded = [i for i in xs if ps[i] == 0 and math.isfinite(his[i]) and his[i] > 0]
+    _zero_marker(ax, bounded, [his[i] for i in bounded], vertical=True, label="0 hits: upper end of the interval")
+    for i in xs:
+        if ps[i] == 0 and not his[i] > 0:  # exactly zero (e.g. an enumeration): nothing to draw on a log axis
+            ax.annotate("0", (i, 0), xycoords=("data", "axes fraction"), xytext=(0, 3), textcoords="offset points",
+                        ha="center", fontsize=7)  # fmt: skip
     ax.set_xticks(xs)
     ax.set_xticklabels([e.function for e in ests], rotation=45, ha="right")
-    level = f"{100 * ests[0].confidence:g}% interval" if ests[0].method != "exact" else "exact"
+    level = f"{_confidence(ests)} interval" if ests[0].method != "exact" else "exact"
     ax.set_ylabel(f"prior mass P(f) ({level})")
     mode = "exact enumeration" if result.exact else f"{result.samples:,} samples, seed {result.seed}"
     ax.set_title(f"{result.kind}: {mode}", fontsize=9)
+    if bounded:
+        ax.legend(fontsize=7)
     fig.tight_layout()
     write_figure(fig, out[0], dpi=120)
+    return out
+
+
+def plot_splitting(result: CountResult, path: str | os.PathLike) -> list[Path]:
+    """An estimate by splitting: each replica's estimate (a bar), their mean P(f) and its interval (log scale).
+
+    A replica none of whose particles reached the event estimates 0: it is marked at
+    the axis floor. With no replica reaching it, the interval is an upper bound, drawn
+    as a dashed line.
+    """
+    x = result.extra
+    ests = list(result.estimates)
+    if len(ests) != 1:
+        raise CountnetsError(f"an estimate by splitting has one estimate, got {len(ests)}")
+    (e,) = ests
+    plt = _pyplot()
+    out = figure_paths(path, ("estimates",))
+    reps = [_float(v) for v in x["replica_estimates"]]
+    p, lo, hi = _float(e.p), _float(e.ci[0]), _float(e.ci[1])
+    bound = x["interval"] == "upper-bound" or p == 0
+    floor, top = _log_range([*reps, p, lo, hi]) or (1e-12, 1.0)
+    fig, ax = plt.subplots(figsize=(max(5.0, 0.22 * len(reps) + 2.5), 4))
+    ax.set_yscale("log")
+    ax.set_ylim(floor, top)
+    index = list(range(1, len(reps) + 1))
+    reached = [i for i, v in zip(index, reps, strict=True) if math.isfinite(v) and v > 0]
+    if reached:
+        ax.bar(reached, [reps[i - 1] - floor for i in reached], bottom=floor, color="C0", alpha=0.7,
+               label="one replica's estimate")  # fmt: skip
+    missed = [i for i, v in zip(index, reps, strict=True) if v == 0]
+    if missed:
+        ax.plot(missed, [floor * 1.3] * len(missed), "x", ls="none", color="C3",
+                label="replica that did not reach f (estimate 0)")  # fmt: skip
+    conf = f"{100 * float(e.confidence):g}%"
+    if bound:
+        ax.axhline(hi, color="C3", ls="--", label=f"{conf} upper bound {hi:.3g} (no replica reached f)")
+    else:
+        ax.axhline(p, color="k", label=f"P(f) = {p:.3g}, the mean over replicas")
+        ax.axhspan(max(lo, floor), hi, color="C1", alpha=0.25, label=f"{conf} interval ({x['interval']})")
+    ax.set_xlabel("replica")
+    ax.set_ylabel("estimate of P(f)")
+    if len(index) <= 40:
+        ax.set_xticks(index)
+        ax.tick_params(axis="x", labelsize=6)
+    ax.set_title(f"{e.function} by splitting: {e.hits:,} of {e.n:,} replicas reached it\n"
+                 f"{e.n:,} replicas x {int(x['particles']):,} particles, seed {result.seed}", fontsize=9)  # fmt: skip
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    write_figure(fig, out[0], dpi=120)
+    return out
+
+
+def plot_composition(result: CountResult, path: str | os.PathLike) -> list[Path]:
+    """P(f) and P(f, k* = the form's k*) of every row with their intervals, on a log axis (one line per row).
+
+    A zero estimate is an upper-bound marker at the upper end of its interval.
+    """
+    rows = list(result.extra["rows"])
+    plt = _pyplot()
+    out = figure_paths(path, ("rows",))
+    series = (("p", "P(f)", "0.45", "o", -0.17), ("p_form", "P(f, k* = the form's k*)", "C0", "s", 0.17))
+    values = [_float(v) for r in rows for key, *_ in series for v in (r[key].p, *r[key].ci)]
+    left, right = _log_range(values) or (1e-12, 1.0)
+    fig, ax = plt.subplots(figsize=(9, max(3.0, 0.24 * len(rows) + 1.6)))
+    ax.set_xscale("log")
+    ax.set_xlim(left, right)
+    for key, label, color, marker, offset in series:
+        ests = [r[key] for r in rows]
+        ps = [_float(est.p) for est in ests]
+        shown = [i for i, v in enumerate(ps) if math.isfinite(v) and v > 0]
+        if shown:
+            lo = [ps[i] - max(_float(ests[i].ci[0]), left) for i in shown]
+            hi = [max(0.0, _float(ests[i].ci[1]) - ps[i]) for i in shown]
+            ax.errorbar([ps[i] for i in shown], [i + offset for i in shown], xerr=[lo, hi], fmt=marker, color=color,
+                        ms=4, capsize=2, elinewidth=0.8, label=label)  # fmt: skip
+        zero = [i for i, v in enumerate(ps) if v == 0 and _float(ests[i].ci[1]) > 0]
+        _zero_marker(ax, [_float(ests[i].ci[1]) for i in zero], [i + offset for i in zero], vertical=False,
+                     color=color, label=f"{label} = 0: upper end of the interval")  # fmt: skip
+    ax.set_yticks(range(len(rows)))
+    ax.set_yticklabels([f"{r['target']} {r['form']} (k*={r['form_kstar']})  n={r['n']} L={r['blocks']} w={r['w']} "
+                        f"alpha={r['branch_scale_spec']}" for r in rows], fontsize=6)  # fmt: skip
+    ax.set_ylim(len(rows) - 0.5, -0.5)  # first row at the top
+    ax.grid(axis="x", which="major", color="0.9")
+    conf = _confidence([r["p"] for r in rows])
+    ax.set_xlabel(f"prior mass ({conf} intervals)")
+    splitting = sum(r.get("estimator") == "splitting" for r in rows)
+    sizes = sorted({int(r["samples"]) for r in rows})
+    per_row = f"{sizes[0]:,}" if len(sizes) == 1 else f"{sizes[0]:,} to {sizes[-1]:,}"
+    how = f"{splitting} of {len(rows)} rows by splitting" if splitting else f"{per_row} samples per row"
+    ax.set_title(f"composition: {len(rows)} rows, {how}", fontsize=9)
+    ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    write_figure(fig, out[0], dpi=100)
+    return out
+
+
+_VERDICT_COLORS = {"pass": "C2", "fail": "C3", "measured": "C0", "error": "0.5"}
+
+
+def plot_bench(result: CountResult, path: str | os.PathLike) -> list[Path]:
+    """Each bench row's estimate over its reference with the interval (one line per row), coloured by verdict.
+
+    A row without a reference (measured only, or judged against a claim) gets its
+    estimate and interval as text on its line.
+    """
+    x = result.extra
+    rows = list(x["rows"])
+    plt = _pyplot()
+    out = figure_paths(path, ("rows",))
+    fig, ax = plt.subplots(figsize=(10, max(3.0, 0.32 * len(rows) + 1.6)))
+    seen: set[str] = set()
+    for i, r in enumerate(rows):
+        verdict = str(r["verdict"])
+        color = _VERDICT_COLORS.get(verdict, "k")
+        est, ref = _float(r["estimate"]), _float(r.get("reference"))
+        lo, hi = (_float(v) for v in r["interval"])
+        if math.isfinite(ref) and ref != 0 and math.isfinite(est):
+            q, qlo, qhi = est / ref, lo / ref, hi / ref
+            err = [[max(0.0, q - qlo)], [max(0.0, qhi - q)]] if math.isfinite(qlo) and math.isfinite(qhi) else None
+            ax.errorbar([q], [i], xerr=err, fmt="o", color=color, capsize=3, ms=5,
+                        label=None if verdict in seen else verdict)  # fmt: skip
+            seen.add(verdict)
+        else:
+            if verdict == "error":
+                text = f"error: {r['note']}"[:90]
+            else:
+                interval = f" [{lo:.4g}, {hi:.4g}]" if math.isfinite(lo) and math.isfinite(hi) else ""
+                text = f"{est:.4g}{interval} ({verdict}, no reference value)"
+            ax.text(0.01, i, text, transform=ax.get_yaxis_transform(), va="center", fontsize=7, color=color)
+    ax.axvline(1.0, color="0.6", lw=0.8)
+    ax.set_yticks(range(len(rows)))
+    ax.set_yticklabels([f"{r['name']} ({r['verdict']})" for r in rows], fontsize=7)
+    ax.set_ylim(len(rows) - 0.5, -0.5)
+    if not seen:
+        ax.set_xlim(0.5, 1.5)
+    tallies = ", ".join(f"{n} {v}" for v, n in x["verdicts"].items())
+    ax.set_xlabel("estimate / reference, with the interval / reference (1: the reference)")
+    ax.set_title(f"bench {x['suite']}: {len(rows)} rows ({tallies}), alpha {x['alpha']:g}, seed {result.seed}",
+                 fontsize=9)  # fmt: skip
+    if seen:
+        ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    write_figure(fig, out[0], dpi=100)
     return out
 
 
@@ -204,24 +401,28 @@ def _need(condition: bool, kind: str, what: str) -> None:
         raise CountnetsError(f"a {kind} result needs {what}")
 
 
+def _nonempty(value: Any) -> bool:
+    return isinstance(value, (list, tuple)) and len(value) > 0
+
+
 def _check_drawable(result: CountResult) -> None:
     """Refuse, with what is missing, a result whose payload cannot be drawn."""
     kind, ex = result.kind, result.extra
     if kind == "serial-parallel":
-        entries = ex.get("results")
-        _need(isinstance(entries, (list, tuple)) and len(entries) > 0, kind, "a non-empty 'results' list")
+        _need(_nonempty(ex.get("results")), kind, "a non-empty 'results' list")
         _need(isinstance(result.config.get("arch"), Mapping), kind, "config.arch (n, d, w)")
     elif kind == "detour":
         _need(result.samples > 0, kind, "samples > 0")
         _need(isinstance(ex.get("per_target"), (list, tuple)), kind, "a 'per_target' list")
     elif kind == "train-vs-prior":
         _need(isinstance(ex.get("functions"), (list, tuple)), kind, "a 'functions' list")
-    elif kind == "flip":
-        _need(isinstance(ex.get("pairs"), (list, tuple)) and len(ex["pairs"]) > 0, kind, "a non-empty 'pairs' list")
+    elif kind in ("flip", "flip-decisive"):
+        _need(_nonempty(ex.get("pairs")), kind, "a non-empty 'pairs' list")
     elif kind == "diverse":
-        _need(isinstance(ex.get("settings"), (list, tuple)) and len(ex["settings"]) > 0, kind,
-              "a non-empty 'settings' list")  # fmt: skip
+        _need(_nonempty(ex.get("settings")), kind, "a non-empty 'settings' list")
         _need(isinstance(ex.get("runs"), int) and ex["runs"] > 0, kind, "'runs' > 0")
+    elif kind in ("composition", "bench"):
+        _need(_nonempty(ex.get("rows")), kind, "a non-empty 'rows' list")
 
 
 def _draw(result: CountResult, path: str | os.PathLike) -> list[Path]:
@@ -232,25 +433,37 @@ def _draw(result: CountResult, path: str | os.PathLike) -> list[Path]:
         return plot_detour(result, path)
     if kind in ("histogram", "estimate"):
         return plot_estimates(result, path)
+    if kind == "composition":
+        return plot_composition(result, path)
+    if kind == "bench":
+        return plot_bench(result, path)
     from countnets import training_plots
 
     if kind == "flip":
         from countnets.experiments.flip import plot_flip
 
         return [Path(plot_flip(result, path))]
-    draw = training_plots.plot_train_vs_prior if kind == "train-vs-prior" else training_plots.plot_diverse
+    draw = {
+        "train-vs-prior": training_plots.plot_train_vs_prior,
+        "diverse": training_plots.plot_diverse,
+        "flip-decisive": training_plots.plot_flip_decisive,
+    }[kind]
     return [Path(draw(result, path))]
 
 
 def plot_result(result: CountResult, path: str | os.PathLike) -> list[Path]:
     """Write the figures of a result of any kind in :data:`KINDS`; returns the files written.
 
+    The files are :func:`output_paths` ``(result.kind, path)``, in the format of the
+    path's suffix (:data:`FORMATS`).
+
     Raises:
-      CountnetsError: for another kind, or a payload that lacks what the figure needs
-        (one line saying what is missing).
+      CountnetsError: for another kind, a path with another suffix, or a payload that
+        lacks what the figure needs (one line saying what is missing).
     """
     if result.kind not in _FIGURES:
         raise CountnetsError(f"no figures for results of kind {result.kind!r}; expected one of {', '.join(KINDS)}")
+    output_paths(result.kind, path)  # refuse an unknown suffix before drawing
     _check_drawable(result)
     try:
         return _draw(result, path)

@@ -24,7 +24,36 @@ from countnets import _threefry
 from countnets._errors import CountnetsError, check_finite_float
 from countnets.layout import ParamSpec, layout_size
 
-__all__ = ["Prior", "Gaussian", "Uniform", "Lattice", "chunk_key", "prior_from_config", "PRNG_DESCRIPTION"]
+__all__ = [
+    "Prior", "Gaussian", "Uniform", "Lattice", "chunk_key", "prior_from_config", "PRNG_DESCRIPTION", "MAX_SCALE",
+]  # fmt: skip
+
+MAX_SCALE = 1e6
+"""The largest prior scale accepted: Gaussian ``sigma_w`` and ``sigma_b``, Uniform ``bound``, ``|value|`` of a Lattice.
+
+Why a cap: parameters are drawn and networks evaluated in float32, whose largest finite
+value is about 3.4e38. A pre-activation after ``l`` layers grows like ``(scale * g)**l``,
+with ``g`` the gain per layer from the width (about 1 under the Gaussian's ``1/sqrt(fan_in)``
+scaling; growing with the fan-in for Uniform and Lattice weights, which are not scaled).
+The cap is safe for networks of up to 5 weight layers (4 hidden layers) of widths up to
+about 100: with every scale at 1e6, the largest output of 20000 draws is about 1e31
+(Gaussian), 1e33 (Uniform) and 1e34 (Lattice), below 3.4e38 (``1e6**5 = 1e30`` times the
+width gains). At 6 weight layers the largest outputs reach 1e37 to 1e38, the edge of
+float32. Above the cap overflow comes fast: ``1e300`` is already infinite as a float32, so
+every output would be NaN and every count meaningless (``P(0x0) = 1``). A network past the
+safe depth may still overflow at large scales; its non-finite outputs are then counted in
+a result's ``nonfinite``.
+"""
+
+
+def _check_scale(name: str, value: float) -> float:
+    """``value`` if ``|value| <= MAX_SCALE``; else a :class:`CountnetsError` naming ``name`` (its option on the CLI)."""
+    if abs(value) > MAX_SCALE:
+        raise CountnetsError(
+            f"{name} must be at most {MAX_SCALE:g} in absolute value (a larger scale overflows the float32 forward "
+            f"pass; see countnets.priors.MAX_SCALE), got {value:g}"
+        )
+    return value
 
 
 def chunk_key(key: PRNGKeyArray, chunk_index: Int[Array, ""] | int) -> PRNGKeyArray:
@@ -123,16 +152,21 @@ class Gaussian(_ChunkStream):
     threefry2x32, non-partitionable, as traced under ``jit``).
 
     Args:
-      sigma_w: weight scale, > 0.
-      sigma_b: bias scale, >= 0.
+      sigma_w: weight scale, > 0 and at most :data:`MAX_SCALE`.
+      sigma_b: bias scale, >= 0 and at most :data:`MAX_SCALE`.
+
+    Raises:
+      CountnetsError: for a scale that is not a finite number in its range (the message names it).
     """
 
     sigma_w: float = 1.0
     sigma_b: float = 1.0
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "sigma_w", check_finite_float("sigma_w", self.sigma_w, positive=True))
-        object.__setattr__(self, "sigma_b", check_finite_float("sigma_b", self.sigma_b, non_negative=True))
+        sigma_w = check_finite_float("sigma_w", self.sigma_w, positive=True)
+        sigma_b = check_finite_float("sigma_b", self.sigma_b, non_negative=True)
+        object.__setattr__(self, "sigma_w", _check_scale("sigma_w", sigma_w))
+        object.__setattr__(self, "sigma_b", _check_scale("sigma_b", sigma_b))
 
     def scales(self, layout: tuple[ParamSpec, ...]) -> np.ndarray:
         """Per-parameter standard deviations, float32 of shape ``(n_params,)``."""
@@ -159,13 +193,17 @@ class Uniform(_ChunkStream):
     maxval=bound)`` (float32, threefry2x32, non-partitionable, as traced under ``jit``).
 
     Args:
-      bound: half-width of the box, > 0.
+      bound: half-width of the box, > 0 and at most :data:`MAX_SCALE`.
+
+    Raises:
+      CountnetsError: for a bound that is not a finite number in that range.
     """
 
     bound: float = 1.0
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "bound", check_finite_float("bound", self.bound, positive=True))
+        bound = check_finite_float("bound", self.bound, positive=True)
+        object.__setattr__(self, "bound", _check_scale("bound", bound))
 
     def _from_bits(self, draw: BitsDraw, key_words: UInt32[Array, " 2"], layout: tuple[ParamSpec, ...]) -> Array:
         return _threefry.uniform(draw(key_words), -self.bound, self.bound)
@@ -189,7 +227,10 @@ class Lattice(_ChunkStream):
     ``values[(i // V**p) % V]`` with ``V = len(values)``.
 
     Args:
-      values: distinct finite numbers, e.g. ``(-1.0, 0.0, 1.0)``.
+      values: distinct finite numbers of absolute value at most :data:`MAX_SCALE`, e.g. ``(-1.0, 0.0, 1.0)``.
+
+    Raises:
+      CountnetsError: for an empty or repeated set, or a value that is not such a number.
     """
 
     values: tuple[float, ...] = (-1.0, 0.0, 1.0)
@@ -199,7 +240,7 @@ class Lattice(_ChunkStream):
             raw = tuple(self.values)
         except TypeError:
             raise CountnetsError(f"lattice values must be a sequence of numbers, got {self.values!r}") from None
-        values = tuple(check_finite_float("lattice value", v) for v in raw)
+        values = tuple(_check_scale("lattice value", check_finite_float("lattice value", v)) for v in raw)
         if not values:
             raise CountnetsError("lattice values must not be empty")
         if len(set(values)) != len(values):

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from countnets import payloads
-from countnets._errors import CountnetsError, CountnetsTypeError
+from countnets._errors import CountnetsError, CountnetsTypeError, check_type
 from countnets._io import atomic_write_text, read_text
 from countnets.records import Record, StopReason, decode, encode
 from countnets.statistics import Estimate, make_estimate
@@ -258,8 +258,10 @@ def to_json(result: CountResult) -> dict[str, Any]:
       CountnetsError: for an experiment field named like a record field (or
         ``extra_fields``), a non-finite float anywhere else, or a value JSON cannot
         hold (in ``extra``: also a tuple or a non-str key, which would not read back
-        unchanged); the message names the field.
+        unchanged); the message names the field; a ``TypeError`` too for a ``result``
+        that is not a :class:`CountResult`.
     """
+    _check_result(result, "to_json")
     _check_extra_names(result.extra)
     out = dataclasses.asdict(dataclasses.replace(result, extra={}))
     out["estimates"] = [_estimate_to_dict(e) for e in result.estimates]
@@ -306,6 +308,21 @@ def from_json(data: Any) -> CountResult:
         raise CountnetsError(f"malformed result record: {type(err).__name__}: {err}") from None
 
 
+def _check_result(result: Any, where: str) -> CountResult:
+    """``result`` if it is a :class:`CountResult`; else a ``CountnetsTypeError`` saying what was received."""
+    hint = ""
+    if isinstance(result, dict):
+        hint = "; a result's JSON dict reads back with countnets.results.from_json"
+    elif isinstance(result, (str, os.PathLike)):
+        hint = "; read a saved result first with countnets.load_json"
+    return check_type(result, CountResult, "result", "a countnets.CountResult", where=where, hint=hint)
+
+
+def _check_path(path: Any, where: str) -> str | os.PathLike:
+    """``path`` if it is a ``str`` or ``os.PathLike``; else a ``CountnetsTypeError`` saying what was received."""
+    return check_type(path, (str, os.PathLike), "path", "a file path (str or os.PathLike)", where=where)
+
+
 def save_json(result: CountResult, path: str | os.PathLike) -> Path:
     """Write the result to ``path`` atomically (temporary file, fsync, rename) as standard JSON.
 
@@ -316,8 +333,11 @@ def save_json(result: CountResult, path: str | os.PathLike) -> Path:
     Raises:
       CountnetsError: for what :func:`to_json` refuses, or a destination that is not a
         regular file; nothing is written then. A failed write (e.g. a full disk) raises
-        its subclass ``countnets._io.WriteError`` naming ``path``.
+        its subclass ``countnets._io.WriteError`` naming ``path``. A ``result`` that is
+        not a :class:`CountResult`, or a ``path`` that is not a path, is also a ``TypeError``.
     """
+    _check_result(result, "save_json")
+    _check_path(path, "save_json")
     return atomic_write_text(path, dumps(result), "result")
 
 
@@ -331,9 +351,10 @@ def load_json(path: str | os.PathLike) -> CountResult:
 
     Raises:
       CountnetsError: for a missing, non-regular, oversized, non-UTF-8 or malformed file;
-        the one-line message starts with the path.
+        the one-line message starts with the path. A ``path`` that is not a ``str`` or
+        ``os.PathLike`` is also a ``TypeError``.
     """
-    shown = os.fspath(path)
+    shown = os.fspath(_check_path(path, "load_json"))
     try:
         text = read_text(path, "result")
     except FileNotFoundError:
@@ -354,7 +375,11 @@ def to_dataframe(result: CountResult):  # -> pandas.DataFrame
     """One row per estimate: function, hits, n, p, ci_lo, ci_hi, bits, log10_p, ...
 
     Run-level fields (kind, seed, samples, exact, chunk_size) are repeated on each row.
+
+    Raises:
+      CountnetsError: (a ``TypeError`` too) for a ``result`` that is not a :class:`CountResult`.
     """
+    _check_result(result, "to_dataframe")
     import pandas as pd
 
     rows = []

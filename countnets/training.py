@@ -147,7 +147,7 @@ def train_networks(
     penalty: Penalty | None = None,
     setting_args: Any = None,
     max_batch: int = DEFAULT_MAX_TRAIN_BATCH,
-    progress: bool = False,
+    progress: bool | float = False,
     devices: int | None = None,
 ) -> TrainedRuns:
     """Train ``n_runs`` networks from the prior, in chunks, and record where they land.
@@ -303,7 +303,7 @@ def diverse_runs(
     rewards: Sequence[float],
     seed: int = 0,
     encoding: str = "01",
-    progress: bool = False,
+    progress: bool | float = False,
 ) -> DiverseRuns:
     """Sequential training runs, each penalised for agreeing off S with the functions found before.
 

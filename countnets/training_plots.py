@@ -1,10 +1,16 @@
-"""PNG figures of the training experiments (matplotlib imported lazily, Agg backend).
+"""Figures of the training experiments (matplotlib imported lazily, Agg backend).
 
 * train-vs-prior: log-log scatter of ``P_opt(f | S)`` against ``P_prior(f | S)`` with
   interval bars and the diagonal.
 * flip: ``P(A)`` and ``P(B)`` against lambda for training and for the tilted prior
   (up to 12 pairs), and ``ln O`` against ``lambda*``.
 * diverse: distinct functions against the number of runs, and chains that found B.
+* flip-decisive: ``lambda*`` against the plan's ``ln O`` with both intervals, one panel
+  per optimizer and one for the tilted prior; censored pairs at their bound.
+
+Each figure is written at :func:`countnets._io.figure_paths` ``(path, ...)[0]``: in
+the format of the path's suffix (``.png``, ``.pdf``, ``.svg``), with ``.png`` added to a
+path without one.
 """
 
 from __future__ import annotations
@@ -15,10 +21,10 @@ from pathlib import Path
 
 from countnets import report
 from countnets._errors import CountnetsError
-from countnets._io import write_figure
+from countnets._io import figure_paths, write_figure
 from countnets.results import CountResult
 
-__all__ = ["plot_train_vs_prior", "plot_flip", "plot_diverse"]
+__all__ = ["plot_train_vs_prior", "plot_flip", "plot_diverse", "plot_flip_decisive"]
 
 
 def _pyplot():
@@ -36,8 +42,16 @@ def _check(result: CountResult, kind: str) -> None:
 
 
 def _save(fig, path: str | os.PathLike) -> Path:
-    write_figure(fig, path, dpi=130, bbox_inches="tight")
-    return Path(path)
+    """Write ``fig`` at ``path`` in its suffix's format (``.png`` added to a path without one); the file written."""
+    try:
+        (target,) = figure_paths(path, ("figure",))
+    except CountnetsError:
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+        raise
+    write_figure(fig, target, dpi=130, bbox_inches="tight")
+    return target
 
 
 def plot_train_vs_prior(result: CountResult, path: str | os.PathLike) -> Path:
@@ -176,5 +190,102 @@ def plot_diverse(result: CountResult, path: str | os.PathLike) -> Path:
     axes[1].set_ylim(0, 1)
     if e["b"] is not None:
         axes[1].legend(fontsize=7)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def _f(value) -> float:
+    """A JSON number as a float: NaN for ``None``; the strings ``"inf"``, ``"-inf"``, ``"nan"`` as floats."""
+    return math.nan if value is None else float(value)
+
+
+def _lambda_star_panel(ax, pairs: list, name: str, grid: list[float], summary: dict) -> None:
+    """``lambda*`` of one optimizer (or ``"tilt"``) against ``ln O``: intervals, censored pairs at their bound."""
+    points = []  # (x, xerr, y, ylo, yhi, marker)
+    skipped = 0
+    for p in pairs:
+        star = p["lambda_star"].get(name)
+        x = _f(p.get("log_odds"))
+        if star is None or not star.get("evaluable", True) or not math.isfinite(x):
+            skipped += 1
+            continue
+        xl, xh = (_f(v) for v in p.get("log_odds_ci") or (x, x))
+        xerr = (x - xl if math.isfinite(xl) else 0.0, xh - x if math.isfinite(xh) else 0.0)
+        ilo, ihi = (_f(v) for v in star["interval"])
+        censored = star.get("censored")
+        if censored == "right":  # never flipped on the grid: lambda* is above its bound
+            y, marker, ylo, yhi = _f(star["bound"][0]), "^", math.nan, math.nan
+        elif censored == "left":  # flipped at the smallest lambda: lambda* is below its bound
+            y, marker, ylo, yhi = _f(star["bound"][1]), "v", math.nan, math.nan
+        else:
+            y, marker, ylo, yhi = _f(star["estimate"]), "o", ilo, ihi
+        if not (math.isfinite(y) and y > 0):
+            skipped += 1
+            continue
+        points.append((x, xerr, y, ylo, yhi, marker))
+    values = [v for v in grid if v > 0] + [pt[2] for pt in points] + [pt[3] for pt in points if pt[3] > 0]
+    values += [pt[4] for pt in points if math.isfinite(pt[4])]
+    positive = [v for v in values if math.isfinite(v) and v > 0]
+    bottom, top = (min(positive) / 3, max(positive) * 3) if positive else (1e-4, 10.0)
+    ax.set_yscale("log")
+    ax.set_ylim(bottom, top)
+    labels = {"o": "lambda* with its interval", "^": "right-censored: above", "v": "left-censored: below"}
+    for marker, label in labels.items():
+        chosen = [pt for pt in points if pt[5] == marker]
+        if not chosen:
+            continue
+        xs, ys = [pt[0] for pt in chosen], [pt[2] for pt in chosen]
+        xerr = [[pt[1][0] for pt in chosen], [pt[1][1] for pt in chosen]]
+        yerr = None
+        if marker == "o":
+            lo = [pt[2] - (pt[3] if pt[3] > 0 else bottom) for pt in chosen]
+            hi = [(pt[4] if math.isfinite(pt[4]) else top) - pt[2] for pt in chosen]
+            yerr = [[max(0.0, v) for v in lo], [max(0.0, v) for v in hi]]
+        color = {"o": "C0", "^": "C3", "v": "C2"}[marker]
+        ax.errorbar(xs, ys, xerr=xerr, yerr=yerr, fmt=marker, color=color, ms=5, elinewidth=0.6, capsize=2,
+                    label=label)  # fmt: skip
+    for edge in (min(grid), max(grid)) if grid else ():
+        ax.axhline(edge, color="0.7", lw=0.6, ls="--")
+    ax.set_xlabel("ln O = ln P(A|S) / P(B|S) (plan)")
+    ax.set_ylabel("lambda*")
+    title = {"sgd": "plain SGD", "tilt": "tilted prior (SMC)", "adam": "Adam", "momentum": "momentum"}.get(name, name)
+    reg = (summary.get("sets") or {}).get(name, {}).get("regression")
+    if reg:
+        lo, hi = (_f(v) for v in reg["slope_ci"])
+        title += f"\nslope {_f(reg['slope']):.3g} [{lo:.3g}, {hi:.3g}], p = {_f(reg['p']):.2g}"
+    if skipped:
+        title += f"; {skipped} pair{'s' if skipped != 1 else ''} not drawn (not evaluable)"
+    ax.set_title(title, fontsize=8)
+    if points:
+        ax.legend(fontsize=6)
+
+
+def plot_flip_decisive(result: CountResult, path: str | os.PathLike) -> Path:
+    """``lambda*`` against the plan's ``ln O``, one panel per optimizer and one for the tilted prior.
+
+    Each pair is drawn at its ``ln O`` (horizontal bar: its interval) and its
+    ``lambda*`` (vertical bar: its interval; a lower end of 0 reaches the axis floor).
+    A right-censored pair (never flipped on the grid) is a ``^`` at its lower bound, a
+    left-censored one (flipped at the smallest lambda) a ``v`` at its upper bound; a
+    tilted ``lambda*`` that is not evaluable is left out and counted in the title. The
+    dashed lines are the ends of the lambda grid.
+    """
+    _check(result, "flip-decisive")
+    plt = _pyplot()
+    e = result.extra
+    pairs = list(e["pairs"])
+    names = list(dict.fromkeys([*e["optimizers"], "tilt"]))
+    names = [n for n in names if any(n in p["lambda_star"] for p in pairs)]
+    drawn = [n for n in names if any(p["lambda_star"].get(n, {}).get("evaluable", True) for p in pairs)]
+    if not drawn:
+        raise CountnetsError(f"a flip-decisive result needs an evaluable lambda* in its pairs, got none of {names}")
+    fig, axes = plt.subplots(1, len(drawn), figsize=(4.6 * len(drawn), 4), squeeze=False)
+    for ax, name in zip(axes[0], drawn, strict=True):
+        grid = [_f(v) for v in (e["tilt_lambdas"] if name == "tilt" else e["lambdas"])]
+        _lambda_star_panel(ax, pairs, name, grid, e["summary"])
+    title = f"flip-decisive: {len(pairs)} pairs, lambda* against ln O"
+    if len(drawn) < len(names):
+        title += f" ({', '.join(n for n in names if n not in drawn)}: no pair evaluable, not drawn)"
+    fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     return _save(fig, path)

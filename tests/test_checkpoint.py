@@ -446,3 +446,35 @@ def test_help_documents_the_exit_codes():
     text = " ".join(cli.build_parser().format_help().split())
     for code in ("0 done", "2 bad input", "3 stopped by SIGINT/SIGTERM", "130 a second SIGINT/SIGTERM"):
         assert code in text, code
+
+
+@pytest.mark.parametrize("delay", [0.3, 0.8, 1.5])
+def test_a_sigint_at_any_moment_of_start_up_gives_exit_3_and_one_line(delay):
+    # Issue 24 item 2: a Ctrl-C in the first 1.5 s was a 40-line traceback (exit 130) or was swallowed by JAX
+    # (exit 0 after the full run). The console script installs its handler before JAX is imported, a few
+    # milliseconds after the interpreter starts (before that, Python's own start-up owns the signal).
+    import subprocess
+    import sys
+    import time
+
+    code = "import sys; from countnets._entry import main; sys.exit(main(sys.argv[1:]))"
+    argv = [sys.executable, "-c", code, "estimate", "--n", "3", "--targets", "and", "--samples", "30000000",
+            "--quiet"]  # fmt: skip
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(delay)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == cli.EXIT_INTERRUPTED, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("countnets: interrupted by SIGINT"), err
+    assert "Traceback" not in err and out == ""
+
+
+def test_importing_the_package_loads_nothing_heavy():
+    # The entry point relies on it: the signal handler is installed before JAX loads.
+    import subprocess
+    import sys
+
+    code = "import sys, countnets, countnets._entry; print(sorted(m for m in ('jax', 'optax', 'matplotlib', " \
+           "'pandas', 'countnets.bench', 'countnets.cli') if m in sys.modules))"  # fmt: skip
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "[]\n"

@@ -37,6 +37,7 @@ with open(PER_L_CHECKPOINT + ".L1", "w") as fh:
     fh.write("not a checkpoint\n")
 
 RUN = ["--samples", "512", "--chunk-size", "256", "--quiet"]
+COMMITTED = os.path.join(os.path.dirname(__file__), "..", "results", "detour_goal.json")
 TRAIN = ["--n", "2", "--hidden", "2", "--target", "and", "--train-points", "0,1", "--runs", "2", "--max-steps", "2"]
 # Every base command is valid as it stands (checked by running each once, see the module docstring).
 BASES = {
@@ -56,7 +57,7 @@ BASES = {
         *RUN,
     ],  # fmt: skip
     "detour": ["experiment", "detour", "--kind", "goal", "--n", "2", "--width", "2", *RUN],
-    "composition": ["experiment", "composition", "--n", "4", "--width", "6", "--blocks", "2", "--block-widths", "1",
+    "composition": ["experiment", "composition", "--n", "4", "--width", "6", "--blocks", "2", "--block-width", "1",
                     "--branch-scale", "1", "--targets", "xor-and-xor", *RUN],  # fmt: skip
     "flip": ["experiment", "flip", *TRAIN, "--lambdas", "0", *RUN],
     "train-vs-prior": ["experiment", "train-vs-prior", *TRAIN, "--bootstrap", "2", *RUN],
@@ -78,9 +79,9 @@ BAD = {
     "--block-width": [*NEG, *NOT_INT],
     "--encoding": ["bits", "PM1", ""],
     "--prior": ["cauchy", ""],
-    "--sigma-w": ["0", "-1", *BAD_FLOAT],
-    "--sigma-b": ["-1", *BAD_FLOAT],
-    "--bound": ["x", ""],
+    "--sigma-w": ["0", "-1", "1e300", *BAD_FLOAT],  # 1e300: the float32 forward pass would overflow (issue 24)
+    "--sigma-b": ["-1", "1e300", *BAD_FLOAT],
+    "--bound": ["x", "", "1e300"],
     "--values": ["x", "1,,2", ""],
     "--samples": ["0", "-5", "lots", *NOT_INT],
     "--seed": ["-1", "4294967296", "99999999999", *NOT_INT],
@@ -103,6 +104,7 @@ BAD = {
     "--max-exact": [*NEG, *NOT_INT],
     "--target": ["0xzz", "0x100", "and,,or", "", "nonsense", "x7"],
     "--rel-width": ["0", "-1", *BAD_FLOAT],
+    "--progress-every": ["-1", *BAD_FLOAT],
     "--kind": ["other", ""],
     "--targets": ["0xzz", "nonsense", "0x100", ""],
     "--blocks": ["x", "1,,2", "-1", ""],
@@ -223,6 +225,15 @@ def test_arbitrary_tokens_never_traceback(tokens):
         ["estimate", "--n", "3", "--target", "and", "--checkpoint-every", "nan"],
         ["histogram", "--n", "3", "--devices", "3", "--chunks-per-step", "4"],
         ["histogram", "--n", "3", "--checkpoint", os.path.join(DIRECTORY, "c"), "--json", os.path.join(DIRECTORY, "c")],
+        # Issue 24: a plan that is missing or not JSON (item 4), an overflowing prior (7), plot outputs (8),
+        # an enumeration limit named by its option (10).
+        ["experiment", "flip-decisive", "--n", "4", "--plan", os.path.join(DIRECTORY, "missing-plan.json")],
+        ["experiment", "flip-decisive", "--n", "4", "--plan", A_FILE],
+        ["histogram", "--n", "3", "--sigma-w", "1e300", *RUN],
+        ["plot", COMMITTED, "--out", "/dev/full"],
+        ["plot", COMMITTED, "--out", os.path.join(DIRECTORY, "figure.jpg")],
+        ["estimate", "--n", "3", "--hidden", "4", "--prior", "lattice", "--values", "-1,0,1", "--exact", "--targets",
+         "and", "--max-exact", "100"],  # fmt: skip
     ],
 )
 def test_fixed_bad_commands(argv):

@@ -139,7 +139,7 @@ def test_splitting_rows_cli_checkpoint_and_resume(tmp_path):
     # the first group's rows from the checkpoint). A resumed group draws from splitting_seed(seed, index), a
     # function of its index only, so it repeats what the uninterrupted run computed.
     ckpt, a, b, c = (tmp_path / name for name in ("c.ckpt", "a.json", "b.json", "c.json"))
-    argv = ["experiment", "composition", "--method", "splitting", "--n", "4", "--blocks", "2", "--block-widths",
+    argv = ["experiment", "composition", "--method", "splitting", "--n", "4", "--blocks", "2", "--block-width",
             "2", "--branch-scale", "1,0.25", "--targets", "xor-and-xor", "--replicas", "2", "--particles", "8",
             "--max-levels", "1", "--sweeps", "1", "--quiet", "--checkpoint", str(ckpt)]  # fmt: skip
     assert main([*argv, "--json", str(a)]) == 0
@@ -167,7 +167,7 @@ def test_splitting_rows_cli_checkpoint_and_resume(tmp_path):
 
 def test_cli(tmp_path, capsys):
     out = tmp_path / "c.json"
-    code = main(["experiment", "composition", "--n", "5", "--blocks", "2", "--block-widths", "2",
+    code = main(["experiment", "composition", "--n", "5", "--blocks", "2", "--block-width", "2",
                  "--branch-scale", "invsqrt", "--targets", "xor-and-xor", "--samples", "1024", "--chunk-size",
                  "1024", "--json", str(out)])  # fmt: skip
     assert code == 0

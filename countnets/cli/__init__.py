@@ -3,6 +3,8 @@
 Exit codes (also in every ``--help``, :data:`EXIT_CODES_HELP`):
 
 * 0: success (also a run stopped by ``--max-seconds`` or ``--rel-width``).
+* 1: ``countnets bench``: a task's verdict is "fail" or "error"; elsewhere an internal
+  error, a bug in countnets (Python's traceback; please report it).
 * 2: bad input (options, values, files, environment variables, a checkpoint of
   another run, an edited checkpoint, an output another run holds): one line on
   stderr, ``countnets: error: ...``, never a traceback; also a result that could not
@@ -14,8 +16,13 @@ Exit codes (also in every ``--help``, :data:`EXIT_CODES_HELP`):
 * 130: a second SIGINT/SIGTERM while stopping: stopped at once; the checkpoint holds
   the last completed save.
 
-The signal handler is installed when :func:`main` starts, before parsing and before
-any JAX work.
+The signal handler is installed by the console script (:mod:`countnets._entry`) before
+this module or JAX is imported, and again (nested) when :func:`main` starts.
+
+Output files: a finished result in ``--json`` is never replaced by a partial
+(interrupted) one, which goes beside it as ``NAME.partial.json``; replacing a finished
+result with a new finished one is allowed and said on stderr. A checkpoint save that
+fails (a full disk) warns once and the run goes on; its result is still written.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ import functools
 import re
 import sys
 import threading
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -46,6 +54,7 @@ from countnets.cli.options import (
     positive_float,
     positive_int,
     prior_from_args,
+    progress_from_args,
 )
 
 __all__ = [
@@ -85,6 +94,8 @@ EXIT_FORCED = 130
 
 EXIT_CODES_HELP = """exit codes:
   0    done (also when stopped early by --max-seconds or --rel-width)
+  1    countnets bench: a task failed or raised (its row says why); elsewhere an internal
+       error, a bug in countnets (the traceback says where; please report it)
   2    bad input: options, values, files, a checkpoint of another run or edited, an output
        another run holds; or a result that could not be written where asked (the message
        says where it was kept instead). One line on stderr.
@@ -166,7 +177,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     """The full ``countnets`` argument parser."""
     parser = _Parser(prog="countnets", description="Measure prior volumes of functions of small neural networks.")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("-V", "--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     hist = sub.add_parser("histogram", help="histogram of functions implemented by prior samples")
@@ -223,7 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _run_counting(args: argparse.Namespace) -> results.CountResult:
     prior = prior_from_args(args)
     arch = arch_from_args(args)
-    progress = not args.quiet
+    progress = progress_from_args(args)
     targets = [t for t in args.target.split(",")] if args.command == "estimate" else []
     if args.command == "estimate" and not all(t.strip() for t in targets):
         raise CountnetsError(f"--targets must be a comma-separated list of functions, got {args.target!r}")
@@ -266,12 +277,34 @@ def _run_counting(args: argparse.Namespace) -> results.CountResult:
 
 
 def _run_plot(args: argparse.Namespace) -> int:
-    from countnets import plotting
+    import json
 
-    result = results.load_json(args.result)
-    out = args.out or str(args.result).removesuffix(".json") + ".png"
+    from countnets import _io, plotting
+
+    out = args.out if args.out is not None else str(args.result).removesuffix(".json") + ".png"
+    option = "--out" if args.out is not None else "the figure path"
+    plotting.figure_format(out, option)  # .png, .pdf, .svg or none, before anything is read or drawn
+    check_output_path(out, option)  # a device, FIFO or directory, or a path under a file: refused as given
+    try:
+        result = results.load_json(args.result)
+    except CountnetsError:
+        try:
+            data = json.loads(_io.read_text(args.result, "result"))
+        except (CountnetsError, OSError, ValueError, RecursionError):
+            data = None
+        if isinstance(data, dict) and data.get("format") == checkpoint_lib.FORMAT:
+            raise CountnetsError(
+                f"{args.result!r} is a countnets checkpoint, not a result; "
+                "finish or resume the run and plot its --json result"
+            ) from None
+        if isinstance(data, dict) and "plan_version" in data:
+            raise CountnetsError(
+                f"{args.result!r} is a flip-decisive plan, not a result; run "
+                "'countnets experiment flip-decisive --plan' on it and plot its --json result"
+            ) from None
+        raise
     for path in plotting.output_paths(result.kind, out):
-        check_output_path(str(path), "--out" if args.out else "the figure path")
+        check_output_path(str(path), option)
     try:
         written = plotting.plot_result(result, out)
     except CountnetsError as err:
@@ -324,8 +357,10 @@ def _interrupted_message(signal_name: str | None, result: results.CountResult | 
 _FORCED_MESSAGE = "countnets: stopped at once by a second interrupt; a checkpoint keeps its last save"
 
 
-def _counting_table(result: results.CountResult) -> str:
+def _counting_table(result: results.CountResult, command: str) -> str:
     table = results.format_table(result)
+    if table.startswith(f"{result.kind}:") and command != result.kind:  # estimate --exact enumerates a histogram
+        table = command + table[len(result.kind) :]
     if result.extra.get("other"):
         table += (
             f"\nhistogram bounded by --max-distinct {result.extra['max_distinct']}: "
@@ -390,18 +425,31 @@ _OPTION_OF = {
 _PARAMETER = re.compile("^(" + "|".join(re.escape(k) for k in sorted(_OPTION_OF, key=len, reverse=True)) + ") ")
 
 
+# Library parameter names a message may use anywhere, and the option the user set instead.
+_OPTION_ANYWHERE = {"max_configurations": "--max-exact", "replicas_per_chunk": "--replicas-per-chunk"}
+_ANYWHERE = re.compile(r"\b(" + "|".join(_OPTION_ANYWHERE) + r")\b")
+
+
 def _name_options(message: str) -> str:
-    """``message`` with a leading library parameter name replaced by its option (``n_samples`` -> ``--samples``)."""
-    return _PARAMETER.sub(lambda m: _OPTION_OF[m.group(1)] + " ", message, count=1)
+    """``message`` with library parameter names replaced by their options (``n_samples`` -> ``--samples``)."""
+    message = _PARAMETER.sub(lambda m: _OPTION_OF[m.group(1)] + " ", message, count=1)
+    return _ANYWHERE.sub(lambda m: _OPTION_ANYWHERE[m.group(1)], message)
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    # A library warning (a checkpoint save that failed, a deprecated option) is one line on stderr.
+    print(f"countnets: warning: {message}", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``countnets``; returns the process exit code (see the module docstring).
 
     The SIGINT/SIGTERM handler is installed first, before parsing and before any JAX
-    work, so an early Ctrl-C is never lost.
+    work, so an early Ctrl-C is never lost (the console script, :mod:`countnets._entry`,
+    installs it before this module is even imported). Warnings print as one line.
     """
-    with _signal_guard():
+    with _signal_guard(), warnings.catch_warnings():
+        warnings.showwarning = _one_line_warning
         return _main(argv)
 
 
@@ -433,7 +481,7 @@ def _main(argv: Sequence[str] | None) -> int:
             if hasattr(args, "_run"):
                 return _exit_code(int(args._run(args)), None, args, lead)
             result = _run_counting(args)
-            return _exit_code(output.finish(args, result, _counting_table(result)), result, args, lead)
+            return _exit_code(output.finish(args, result, _counting_table(result, args.command)), result, args, lead)
     except CountnetsError as err:
         print(f"countnets: error: {_name_options(str(err))}", file=sys.stderr)
         return EXIT_BAD_INPUT

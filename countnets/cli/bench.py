@@ -13,7 +13,7 @@ from typing import Any
 
 from countnets import bench, results
 from countnets._errors import CountnetsError
-from countnets._io import atomic_write_text
+from countnets._io import STDOUT, atomic_write_text
 from countnets.cli.options import check_output_path, nonneg_int
 
 __all__ = ["add_bench_parser", "run_bench", "EXIT_ROW_FAILED"]
@@ -29,17 +29,17 @@ def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
         description="Run the counting suite (docs/bench.md): each task is a measurement with its interval beside a "
         "reference and a verdict. The quick suite takes a few minutes on two cores, the standard one about an hour.",
     )
-    p.add_argument("--suite", choices=bench.SUITES, default="standard", help="which suite (default %(default)s)")
+    p.add_argument("--suite", choices=bench.SUITES, default="standard", help="which suite (default: %(default)s)")
     p.add_argument(
         "--only",
         default=None,
         metavar="NAME,...",
         help="run only these tasks (comma-separated; default: every task of the suite)",
     )
-    p.add_argument("--seed", type=nonneg_int, default=0, help="seed of every task (default %(default)s)")
-    p.add_argument(
-        "--json", default=None, metavar="PATH", help="write the result record (usual JSON schema; default: not written)"
-    )
+    p.add_argument("--seed", type=nonneg_int, default=0, help="seed of every task (default: %(default)s)")
+    p.add_argument("--json", default=None, metavar="PATH",
+                   help="write the result record (usual JSON schema), '-' for stdout "
+                   "(default: not written)")  # fmt: skip
     p.add_argument(
         "--markdown",
         default=None,
@@ -78,7 +78,7 @@ def run_bench(args: argparse.Namespace) -> int:
     for option in ("json", "markdown"):
         value = getattr(args, option)
         if value is not None:
-            check_output_path(value, f"--{option}")
+            check_output_path(value, f"--{option}", stdout_ok=option == "json")
     if args.json and args.markdown and args.json == args.markdown:
         raise CountnetsError("--json and --markdown must be different files")
     if args.only is not None and not all(part.strip() for part in args.only.split(",")):
@@ -96,11 +96,15 @@ def run_bench(args: argparse.Namespace) -> int:
             print(f"  {row.name}: {row.verdict} ({row.seconds:.1f} s)", file=sys.stderr, flush=True)
 
     result = bench.run_tasks(tasks, suite=args.suite, seed=args.seed, command=_command(args), progress=progress)
-    if args.json:
+    to_stdout = args.json == STDOUT
+    if args.json and not to_stdout:
         results.save_json(result, args.json)
     if args.markdown:
         atomic_write_text(args.markdown, bench.markdown_bench(result) + "\n")
-    if not args.quiet:
-        print(bench.format_bench(result))
+    if not args.quiet:  # the table goes to stderr when the JSON takes stdout
+        print(bench.format_bench(result), file=sys.stderr if to_stdout else sys.stdout)
+    if to_stdout:
+        sys.stdout.write(results.dumps(result))
+        sys.stdout.flush()
     bad = [row for row in result.extra["rows"] if row.verdict in ("fail", "error")]
     return EXIT_ROW_FAILED if bad else 0

@@ -10,7 +10,15 @@ from countnets import checkpoint as checkpoint_lib
 from countnets._errors import CountnetsError
 from countnets.boolean import MAX_INPUTS
 from countnets.cli import output, rare
-from countnets.cli.options import add_prior_options, add_run_options, inputs_count, positive_int, prior_from_args
+from countnets.cli.options import (
+    add_deprecated_alias,
+    add_prior_options,
+    add_run_options,
+    inputs_count,
+    positive_int,
+    prior_from_args,
+    progress_from_args,
+)
 from countnets.composition import TARGETS as COMPOSITION_TARGETS
 from countnets.estimators import DEFAULT_MAX_EXACT
 from countnets.experiments.composition import ESTIMATORS, composition_experiment, format_composition
@@ -92,7 +100,7 @@ def common_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         max_seconds=args.max_seconds,
         exact=args.exact,
         max_configurations=args.max_exact,
-        progress=not args.quiet,
+        progress=progress_from_args(args),
         devices=getattr(args, "devices", None),
         checkpoint=getattr(args, "checkpoint", None),
         checkpoint_every=getattr(args, "checkpoint_every", checkpoint_lib.DEFAULT_EVERY_SECONDS),
@@ -194,16 +202,19 @@ def add_composition_parser(subparsers: Any) -> argparse.ArgumentParser:
         "parallel/serial ratio beside the placement null, per (target, form, n, d, L, w, alpha).",
     )
     g = p.add_argument_group("network")
-    g.add_argument("--n", type=blocks_list, default=(4,), help="input counts (>= 4), comma-separated")
-    g.add_argument("--width", type=positive_int, default=8, help="ResMLP stream width d (default %(default)s)")
-    g.add_argument("--blocks", type=blocks_list, default=(3, 4), help="block counts L, comma-separated")
-    g.add_argument("--block-widths", type=blocks_list, default=(2,), help="block widths w, comma-separated")
+    # --n, --blocks and --block-width mean what they mean in every command; this one sweeps, so each takes a list.
+    g.add_argument("--n", type=blocks_list, default=(4,), help="input counts (>= 4): one, or comma-separated")
+    g.add_argument("--width", type=positive_int, default=8, help="ResMLP stream width d (default: %(default)s)")
+    g.add_argument("--blocks", type=blocks_list, default=(3, 4), help="block counts L: one, or comma-separated")
+    g.add_argument("--block-width", dest="block_widths", type=blocks_list, default=(2,),
+                   help="block widths w: one, or comma-separated")  # fmt: skip
+    add_deprecated_alias(g, "--block-widths", "--block-width", "block_widths", type=blocks_list)
     g.add_argument("--branch-scale", default="1,invsqrt,0.25", help="branch scales alpha: numbers or invsqrt")
-    g.add_argument("--encoding", choices=boolean.ENCODINGS, default="01", help="input encoding (default %(default)s)")
+    g.add_argument("--encoding", choices=boolean.ENCODINGS, default="01", help="input encoding (default: %(default)s)")
     g.add_argument("--targets", type=_names, default=COMPOSITION_TARGETS, help="targets, comma-separated")
     g.add_argument("--method", choices=ESTIMATORS, default="mc",
                    help="mc: plain Monte Carlo over every (n, L, w); splitting: one multilevel-splitting run per "
-                   "(n, L, w, alpha, target), for P(f) far below 1/samples (default %(default)s)")
+                   "(n, L, w, alpha, target), for P(f) far below 1/samples (default: %(default)s)")
     rare.add_splitting_options(p)
     add_prior_options(p)
     add_run_options(
@@ -214,7 +225,7 @@ def add_composition_parser(subparsers: Any) -> argparse.ArgumentParser:
     r = p.add_argument_group("circuit run")
     r.add_argument("--exact", action="store_true", help="enumerate every lattice configuration instead of sampling")
     r.add_argument("--max-exact", type=positive_int, default=DEFAULT_MAX_EXACT,
-                   help="limit on enumerated configurations (default %(default)s)")
+                   help="limit on enumerated configurations (default: %(default)s)")
     return p
 
 

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 from collections.abc import Sequence
+from typing import Any
 
-from countnets import boolean, estimators, sharding, splitting, statistics
+from countnets import boolean, driver, estimators, sharding, splitting, statistics
 from countnets import checkpoint as checkpoint_lib
 from countnets._errors import CountnetsError
 from countnets.architectures import ACTIVATIONS, MLP, ResMLP
@@ -189,6 +191,33 @@ def add_prior_options(parser: argparse.ArgumentParser) -> None:
                    help="Lattice values, e.g. -1,0,1 (default: none; --prior lattice needs them)")  # fmt: skip
 
 
+class _Deprecated(argparse.Action):
+    """An old spelling of an option: stores into the new option's ``dest`` and says so once on stderr."""
+
+    def __init__(self, option_strings, dest, new: str = "", **kwargs):
+        self.new = new
+        super().__init__(option_strings, dest, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"countnets: warning: {option_string} is deprecated and will be removed in the next release; "
+              f"use {self.new}", file=sys.stderr)  # fmt: skip
+        setattr(namespace, self.dest, values)
+
+
+def add_deprecated_alias(group: Any, old: str, new: str, dest: str, **kwargs: Any) -> None:
+    """Accept ``old`` (hidden from ``--help``) as a deprecated spelling of ``new``, with one warning line."""
+    group.add_argument(old, dest=dest, action=_Deprecated, new=new, default=argparse.SUPPRESS, help=argparse.SUPPRESS,
+                       **kwargs)  # fmt: skip
+
+
+def progress_from_args(args: argparse.Namespace) -> bool | float:
+    """The library's ``progress`` setting for a command: off with ``--quiet``, else lines every ``--progress-every``."""
+    if getattr(args, "quiet", False):
+        return False
+    every = getattr(args, "progress_every", driver.DEFAULT_LOG_SECONDS)
+    return every if every > 0 else math.inf  # 0: the bar on a terminal, no lines elsewhere
+
+
 def add_run_options(parser: argparse.ArgumentParser, *, default_samples: int, samples_help: str | None = None) -> None:
     """Sampling, statistics and output options shared by every counting command.
 
@@ -218,7 +247,10 @@ def add_run_options(parser: argparse.ArgumentParser, *, default_samples: int, sa
                    help="stop after the first step past this wall time (default: no limit)")  # fmt: skip
     r.add_argument("--json", default=None, metavar="PATH",
                    help="write the result record to this file, '-' for stdout (default: not saved)")  # fmt: skip
-    r.add_argument("--quiet", action="store_true", help="no progress bar and no table")
+    r.add_argument("--quiet", action="store_true", help="no progress bar, no progress lines and no table")
+    r.add_argument("--progress-every", type=nonneg_float, default=driver.DEFAULT_LOG_SECONDS, metavar="SECONDS",
+                   help="where stderr is not a terminal (a batch job's log), print a progress line (done, rate, "
+                   "ETA) this often; 0: none")  # fmt: skip
     r.add_argument("--devices", type=positive_int, default=None,
                    help="local devices to shard chunks over (default: all; counts do not depend on it)")  # fmt: skip
     r.add_argument("--checkpoint", default=None, metavar="PATH",
@@ -227,7 +259,7 @@ def add_run_options(parser: argparse.ArgumentParser, *, default_samples: int, sa
     r.add_argument("--checkpoint-every", type=nonneg_float, default=checkpoint_lib.DEFAULT_EVERY_SECONDS,
                    metavar="SECONDS",
                    help="save the checkpoint after a step at most this often (0: after every step); it is "
-                   "always saved when the run stops or ends (default %(default)s)")  # fmt: skip
+                   "always saved when the run stops or ends (default: %(default)s)")  # fmt: skip
     d = parser.add_argument_group("multi-process (jax.distributed; every process runs the same command)")
     d.add_argument("--coordinator", default=None, metavar="HOST:PORT",
                    help=f"process 0's address (default: env {sharding.ENV_COORDINATOR}, else one process)")  # fmt: skip

@@ -22,7 +22,16 @@ from countnets import _io, plotting, results
 from countnets._errors import CountnetsError
 from countnets.results import CountResult
 
-__all__ = ["check_output_path", "check_outputs", "output_locks", "info_stream", "write_json", "stop_note", "finish"]
+__all__ = [
+    "check_output_path",
+    "check_outputs",
+    "output_locks",
+    "info_stream",
+    "partial_path",
+    "write_json",
+    "stop_note",
+    "finish",
+]
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
@@ -33,7 +42,7 @@ def check_output_path(path: str, option: str, *, stdout_ok: bool = False) -> Non
     if path == _io.STDOUT:
         if stdout_ok:
             return
-        raise CountnetsError(f"{option} needs a file path; '-' (standard output) is only for --json")
+        raise CountnetsError(f"{option} needs a file path, got '-' (standard output is not available for {option})")
     _io.check_destination(path, option)
 
 
@@ -62,14 +71,19 @@ def check_outputs(args: argparse.Namespace) -> None:
 
 @contextlib.contextmanager
 def output_locks(args: argparse.Namespace) -> Iterator[None]:
-    """Hold exclusive locks on ``--checkpoint`` and ``--json`` (a file) for the block."""
+    """Hold exclusive locks on ``--checkpoint`` and ``--json`` (a file) for the block.
+
+    Once a path is locked, the temporary files a killed earlier run left beside it are
+    removed (no live writer can own them).
+    """
     with contextlib.ExitStack() as stack:
-        ckpt = getattr(args, "checkpoint", None)
-        if ckpt is not None:
-            stack.enter_context(_io.locked(ckpt, "--checkpoint"))
         json_path = getattr(args, "json", None)
-        if json_path not in (None, _io.STDOUT):
-            stack.enter_context(_io.locked(json_path, "--json"))
+        for path, option in ((getattr(args, "checkpoint", None), "--checkpoint"), (json_path, "--json")):
+            if path not in (None, _io.STDOUT):
+                stack.enter_context(_io.locked(path, option))
+                _io.remove_stale_temporaries(path)
+                if option == "--json":
+                    _io.remove_stale_temporaries(partial_path(path))
         yield
 
 
@@ -102,8 +116,43 @@ def _keep(text: str, result: CountResult) -> str | None:
     return None
 
 
+def partial_path(path: str) -> str:
+    """Where a partial (interrupted) result goes when ``path`` holds a finished one: ``NAME.partial.json``."""
+    stem = path[: -len(".json")] if path.endswith(".json") else path
+    return f"{stem}.partial.json"
+
+
+def _finished_result_at(path: str) -> bool:
+    """Whether ``path`` holds a countnets result that ran to its end (not ``stopped_by: interrupted``)."""
+    try:
+        data = _io.read_json(path, "--json", limit=1 << 28)
+    except CountnetsError:
+        return False
+    finished = isinstance(data, dict) and data.get("stopped_by") != "interrupted"
+    return finished and "kind" in data and "schema_version" in data
+
+
+def _json_destination(args: argparse.Namespace, result: CountResult) -> str:
+    """The output-file rule: a partial result never replaces a finished one; replacing a finished one is said."""
+    path = args.json
+    if not _finished_result_at(path):
+        return path
+    if str(result.stopped_by) == "interrupted":
+        kept = partial_path(path)
+        print(f"countnets: {path} holds a finished result, kept as it is; this partial result goes to {kept}",
+              file=sys.stderr)  # fmt: skip
+        return kept
+    print(f"countnets: replacing the finished result in {path}", file=sys.stderr)
+    return path
+
+
 def write_json(args: argparse.Namespace, result: CountResult, out: Any) -> int:
-    """Write ``--json`` (``-``: stdout); on a failed write keep the result elsewhere and say where. The exit code."""
+    """Write ``--json`` (``-``: stdout); on a failed write keep the result elsewhere and say where. The exit code.
+
+    The output-file rule: a finished result in ``--json`` is never replaced by a partial
+    (interrupted) one, which goes beside it as ``NAME.partial.json``; replacing a finished
+    result with another finished one is allowed and said on stderr.
+    """
     if getattr(args, "json", None) is None:
         return EXIT_OK
     text = results.dumps(result)
@@ -111,8 +160,9 @@ def write_json(args: argparse.Namespace, result: CountResult, out: Any) -> int:
         sys.stdout.write(text)
         sys.stdout.flush()
         return EXIT_OK
+    target = _json_destination(args, result)
     try:
-        results.save_json(result, args.json)
+        results.save_json(result, target)
     except _io.WriteError as err:
         kept = _keep(text, result)
         if kept is not None:
@@ -122,7 +172,7 @@ def write_json(args: argparse.Namespace, result: CountResult, out: Any) -> int:
             sys.stderr.write(text)
         return EXIT_BAD_INPUT
     if not args.quiet:
-        print(f"wrote {args.json}", file=out)
+        print(f"wrote {target}", file=out)
     return EXIT_OK
 
 

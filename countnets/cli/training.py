@@ -155,7 +155,8 @@ def run_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     return dict(
         n_samples=None if args.exact else args.samples, seed=args.seed, exact=args.exact, encoding=args.encoding,
         chunk_size=args.chunk_size, chunks_per_step=args.chunks_per_step or None, confidence=args.confidence,
-        method=args.interval, max_configurations=args.max_exact, precision=args.precision, progress=not args.quiet,
+        method=args.interval, max_configurations=args.max_exact, precision=args.precision,
+        progress=options.progress_from_args(args),
         devices=getattr(args, "devices", None),
     )  # fmt: skip
 
@@ -312,7 +313,7 @@ def add_flip_decisive_parser(subparsers: Any) -> argparse.ArgumentParser:
         metavar="PATH",
         help="run a plan written by --plan-out (step 2; one of --plan-out and --plan is required)",
     )
-    s.add_argument("--pairs", type=nonneg_int, default=30, help="pairs to choose (default %(default)s)")
+    s.add_argument("--pairs", type=nonneg_int, default=30, help="pairs to choose (default: %(default)s)")
     s.add_argument(
         "--train-size", type=nonneg_int, default=None, help="points per training set S (step 1; required there)"
     )
@@ -323,21 +324,21 @@ def add_flip_decisive_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="fill slots Monte Carlo cannot reach with a rare B (A with k off-S bits flipped), "
                    "ln O = ln P(A) - ln P(B) with P(B) by splitting (default: off)")  # fmt: skip
     s.add_argument("--rare-flips", type=float_list, default=decisive.RareOptions.flips,
-                   help="off-S bits of A flipped per rare-B proposal, tried in order (default 1,...,6)")  # fmt: skip
+                   help="off-S bits of A flipped per rare-B proposal, tried in order (default: 1,...,6)")  # fmt: skip
     s.add_argument("--rare-replicas", type=nonneg_int, default=decisive.RareOptions.replicas,
-                   help="splitting replicas per rare B (default %(default)s)")  # fmt: skip
+                   help="splitting replicas per rare B (default: %(default)s)")  # fmt: skip
     s.add_argument("--rare-particles", type=nonneg_int, default=decisive.RareOptions.particles,
-                   help="splitting particles per replica (default %(default)s)")  # fmt: skip
+                   help="splitting particles per replica (default: %(default)s)")  # fmt: skip
     r = p.add_argument_group("run (step 2)")
     r.add_argument("--optimizers", default="sgd", help="comma-separated; sgd (primary) and optionally adam")
-    r.add_argument("--lr", type=finite_float, default=None, help="SGD learning rate (default 0.5)")
+    r.add_argument("--lr", type=finite_float, default=None, help="SGD learning rate (default: 0.5)")
     r.add_argument("--loss", choices=LOSSES, default="logistic", help="training loss and tilt l_B")
     r.add_argument("--max-steps", type=nonneg_int, default=2000, help="updates per run (all of them, under pressure)")
     r.add_argument("--runs", type=nonneg_int, default=256, help="initialisations per pair (same at every lambda)")
     r.add_argument("--lambdas", type=float_list, default=decisive.DEFAULT_LAMBDAS, help="positive pressure grid")
-    r.add_argument("--tilt-lambdas", type=float_list, default=None, help="SMC grid (default --lambdas)")
+    r.add_argument("--tilt-lambdas", type=float_list, default=None, help="SMC grid (default: --lambdas)")
     r.add_argument("--tilt-loss", choices=("logistic", "hinge", "zero-one", "hamming"), default=None,
-                   help="the tilt's l_B (default --loss; zero-one gives lambda* = ln O)")  # fmt: skip
+                   help="the tilt's l_B (default: --loss; zero-one gives lambda* = ln O)")  # fmt: skip
     r.add_argument("--bootstrap", type=nonneg_int, default=1000, help="bootstrap resamples of initialisations")
     r.add_argument("--replicas", type=nonneg_int, default=8, help="independent SMC replicas")
     r.add_argument("--particles", type=nonneg_int, default=1000, help="SMC particles per replica")

@@ -90,7 +90,7 @@ def write_erase(
     max_seconds: float | None = None,
     exact: bool = False,
     max_configurations: int = DEFAULT_MAX_EXACT,
-    progress: bool = False,
+    progress: bool | float = False,
     devices: int | None = None,
     checkpoint: str | os.PathLike | None = None,
     checkpoint_every: float = checkpoint_lib.DEFAULT_EVERY_SECONDS,
@@ -240,7 +240,7 @@ def goal_detour(
     max_seconds: float | None = None,
     exact: bool = False,
     max_configurations: int = DEFAULT_MAX_EXACT,
-    progress: bool = False,
+    progress: bool | float = False,
     devices: int | None = None,
     checkpoint: str | os.PathLike | None = None,
     checkpoint_every: float = checkpoint_lib.DEFAULT_EVERY_SECONDS,
@@ -463,7 +463,7 @@ def detour_vs_n(
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     confidence: float = 0.95,
     precision: str = DEFAULT_PRECISION,
-    progress: bool = False,
+    progress: bool | float = False,
 ) -> dict:
     """The pooled detour/direct ratio of one detour kind at every n (and goal width or branch scale).
 

@@ -52,7 +52,7 @@ def diverse(
     method: str = "clopper-pearson",
     max_configurations: int = 2**34,
     precision: str = "highest",
-    progress: bool = False,
+    progress: bool | float = False,
     devices: int | None = None,
 ) -> CountResult:
     """Run diverse retraining (reward ``mu``) and the ``mu = 0`` baseline; returns ``kind="diverse"``.

@@ -227,7 +227,7 @@ def flip(
     method: str = "clopper-pearson",
     max_configurations: int = 2**34,
     precision: str = "highest",
-    progress: bool = False,
+    progress: bool | float = False,
     devices: int | None = None,
 ) -> CountResult:
     """Run the flip experiment for one or more (A, B) pairs; returns ``kind="flip"``.

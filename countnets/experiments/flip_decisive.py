@@ -315,12 +315,61 @@ def write_plan(plan: dict[str, Any], path: Any) -> None:
         fh.write("\n")
 
 
+# The fields run_plan reads from a plan, and from each of its pairs.
+PLAN_FIELDS = ("plan_version", "kind", "arch", "prior", "seed", "pairs")
+PAIR_FIELDS = ("slot", "target", "train_points", "train_seed", "a", "b", "log_odds", "hamming", "off_points")
+
+
+def _plan_error(path: Any, what: str) -> CountnetsError:
+    return CountnetsError(f"plan {str(path)!r} {what}")
+
+
+def _check_pair(path: Any, i: int, pair: Any, n: int) -> None:
+    if not isinstance(pair, dict):
+        raise _plan_error(path, f"pair {i} is {type(pair).__name__}, not an object")
+    missing = [k for k in PAIR_FIELDS if k not in pair]
+    if missing:
+        raise _plan_error(path, f"pair {i} lacks the field {missing[0]!r}")
+    try:
+        target, a, b = (boolean.parse_function(pair[k], n) for k in ("target", "a", "b"))
+    except CountnetsError as err:
+        raise _plan_error(path, f"pair {i}: target, a and b must be hex truth tables of {n} inputs: {err}") from None
+    points = pair["train_points"]
+    if not isinstance(points, list) or not all(isinstance(x, int) and not isinstance(x, bool) for x in points):
+        raise _plan_error(path, f"pair {i}: train_points must be a list of ints, got {points!r}")
+    if not isinstance(pair["train_seed"], int) or isinstance(pair["train_seed"], bool):
+        raise _plan_error(path, f"pair {i}: train_seed must be an int, got {pair['train_seed']!r}")
+    for name, table in (("a", a), ("b", b)):
+        wrong = [x for x in points if not 0 <= x < 2**n or (table >> x & 1) != (target >> x & 1)]
+        if wrong:
+            raise _plan_error(path, f"pair {i}: {name} = {pair[name]} does not fit the training set (point {wrong[0]})")
+
+
 def read_plan(path: Any) -> dict[str, Any]:
-    """Read a plan written by :func:`write_plan`, checking its version."""
-    with open(path) as fh:
-        plan = json.load(fh)
+    """Read a plan written by :func:`write_plan`, checking its version and every field :func:`run_plan` reads.
+
+    Raises:
+      CountnetsError: one line, for a missing, empty, non-UTF-8 or non-JSON file, a plan
+        of another kind or version, a missing or mistyped field, or a pair whose A or B
+        does not fit its training set.
+    """
+    from countnets import _io
+
+    plan = _io.read_json(path, "plan")
+    if not isinstance(plan, dict):
+        raise _plan_error(path, f"is a JSON {type(plan).__name__}, not a flip-decisive plan")
     if plan.get("plan_version") != PLAN_VERSION or plan.get("kind") != KIND:
         raise CountnetsError(f"{path} is not a flip-decisive plan of version {PLAN_VERSION}")
+    missing = [k for k in PLAN_FIELDS if k not in plan]
+    if missing:
+        raise _plan_error(path, f"lacks the field {missing[0]!r}")
+    n = plan["arch"].get("n") if isinstance(plan["arch"], dict) else None
+    if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= 12:
+        raise _plan_error(path, f"arch must be an object with an input count n, got {plan['arch']!r}")
+    if not isinstance(plan["pairs"], list) or not plan["pairs"]:
+        raise _plan_error(path, "has no pairs")
+    for i, pair in enumerate(plan["pairs"]):
+        _check_pair(path, i, pair, n)
     return plan
 
 

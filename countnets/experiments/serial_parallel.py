@@ -169,7 +169,7 @@ def serial_parallel(
     max_seconds: float | None = None,
     exact: bool = False,
     max_configurations: int = DEFAULT_MAX_EXACT,
-    progress: bool = False,
+    progress: bool | float = False,
     devices: int | None = None,
     checkpoint: str | os.PathLike | None = None,
     checkpoint_every: float = checkpoint_lib.DEFAULT_EVERY_SECONDS,

@@ -99,7 +99,7 @@ def train_vs_prior(
     bootstrap: int = 1000,
     max_configurations: int = 2**34,
     precision: str = "highest",
-    progress: bool = False,
+    progress: bool | float = False,
     devices: int | None = None,
 ) -> CountResult:
     """Run the comparison and return its record (``kind="train-vs-prior"``).
