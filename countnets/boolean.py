@@ -27,6 +27,8 @@ from countnets._errors import CountnetsError
 __all__ = [
     "ENCODINGS",
     "MAX_INPUTS",
+    "MAX_HISTOGRAM_INPUTS",
+    "check_histogram_inputs",
     "cube",
     "cube_bits",
     "truth_table",
@@ -45,7 +47,24 @@ __all__ = [
 ]
 
 ENCODINGS = ("01", "pm1")
-MAX_INPUTS = 8
+MAX_INPUTS = 12
+"""Inputs a measure or an estimate takes: up to 4,096 cube points, 128 words per truth table."""
+MAX_HISTOGRAM_INPUTS = 8
+"""Inputs a histogram of functions takes: its keys are whole truth tables, sorted on the device."""
+
+
+def check_histogram_inputs(n: int, what: str = "a histogram of functions") -> int:
+    """``n``, refused past :data:`MAX_HISTOGRAM_INPUTS` with a one-line error.
+
+    >>> check_histogram_inputs(8)
+    8
+    """
+    if n > MAX_HISTOGRAM_INPUTS:
+        raise CountnetsError(
+            f"{what} keeps whole truth tables as keys and takes n <= {MAX_HISTOGRAM_INPUTS}, got n={n}; "
+            "estimate given targets instead (countnets estimate --targets ...)"
+        )
+    return n
 
 
 def _check_n(n: object) -> int:

@@ -533,6 +533,7 @@ def histogram_mc(
     suffix ``"+truncation"``). Other arguments are as in :func:`estimate_mc`.
     """
     check_prior_and_arch(prior, arch, "histogram_mc")
+    boolean.check_histogram_inputs(arch.n)
     where = None if where is None else check_measure(where, "histogram_mc", "where")
     run = _run_config(
         run, n_samples=n_samples, seed=seed, chunk_size=chunk_size, chunks_per_step=chunks_per_step, devices=devices,
@@ -600,6 +601,7 @@ def enumerate_exact(
       TypeError: (a ``CountnetsError`` too) for a prior or arch of the wrong type.
     """
     check_prior_and_arch(prior, arch, "enumerate_exact")
+    boolean.check_histogram_inputs(arch.n, "exact enumeration (a histogram of every configuration's function)")
     target_ints = normalise_targets(targets, arch.n, where="enumerate_exact") if _given(targets) else []
     if top is not None:
         top = check_positive_int("top", top, allow_zero=True)

@@ -323,6 +323,8 @@ class SplittingLevel(Record):
       survival: mean over the replicas alive before this level of their fraction at or above it.
       acceptance: mean acceptance rate of the moves at this level, over the replicas alive at it.
       alive: replicas with at least one particle at or above the level (after every earlier level).
+      ancestors: median over the replicas alive after the level of the distinct initial
+        ancestors of their population (the genealogy; ``None`` in results before it was recorded).
     """
 
     level: float
@@ -333,6 +335,7 @@ class SplittingLevel(Record):
     survival: float
     acceptance: float
     alive: int
+    ancestors: float | None = None
 
 
 @record
@@ -344,7 +347,10 @@ class ConditionalRow(Record):
       replicas: replicas whose final population holds the key.
       joint: unbiased estimate of ``P(event and key)``: ``mean_r Z_r c_r / N``.
       conditional: ``sum_r Z_r c_r / (N sum_r Z_r)``, the estimate of ``P(key | event)``.
-      conditional_ci: delta-method t interval of the ratio over replicas, clipped to [0, 1].
+      conditional_ci: delta-method t interval of the ratio over replicas, clipped to [0, 1];
+        ``[0, 1]`` when the row is not determined.
+      effective_replicas: Kish's count over the weights ``Z_r c_r`` (``None`` in older results).
+      reliable: whether the row passes the reliability rule (``None`` in older results).
     """
 
     key: str
@@ -352,6 +358,8 @@ class ConditionalRow(Record):
     joint: float
     conditional: float
     conditional_ci: list[float]
+    effective_replicas: float | None = None
+    reliable: bool | None = None
 
 
 @record
@@ -387,6 +395,15 @@ class SplittingPayload(Record):
     conditional: list[ConditionalRow] | None = None
     checkpoint: dict[str, Any] | None = None
     processes: int | None = None
+    # The reliability rule (countnets.reliability); None in results written before it existed.
+    reliable: bool | None = None
+    unreliable_reasons: list[str] | None = None
+    effective_replicas: float | None = None
+    max_replica_share: float | None = None
+    extinct_replicas: int | None = None
+    relative_variance: float | None = None
+    well_mixed_relative_variance: float | None = None
+    reliability_rule: str | None = None
 
 
 @record

@@ -23,12 +23,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from countnets import boolean
+from countnets import boolean, reliability
 from countnets import measures as measures_lib
 from countnets._errors import CountnetsError, check_finite_float
 from countnets.architectures import DEFAULT_PRECISION, Architecture
 from countnets.measures import Measure
-from countnets.payloads import ConditionalRow
+from countnets.payloads import ConditionalRow, SplittingLevel
 from countnets.results import CountResult
 from countnets.statistics import ratio_of_means, replica_interval
 from countnets.steps import check_precision
@@ -39,6 +39,7 @@ __all__ = [
     "replica_estimates",
     "upper_bound",
     "conditional_rows",
+    "level_records",
     "RarePopulation",
 ]
 
@@ -63,7 +64,11 @@ class ReplicaAccumulator:
       key_fields: the conditional measure's ``key_fields`` (``None``: no conditional keys).
       n_inputs: n, to print table keys in hex.
       keep: keep the final particles (in memory only, never in a checkpoint).
+      particles, sweeps: N and the sweeps per level, which bound the counts a checkpoint
+        may hold (:meth:`count_problem`; ``None``: not checked).
       survivors, accepted: per replica, per level, survivors ``s_k`` and accepted moves.
+      ancestors: per replica, per level, the distinct initial ancestors of the population
+        after resampling at the level (the genealogy; ``N`` before any collapse).
       keys: per replica, key text -> particles of its final population with that key.
       nonfinite, near: final particles (of replicas that reached the event) with a
         non-finite output, or one within the margin of 0.
@@ -74,8 +79,11 @@ class ReplicaAccumulator:
     key_fields: tuple[int, ...] | None
     n_inputs: int
     keep: bool = False
+    particles: int | None = None
+    sweeps: int | None = None
     survivors: list[list[int]] = dataclasses.field(default_factory=list)
     accepted: list[list[int]] = dataclasses.field(default_factory=list)
+    ancestors: list[list[int]] = dataclasses.field(default_factory=list)
     keys: list[dict[str, int]] = dataclasses.field(default_factory=list)
     nonfinite: int = 0
     near: int = 0
@@ -85,9 +93,11 @@ class ReplicaAccumulator:
         """Add one device's output of a replica step (leading axes: chunk, replica in chunk)."""
         valid = np.asarray(out["valid"])
         survivors, accepted = np.asarray(out["survivors"]), np.asarray(out["accepted"])
+        ancestors = np.asarray(out["ancestors"])
         for b, j in zip(*np.nonzero(valid)):
             self.survivors.append(survivors[b, j].tolist())
             self.accepted.append(accepted[b, j].tolist())
+            self.ancestors.append(ancestors[b, j].tolist())
             if min(self.survivors[-1]) > 0:
                 self.nonfinite += int(np.asarray(out["nonfinite"])[b, j])
                 self.near += int(np.asarray(out["near"])[b, j])
@@ -101,8 +111,8 @@ class ReplicaAccumulator:
 
     def state_dict(self) -> dict[str, Any]:
         """JSON-ready state for a checkpoint."""
-        state: dict[str, Any] = {"survivors": self.survivors, "accepted": self.accepted, "nonfinite": self.nonfinite,
-                                 "near": self.near}  # fmt: skip
+        state: dict[str, Any] = {"survivors": self.survivors, "accepted": self.accepted, "ancestors": self.ancestors,
+                                 "nonfinite": self.nonfinite, "near": self.near}  # fmt: skip
         if self.key_fields is not None:
             state["keys"] = self.keys
         return state
@@ -112,15 +122,63 @@ class ReplicaAccumulator:
         try:
             survivors = [[int(v) for v in row] for row in state["survivors"]]
             accepted = [[int(v) for v in row] for row in state["accepted"]]
+            ancestors = [[int(v) for v in row] for row in state["ancestors"]]
             keys = [{str(k): int(c) for k, c in d.items()} for d in state.get("keys", [])]
             nonfinite, near = int(state["nonfinite"]), int(state["near"])
         except (KeyError, TypeError, ValueError, AttributeError) as err:
             raise CountnetsError(f"malformed splitting state in checkpoint: {err!r}") from None
-        if any(len(row) != self.n_levels for row in survivors + accepted) or len(survivors) != len(accepted):
+        rows = survivors + accepted + ancestors
+        if any(len(row) != self.n_levels for row in rows) or not len(survivors) == len(accepted) == len(ancestors):
             raise CountnetsError(f"saved splitting state does not have {self.n_levels} levels per replica")
         if self.key_fields is not None and len(keys) != len(survivors):
             raise CountnetsError("saved splitting state lacks the conditional keys of its replicas")
-        self.survivors, self.accepted, self.keys, self.nonfinite, self.near = survivors, accepted, keys, nonfinite, near
+        self.survivors, self.accepted, self.ancestors, self.keys = survivors, accepted, ancestors, keys
+        self.nonfinite, self.near = nonfinite, near
+
+    def count_problem(self, samples: int) -> str | None:
+        """Why these counts cannot come from ``samples`` replicas of a run, or ``None`` (checked on resume).
+
+        A run's counts satisfy, per replica ``r`` and level ``k`` (numbered from 1, as
+        ``L_1 .. L_K``): ``0 <= s_k <= N``; ``0 <= accepted_k <= N * sweeps``; and after a
+        level with no survivor the replica's particles all lie below it, so only particles
+        moved by an accepted proposal can pass the next one: ``s_{k+1} <= accepted_k``
+        when ``s_k = 0`` (a dead replica may still count survivors later, but never more).
+        There is one row per replica done; ``nonfinite`` and ``near`` count final particles
+        of the replicas that reached the event (at most N each); each replica's
+        conditional key counts are positive and add up to the same multiple of N.
+        """
+        n = math.inf if self.particles is None else self.particles
+        moves = math.inf if self.particles is None or self.sweeps is None else self.particles * self.sweeps
+        if len(self.survivors) != samples:
+            return f"it holds {len(self.survivors)} replicas but its progress says {samples}"
+        for r, (row, moved, roots) in enumerate(zip(self.survivors, self.accepted, self.ancestors, strict=True)):
+            for k, (s, a, d) in enumerate(zip(row, moved, roots, strict=True), start=1):
+                if not 0 <= s <= n:
+                    return f"replica {r} has {s} survivors{f' of {n} particles' if s > n else ''} at level {k}"
+                if not 1 <= d <= n or (k > 1 and d > roots[k - 2]):
+                    return f"replica {r} has {d} distinct ancestors at level {k}, not in 1..{n} or more than before"
+                if not 0 <= a <= moves:
+                    bound = f" ({self.particles} particles x {self.sweeps} sweeps)" if a > moves else ""
+                    return f"replica {r} has {a} accepted moves at level {k}{bound}"
+                if k < len(row) and s == 0 and row[k] > a:
+                    return (f"replica {r} has {row[k]} survivors at level {k + 1} after none at level {k}, "
+                            f"where only {a} moves were accepted")  # fmt: skip
+        reached = sum(1 for row in self.survivors if row and min(row) > 0)
+        most = n * reached if reached else 0
+        for name, value in (("nonfinite", self.nonfinite), ("near", self.near)):
+            if not 0 <= value <= most:
+                return f"{name} is {value}, outside 0..{most} for the {reached} replicas that reached the event"
+        totals = set()
+        for r, counts in enumerate(self.keys):
+            if any(c <= 0 for c in counts.values()):
+                return f"replica {r} has a conditional key count {min(counts.values())}, not positive"
+            total = sum(counts.values())
+            if self.particles is not None and total % self.particles:
+                return f"replica {r} has conditional keys for {total} particles, not a multiple of {n}"
+            totals.add(total)
+        if len(totals) > 1:
+            return f"replicas have conditional keys for different particle counts {sorted(totals)}"
+        return None
 
 
 def replica_estimates(survivors: Sequence[Sequence[int]] | np.ndarray, particles: int) -> np.ndarray:
@@ -168,8 +226,36 @@ def upper_bound(
     return first * (1.0 - (alpha / 2) ** (1.0 / m)), j
 
 
+def level_records(pilot: Any, survivors: np.ndarray, accepted: np.ndarray, ancestors: np.ndarray, particles: int,
+                  sweeps: int) -> list[SplittingLevel]:  # fmt: skip
+    """Per level: the pilot's trace (``pilot``: a :class:`countnets.splitting.Pilot`) and the replicas' means.
+
+    ``survivors``, ``accepted``, ``ancestors``: int ``(replicas, levels)``; N = ``particles``.
+    """
+    n = particles
+    alive_after = np.cumprod(survivors > 0, axis=1).astype(bool)
+    out = []
+    for k in range(len(pilot.levels)):
+        before = np.ones(len(survivors), bool) if k == 0 else alive_after[:, k - 1]
+        after = alive_after[:, k]
+        survival = float(np.mean(survivors[before, k] / n)) if before.any() else math.nan
+        acceptance = float(np.mean(accepted[after, k] / (n * sweeps))) if after.any() else math.nan
+        out.append(SplittingLevel(
+            level=pilot.levels[k], step=pilot.steps[k], pilot_survival=pilot.survival[k],
+            pilot_acceptance=list(pilot.acceptance[k]), pilot_steps=list(pilot.step_trace[k]), survival=survival,
+            acceptance=acceptance, alive=int(after.sum()),
+            ancestors=float(np.median(ancestors[after, k])) if after.any() else None,
+        ))  # fmt: skip
+    return out
+
+
 def conditional_rows(
-    weights: Sequence[float] | np.ndarray, counts: Sequence[dict[str, int]], particles: int, confidence: float = 0.95
+    weights: Sequence[float] | np.ndarray,
+    counts: Sequence[dict[str, int]],
+    particles: int,
+    confidence: float = 0.95,
+    *,
+    pilot_status: str = "reached",
 ) -> list[ConditionalRow]:
     """Each key's ``P(event and key)`` and ``P(key | event)`` from replicas' final populations.
 
@@ -178,6 +264,11 @@ def conditional_rows(
     ``Z_r`` times the population's empirical measure is unbiased for the prior restricted
     to the event) and ``conditional = joint / mean_r Z_r``, with the delta-method t interval
     of that ratio over replicas. Rows are sorted by decreasing conditional mass.
+
+    Each row is judged by the reliability rule (:mod:`countnets.reliability`) with its own
+    effective number of replicas, from the weights ``Z_r c_r(k)``: a key held by the
+    populations of two heavy replicas is not determined however many replicas the run
+    had. A row that is not determined keeps its estimate, with the interval ``[0, 1]``.
     """
     z = np.asarray(weights, np.float64)
     if z.size != len(counts):
@@ -189,8 +280,11 @@ def conditional_rows(
         c = np.array([d.get(key, 0) for d in counts], np.float64)
         joint_r = z * c / particles
         ratio, lo, hi = ratio_of_means(joint_r, z, confidence)
+        verdict = reliability.assess(joint_r, pilot_status=pilot_status, what="replicas holding the key")
+        ci = [lo, min(1.0, hi)] if verdict.reliable else [0.0, 1.0]
         rows.append(ConditionalRow(key=key, replicas=int((c > 0).sum()), joint=float(joint_r.mean()),
-                                   conditional=ratio, conditional_ci=[lo, min(1.0, hi)]))  # fmt: skip
+                                   conditional=ratio, conditional_ci=ci, effective_replicas=verdict.effective_replicas,
+                                   reliable=verdict.reliable))  # fmt: skip
     return sorted(rows, key=lambda r: (-r.conditional, r.key))
 
 

@@ -53,19 +53,27 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array
 
-from countnets import boolean, sharding, statistics
+from countnets import boolean, reliability, sharding, statistics
 from countnets import checkpoint as checkpoint_lib
 from countnets import measures as measures_lib
 from countnets._errors import CountnetsError, check_finite_float, check_positive_int
+from countnets._validate import check_measure, check_prior_and_arch
 from countnets.architectures import DEFAULT_PRECISION, Architecture
 from countnets.driver import RunConfig, run_chunks, seed_key
 from countnets.estimators import base_config
 from countnets.measures import Measure
-from countnets.moves import Move, invariant_move, level_kernel, subkey
-from countnets.payloads import SplittingLevel, SplittingPayload
+from countnets.moves import MOVES, Move, invariant_move, level_kernel, subkey
+from countnets.payloads import SplittingPayload
 from countnets.priors import Prior
 from countnets.records import StopReason
-from countnets.replicas import RarePopulation, ReplicaAccumulator, conditional_rows, replica_estimates, upper_bound
+from countnets.replicas import (
+    RarePopulation,
+    ReplicaAccumulator,
+    conditional_rows,
+    level_records,
+    replica_estimates,
+    upper_bound,
+)
 from countnets.results import CountResult, Estimate, runtime_info
 from countnets.statistics import replica_interval
 from countnets.steps import DEFAULT_MARGIN, check_precision
@@ -90,19 +98,20 @@ __all__ = [
 ]
 
 DEFAULT_PARTICLES = 500
-DEFAULT_REPLICAS = 32
+DEFAULT_REPLICAS = reliability.DEFAULT_REPLICAS  # 64: a well-mixed run passes the reliability rule
 DEFAULT_SWEEPS = 8
 DEFAULT_LEVEL_FRACTION = 0.25
 DEFAULT_TARGET_ACCEPTANCE = 0.3
 DEFAULT_MAX_LEVELS = 200
 DEFAULT_REPLICAS_PER_CHUNK = 4
 DEFAULT_ADAPT_GAIN = 1.5
+DEFAULT_MOVE = "auto"
 MAX_REPLICAS = 2**20  # the replica budget when only a stop rule (rel_halfwidth, max_seconds) ends the run
-MIN_REPLICAS_TO_STOP = 16  # rel_halfwidth is not checked before this many replicas
+MIN_REPLICAS_TO_STOP = reliability.MIN_EFFECTIVE_REPLICAS  # rel_halfwidth is not checked before this many replicas
 PILOT_STREAM = 2**32 - 1  # the pilot draws from fold_in(seed key, PILOT_STREAM); replica r from fold_in(seed key, r)
 
 SAMPLE_OPTIONS = ("replicas", "particles", "sweeps", "level_fraction", "target_acceptance", "pilot_particles",
-                  "max_levels", "replicas_per_chunk")  # fmt: skip
+                  "max_levels", "move", "replicas_per_chunk")  # fmt: skip
 """The effort and algorithm keywords sample_rare and estimate_rare share (the CLI's splitting options)."""
 
 ALGORITHM = "fixed-level splitting (SMC) with levels and steps from an adaptive pilot; log-t interval over replicas"
@@ -120,6 +129,10 @@ class SplittingOptions:
       pilot_particles: the pilot's population (``None``: ``2 * particles``).
       max_levels: the most levels the pilot may set; past it the event becomes the next level.
       adapt_gain: Robbins-Monro gain on the log step per sweep.
+      move: the move restricted to each level (:data:`countnets.moves.MOVES`): ``"auto"``
+        is the prior's default (elliptical slice sampling for a Gaussian prior, each
+        unit's exact conditional for a lattice, the reflected walk for a uniform box);
+        ``"pcn"`` and ``"coordinate-resample"`` are the earlier moves, kept to compare.
 
     Raises:
       CountnetsError: for any invalid field.
@@ -132,6 +145,7 @@ class SplittingOptions:
     pilot_particles: int | None = None
     max_levels: int = DEFAULT_MAX_LEVELS
     adapt_gain: float = DEFAULT_ADAPT_GAIN
+    move: str = DEFAULT_MOVE
 
     def __post_init__(self) -> None:
         fix = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731
@@ -150,6 +164,8 @@ class SplittingOptions:
             raise CountnetsError(f"pilot_particles must be at least 2, got {self.pilot_particles}")
         fix("max_levels", check_positive_int("max_levels", self.max_levels))
         fix("adapt_gain", check_finite_float("adapt_gain", self.adapt_gain, positive=True))
+        if self.move not in MOVES:
+            raise CountnetsError(f"move must be one of {', '.join(MOVES)}, got {self.move!r}")
 
     def config(self) -> dict:
         """Plain-dict description, stored in results and checkpoint fingerprints."""
@@ -226,6 +242,7 @@ class _Static:
     per_chunk: int = 0
     particles: int = 0
     conditional: _Same | None = None
+    move: str = DEFAULT_MOVE
 
     def parts(self) -> tuple[Move, Callable[[Array], Array], Array]:
         """The move, the batched scorer and the cube."""
@@ -236,7 +253,7 @@ class _Static:
             s = jnp.asarray(measure.score(arch, arch.unflatten(theta), x, precision), jnp.float32)  # type: ignore[misc]
             return jnp.where(jnp.isnan(s), -jnp.inf, s)
 
-        return invariant_move(self.prior, arch.layout()), jax.vmap(one), x
+        return invariant_move(self.prior, arch.layout(), self.move), jax.vmap(one), x
 
     def kernel(self, adapt: bool):
         move, score_fn, _ = self.parts()
@@ -251,7 +268,8 @@ def _pilot_init(static: _Static, key: Array, n: int) -> tuple[Array, Array]:
 
 @functools.partial(jax.jit, static_argnums=0)
 def _pilot_level(static: _Static, key, theta, scores, level, log_step):
-    return static.kernel(True)(key, theta, scores, level, log_step)
+    roots = jnp.arange(theta.shape[0], dtype=jnp.int32)
+    return static.kernel(True)(key, theta, scores, level, log_step, roots)[:7]
 
 
 def _zero_like(ref: Array, dtype: Any) -> Array:
@@ -297,18 +315,22 @@ def _replica_step(static: _Static, levels, log_steps, first, key, chunk_indices,
             k, level, log_step = xs
 
             def run(carry):
-                theta, scores, count, accepted, *_ = kernel(subkey(rkey, k - first + 1), *carry, level, log_step)
-                return (theta, scores), (count, accepted)
+                theta, scores, roots = carry
+                out = kernel(subkey(rkey, k - first + 1), theta, scores, level, log_step, roots)
+                theta, scores, count, accepted, _, _, _, roots, distinct = out
+                return (theta, scores, roots), (count, accepted, distinct)
 
             def skip(carry):
                 zero = _zero_like(carry[1][0], jnp.int32)
-                return carry, (jnp.int32(n) + zero, zero)
+                return carry, (jnp.int32(n) + zero, zero, jnp.int32(n) + zero)
 
             return jax.lax.cond(k >= first, run, skip, carry)
 
         xs = (jnp.arange(levels.shape[0], dtype=jnp.int32), levels, log_steps)
-        (theta, _), (counts, accepted) = jax.lax.scan(body, (theta, score_fn(theta)), xs)
-        return {"survivors": counts, "accepted": accepted, **_final_outputs(static, theta, x)}
+        scores = score_fn(theta)
+        roots = jnp.arange(n, dtype=jnp.int32) + _zero_like(scores[0], jnp.int32)
+        (theta, _, _), (counts, accepted, ancestors) = jax.lax.scan(body, (theta, scores, roots), xs)
+        return {"survivors": counts, "accepted": accepted, "ancestors": ancestors, **_final_outputs(static, theta, x)}
 
     def chunk(index):
         replicas = index.astype(jnp.uint32) * np.uint32(per_chunk) + jnp.arange(per_chunk, dtype=jnp.uint32)
@@ -322,7 +344,8 @@ def _replica_step(static: _Static, levels, log_steps, first, key, chunk_indices,
             return jnp.zeros(shape, dtype) + _zero_like(index, dtype)
 
         out = {"survivors": zeros((c, k), jnp.int32), "accepted": zeros((c, k), jnp.int32),
-               "nonfinite": zeros((c,), jnp.int32), "near": zeros((c,), jnp.int32)}  # fmt: skip
+               "ancestors": zeros((c, k), jnp.int32), "nonfinite": zeros((c,), jnp.int32),
+               "near": zeros((c,), jnp.int32)}  # fmt: skip
         if static.conditional is not None:
             params = jax.ShapeDtypeStruct((static.arch.n_params,), jnp.float32)
             rows = jax.eval_shape(lambda t: static.conditional.measure.key(  # type: ignore[union-attr]
@@ -343,13 +366,18 @@ def _replica_step(static: _Static, levels, log_steps, first, key, chunk_indices,
 _LEVEL_PAD = 8  # replica steps are compiled for level counts rounded up to a multiple of this
 
 
-def _checked(prior: Prior, arch: Architecture, measure: Measure | int | str, encoding: str, precision: str):
-    """The measure, after every check a splitting run needs (score, architecture, prior, encoding, precision)."""
-    measure = measures_lib.as_measure(measure)
+def _checked(prior: Prior, arch: Architecture, measure: Measure | int | str, encoding: str, precision: str, where: str,
+             move_name: str = DEFAULT_MOVE):  # fmt: skip
+    """The measure, after every check a splitting run needs (types, score, architecture, prior, encoding, precision).
+
+    ``where`` is the front end named in a type error (``"estimate_rare"``...).
+    """
+    check_prior_and_arch(prior, arch, where)
+    measure = check_measure(measure, where)
     if measure.score is None:
         raise CountnetsError(f"splitting needs a measure with a score; {measure.name} has none")
     measure.check(arch)
-    move = invariant_move(prior, arch.layout())
+    move = invariant_move(prior, arch.layout(), move_name)
     if encoding not in boolean.ENCODINGS:
         raise CountnetsError(f"encoding must be one of {boolean.ENCODINGS}, got {encoding!r}")
     check_precision(precision)
@@ -391,9 +419,9 @@ def run_pilot(
     """
     start = time.perf_counter()
     options = options or SplittingOptions()
-    measure, move = _checked(prior, arch, measure, encoding, precision)
+    measure, move = _checked(prior, arch, measure, encoding, precision, "run_pilot", options.move)
     static = _Static(prior, arch, _Same(measure), encoding, precision, options.sweeps, options.target_acceptance,
-                     options.adapt_gain)  # fmt: skip
+                     options.adapt_gain, move=options.move)  # fmt: skip
     n = options.pilot_particles
     key = subkey(seed_key(seed), PILOT_STREAM)
     target = float(np.float32(measure.level(arch)))
@@ -452,38 +480,22 @@ def _replica_step_for(static: _Static, pilot: Pilot):
 
     def step(key, chunk_indices, n_valid):
         out = _replica_step(static, levels, log_steps, first, key, chunk_indices, n_valid)
-        out["survivors"], out["accepted"] = out["survivors"][..., padded - k :], out["accepted"][..., padded - k :]
+        for name in ("survivors", "accepted", "ancestors"):
+            out[name] = out[name][..., padded - k :]
         return out
 
     return step
 
 
-def _level_records(pilot: Pilot, survivors: np.ndarray, accepted: np.ndarray, options: SplittingOptions):
-    n, sweeps = options.particles, options.sweeps
-    alive_after = np.cumprod(survivors > 0, axis=1).astype(bool)
-    out = []
-    for k in range(len(pilot.levels)):
-        before = np.ones(len(survivors), bool) if k == 0 else alive_after[:, k - 1]
-        after = alive_after[:, k]
-        survival = float(np.mean(survivors[before, k] / n)) if before.any() else math.nan
-        acceptance = float(np.mean(accepted[after, k] / (n * sweeps))) if after.any() else math.nan
-        out.append(SplittingLevel(
-            level=pilot.levels[k], step=pilot.steps[k], pilot_survival=pilot.survival[k],
-            pilot_acceptance=list(pilot.acceptance[k]), pilot_steps=list(pilot.step_trace[k]), survival=survival,
-            acceptance=acceptance, alive=int(after.sum()),
-        ))  # fmt: skip
-    return out
-
-
 def _run(prior, arch, measure, *, seed, replicas, options, encoding, precision, margin, confidence, rel_halfwidth,
          max_seconds, replicas_per_chunk, chunks_per_step, devices, checkpoint, checkpoint_every, progress,
-         conditional, conditional_top, keep):  # fmt: skip
-    measure, move = _checked(prior, arch, measure, encoding, precision)
+         conditional, conditional_top, keep, where):  # fmt: skip
+    measure, move = _checked(prior, arch, measure, encoding, precision, where, options.move)
     name = measures_lib.target_of(measure, arch.n)
     name = measure.name if name is None else boolean.to_hex(name)
     cond = None
     if conditional is not None:
-        cond = measures_lib.as_measure(conditional)
+        cond = check_measure(conditional, where, "conditional")
         if cond.key is None:
             raise CountnetsError(f"a conditional histogram needs a measure with a key; {cond.name} has none")
         cond.check(arch)
@@ -515,16 +527,22 @@ def _run(prior, arch, measure, *, seed, replicas, options, encoding, precision, 
         config["conditional"] = cond.spec
     static = _Static(
         prior, arch, _Same(measure), encoding, precision, options.sweeps, options.target_acceptance,
-        options.adapt_gain, margin, per_chunk, options.particles, None if cond is None else _Same(cond),
+        options.adapt_gain, margin, per_chunk, options.particles, None if cond is None else _Same(cond), options.move,
     )  # fmt: skip
     step = _replica_step_for(static, pilot)
-    acc = ReplicaAccumulator(len(pilot.levels), None if cond is None else cond.key_fields(arch), arch.n, keep)
+    acc = ReplicaAccumulator(len(pilot.levels), None if cond is None else cond.key_fields(arch), arch.n, keep,
+                             particles=options.particles, sweeps=options.sweeps)  # fmt: skip
     ckpt = run.open_checkpoint(run.fingerprint("splitting", config, pilot=pilot.fingerprint()))
 
     def should_stop(done: int) -> str | None:
+        # The width is read only once the replicas pass the reliability rule: a narrow interval of a few heavy
+        # replicas is not met, it is not determined.
         if run.rel_halfwidth is None or done < MIN_REPLICAS_TO_STOP:
             return None
-        r = replica_interval(replica_estimates(acc.survivors, options.particles), confidence)
+        z = replica_estimates(acc.survivors, options.particles)
+        if not reliability.assess(z, pilot_status=pilot.status).reliable:
+            return None
+        r = replica_interval(z, confidence)
         return "rel_halfwidth" if r.mean > 0 and (r.hi - r.lo) / 2 <= run.rel_halfwidth * r.mean else None
 
     n_local, _ = sharding.resolve_devices(run.devices)
@@ -532,16 +550,22 @@ def _run(prior, arch, measure, *, seed, replicas, options, encoding, precision, 
         step, acc.merge, key=seed_key(run.seed), chunk_size=per_chunk, n_samples=replicas,
         chunks_per_step=run.chunks_per_step or n_local * jax.process_count(), should_stop=should_stop,
         max_seconds=None if max_seconds is None else max(1e-9, run.max_seconds - pilot.seconds),  # type: ignore[operator]
-        progress=run.progress, description="splitting", devices=run.devices, checkpoint=ckpt,
+        progress=run.progress, description="splitting", unit="replicas", devices=run.devices, checkpoint=ckpt,
         state=acc if ckpt is not None else None,
     )  # fmt: skip
     survivors = np.asarray(acc.survivors, np.int64).reshape(len(acc.survivors), len(pilot.levels))
     accepted = np.asarray(acc.accepted, np.int64).reshape(survivors.shape)
+    ancestors = np.asarray(acc.ancestors, np.int64).reshape(survivors.shape)
     z = replica_estimates(survivors, options.particles)
     interval = replica_interval(z, confidence)
+    levels = level_records(pilot, survivors, accepted, ancestors, options.particles, options.sweeps)
+    verdict = reliability.assess(z, pilot_status=pilot.status, survival=[lv.survival for lv in levels],
+                                 particles=options.particles)  # fmt: skip
     bound_level = None
-    if interval.mean > 0:
+    if interval.mean > 0 and verdict.reliable:
         p, ci, method = interval.mean, (interval.lo, interval.hi), "splitting-log-t"
+    elif interval.mean > 0:  # not determined: the unbiased estimate, and only what Markov's inequality supports
+        p, ci, method = interval.mean, reliability.markov_lower_bound(interval.mean, confidence), "splitting-markov"
     else:
         bound, bound_level = upper_bound(survivors, options.particles, confidence)
         p, ci, method = 0.0, (0.0, bound), "splitting-upper-bound"
@@ -554,7 +578,8 @@ def _run(prior, arch, measure, *, seed, replicas, options, encoding, precision, 
     mc = (1 - p) / (p * e * e) if p > 0 and e > 0 else math.inf
     rows = None
     if cond is not None:
-        rows = conditional_rows(z, acc.keys, options.particles, confidence)[:conditional_top]
+        rows = conditional_rows(z, acc.keys, options.particles, confidence, pilot_status=pilot.status)
+        rows = rows[:conditional_top]
     info: dict[str, Any] = {}
     if outcome.checkpoint is not None:
         info["checkpoint"] = {"path": outcome.checkpoint, "resumed_from": outcome.resumed_from,
@@ -567,11 +592,15 @@ def _run(prior, arch, measure, *, seed, replicas, options, encoding, precision, 
         move=move.name, step_name=move.step_name, particles=options.particles, sweeps=options.sweeps,
         level_fraction=options.level_fraction, target_acceptance=options.target_acceptance,
         pilot_particles=pilot.particles, pilot_status=pilot.status, pilot_evaluations=pilot.evaluations,
-        pilot_seconds=pilot.seconds, n_levels=len(pilot.levels),
-        levels=_level_records(pilot, survivors, accepted, options), replica_estimates=[float(v) for v in z],
+        pilot_seconds=pilot.seconds, n_levels=len(pilot.levels), levels=levels,
+        replica_estimates=[float(v) for v in z],
         relative_error=e, replica_cv=e * math.sqrt(len(z)), evaluations=evaluations, mc_equivalent_evaluations=mc,
         speedup=mc / evaluations, upper_bound_level=bound_level,
         conditional_measure=None if cond is None else cond.name, conditional=rows, **info,
+        reliable=verdict.reliable, unreliable_reasons=verdict.unreliable_reasons,
+        effective_replicas=verdict.effective_replicas, max_replica_share=verdict.max_replica_share,
+        extinct_replicas=verdict.extinct_replicas, relative_variance=verdict.relative_variance,
+        well_mixed_relative_variance=verdict.well_mixed_relative_variance, reliability_rule=verdict.rule,
     )  # fmt: skip
     result = CountResult(
         kind="estimate", config=config, seed=run.seed, chunk_size=per_chunk, samples=outcome.samples, exact=False,
@@ -596,6 +625,7 @@ def estimate_rare(
     target_acceptance: float = DEFAULT_TARGET_ACCEPTANCE,
     pilot_particles: int | None = None,
     max_levels: int = DEFAULT_MAX_LEVELS,
+    move: str = DEFAULT_MOVE,
     encoding: str = "01",
     precision: str = DEFAULT_PRECISION,
     margin: float = DEFAULT_MARGIN,
@@ -607,7 +637,7 @@ def estimate_rare(
     devices: int | None = None,
     checkpoint: str | os.PathLike | None = None,
     checkpoint_every: float = checkpoint_lib.DEFAULT_EVERY_SECONDS,
-    progress: bool = False,
+    progress: bool | float = False,
     conditional: Measure | None = None,
     conditional_top: int | None = None,
 ) -> CountResult:
@@ -622,7 +652,7 @@ def estimate_rare(
       seed: integer seed, ``0 <= seed < 2**32``; it fixes the pilot and every replica.
       replicas: replicas R (the maximum when a stop rule is given). ``None``: 32, or
         :data:`MAX_REPLICAS` when ``rel_halfwidth`` or ``max_seconds`` ends the run.
-      particles, sweeps, level_fraction, target_acceptance, pilot_particles, max_levels:
+      particles, sweeps, level_fraction, target_acceptance, pilot_particles, max_levels, move:
         :class:`SplittingOptions`.
       encoding: ``"01"`` or ``"pm1"``.
       precision: matmul precision.
@@ -652,15 +682,19 @@ def estimate_rare(
     Raises:
       CountnetsError: for a measure without a score, a prior without an invariant move, a
         measure that does not apply to ``arch`` (e.g. a truth table wider than the cube),
-        any invalid option, or a checkpoint of another run.
+        any invalid option, a checkpoint of another run, or a damaged one (counts that no
+        run can produce, e.g. more survivors than particles).
+      TypeError: (a ``CountnetsError`` too) for a prior, arch, measure or conditional of the
+        wrong type, e.g. ``"mlp"`` as arch or prior and arch swapped.
     """
-    options = SplittingOptions(particles, sweeps, level_fraction, target_acceptance, pilot_particles, max_levels)
+    options = SplittingOptions(particles, sweeps, level_fraction, target_acceptance, pilot_particles, max_levels,
+                               move=move)  # fmt: skip
     result, _, _ = _run(
         prior, arch, measure, seed=seed, replicas=replicas, options=options, encoding=encoding, precision=precision,
         margin=margin, confidence=confidence, rel_halfwidth=rel_halfwidth, max_seconds=max_seconds,
         replicas_per_chunk=replicas_per_chunk, chunks_per_step=chunks_per_step, devices=devices,
         checkpoint=checkpoint, checkpoint_every=checkpoint_every, progress=progress, conditional=conditional,
-        conditional_top=conditional_top, keep=False,
+        conditional_top=conditional_top, keep=False, where="estimate_rare",
     )  # fmt: skip
     return result
 
@@ -678,6 +712,7 @@ def sample_rare(
     target_acceptance: float = DEFAULT_TARGET_ACCEPTANCE,
     pilot_particles: int | None = None,
     max_levels: int = DEFAULT_MAX_LEVELS,
+    move: str = DEFAULT_MOVE,
     encoding: str = "01",
     precision: str = DEFAULT_PRECISION,
     confidence: float = 0.95,
@@ -691,16 +726,17 @@ def sample_rare(
 
     Returns:
       A :class:`RarePopulation`.
+
+    Raises:
+      CountnetsError: as :func:`estimate_rare` (a ``TypeError`` too for an argument of the wrong type).
     """
-    options = SplittingOptions(particles, sweeps, level_fraction, target_acceptance, pilot_particles, max_levels)
+    options = SplittingOptions(particles, sweeps, level_fraction, target_acceptance, pilot_particles, max_levels,
+                               move=move)  # fmt: skip
     result, acc, z = _run(
         prior, arch, measure, seed=seed, replicas=replicas, options=options, encoding=encoding, precision=precision,
         margin=DEFAULT_MARGIN, confidence=confidence, rel_halfwidth=None, max_seconds=None,
         replicas_per_chunk=replicas_per_chunk, chunks_per_step=None, devices=devices, checkpoint=None,
         checkpoint_every=checkpoint_lib.DEFAULT_EVERY_SECONDS, progress=False, conditional=None,
-        conditional_top=None, keep=True,
+        conditional_top=None, keep=True, where="sample_rare",
     )  # fmt: skip
     return RarePopulation(theta=np.stack(acc.theta), weights=z, result=result)
-
-
-# ----------------------------------------------------------------------------- command line

@@ -95,7 +95,7 @@ def test_config_round_trip():
     "make, match",
     [
         (lambda: MLP(0, (3,)), "n \\(number of inputs\\) must be a positive int"),
-        (lambda: MLP(9, (3,)), "must be in 1..8"),
+        (lambda: MLP(13, (3,)), "must be in 1..12"),
         (lambda: MLP(3, (0,)), "hidden width must be a positive int"),
         (lambda: MLP(3, (4,), "gelu"), "unknown activation 'gelu'"),
         (lambda: ResMLP(3, 0, 2, 4), "d \\(stream width\\)"),

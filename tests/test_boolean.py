@@ -88,8 +88,8 @@ def test_known_small_tables():
         ("0x", 3, "malformed"),
         ("banana", 3, "unknown function"),
         ("x3", 3, "below n=3"),
-        ("and", 0, "must be in 1..8"),
-        ("and", 9, "must be in 1..8"),
+        ("and", 0, "must be in 1..12"),
+        ("and", 13, "must be in 1..12"),
     ],
 )
 def test_parse_errors(spec, n, match):

@@ -211,8 +211,12 @@ DAMAGE = {
                                                 "where only 2 moves were accepted"),
     "near above the final particles": (lambda d: d["state"].update(near=10**6), "near is 1000000, outside 0.."),
     "negative nonfinite": (lambda d: d["state"].update(nonfinite=-1), "nonfinite is -1, outside 0.."),
-    "a replica missing": (lambda d: (d["state"]["survivors"].pop(), d["state"]["accepted"].pop()),
+    "a replica missing": (lambda d: [d["state"][k].pop() for k in ("survivors", "accepted", "ancestors")],
                           "it holds 3 replicas but its progress says 4"),
+    "more ancestors than particles": (_set("ancestors", 2, 0, 21), "replica 2 has 21 distinct ancestors at level 1, "
+                                      "not in 1..20 or more than before"),
+    "ancestors growing back": (_set("ancestors", 1, 1, 20), "replica 1 has 20 distinct ancestors at level 2, "
+                               "not in 1..20 or more than before"),
 }  # fmt: skip
 
 
@@ -279,7 +283,8 @@ def test_a_dead_replica_may_count_survivors_later_but_never_more_than_it_moved()
     # After a level with no survivor, resampling keeps every particle and the moves may still
     # lift some above the next level (genuine runs do this), at most one per accepted move.
     def problem(survivors, accepted):
-        acc = ReplicaAccumulator(3, None, 3, particles=4, sweeps=2, survivors=[survivors], accepted=[accepted])
+        acc = ReplicaAccumulator(3, None, 3, particles=4, sweeps=2, survivors=[survivors], accepted=[accepted],
+                                 ancestors=[[4, 4, 4]])  # fmt: skip
         return acc.count_problem(1)
 
     assert problem([0, 3, 1], [5, 2, 1]) is None

@@ -50,8 +50,9 @@ def test_exact_histogram_matches_library(tmp_path):
 
 
 BAD = [
-    (["histogram", "--n", "0"], "argument --n: must be in 1..8, got 0"),
-    (["histogram", "--n", "9"], "must be in 1..8"),
+    (["histogram", "--n", "0"], "argument --n: must be in 1..12, got 0"),
+    (["histogram", "--n", "13"], "must be in 1..12"),
+    (["histogram", "--n", "9"], "takes n <= 8, got n=9"),
     (["estimate", "--n", "3", "--target", "0xzz"], "malformed hex"),
     (["estimate", "--n", "3", "--target", "0x100"], "out of range for n=3"),
     (["estimate", "--n", "3", "--target", "and,,or"], "comma-separated"),

@@ -71,7 +71,7 @@ PATHS = [DIRECTORY, "", UNDER_A_FILE]
 
 # Values invalid for the option in every command that has it (None: a flag that is invalid here).
 BAD = {
-    "--n": ["0", "9", "-1", "2.5", "100", *NOT_INT],
+    "--n": ["0", "13", "-1", "2.5", "100", *NOT_INT],
     "--hidden": ["a", "1,,2", "x,y", "-3", "0", "2,-1"],
     "--activation": ["gelu", "nope", ""],
     "--arch": ["cnn", ""],

@@ -361,6 +361,8 @@ def _counting_table(result: results.CountResult, command: str) -> str:
     table = results.format_table(result)
     if table.startswith(f"{result.kind}:") and command != result.kind:  # estimate --exact enumerates a histogram
         table = command + table[len(result.kind) :]
+    if getattr(result.extra, "reliable", None) is False:  # a splitting result the reliability rule does not pass
+        table += "\nnot determined (the interval is one-sided): " + "; ".join(result.extra.unreliable_reasons)
     if result.extra.get("other"):
         table += (
             f"\nhistogram bounded by --max-distinct {result.extra['max_distinct']}: "

@@ -6,7 +6,8 @@ import argparse
 
 from countnets import splitting
 from countnets._errors import CountnetsError
-from countnets.cli.options import positive_int, probability
+from countnets.cli.options import positive_int, probability, progress_from_args
+from countnets.moves import MOVES
 from countnets.results import CountResult
 
 __all__ = ["METHODS", "add_method_options", "add_splitting_options", "splitting_kwargs", "run_splitting"]
@@ -21,7 +22,7 @@ def add_method_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--method", choices=METHODS, default="mc",
         help="mc: plain Monte Carlo; splitting: adaptive multilevel splitting for rare events, one target "
-        "(docs/rare-events.md) (default %(default)s)",
+        "(docs/rare-events.md) (default: %(default)s)",
     )  # fmt: skip
     add_splitting_options(parser)
 
@@ -31,21 +32,26 @@ def add_splitting_options(parser: argparse.ArgumentParser) -> None:
     s = parser.add_argument_group("splitting (--method splitting)")
     s.add_argument("--replicas", type=positive_int, default=None,
                    help=f"independent replicas; the most with --rel-width or --max-seconds "
-                   f"(default {splitting.DEFAULT_REPLICAS}, or {splitting.MAX_REPLICAS} with a stop rule)")
+                   f"(default: {splitting.DEFAULT_REPLICAS}, or {splitting.MAX_REPLICAS} with a stop rule)")
     s.add_argument("--particles", type=positive_int, default=splitting.DEFAULT_PARTICLES,
-                   help="particles per replica (default %(default)s)")
+                   help="particles per replica (default: %(default)s)")
     s.add_argument("--sweeps", type=positive_int, default=splitting.DEFAULT_SWEEPS,
-                   help="move sweeps per level (default %(default)s)")
+                   help="move sweeps per level (default: %(default)s)")
     s.add_argument("--level-fraction", type=probability, default=splitting.DEFAULT_LEVEL_FRACTION,
-                   help="fraction of the pilot population above each level (default %(default)s)")
+                   help="fraction of the pilot population above each level (default: %(default)s)")
     s.add_argument("--target-acceptance", type=probability, default=splitting.DEFAULT_TARGET_ACCEPTANCE,
-                   help="acceptance rate the pilot's step sizes adapt to (default %(default)s)")
+                   help="acceptance rate the pilot's step sizes adapt to (default: %(default)s)")
     s.add_argument("--pilot-particles", type=positive_int, default=None,
                    help="the pilot's population (default: 2 x --particles)")
     s.add_argument("--max-levels", type=positive_int, default=splitting.DEFAULT_MAX_LEVELS,
-                   help="most levels the pilot may set (default %(default)s)")
+                   help="most levels the pilot may set (default: %(default)s)")
+    s.add_argument("--move", choices=MOVES, default=splitting.DEFAULT_MOVE,
+                   help="the move restricted to each level: auto is the prior's default (ess: elliptical slice "
+                   "sampling for a Gaussian prior; unit-gibbs: each unit's exact conditional on a lattice; "
+                   "reflected-walk for a uniform box); pcn and coordinate-resample are the earlier moves "
+                   "(default: %(default)s)")  # fmt: skip
     s.add_argument("--replicas-per-chunk", type=positive_int, default=splitting.DEFAULT_REPLICAS_PER_CHUNK,
-                   help="replicas vmapped per chunk; results do not depend on it (default %(default)s)")  # fmt: skip
+                   help="replicas vmapped per chunk; results do not depend on it (default: %(default)s)")  # fmt: skip
 
 
 def splitting_kwargs(args: argparse.Namespace) -> dict:
@@ -58,12 +64,20 @@ def run_splitting(args: argparse.Namespace, prior, arch, targets: list[str]) -> 
     targets = [t.strip() for t in targets]
     if len(targets) != 1:
         raise CountnetsError(f"--method splitting estimates one target at a time, got {len(targets)}: {targets}")
+    try:
+        return _estimate_rare(args, prior, arch, targets[0])
+    except CountnetsError as err:
+        # A splitting run's chunk is a group of replicas: its chunk size is the user's --replicas-per-chunk.
+        raise CountnetsError(str(err).replace("chunk_size is", "--replicas-per-chunk is")) from None
+
+
+def _estimate_rare(args: argparse.Namespace, prior, arch, target: str) -> CountResult:
     return splitting.estimate_rare(
-        prior, arch, targets[0], seed=args.seed, replicas=args.replicas, particles=args.particles,
+        prior, arch, target, seed=args.seed, replicas=args.replicas, particles=args.particles,
         sweeps=args.sweeps, level_fraction=args.level_fraction, target_acceptance=args.target_acceptance,
-        pilot_particles=args.pilot_particles, max_levels=args.max_levels, encoding=args.encoding,
+        pilot_particles=args.pilot_particles, max_levels=args.max_levels, move=args.move, encoding=args.encoding,
         precision=args.precision, confidence=args.confidence, rel_halfwidth=args.rel_width,
         max_seconds=args.max_seconds, replicas_per_chunk=args.replicas_per_chunk,
         chunks_per_step=args.chunks_per_step or None, devices=args.devices, checkpoint=args.checkpoint,
-        checkpoint_every=args.checkpoint_every, progress=not args.quiet,
+        checkpoint_every=args.checkpoint_every, progress=progress_from_args(args),
     )  # fmt: skip
