@@ -28,7 +28,7 @@ import numpy as np
 
 from countnets import payloads
 from countnets._errors import CountnetsError, CountnetsTypeError, check_type
-from countnets._io import atomic_write_text, read_text
+from countnets._io import atomic_write_text, read_json
 from countnets.records import Record, StopReason, decode, encode
 from countnets.statistics import Estimate, make_estimate
 
@@ -355,16 +355,7 @@ def load_json(path: str | os.PathLike) -> CountResult:
         ``os.PathLike`` is also a ``TypeError``.
     """
     shown = os.fspath(_check_path(path, "load_json"))
-    try:
-        text = read_text(path, "result")
-    except FileNotFoundError:
-        raise CountnetsError(f"cannot read result {shown!r}: no such file") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise CountnetsError(f"result {shown!r} is not JSON: {err}") from None
-    except RecursionError:
-        raise CountnetsError(f"result {shown!r} is nested too deeply to be a result") from None
+    data = read_json(path, "result")
     try:
         return from_json(data)
     except CountnetsError as err:

@@ -28,12 +28,9 @@ def test_public_methods_have_docstrings():
 
 # ----------------------------------------------------------------------------- argument types (issue 12, item 12)
 
-import json  # noqa: E402
-import os  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
 
 import pytest  # noqa: E402
+from plain_session import run_cases  # noqa: E402
 
 # Under pytest the runtime type checker stops a wrong type before countnets' own checks run, so
 # what a user sees is checked in a plain Python process.
@@ -61,23 +58,12 @@ for name in ("estimate_mc", "histogram_mc", "enumerate_exact"):
     cases[f"{name}(arch, prior)"] = lambda call=call: call(arch, prior)
     cases[f"{name}(dict, arch)"] = lambda call=call: call({"prior": "gaussian"}, arch)
     cases[f"{name}(prior, 'mlp')"] = lambda call=call: call(prior, "mlp")
-out = {}
-for name, case in cases.items():
-    try:
-        case()
-        out[name] = None
-    except Exception as err:
-        out[name] = [type(err).__name__, isinstance(err, TypeError), isinstance(err, cn.CountnetsError), str(err)]
-print(json.dumps(out))
 """
 
 
 @pytest.fixture(scope="module")
 def user_session():
-    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
-    proc = subprocess.run([sys.executable, "-c", USER_SESSION], capture_output=True, text=True, env=env, timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)
+    return run_cases(USER_SESSION)
 
 
 @pytest.mark.parametrize(

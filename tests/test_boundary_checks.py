@@ -10,13 +10,11 @@
 """
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
+from plain_session import run_cases
 
 import countnets as cn
 from countnets import checkpoint, cli
@@ -74,26 +72,15 @@ cases.update({
     "load_json(None)": lambda: cn.load_json(None),
     "load_json(3)": lambda: cn.load_json(3),
 })
-out = {}
-for name, case in cases.items():
-    try:
-        case()
-        out[name] = None
-    except Exception as err:
-        out[name] = [type(err).__name__, isinstance(err, TypeError), isinstance(err, cn.CountnetsError), str(err)]
-print(json.dumps(out))
 """
 
 
 @pytest.fixture(scope="module")
 def user_session(tmp_path_factory):
-    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
     cwd = tmp_path_factory.mktemp("session")
-    proc = subprocess.run([sys.executable, "-c", USER_SESSION], capture_output=True, text=True, env=env, timeout=300,
-                          cwd=cwd)  # fmt: skip
-    assert proc.returncode == 0, proc.stderr
+    out = run_cases(USER_SESSION, cwd=cwd)
     assert not (cwd / "never-written.json").exists()
-    return json.loads(proc.stdout)
+    return out
 
 
 def _refused(session, case, *parts):
