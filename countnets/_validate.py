@@ -8,6 +8,7 @@ Every check raises :class:`countnets._errors.CountnetsTypeError` through the one
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -69,6 +70,13 @@ def check_function(value: Any, where: str, name: str = "target") -> int | np.int
     return check_type(value, FUNCTION_TYPES, name, _FUNCTION, where=where, exclude=bool)
 
 
+@functools.lru_cache(maxsize=1024)
+def _implements(kind: type, function: Any) -> Measure:
+    # One Measure object per function given by value, so that splitting's compiled steps (cached per measure
+    # object) serve every call with that function: many seeds in one process compile once.
+    return measures_lib.implements(function)
+
+
 def check_measure(measure: Any, where: str, name: str = "measure") -> Measure:
     """``measure`` as a :class:`Measure`: as given, or :func:`countnets.measures.implements` of a function.
 
@@ -80,7 +88,7 @@ def check_measure(measure: Any, where: str, name: str = "measure") -> Measure:
     'implements(and)'
     """
     if isinstance(measure, FUNCTION_TYPES) and not isinstance(measure, bool):
-        return measures_lib.implements(measure)
+        return _implements(type(measure), measure)
     hint = ""
     if isinstance(measure, (list, tuple)):
         hint = f"; {where} takes one {name} here"

@@ -217,3 +217,17 @@ def test_past_twelve_inputs_and_histograms_past_eight_are_one_line_errors():
     assert code == 2 and "takes n <= 8, got n=10" in err and len(err.strip().splitlines()) == 1
     code, err = _cli(["estimate", "--n", "13", "--targets", "and"])
     assert code == 2 and "1..12" in err
+
+
+def test_many_seeds_in_one_process_compile_once():
+    # The same call as a user writes, a function given by name, for several seeds: the pilot's level step and the
+    # replicas' step are compiled for the first seed only.
+    from countnets import splitting
+
+    kw = dict(replicas=8, particles=50, encoding="pm1", devices=1)
+    prior, arch = cn.Lattice((-1.0, 0.0, 1.0)), cn.MLP(3, (2,))
+    cn.estimate_rare(prior, arch, "0x7e", seed=0, **kw)
+    sizes = (splitting._pilot_level._cache_size(), splitting._replica_step._cache_size())
+    for seed in (1, 2, 3):
+        cn.estimate_rare(prior, arch, "0x7e", seed=seed, **kw)
+    assert (splitting._pilot_level._cache_size(), splitting._replica_step._cache_size()) == sizes
