@@ -650,7 +650,7 @@ def estimate_rare(
       measure: a measure with a score (``event == (score >= level)``); an int, hex or name
         means :func:`countnets.measures.implements`.
       seed: integer seed, ``0 <= seed < 2**32``; it fixes the pilot and every replica.
-      replicas: replicas R (the maximum when a stop rule is given). ``None``: 32, or
+      replicas: replicas R (the maximum when a stop rule is given). ``None``: 64, or
         :data:`MAX_REPLICAS` when ``rel_halfwidth`` or ``max_seconds`` ends the run.
       particles, sweeps, level_fraction, target_acceptance, pilot_particles, max_levels, move:
         :class:`SplittingOptions`.

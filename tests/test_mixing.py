@@ -231,3 +231,23 @@ def test_many_seeds_in_one_process_compile_once():
     for seed in (1, 2, 3):
         cn.estimate_rare(prior, arch, "0x7e", seed=seed, **kw)
     assert (splitting._pilot_level._cache_size(), splitting._replica_step._cache_size()) == sizes
+
+
+def test_the_docs_quote_the_committed_coverage_study():
+    # docs/rare-events.md's coverage table is benchmarks/coverage_study.py's markdown of the committed JSON, and
+    # every case's summary is what its runs give.
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("coverage_study", root / "benchmarks" / "coverage_study.py")
+    study = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(study)
+    report = json.loads((root / "benchmarks" / "results" / "coverage-study-cpu-2026-12-07.json").read_text())
+    from countnets import tolerance
+
+    for case in report["cases"].values():
+        recomputed = json.loads(json.dumps(study.summarise(case["runs"], case["truth"])))
+        assert tolerance.mismatches(case["summary"], recomputed) == []
+    assert study.markdown(report) in (root / "docs" / "rare-events.md").read_text()
