@@ -6,6 +6,7 @@ import math
 import jax
 import numpy as np
 import pytest
+from repo_script import load_script
 
 import countnets as cn
 from countnets import checkpoint as checkpoint_lib
@@ -213,13 +214,10 @@ def test_docs_quote_the_second_run():
 def test_docs_table_is_the_committed_splitting_runs():
     # docs/composition.md's splitting table is scripts/composition_figure.py's output on the committed JSON,
     # and the runs passed the zero-hits check.
-    import importlib.util
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[1]
-    spec = importlib.util.spec_from_file_location("composition_figure", root / "scripts" / "composition_figure.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = load_script("scripts/composition_figure.py")
     rows = script.group_rows()
     assert len(rows) == 16 and {r["estimator"] for r in rows} == {"splitting"}
     # The Holm p column is recomputed (scipy t): equal to the page within countnets.tolerance's rule for text.

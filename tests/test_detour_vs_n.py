@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from repo_script import load_script
 
 import countnets as cn
 from countnets import results
@@ -67,13 +68,10 @@ def test_write_erase_refuses_an_unknown_branch_scale():
 
 
 def test_the_docs_table_and_numbers_are_those_of_the_committed_sweep():
-    import importlib.util
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[1]
-    spec = importlib.util.spec_from_file_location("detour_vs_n_script", root / "scripts" / "detour_vs_n.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = load_script("scripts/detour_vs_n.py")
     data = json.loads((root / "results" / "detour_vs_n" / "detour_vs_n.json").read_text())
     page = (root / "docs" / "circuits.md").read_text()
     assert script.markdown(data) in page

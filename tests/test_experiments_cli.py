@@ -4,6 +4,7 @@ import json
 import math
 
 import pytest
+from repo_script import load_script
 
 from countnets import results
 from countnets.cli import main
@@ -133,13 +134,10 @@ def test_plot_refuses_undrawable_results_naming_the_file(tmp_path, capsys):
 
 
 def test_docs_tables_are_built_from_the_committed_results():
-    import importlib.util
     from pathlib import Path
 
     root = Path(__file__).resolve().parent.parent
-    spec = importlib.util.spec_from_file_location("circuits_tables", root / "results" / "circuits_tables.py")
-    tables = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tables)
+    tables = load_script("results/circuits_tables.py")
     docs = (root / "docs" / "circuits.md").read_text()
     lines = tables.serial_parallel(root / "results" / "serial_parallel.json")
     lines += tables.detour_rows(root / "results" / "detour_write_erase.json", root / "results" / "detour_goal.json")

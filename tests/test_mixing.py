@@ -12,6 +12,7 @@ import math
 import jax
 import numpy as np
 import pytest
+from repo_script import load_script
 from scipy import stats
 
 import countnets as cn
@@ -236,14 +237,11 @@ def test_many_seeds_in_one_process_compile_once():
 def test_the_docs_quote_the_committed_coverage_study():
     # docs/rare-events.md's coverage table is benchmarks/coverage_study.py's markdown of the committed JSON, and
     # every case's summary is what its runs give.
-    import importlib.util
     import json
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[1]
-    spec = importlib.util.spec_from_file_location("coverage_study", root / "benchmarks" / "coverage_study.py")
-    study = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(study)
+    study = load_script("benchmarks/coverage_study.py")
     report = json.loads((root / "benchmarks" / "results" / "coverage-study-cpu-2026-12-07.json").read_text())
     from countnets import tolerance
 

@@ -3,13 +3,13 @@
 None of these sample or train a network: they are pure functions of stored counts.
 """
 
-import importlib.util
 import json
 import math
 from pathlib import Path
 
 import numpy as np
 import pytest
+from repo_script import load_script
 from scipy import stats
 
 from countnets import statistics, symmetry, tolerance
@@ -116,10 +116,7 @@ def test_tilt_evaluable_looks_only_at_the_sweep_values_the_bracket_rests_on():
 
 
 def _refresh_script():
-    spec = importlib.util.spec_from_file_location("refresh_summaries", ROOT / "scripts" / "refresh_summaries.py")
-    refresh = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(refresh)
-    return refresh
+    return load_script("scripts/refresh_summaries.py")
 
 
 def test_committed_summaries_and_tables_are_what_the_script_computes():
