@@ -277,32 +277,27 @@ def _run_counting(args: argparse.Namespace) -> results.CountResult:
 
 
 def _run_plot(args: argparse.Namespace) -> int:
-    import json
-
     from countnets import _io, plotting
 
     out = args.out if args.out is not None else str(args.result).removesuffix(".json") + ".png"
     option = "--out" if args.out is not None else "the figure path"
     plotting.figure_format(out, option)  # .png, .pdf, .svg or none, before anything is read or drawn
     check_output_path(out, option)  # a device, FIFO or directory, or a path under a file: refused as given
+    data = _io.read_json(args.result, "result")  # read once: what it is decides the message
+    if isinstance(data, dict) and data.get("format") == checkpoint_lib.FORMAT:
+        raise CountnetsError(
+            f"{args.result!r} is a countnets checkpoint, not a result; "
+            "finish or resume the run and plot its --json result"
+        )
+    if isinstance(data, dict) and "plan_version" in data:
+        raise CountnetsError(
+            f"{args.result!r} is a flip-decisive plan, not a result; run "
+            "'countnets experiment flip-decisive --plan' on it and plot its --json result"
+        )
     try:
-        result = results.load_json(args.result)
-    except CountnetsError:
-        try:
-            data = json.loads(_io.read_text(args.result, "result"))
-        except (CountnetsError, OSError, ValueError, RecursionError):
-            data = None
-        if isinstance(data, dict) and data.get("format") == checkpoint_lib.FORMAT:
-            raise CountnetsError(
-                f"{args.result!r} is a countnets checkpoint, not a result; "
-                "finish or resume the run and plot its --json result"
-            ) from None
-        if isinstance(data, dict) and "plan_version" in data:
-            raise CountnetsError(
-                f"{args.result!r} is a flip-decisive plan, not a result; run "
-                "'countnets experiment flip-decisive --plan' on it and plot its --json result"
-            ) from None
-        raise
+        result = results.from_json(data)
+    except CountnetsError as err:  # as results.load_json words it
+        raise CountnetsError(f"result {args.result!r}: {err}") from None
     for path in plotting.output_paths(result.kind, out):
         check_output_path(str(path), option)
     try:
