@@ -240,6 +240,10 @@ def test_the_docs_summary_quotes_the_committed_table():
     assert re.search(rf"over {mingard['functions_compared']} functions", text)
     for name in ("rare-splitting-vs-exact", "rare-splitting-vs-mc"):
         assert quoted(rows[name]["estimate"], rows[name]["interval"]) in text, name
+        # Quoted as intervals, so they must pass the reliability rule: Kish's count from the stored relative error.
+        d = rows[name]["details"]
+        kish = d["replicas"] / (1 + d["relative_error"] ** 2 * (d["replicas"] - 1))
+        assert kish >= 30 and d["replicas_hit"] == d["replicas"] and f"{kish:.0f}" in text, (name, kish)
     # The compositional row predates the reliability rule and stored no replica weights: not determined, not quoted.
     assert quoted(rows["exp-composition"]["estimate"], rows["exp-composition"]["interval"]) not in text
     assert "is not\n  determined under the reliability rule" in (root / "docs" / "bench.md").read_text()
