@@ -28,6 +28,7 @@ __all__ = [
     "ACTIVATIONS",
     "activation_fn",
     "apply_flat_batch",
+    "readout_indices",
     "arch_from_config",
     "DEFAULT_PRECISION",
 ]
@@ -96,7 +97,7 @@ class MLP(_FlatParameters):
     ``W_l`` (fan_in x fan_out, row-major) then ``b_l``; names ``W1, b1, W2, b2, ...``.
 
     Args:
-      n: number of inputs (1..8).
+      n: number of inputs (1..12, :data:`countnets.boolean.MAX_INPUTS`).
       hidden: widths of the hidden layers, possibly empty.
       activation: ``"relu"``, ``"tanh"`` or ``"step"``.
     """
@@ -171,7 +172,7 @@ class ResMLP(_FlatParameters):
     weights E, A_l, G_l, u: n, d, w, d.
 
     Args:
-      n: number of inputs (1..8).
+      n: number of inputs (1..12, :data:`countnets.boolean.MAX_INPUTS`).
       d: width of the residual stream.
       L: number of blocks (>= 0).
       w: hidden width inside each block.
@@ -262,7 +263,7 @@ class GoalNet(_FlatParameters):
     W1, v, W2, u: n, w, n+1, w.
 
     Args:
-      n: number of inputs (1..8).
+      n: number of inputs (1..12, :data:`countnets.boolean.MAX_INPUTS`).
       w: width of both hidden layers.
     """
 
@@ -351,6 +352,20 @@ def apply_flat_batch(
     """Outputs of a chunk of networks given as flat vectors: ``vmap(apply)``."""
     theta, x = jnp.asarray(theta), jnp.asarray(x)
     return jax.vmap(lambda t: arch.apply(arch.unflatten(t), x, precision=precision))(theta)
+
+
+def readout_indices(arch: Architecture) -> np.ndarray:
+    """Flat indices (int32) of the output layer's weights and bias, the last two entries of the layout.
+
+    Every architecture here ends with ``y = h . u + c`` (MLP: ``W_out``, ``b_out``), ``h``
+    independent of ``(u, c)``: the output is linear and homogeneous in these parameters
+    (what the exact readout move of :mod:`countnets.moves` uses).
+
+    >>> readout_indices(MLP(2, (3,))).tolist()
+    [9, 10, 11, 12]
+    """
+    last = sum(spec.size for spec in arch.layout()[-2:])
+    return np.arange(arch.n_params - last, arch.n_params, dtype=np.int32)
 
 
 def arch_from_config(config: dict) -> Architecture:

@@ -117,6 +117,8 @@ class Measure(NamedTuple):
       outputs: ``-> Float[Array, "variants values"]``, the values the decision reads.
       check: ``check(arch)`` raises :class:`countnets.CountnetsError` if the measure
         does not apply to ``arch``.
+      agreement: for a score that counts agreeing points (``implements``, ``fits``):
+        ``agreement(arch) -> (points int32 (m,), labels bool (m,))``, else ``None``.
     """
 
     name: str
@@ -128,6 +130,7 @@ class Measure(NamedTuple):
     level: Callable[[Architecture], float]
     outputs: MeasureFn
     check: Callable[[Architecture], None]
+    agreement: Callable[[Architecture], tuple[np.ndarray, np.ndarray]] | None = None
 
 
 # ----------------------------------------------------------------------------- functions and tables
@@ -201,9 +204,11 @@ def implements(f: int | str) -> Measure:
         keys = boolean.pack_table(boolean.truth_table(arch.apply(params, x, precision=precision)))
         return jnp.all(keys == target_words(arch))
 
+    def labels(arch):
+        return boolean.int_to_table(_resolve(spec_f, arch.n), arch.n)
+
     def score(arch, params, x, precision):
-        labels = jnp.asarray(boolean.int_to_table(_resolve(spec_f, arch.n), arch.n))
-        return _agreement_score(arch.apply(params, x, precision=precision), labels)
+        return _agreement_score(arch.apply(params, x, precision=precision), jnp.asarray(labels(arch)))
 
     def check(arch):
         _resolve(spec_f, arch.n)
@@ -218,6 +223,7 @@ def implements(f: int | str) -> Measure:
         level=lambda arch: float(2**arch.n),
         outputs=_forward_outputs,
         check=check,
+        agreement=lambda arch: (np.arange(2**arch.n, dtype=np.int32), labels(arch)),
     )
 
 
@@ -317,6 +323,7 @@ def fits(points: Sequence[int], labels: Sequence[bool] | int | str) -> Measure:
         level=lambda arch: float(len(pts)),
         outputs=outputs,
         check=check,
+        agreement=lambda arch: (index, label_array(arch)),
     )
 
 

@@ -62,7 +62,7 @@ from countnets.architectures import DEFAULT_PRECISION, Architecture
 from countnets.driver import RunConfig, run_chunks, seed_key
 from countnets.estimators import base_config
 from countnets.measures import Measure
-from countnets.moves import MOVES, Move, invariant_move, level_kernel, subkey
+from countnets.moves import MOVES, Move, level_kernel, move_for, subkey
 from countnets.payloads import SplittingPayload
 from countnets.priors import Prior
 from countnets.records import StopReason
@@ -254,7 +254,7 @@ class _Static:
             s = jnp.asarray(measure.score(arch, arch.unflatten(theta), x, precision), jnp.float32)  # type: ignore[misc]
             return jnp.where(jnp.isnan(s), -jnp.inf, s)
 
-        return invariant_move(self.prior, arch.layout(), self.move), jax.vmap(one), x
+        return move_for(self.prior, arch, measure, self.move, self.encoding, precision), jax.vmap(one), x
 
     def kernel(self, adapt: bool):
         move, score_fn, _ = self.parts()
@@ -378,11 +378,10 @@ def _checked(prior: Prior, arch: Architecture, measure: Measure | int | str, enc
     if measure.score is None:
         raise CountnetsError(f"splitting needs a measure with a score; {measure.name} has none")
     measure.check(arch)
-    move = invariant_move(prior, arch.layout(), move_name)
     if encoding not in boolean.ENCODINGS:
         raise CountnetsError(f"encoding must be one of {boolean.ENCODINGS}, got {encoding!r}")
     check_precision(precision)
-    return measure, move
+    return measure, move_for(prior, arch, measure, move_name, encoding, precision)
 
 
 def run_pilot(

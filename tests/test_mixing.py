@@ -53,16 +53,19 @@ def _key_of(seed):
 
 
 CASES = [
-    ("ess", cn.Gaussian(1.0, 1.0), "pm1"),
-    ("unit-gibbs", cn.Lattice((-1.0, 0.0, 1.0)), "01"),
+    ("ess", cn.Gaussian(1.0, 1.0), "pm1", cn.MLP(2, (3,))),
+    ("unit-gibbs", cn.Lattice((-1.0, 0.0, 1.0)), "01", cn.MLP(2, (3,))),
+    ("lin-ess", cn.Gaussian(1.0, 1.0), "pm1", cn.MLP(2, (3,))),  # readout moves alternate with ESS
+    ("lin-ess", cn.Gaussian(1.0, 1.0), "pm1", cn.MLP(2, ())),  # a perceptron: the readout move alone
 ]
+IDS = [f"{c[0]}-{c[3].name}" for c in CASES]
 
 
-@pytest.mark.parametrize("name, prior, encoding", CASES, ids=[c[0] for c in CASES])
-def test_a_move_leaves_the_prior_restricted_to_the_event_invariant(name, prior, encoding):
-    arch, measure = cn.MLP(2, (3,)), M.implements("and")
+@pytest.mark.parametrize("name, prior, encoding, arch", CASES, ids=IDS)
+def test_a_move_leaves_the_prior_restricted_to_the_event_invariant(name, prior, encoding, arch):
+    measure = M.implements("and")
     level = np.float32(measure.level(arch))
-    move = moves.invariant_move(prior, arch.layout(), name)
+    move = moves.move_for(prior, arch, measure, name, encoding, "highest")
     score_fn = _score_fn(arch, measure, encoding)
     start = _rejection(prior, arch, measure, encoding, 3000, 1)
     transition = jax.jit(lambda k, t, s, sweep: move.transition(k, t, s, level, np.float32(1.0), score_fn, sweep))
@@ -77,6 +80,7 @@ def test_a_move_leaves_the_prior_restricted_to_the_event_invariant(name, prior, 
     assert changed > 0.5, changed  # it moves
     pvalues = [stats.ks_2samp(theta[:, c], fresh[:, c]).pvalue for c in range(arch.n_params)]
     if isinstance(prior, cn.Lattice):  # discrete: compare the value frequencies
+
         def counts(c):  # value frequencies of coordinate c in both samples (plus one, so no column is empty)
             return np.array([[np.sum(col == v) for v in prior.values] for col in (theta[:, c], fresh[:, c])]) + 1
 
@@ -85,21 +89,63 @@ def test_a_move_leaves_the_prior_restricted_to_the_event_invariant(name, prior, 
     assert min(pvalues) * len(pvalues) > 1e-3, pvalues
 
 
-@pytest.mark.parametrize("name, prior, encoding", CASES, ids=[c[0] for c in CASES])
-def test_at_level_minus_infinity_a_move_leaves_the_prior_invariant(name, prior, encoding):
-    arch = cn.MLP(2, (3,))
-    move = moves.invariant_move(prior, arch.layout(), name)
+@pytest.mark.parametrize("name, prior, encoding, arch", CASES, ids=IDS)
+def test_at_level_minus_infinity_a_move_leaves_the_prior_invariant(name, prior, encoding, arch):
+    move = moves.move_for(prior, arch, M.implements("and"), name, encoding, "highest")
     theta = np.asarray(prior.sample(_key_of(5), 0, 20_000, arch.layout()))
     score_fn = _score_fn(arch, M.implements("and"), encoding)
     out, _, _ = jax.jit(lambda t: move.transition(_key(), t, score_fn(t), -np.inf, np.float32(1.0), score_fn, 1))(theta)
     out = np.asarray(out)
     fresh = np.asarray(prior.sample(_key_of(6), 0, 20_000, arch.layout()))
-    for c in (0, 4, 12):
+    for c in sorted({0, arch.n_params // 2, arch.n_params - 1}):
         if isinstance(prior, cn.Lattice):
             table = [[np.sum(col == v) for v in prior.values] for col in (out[:, c], fresh[:, c])]
             assert stats.chi2_contingency(table).pvalue > 1e-4, c
         else:
             assert stats.ks_2samp(out[:, c], fresh[:, c]).pvalue > 1e-4, c
+
+
+def test_lin_ess_between_two_counts_keeps_the_prior_restricted_to_the_level():
+    # A level with a fractional part: the arcs hold count >= 3, the accept step the tie-break (score >= 3.3).
+    arch, measure, prior, level = cn.MLP(2, ()), M.implements("and"), cn.Gaussian(1.0, 1.0), np.float32(3.3)
+    score_fn = _score_fn(arch, measure, "pm1")
+
+    def restricted(seed):
+        theta = np.asarray(prior.sample(_key_of(seed), 0, 40_000, arch.layout()))
+        return theta[np.asarray(score_fn(theta)) >= level][:3000]
+
+    start, fresh = restricted(11), restricted(12)
+    assert len(start) == len(fresh) == 3000
+    move = moves.move_for(prior, arch, measure, "lin-ess", "pm1", "highest")
+    step = jax.jit(lambda k, t, s: move.transition(k, t, s, level, np.float32(1.0), score_fn, 0))
+    theta, scores = start, score_fn(start)
+    for sweep in range(4):
+        theta, scores, moved = step(moves.subkey(_key(), sweep), theta, scores)
+        assert 0 < int(moved) < len(start)  # it moves, and the tie-break rejects some proposals
+    assert np.all(np.asarray(scores) >= level)
+    theta = np.asarray(theta)
+    pvalues = [stats.ks_2samp(theta[:, c], fresh[:, c]).pvalue for c in range(arch.n_params)]
+    assert min(pvalues) * len(pvalues) > 1e-3, pvalues
+
+
+def test_lin_ess_needs_a_score_that_counts_agreeing_points():
+    arch = cn.MLP(1, (2,))
+    with pytest.raises(cn.CountnetsError, match="the move 'lin-ess' needs a measure whose score counts agreeing"):
+        cn.estimate_rare(cn.Gaussian(), arch, M.unit_dead(0, 0), move="lin-ess")
+    with pytest.raises(cn.CountnetsError, match="the move 'lin-ess' does not apply to a Lattice prior"):
+        cn.estimate_rare(cn.Lattice((-1.0, 1.0)), arch, "and", move="lin-ess")
+
+
+def test_and_of_six_on_the_perceptron_is_determined_and_covered_with_lin_ess():
+    # The reference integrates the bias exactly inside a Monte Carlo average over the weights (numpy, no engine).
+    from countnets.bench.references import perceptron_and_pm1
+
+    ref, se = perceptron_and_pm1(6)
+    r = cn.estimate_rare(cn.Gaussian(1.0, 1.0), cn.MLP(6, ()), "and", encoding="pm1", move="lin-ess", seed=0,
+                         replicas=40, particles=200, confidence=0.999)  # fmt: skip
+    lo, hi = r.estimates[0].ci
+    assert r.extra.move == "lin-ess" and r.extra.reliable, r.extra.unreliable_reasons
+    assert lo <= ref + 4 * se and ref - 4 * se <= hi, (lo, hi, ref)
 
 
 @pytest.mark.parametrize("arch", [cn.MLP(3, (4, 2)), cn.MLP(2, ()), cn.ResMLP(n=3, d=4, L=2, w=2), GoalNet(3, 2)])

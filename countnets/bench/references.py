@@ -8,6 +8,8 @@ it checks, so that an engine bug cannot move the reference with it.
   function.
 * Closed forms of the Gaussian perceptron on n = 1 (a bivariate orthant) and n = 2
   (spherical triangles and quadrilaterals, Girard's theorem), and the zero-bias law.
+* AND of n inputs on a Gaussian perceptron (pm1): a one-dimensional bias integral
+  inside a Monte Carlo average over the weights (Rao-Blackwellised), with its error.
 * Lempel-Ziv complexity of a truth table as Valle-Perez et al. (2019) define it.
 * The orbits of truth tables under input permutation, input negation and output negation.
 * Small statistical helpers: the missing-mass bound and chi-square pooling.
@@ -32,6 +34,7 @@ __all__ = [
     "orthant_n1",
     "isotropic_n2_pm1",
     "zero_bias_ones_law",
+    "perceptron_and_pm1",
     "lz76_words",
     "lz_complexity",
     "ones",
@@ -189,6 +192,47 @@ def zero_bias_ones_law(n: int) -> np.ndarray:
     out = np.full(2**n + 1, 2.0**-n)
     out[-1] = 0.0
     return out
+
+
+def perceptron_and_pm1(
+    n: int, sigma_w: float = 1.0, sigma_b: float = 1.0, *, samples: int = 1 << 22, seed: int = 0
+) -> tuple[float, float]:
+    """P(AND of n) for a Gaussian perceptron on the pm1 cube, and its standard error.
+
+    The perceptron ``y = w . x + b`` (``w_i ~ N(0, sigma_w^2 / n)``, ``b ~ N(0, sigma_b^2)``)
+    computes AND (1 only at ``x = (1, ..., 1)``) iff every ``w_i > 0`` and
+    ``-S < b < 2 m - S``, with ``S = sum w_i`` and ``m = min w_i``: a negative ``w_j`` makes
+    the point with bit ``j`` flipped score ``y(1) - 2 w_j >= y(1) > 0``, and with all weights
+    positive the largest output off ``(1, ..., 1)`` flips the smallest weight. So
+
+        P = 2^-n E[ Phi((2 m - S) / sigma_b) - Phi(-S / sigma_b) ],   w_i i.i.d. half-normal,
+
+    averaged here over ``samples`` draws of the weights (NumPy, ``seed``); the bias is
+    integrated exactly, which is why the average has little spread.
+
+    Returns:
+      ``(p, standard_error)``, both probabilities.
+
+    >>> p, se = perceptron_and_pm1(1, samples=1 << 16)   # n = 1: P(w > 0, -w < b < w) = 1/4
+    >>> bool(abs(p - 0.25) < 4 * se)
+    True
+    """
+    if not isinstance(n, int) or n < 1:
+        raise CountnetsError(f"n must be a positive int, got {n!r}")
+    if not (sigma_w > 0 and sigma_b > 0):
+        raise CountnetsError(f"sigma_w and sigma_b must be positive, got {sigma_w} and {sigma_b}")
+    rng = np.random.default_rng(seed)
+    total, total_sq, done, block = 0.0, 0.0, 0, 1 << 18
+    while done < samples:
+        k = min(block, samples - done)
+        w = np.abs(rng.standard_normal((k, n))) * (sigma_w / math.sqrt(n))
+        s, m = w.sum(axis=1), w.min(axis=1)
+        # Phi(hi) - Phi(lo) for lo < hi < 0 mostly: as a difference of upper tails, without cancellation.
+        g = stats.norm.sf(s / sigma_b - 2 * m / sigma_b) - stats.norm.sf(s / sigma_b)
+        total, total_sq, done = total + g.sum(), total_sq + (g * g).sum(), done + k
+    mean = total / samples
+    var = max(total_sq / samples - mean * mean, 0.0) / max(samples - 1, 1)
+    return mean * 2.0**-n, math.sqrt(var) * 2.0**-n
 
 
 def lz76_words(bits: Sequence[int]) -> int:
