@@ -41,6 +41,7 @@ import dataclasses
 import functools
 import math
 from collections.abc import Callable
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -68,6 +69,11 @@ __all__ = [
     "reflect",
     "adapt_step",
     "resample",
+    "LevelState",
+    "MoveInfo",
+    "MoveKernel",
+    "move_kernel",
+    "sweep_kernel",
     "level_kernel",
 ]
 
@@ -233,8 +239,7 @@ def _lin_ess(prior: Gaussian, layout: tuple[ParamSpec, ...], linear: LinearReado
         delta = jnp.arctan2(y1, y0)  # point j agrees for phi in (delta_j - pi/2, delta_j + pi/2) mod 2 pi
         events = jnp.concatenate([jnp.mod(delta - pi / 2, 2 * pi), jnp.mod(delta + pi / 2, 2 * pi)], axis=1)
         change = jnp.concatenate([jnp.ones((n, m), jnp.int32), -jnp.ones((n, m), jnp.int32)], axis=1)
-        order = jnp.argsort(events, axis=1)
-        events, change = jnp.take_along_axis(events, order, 1), jnp.take_along_axis(change, order, 1)
+        events, change = jax.lax.sort((events, change), dimension=1, num_keys=1)
         start = jnp.sum(y0 > 0, axis=1, dtype=jnp.int32)
         counts = start[:, None] + jnp.concatenate([jnp.zeros((n, 1), jnp.int32), jnp.cumsum(change, axis=1)], 1)
         edges = jnp.concatenate([jnp.zeros((n, 1)), events, jnp.full((n, 1), 2 * pi)], axis=1)
@@ -499,53 +504,93 @@ def resample(key: UInt32[Array, " 2"], alive: Bool[Array, " n"]) -> tuple[Int[Ar
 Kernel = Callable[..., tuple[Array, ...]]
 
 
-def level_kernel(
-    score_fn: Callable[[Array], Array], move: Move, sweeps: int, *, adapt: bool, target: float, gain: float
-) -> Kernel:
-    """``kernel(key, theta, scores, level, log_step, roots)``: resample at ``level``, then ``sweeps`` move sweeps.
+class LevelState(NamedTuple):
+    """A population restricted to a level: ``theta`` ``(particles, n_params)`` and its ``scores`` ``(particles,)``."""
 
-    A proposal is accepted iff its score is at least ``level``, so the kernel leaves the
-    prior restricted to ``{score >= level}`` invariant. With ``adapt`` the step follows
-    :func:`adapt_step` after each sweep (for the pilot); without, it stays fixed (replicas).
-    Keys: ``subkey(key, 0)`` resamples, ``subkey(key, s + 1)`` drives sweep ``s``.
+    theta: Array
+    scores: Array
+
+
+class MoveInfo(NamedTuple):
+    """What one step of a :class:`MoveKernel` did: ``moved`` (int32) particles changed, with step size ``step``."""
+
+    moved: Array
+    step: Array
+
+
+class MoveKernel(NamedTuple):
+    """A move restricted to a level as an ``init`` / ``step`` pair (the shape of blackjax's kernels).
+
+    ``init(theta) -> LevelState`` scores a population; ``step(key, state, level, step_size,
+    sweep) -> (LevelState, MoveInfo)`` moves it once, never below ``level``, leaving the
+    prior restricted to ``{score >= level}`` invariant. ``sweep`` (an int, possibly traced)
+    is the sweep's index in its level, the same for every particle; a move may use it to
+    pick what it updates (a fixed schedule). Pure and traceable: jit and vmap apply.
+    """
+
+    init: Callable[[Array], LevelState]
+    step: Callable[..., tuple[LevelState, MoveInfo]]
+
+
+def move_kernel(move: Move, score_fn: Callable[[Array], Array]) -> MoveKernel:
+    """The :class:`MoveKernel` of ``move`` for the batched scorer ``score_fn`` (particles -> float32 scores).
+
+    A move with a ``transition`` runs it; otherwise its proposal is kept iff its score is
+    at least the level (a Metropolis step for the restricted prior: the proposal is
+    reversible with respect to the prior).
+    """
+
+    def init(theta: Array) -> LevelState:
+        return LevelState(theta, score_fn(theta))
+
+    def step(key, state: LevelState, level, step_size, sweep=0) -> tuple[LevelState, MoveInfo]:
+        if move.transition is not None:
+            theta, scores, moved = move.transition(key, state.theta, state.scores, level, step_size, score_fn, sweep)
+            return LevelState(theta, scores), MoveInfo(moved, jnp.asarray(step_size, jnp.float32))
+        proposal = move.propose(key, state.theta, step_size)  # type: ignore[misc]
+        new = score_fn(proposal)
+        ok = new >= level
+        theta, scores = jnp.where(ok[:, None], proposal, state.theta), jnp.where(ok, new, state.scores)
+        return LevelState(theta, scores), MoveInfo(jnp.sum(ok, dtype=jnp.int32), jnp.asarray(step_size, jnp.float32))
+
+    return MoveKernel(init, step)
+
+
+def sweep_kernel(
+    score_fn: Callable[[Array], Array], move: Move, max_sweeps: int, *, adapt: bool, target: float, gain: float
+) -> Kernel:
+    """``run(key, theta, scores, level, log_step, start, stop)``: sweeps ``start .. stop - 1`` of the move at ``level``.
+
+    Sweep ``s`` draws from ``subkey(key, s + 1)`` whatever ``start`` is, so running sweeps
+    ``0 .. a - 1`` and then ``a .. b - 1`` is the same as running ``0 .. b - 1`` at once
+    (the pilot adds sweeps until its mixing check passes). A proposal is accepted iff its
+    score is at least ``level``, so the sweeps leave the prior restricted to ``{score >=
+    level}`` invariant. With ``adapt`` the step follows :func:`adapt_step` after each sweep
+    (for the pilot); without, it stays fixed (replicas).
 
     Args:
       score_fn: ``scores(theta: (particles, n_params)) -> (particles,)`` float32.
       move: the prior's :class:`Move`.
-      sweeps: sweeps per level.
+      max_sweeps: the most sweeps a level may run (the length of the per-sweep records).
       adapt, target, gain: step adaptation (see :func:`adapt_step`).
 
-    ``roots`` (int32 ``(particles,)``) names each particle's initial ancestor; it follows
-    the resampling, and the kernel counts the distinct ones among the resampled
-    population: the genealogy of the run (moves change positions, never ancestors).
-
     Returns:
-      ``kernel`` returning ``(theta, scores, count, accepted, log_step, rates, steps,
-      roots, distinct)``: the moved population, the survivors before resampling (int32),
-      the accepted proposals (int32; for a move with a ``transition``, the particles it
-      moved), the final log step, each sweep's acceptance rate and step (float32
-      ``(sweeps,)``), the resampled roots and their number of distinct values (int32).
+      ``run`` returning ``(theta, scores, accepted, log_step, rates, steps)``: the moved
+      population, the accepted proposals (int32; for a move with a ``transition``, the
+      particles it moved), the final log step, and each sweep's acceptance rate and step
+      (float32 ``(max_sweeps,)``, zero outside ``start .. stop - 1``).
     """
 
-    def kernel(key, theta, scores, level, log_step, roots):
+    kernel = move_kernel(move, score_fn)
+
+    def run(key, theta, scores, level, log_step, start, stop):
         n = theta.shape[0]
-        idx, count = resample(subkey(key, 0), scores >= level)
-        theta, scores, roots = theta[idx], scores[idx], roots[idx]
-        ordered = jnp.sort(roots)
-        distinct = 1 + jnp.sum(ordered[1:] != ordered[:-1], dtype=jnp.int32)
 
         def sweep(s, carry):
             theta, scores, log_step, accepted, rates, steps = carry
             step = jnp.exp(log_step)
-            if move.transition is not None:
-                theta, scores, n_ok = move.transition(subkey(key, s + 1), theta, scores, level, step, score_fn, s)
-            else:
-                proposal = move.propose(subkey(key, s + 1), theta, step)  # type: ignore[misc]
-                new = score_fn(proposal)
-                ok = new >= level
-                theta = jnp.where(ok[:, None], proposal, theta)
-                scores = jnp.where(ok, new, scores)
-                n_ok = jnp.sum(ok, dtype=jnp.int32)
+            state, info = kernel.step(subkey(key, s + 1), LevelState(theta, scores), level, step, s)
+            theta, scores, n_ok = state.theta, state.scores, info.moved
             rate = n_ok.astype(jnp.float32) / jnp.float32(n)
             rates, steps = rates.at[s].set(rate), steps.at[s].set(step)
             if adapt:
@@ -554,10 +599,41 @@ def level_kernel(
 
         # Initial values derived from the population, so that under shard_map they vary like it.
         zero = (scores[0] > scores[0]).astype(jnp.float32)
-        zeros = jnp.zeros((sweeps,), jnp.float32) + zero
-        accepted0 = (count * 0).astype(jnp.int32)
+        zeros = jnp.zeros((max_sweeps,), jnp.float32) + zero
+        accepted0 = zero.astype(jnp.int32)
         carry = (theta, scores, jnp.asarray(log_step, jnp.float32) + zero, accepted0, zeros, zeros + zero)
-        theta, scores, log_step, accepted, rates, steps = jax.lax.fori_loop(0, sweeps, sweep, carry)
+        theta, scores, log_step, accepted, rates, steps = jax.lax.fori_loop(start, stop, sweep, carry)
+        return theta, scores, accepted, log_step, rates, steps
+
+    return run
+
+
+def level_kernel(
+    score_fn: Callable[[Array], Array], move: Move, max_sweeps: int, *, adapt: bool, target: float, gain: float
+) -> Kernel:
+    """``kernel(key, theta, scores, level, log_step, roots, sweeps)``: resample at ``level``, then ``sweeps`` sweeps.
+
+    Keys: ``subkey(key, 0)`` resamples, ``subkey(key, s + 1)`` drives sweep ``s``
+    (:func:`sweep_kernel`; ``sweeps`` at most ``max_sweeps``, possibly traced).
+
+    ``roots`` (int32 ``(particles,)``) names each particle's initial ancestor; it follows
+    the resampling, and the kernel counts the distinct ones among the resampled
+    population: the genealogy of the run (moves change positions, never ancestors).
+
+    Returns:
+      ``kernel`` returning ``(theta, scores, count, accepted, log_step, rates, steps,
+      roots, distinct)``: the moved population, the survivors before resampling (int32),
+      then :func:`sweep_kernel`'s accepted count, log step and per-sweep records, the
+      resampled roots and their number of distinct values (int32).
+    """
+    run = sweep_kernel(score_fn, move, max_sweeps, adapt=adapt, target=target, gain=gain)
+
+    def kernel(key, theta, scores, level, log_step, roots, sweeps):
+        idx, count = resample(subkey(key, 0), scores >= level)
+        theta, scores, roots = theta[idx], scores[idx], roots[idx]
+        ordered = jnp.sort(roots)
+        distinct = 1 + jnp.sum(ordered[1:] != ordered[:-1], dtype=jnp.int32)
+        theta, scores, accepted, log_step, rates, steps = run(key, theta, scores, level, log_step, 0, sweeps)
         return theta, scores, count, accepted, log_step, rates, steps, roots, distinct
 
     return kernel

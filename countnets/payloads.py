@@ -325,6 +325,10 @@ class SplittingLevel(Record):
       alive: replicas with at least one particle at or above the level (after every earlier level).
       ancestors: median over the replicas alive after the level of the distinct initial
         ancestors of their population (the genealogy; ``None`` in results before it was recorded).
+      sweeps: the sweeps every replica runs at this level, set by the pilot's mixing check
+        (``None`` in results before it existed: then the run's ``sweeps``).
+      mixing: the pilot's mixing statistic after those sweeps (:mod:`countnets.pilot`;
+        ``None`` where the pilot never moved at the level, or in older results).
     """
 
     level: float
@@ -336,6 +340,8 @@ class SplittingLevel(Record):
     acceptance: float
     alive: int
     ancestors: float | None = None
+    sweeps: int | None = None
+    mixing: float | None = None
 
 
 @record
@@ -404,6 +410,7 @@ class SplittingPayload(Record):
     relative_variance: float | None = None
     well_mixed_relative_variance: float | None = None
     reliability_rule: str | None = None
+    max_sweeps: int | None = None  # the pilot's mixing cap; None in results written before it existed
 
 
 @record

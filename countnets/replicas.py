@@ -226,8 +226,8 @@ def upper_bound(
     return first * (1.0 - (alpha / 2) ** (1.0 / m)), j
 
 
-def level_records(pilot: Any, survivors: np.ndarray, accepted: np.ndarray, ancestors: np.ndarray, particles: int,
-                  sweeps: int) -> list[SplittingLevel]:  # fmt: skip
+def level_records(pilot: Any, survivors: np.ndarray, accepted: np.ndarray, ancestors: np.ndarray,
+                  particles: int) -> list[SplittingLevel]:  # fmt: skip
     """Per level: the pilot's trace (``pilot``: a :class:`countnets.splitting.Pilot`) and the replicas' means.
 
     ``survivors``, ``accepted``, ``ancestors``: int ``(replicas, levels)``; N = ``particles``.
@@ -239,12 +239,13 @@ def level_records(pilot: Any, survivors: np.ndarray, accepted: np.ndarray, ances
         before = np.ones(len(survivors), bool) if k == 0 else alive_after[:, k - 1]
         after = alive_after[:, k]
         survival = float(np.mean(survivors[before, k] / n)) if before.any() else math.nan
-        acceptance = float(np.mean(accepted[after, k] / (n * sweeps))) if after.any() else math.nan
+        acceptance = float(np.mean(accepted[after, k] / (n * pilot.sweeps[k]))) if after.any() else math.nan
         out.append(SplittingLevel(
             level=pilot.levels[k], step=pilot.steps[k], pilot_survival=pilot.survival[k],
             pilot_acceptance=list(pilot.acceptance[k]), pilot_steps=list(pilot.step_trace[k]), survival=survival,
             acceptance=acceptance, alive=int(after.sum()),
-            ancestors=float(np.median(ancestors[after, k])) if after.any() else None,
+            ancestors=float(np.median(ancestors[after, k])) if after.any() else None, sweeps=pilot.sweeps[k],
+            mixing=None if math.isnan(pilot.mixing[k]) else pilot.mixing[k],
         ))  # fmt: skip
     return out
 

@@ -45,7 +45,6 @@ import functools
 import math
 import os
 import time
-from collections.abc import Callable
 from typing import Any
 
 import jax
@@ -62,8 +61,9 @@ from countnets.architectures import DEFAULT_PRECISION, Architecture
 from countnets.driver import RunConfig, run_chunks, seed_key
 from countnets.estimators import base_config
 from countnets.measures import Measure
-from countnets.moves import MOVES, Move, level_kernel, move_for, subkey
+from countnets.moves import MOVES, move_for, subkey
 from countnets.payloads import SplittingPayload
+from countnets.pilot import ByIdentity, KernelSpec, Pilot, adaptive_levels
 from countnets.priors import Prior
 from countnets.records import StopReason
 from countnets.replicas import (
@@ -111,7 +111,7 @@ MIN_REPLICAS_TO_STOP = reliability.MIN_EFFECTIVE_REPLICAS  # rel_halfwidth is no
 PILOT_STREAM = 2**32 - 1  # the pilot draws from fold_in(seed key, PILOT_STREAM); replica r from fold_in(seed key, r)
 
 SAMPLE_OPTIONS = ("replicas", "particles", "sweeps", "level_fraction", "target_acceptance", "pilot_particles",
-                  "max_levels", "move", "replicas_per_chunk")  # fmt: skip
+                  "max_levels", "move", "max_sweeps", "replicas_per_chunk")  # fmt: skip
 """The effort and algorithm keywords sample_rare and estimate_rare share (the CLI's splitting options)."""
 
 ALGORITHM = "fixed-level splitting (SMC) with levels and steps from an adaptive pilot; log-t interval over replicas"
@@ -123,7 +123,10 @@ class SplittingOptions:
 
     Attributes:
       particles: particles per replica, N (>= 2).
-      sweeps: move sweeps per level (every particle proposes once per sweep).
+      sweeps: move sweeps per level (every particle proposes once per sweep), and the
+        step by which the pilot adds sweeps until its mixing check passes (:mod:`countnets.pilot`).
+      max_sweeps: the mixing cap, the most sweeps the pilot may give a level (``None``:
+        ``sweeps``, no adaptation: the check is then only reported, per level).
       level_fraction: the fraction of the pilot population above each new level, in (0, 1).
       target_acceptance: the acceptance rate the pilot's step adaptation aims at, in (0, 1).
       pilot_particles: the pilot's population (``None``: ``2 * particles``).
@@ -132,8 +135,9 @@ class SplittingOptions:
       move: the move restricted to each level (:data:`countnets.moves.MOVES`): ``"auto"``
         is the prior's default (elliptical slice sampling for a Gaussian prior, coordinate
         resampling for a lattice, the reflected walk for a uniform box); ``"pcn"`` is the
-        earlier Gaussian move, kept to compare, and ``"unit-gibbs"`` (a lattice unit's
-        exact conditional) an option whose coverage is still being measured.
+        earlier Gaussian move, kept to compare; ``"lin-ess"`` (Gaussian) draws the readout
+        exactly on the arcs of its ellipse (implements, fits); ``"unit-gibbs"`` (a lattice
+        unit's exact conditional) an option whose coverage is still being measured.
 
     Raises:
       CountnetsError: for any invalid field.
@@ -147,6 +151,7 @@ class SplittingOptions:
     max_levels: int = DEFAULT_MAX_LEVELS
     adapt_gain: float = DEFAULT_ADAPT_GAIN
     move: str = DEFAULT_MOVE
+    max_sweeps: int | None = None
 
     def __post_init__(self) -> None:
         fix = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731
@@ -154,6 +159,10 @@ class SplittingOptions:
         if self.particles < 2:
             raise CountnetsError(f"particles must be at least 2, got {self.particles}")
         fix("sweeps", check_positive_int("sweeps", self.sweeps))
+        cap = self.sweeps if self.max_sweeps is None else self.max_sweeps
+        fix("max_sweeps", check_positive_int("max_sweeps (the mixing cap)", cap))
+        if self.max_sweeps < self.sweeps:  # type: ignore[operator]
+            raise CountnetsError(f"max_sweeps must be at least sweeps ({self.sweeps}), got {self.max_sweeps}")
         for name in ("level_fraction", "target_acceptance"):
             value = check_finite_float(name, getattr(self, name))
             if not 0 < value < 1:
@@ -173,112 +182,12 @@ class SplittingOptions:
         return dataclasses.asdict(self)
 
 
-@dataclasses.dataclass(frozen=True)
-class Pilot:
-    """What the pilot fixed: levels and steps, with the adaptation it went through.
-
-    Attributes:
-      levels: ``L_1 < ... < L_K`` (float32 values); ``L_K`` is the event's level.
-      steps: the move's step at each level (the pilot's last adapted value there).
-      survival: fraction of the pilot population at or above each level.
-      acceptance: per level, the acceptance rate of each sweep.
-      step_trace: per level, the step used in each sweep.
-      status: ``"reached"`` (the pilot reached the event), ``"stalled"`` (no particle
-        scored above the last level: the event looks unreachable) or ``"max_levels"``.
-      particles: the pilot population.
-      evaluations: network evaluations the pilot used.
-      seconds: its wall time.
-    """
-
-    levels: tuple[float, ...]
-    steps: tuple[float, ...]
-    survival: tuple[float, ...]
-    acceptance: tuple[tuple[float, ...], ...]
-    step_trace: tuple[tuple[float, ...], ...]
-    status: str
-    particles: int
-    evaluations: int
-    seconds: float
-
-    def fingerprint(self) -> dict:
-        """Levels, steps and status: what the replicas depend on (checked on resume)."""
-        return {"levels": list(self.levels), "steps": list(self.steps), "status": self.status}
-
-
-# ----------------------------------------------------------------------------- device kernels
-
-
-class _Same:
-    """A measure compared by identity, so that it can sit in a static ``jit`` argument.
-
-    JAX then reuses a compiled pilot level or replica step for every run with the same
-    measure object, prior, architecture and options (another seed, another pilot).
-    """
-
-    __slots__ = ("measure",)
-
-    def __init__(self, measure: Measure):
-        self.measure = measure
-
-    def __hash__(self) -> int:
-        return id(self.measure)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Same) and other.measure is self.measure
-
-
-@dataclasses.dataclass(frozen=True)
-class _Static:
-    """Everything a compiled kernel closes over (hashable: a static ``jit`` argument)."""
-
-    prior: Prior
-    arch: Architecture
-    measure: _Same
-    encoding: str
-    precision: str
-    sweeps: int
-    target_acceptance: float
-    gain: float
-    margin: float = 0.0
-    per_chunk: int = 0
-    particles: int = 0
-    conditional: _Same | None = None
-    move: str = DEFAULT_MOVE
-
-    def parts(self) -> tuple[Move, Callable[[Array], Array], Array]:
-        """The move, the batched scorer and the cube."""
-        x = boolean.cube(self.arch.n, self.encoding)
-        measure, arch, precision = self.measure.measure, self.arch, self.precision
-
-        def one(theta):
-            s = jnp.asarray(measure.score(arch, arch.unflatten(theta), x, precision), jnp.float32)  # type: ignore[misc]
-            return jnp.where(jnp.isnan(s), -jnp.inf, s)
-
-        return move_for(self.prior, arch, measure, self.move, self.encoding, precision), jax.vmap(one), x
-
-    def kernel(self, adapt: bool):
-        move, score_fn, _ = self.parts()
-        return level_kernel(score_fn, move, self.sweeps, adapt=adapt, target=self.target_acceptance, gain=self.gain)
-
-
-@functools.partial(jax.jit, static_argnums=(0, 2))
-def _pilot_init(static: _Static, key: Array, n: int) -> tuple[Array, Array]:
-    theta = static.prior.sample(key, 0, n, static.arch.layout())
-    return theta, static.parts()[1](theta)
-
-
-@functools.partial(jax.jit, static_argnums=0)
-def _pilot_level(static: _Static, key, theta, scores, level, log_step):
-    roots = jnp.arange(theta.shape[0], dtype=jnp.int32)
-    return static.kernel(True)(key, theta, scores, level, log_step, roots)[:7]
-
-
 def _zero_like(ref: Array, dtype: Any) -> Array:
     """A scalar 0 of ``dtype`` computed from ``ref``, so that under ``shard_map`` it varies like ``ref``."""
     return (ref > ref).astype(dtype)
 
 
-def _final_outputs(static: _Static, theta: Array, x: Array) -> dict[str, Array]:
+def _final_outputs(static: KernelSpec, theta: Array, x: Array) -> dict[str, Array]:
     """Flags (non-finite, near 0) of the final particles, their conditional keys, and the particles."""
     arch, measure, precision = static.arch, static.measure.measure, static.precision
     conditional = None if static.conditional is None else static.conditional.measure
@@ -298,10 +207,10 @@ def _final_outputs(static: _Static, theta: Array, x: Array) -> dict[str, Array]:
 
 
 @functools.partial(jax.jit, static_argnums=0)
-def _replica_step(static: _Static, levels, log_steps, first, key, chunk_indices, n_valid):
+def _replica_step(static: KernelSpec, levels, log_steps, sweeps, first, key, chunk_indices, n_valid):
     """Replicas of a batch of chunks: chunk i holds replicas ``i C .. i C + C - 1``, replica r keyed by r.
 
-    ``levels`` and ``log_steps`` are padded at the front to a multiple of
+    ``levels``, ``log_steps`` and ``sweeps`` (the pilot's per level) are padded at the front to a multiple of
     :data:`_LEVEL_PAD`; levels before ``first`` are skipped (survivors N, nothing moved)
     and real level ``k`` draws from ``fold_in(replica key, k + 1)``, so padding changes nothing.
     """
@@ -313,11 +222,11 @@ def _replica_step(static: _Static, levels, log_steps, first, key, chunk_indices,
         theta = static.prior.sample(rkey, 0, n, layout)
 
         def body(carry, xs):
-            k, level, log_step = xs
+            k, level, log_step, n_sweeps = xs
 
             def run(carry):
                 theta, scores, roots = carry
-                out = kernel(subkey(rkey, k - first + 1), theta, scores, level, log_step, roots)
+                out = kernel(subkey(rkey, k - first + 1), theta, scores, level, log_step, roots, n_sweeps)
                 theta, scores, count, accepted, _, _, _, roots, distinct = out
                 return (theta, scores, roots), (count, accepted, distinct)
 
@@ -327,7 +236,7 @@ def _replica_step(static: _Static, levels, log_steps, first, key, chunk_indices,
 
             return jax.lax.cond(k >= first, run, skip, carry)
 
-        xs = (jnp.arange(levels.shape[0], dtype=jnp.int32), levels, log_steps)
+        xs = (jnp.arange(levels.shape[0], dtype=jnp.int32), levels, log_steps, sweeps)
         scores = score_fn(theta)
         roots = jnp.arange(n, dtype=jnp.int32) + _zero_like(scores[0], jnp.int32)
         (theta, _, _), (counts, accepted, ancestors) = jax.lax.scan(body, (theta, scores, roots), xs)
@@ -399,8 +308,9 @@ def run_pilot(
     Level ``k`` is the ``ceil(level_fraction * n)``-th largest score of the population
     (``n = pilot_particles``), or the smallest score above level ``k - 1`` when ties would
     repeat it, capped at ``measure.level(arch)``; the population is then resampled from
-    the particles at or above it and moved ``sweeps`` times, the step adapting after each
-    sweep by ``log step += adapt_gain (rate - target_acceptance)``. If no particle scores
+    the particles at or above it and moved ``sweeps`` sweeps at a time until the mixing
+    check of :mod:`countnets.pilot` passes (at most ``max_sweeps``), the step adapting after
+    each sweep by ``log step += adapt_gain (rate - target_acceptance)``. If no particle scores
     above the last level (``"stalled"``) or ``max_levels`` are set, the event's level is
     appended as the last level.
 
@@ -420,55 +330,17 @@ def run_pilot(
     start = time.perf_counter()
     options = options or SplittingOptions()
     measure, move = _checked(prior, arch, measure, encoding, precision, "run_pilot", options.move)
-    static = _Static(prior, arch, _Same(measure), encoding, precision, options.sweeps, options.target_acceptance,
-                     options.adapt_gain, move=options.move)  # fmt: skip
-    n = options.pilot_particles
-    key = subkey(seed_key(seed), PILOT_STREAM)
-    target = float(np.float32(measure.level(arch)))
-    theta, scores = _pilot_init(static, key, n)
-    log_step = np.float32(math.log(move.initial_step))
-    levels, steps, survival, acceptance, trace = [], [], [], [], []
-    evaluations, status, previous = n, "max_levels", -math.inf
-    rank = max(1, math.ceil(options.level_fraction * n))
-    for k in range(options.max_levels):
-        s = np.asarray(scores, np.float32)
-        candidate = float(np.sort(s)[::-1][rank - 1])
-        if candidate >= target:
-            level = target
-        elif candidate > previous:
-            level = candidate
-        else:
-            above = s[s > previous]
-            if above.size == 0:
-                status = "stalled"
-                break
-            level = float(min(float(above.min()), target))
-        survival.append(float(np.mean(s >= level)))
-        theta, scores, _, _, log_step, rates, used = _pilot_level(static, subkey(key, k + 1), theta, scores,
-                                                                  np.float32(level), log_step)  # fmt: skip
-        evaluations += options.sweeps * n
-        levels.append(level)
-        steps.append(float(np.exp(np.float32(log_step))))
-        acceptance.append(tuple(float(v) for v in np.asarray(rates)))
-        trace.append(tuple(float(v) for v in np.asarray(used)))
-        if level >= target:
-            status = "reached"
-            break
-        previous = level
-    if status != "reached":
-        levels.append(target)
-        steps.append(float(np.exp(np.float32(log_step))))
-        survival.append(float(np.mean(np.asarray(scores, np.float32) >= target)))
-        acceptance.append(())
-        trace.append(())
-    return Pilot(
-        levels=tuple(levels), steps=tuple(steps), survival=tuple(survival), acceptance=tuple(acceptance),
-        step_trace=tuple(trace), status=status, particles=n, evaluations=evaluations,
-        seconds=time.perf_counter() - start,
+    spec = KernelSpec(prior, arch, ByIdentity(measure), encoding, precision, options.max_sweeps,  # type: ignore[arg-type]
+                      options.target_acceptance, options.adapt_gain, move=options.move)  # fmt: skip
+    fields = adaptive_levels(
+        spec, subkey(seed_key(seed), PILOT_STREAM), particles=options.pilot_particles, sweeps=options.sweeps,  # type: ignore[arg-type]
+        max_sweeps=options.max_sweeps, level_fraction=options.level_fraction, max_levels=options.max_levels,  # type: ignore[arg-type]
+        target=float(np.float32(measure.level(arch))), initial_step=move.initial_step,
     )  # fmt: skip
+    return Pilot(**fields, seconds=time.perf_counter() - start)
 
 
-def _replica_step_for(static: _Static, pilot: Pilot):
+def _replica_step_for(static: KernelSpec, pilot: Pilot):
     """``step(key, chunk_indices, n_valid)`` for :func:`countnets.run_chunks`: the pilot's levels, padded."""
     k = len(pilot.levels)
     padded = -(-k // _LEVEL_PAD) * _LEVEL_PAD
@@ -476,10 +348,12 @@ def _replica_step_for(static: _Static, pilot: Pilot):
     log_steps = np.zeros(padded, np.float32)
     levels[padded - k :] = np.asarray(pilot.levels, np.float32)
     log_steps[padded - k :] = np.log(np.asarray(pilot.steps, np.float32))
+    sweeps = np.zeros(padded, np.int32)
+    sweeps[padded - k :] = np.asarray(pilot.sweeps, np.int32)
     first = np.int32(padded - k)
 
     def step(key, chunk_indices, n_valid):
-        out = _replica_step(static, levels, log_steps, first, key, chunk_indices, n_valid)
+        out = _replica_step(static, levels, log_steps, sweeps, first, key, chunk_indices, n_valid)
         for name in ("survivors", "accepted", "ancestors"):
             out[name] = out[name][..., padded - k :]
         return out
@@ -525,13 +399,14 @@ def _run(prior, arch, measure, *, seed, replicas, options, encoding, precision, 
     config.update(method="splitting", targets=[name], measures=[measure.spec], options=options.config())
     if cond is not None:
         config["conditional"] = cond.spec
-    static = _Static(
-        prior, arch, _Same(measure), encoding, precision, options.sweeps, options.target_acceptance,
-        options.adapt_gain, margin, per_chunk, options.particles, None if cond is None else _Same(cond), options.move,
+    static = KernelSpec(
+        prior, arch, ByIdentity(measure), encoding, precision, options.max_sweeps, options.target_acceptance,
+        options.adapt_gain, margin, per_chunk, options.particles, None if cond is None else ByIdentity(cond),
+        options.move,
     )  # fmt: skip
     step = _replica_step_for(static, pilot)
     acc = ReplicaAccumulator(len(pilot.levels), None if cond is None else cond.key_fields(arch), arch.n, keep,
-                             particles=options.particles, sweeps=options.sweeps)  # fmt: skip
+                             particles=options.particles, sweeps=options.max_sweeps)  # fmt: skip
     ckpt = run.open_checkpoint(run.fingerprint("splitting", config, pilot=pilot.fingerprint()))
 
     def should_stop(done: int) -> str | None:
@@ -558,7 +433,7 @@ def _run(prior, arch, measure, *, seed, replicas, options, encoding, precision, 
     ancestors = np.asarray(acc.ancestors, np.int64).reshape(survivors.shape)
     z = replica_estimates(survivors, options.particles)
     interval = replica_interval(z, confidence)
-    levels = level_records(pilot, survivors, accepted, ancestors, options.particles, options.sweeps)
+    levels = level_records(pilot, survivors, accepted, ancestors, options.particles)
     verdict = reliability.assess(z, pilot_status=pilot.status, survival=[lv.survival for lv in levels],
                                  particles=options.particles)  # fmt: skip
     bound_level = None
@@ -573,7 +448,7 @@ def _run(prior, arch, measure, *, seed, replicas, options, encoding, precision, 
         function=name, hits=int((z > 0).sum()), n=len(z), p=p, ci=ci, confidence=confidence, method=method,
         bits=statistics.bits(p), bits_ci=(statistics.bits(ci[1]), statistics.bits(ci[0])), log10_p=statistics.log10(p),
     )  # fmt: skip
-    evaluations = pilot.evaluations + len(z) * options.particles * (2 + len(pilot.levels) * options.sweeps)
+    evaluations = pilot.evaluations + len(z) * options.particles * (2 + sum(pilot.sweeps))
     e = interval.relative_error
     mc = (1 - p) / (p * e * e) if p > 0 and e > 0 else math.inf
     rows = None
@@ -590,7 +465,8 @@ def _run(prior, arch, measure, *, seed, replicas, options, encoding, precision, 
     payload = SplittingPayload(
         method="splitting", algorithm=ALGORITHM, interval="upper-bound" if bound_level is not None else "log-t",
         move=move.name, step_name=move.step_name, particles=options.particles, sweeps=options.sweeps,
-        level_fraction=options.level_fraction, target_acceptance=options.target_acceptance,
+        max_sweeps=options.max_sweeps, level_fraction=options.level_fraction,
+        target_acceptance=options.target_acceptance,
         pilot_particles=pilot.particles, pilot_status=pilot.status, pilot_evaluations=pilot.evaluations,
         pilot_seconds=pilot.seconds, n_levels=len(pilot.levels), levels=levels,
         replica_estimates=[float(v) for v in z],
@@ -626,6 +502,7 @@ def estimate_rare(
     pilot_particles: int | None = None,
     max_levels: int = DEFAULT_MAX_LEVELS,
     move: str = DEFAULT_MOVE,
+    max_sweeps: int | None = None,
     encoding: str = "01",
     precision: str = DEFAULT_PRECISION,
     margin: float = DEFAULT_MARGIN,
@@ -652,8 +529,8 @@ def estimate_rare(
       seed: integer seed, ``0 <= seed < 2**32``; it fixes the pilot and every replica.
       replicas: replicas R (the maximum when a stop rule is given). ``None``: 64, or
         :data:`MAX_REPLICAS` when ``rel_halfwidth`` or ``max_seconds`` ends the run.
-      particles, sweeps, level_fraction, target_acceptance, pilot_particles, max_levels, move:
-        :class:`SplittingOptions`.
+      particles, sweeps, level_fraction, target_acceptance, pilot_particles, max_levels, move,
+        max_sweeps: :class:`SplittingOptions`.
       encoding: ``"01"`` or ``"pm1"``.
       precision: matmul precision.
       margin: final particles with an output within ``margin`` of 0 count in ``near_threshold``.
@@ -688,7 +565,7 @@ def estimate_rare(
         wrong type, e.g. ``"mlp"`` as arch or prior and arch swapped.
     """
     options = SplittingOptions(particles, sweeps, level_fraction, target_acceptance, pilot_particles, max_levels,
-                               move=move)  # fmt: skip
+                               move=move, max_sweeps=max_sweeps)  # fmt: skip
     result, _, _ = _run(
         prior, arch, measure, seed=seed, replicas=replicas, options=options, encoding=encoding, precision=precision,
         margin=margin, confidence=confidence, rel_halfwidth=rel_halfwidth, max_seconds=max_seconds,
@@ -713,6 +590,7 @@ def sample_rare(
     pilot_particles: int | None = None,
     max_levels: int = DEFAULT_MAX_LEVELS,
     move: str = DEFAULT_MOVE,
+    max_sweeps: int | None = None,
     encoding: str = "01",
     precision: str = DEFAULT_PRECISION,
     confidence: float = 0.95,
@@ -731,7 +609,7 @@ def sample_rare(
       CountnetsError: as :func:`estimate_rare` (a ``TypeError`` too for an argument of the wrong type).
     """
     options = SplittingOptions(particles, sweeps, level_fraction, target_acceptance, pilot_particles, max_levels,
-                               move=move)  # fmt: skip
+                               move=move, max_sweeps=max_sweeps)  # fmt: skip
     result, acc, z = _run(
         prior, arch, measure, seed=seed, replicas=replicas, options=options, encoding=encoding, precision=precision,
         margin=DEFAULT_MARGIN, confidence=confidence, rel_halfwidth=None, max_seconds=None,

@@ -267,17 +267,22 @@ def test_past_twelve_inputs_and_histograms_past_eight_are_one_line_errors():
 
 
 def test_many_seeds_in_one_process_compile_once():
-    # The same call as a user writes, a function given by name, for several seeds: the pilot's level step and the
-    # replicas' step are compiled for the first seed only.
-    from countnets import splitting
+    # The same call as a user writes, a function given by name, for several seeds: the pilot's steps (resampling,
+    # sweeps, the mixing check's outputs) and the replicas' step are compiled for the first seed only.
+    from countnets import pilot, splitting
+
+    def sizes():
+        steps = (pilot._pilot_init, pilot._pilot_resample, pilot._pilot_sweeps, pilot._pilot_outputs,
+                 splitting._replica_step)  # fmt: skip
+        return [step._cache_size() for step in steps]
 
     kw = dict(replicas=8, particles=50, encoding="pm1", devices=1)
     prior, arch = cn.Lattice((-1.0, 0.0, 1.0)), cn.MLP(3, (2,))
     cn.estimate_rare(prior, arch, "0x7e", seed=0, **kw)
-    sizes = (splitting._pilot_level._cache_size(), splitting._replica_step._cache_size())
+    first = sizes()
     for seed in (1, 2, 3):
         cn.estimate_rare(prior, arch, "0x7e", seed=seed, **kw)
-    assert (splitting._pilot_level._cache_size(), splitting._replica_step._cache_size()) == sizes
+    assert sizes() == first
 
 
 def test_the_docs_quote_the_committed_coverage_study():

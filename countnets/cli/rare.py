@@ -36,7 +36,11 @@ def add_splitting_options(parser: argparse.ArgumentParser) -> None:
     s.add_argument("--particles", type=positive_int, default=splitting.DEFAULT_PARTICLES,
                    help="particles per replica (default: %(default)s)")
     s.add_argument("--sweeps", type=positive_int, default=splitting.DEFAULT_SWEEPS,
-                   help="move sweeps per level (default: %(default)s)")
+                   help="move sweeps per level, and the step by which the pilot adds more until its mixing check "
+                   "passes (default: %(default)s)")
+    s.add_argument("--max-sweeps", type=positive_int, default=None,
+                   help="the mixing cap: the most sweeps the pilot may give a level, adding --sweeps at a time until "
+                   "its mixing check passes (default: --sweeps, no adaptation; the check is still reported)")
     s.add_argument("--level-fraction", type=probability, default=splitting.DEFAULT_LEVEL_FRACTION,
                    help="fraction of the pilot population above each level (default: %(default)s)")
     s.add_argument("--target-acceptance", type=probability, default=splitting.DEFAULT_TARGET_ACCEPTANCE,
@@ -48,7 +52,8 @@ def add_splitting_options(parser: argparse.ArgumentParser) -> None:
     s.add_argument("--move", choices=MOVES, default=splitting.DEFAULT_MOVE,
                    help="the move restricted to each level: auto is the prior's default (ess, elliptical slice "
                    "sampling, for a Gaussian prior; coordinate-resample on a lattice; reflected-walk for a uniform "
-                   "box); pcn is the earlier Gaussian move, unit-gibbs a lattice unit's exact conditional "
+                   "box); pcn is the earlier Gaussian move, lin-ess draws the readout exactly on its ellipse "
+                   "(Gaussian; implements, fits), unit-gibbs a lattice unit's exact conditional "
                    "(docs/rare-events.md) (default: %(default)s)")  # fmt: skip
     s.add_argument("--replicas-per-chunk", type=positive_int, default=splitting.DEFAULT_REPLICAS_PER_CHUNK,
                    help="replicas vmapped per chunk; results do not depend on it (default: %(default)s)")  # fmt: skip
@@ -75,7 +80,8 @@ def _estimate_rare(args: argparse.Namespace, prior, arch, target: str) -> CountR
     return splitting.estimate_rare(
         prior, arch, target, seed=args.seed, replicas=args.replicas, particles=args.particles,
         sweeps=args.sweeps, level_fraction=args.level_fraction, target_acceptance=args.target_acceptance,
-        pilot_particles=args.pilot_particles, max_levels=args.max_levels, move=args.move, encoding=args.encoding,
+        pilot_particles=args.pilot_particles, max_levels=args.max_levels, move=args.move, max_sweeps=args.max_sweeps,
+        encoding=args.encoding,
         precision=args.precision, confidence=args.confidence, rel_halfwidth=args.rel_width,
         max_seconds=args.max_seconds, replicas_per_chunk=args.replicas_per_chunk,
         chunks_per_step=args.chunks_per_step or None, devices=args.devices, checkpoint=args.checkpoint,
