@@ -78,7 +78,9 @@ def markdown(report: dict) -> str:
             lo, hi = s["coverage_ci"]
             cover = f"{s['covered']} of {s['determined']} [{lo:.3f}, {hi:.3f}]"
         one_sided = f"{s['one_sided_held']} of {s['not_determined']}" if s["not_determined"] else "-"
-        move = case.get('move', 'auto')
+        move = case.get("move", "auto")
+        move += f", {case['particles']} particles" if case.get("particles") else ""
+        move += f", at most {case['max_sweeps']} sweeps" if case.get("max_sweeps") else ""
         lines.append(f"| {name.split('/')[0]} | {case['function']} | {case['truth']:.3g} | {move} | "
                      f"{s['runs']} | {s['determined']} | {cover} | {s['median_relative_error']:.3f} | "
                      f"{s['median_effective_replicas']:.1f} | {one_sided} |")  # fmt: skip
@@ -105,6 +107,8 @@ def main() -> None:
     parser.add_argument("--truths", default=None, help="JSON with the MLP 4-2-2-1 exact histogram")
     parser.add_argument("--enumerate", default=None, help="write the MLP 4-2-2-1 exact histogram here and exit")
     parser.add_argument("--move", default="auto", help="the splitting move (countnets.moves.MOVES)")
+    parser.add_argument("--particles", type=int, default=None, help="particles per replica (default: the library's)")
+    parser.add_argument("--max-sweeps", type=int, default=None, help="the pilot's mixing cap (default: no adaptation)")
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
     if args.enumerate:
@@ -115,7 +119,9 @@ def main() -> None:
     out_path = Path(args.out or f"benchmarks/results/coverage-study-{datetime.date.today()}.json")
     report = json.loads(out_path.read_text()) if out_path.exists() else {"cases": {}}
     report.update(command=" ".join(["python benchmarks/coverage_study.py", f"--runs {args.runs}",
-                                    f"--cases {args.cases}", f"--move {args.move}"]),
+                                    f"--cases {args.cases}", f"--move {args.move}"]
+                                   + ([f"--particles {args.particles}"] if args.particles else [])
+                                   + ([f"--max-sweeps {args.max_sweeps}"] if args.max_sweeps else [])),
                   versions=cn.results.runtime_info())  # fmt: skip
     small = exact_histogram(SMALL)
     deep = None
@@ -131,11 +137,16 @@ def main() -> None:
         f, truth = pick(*source, aim)
         measure = M.implements(f)  # one object: every seed reuses the compiled steps
         key = name if args.move == "auto" else f"{name}/{args.move}"
+        key += f"/particles-{args.particles}" if args.particles else ""
+        key += f"/max-sweeps-{args.max_sweeps}" if args.max_sweeps else ""
         case = report["cases"].setdefault(key, {"function": f, "truth": truth, "arch": arch.config(), "move": args.move,
                                                 "runs": []})  # fmt: skip
+        effort = {"particles": args.particles} if args.particles else {}
+        effort.update({"max_sweeps": args.max_sweeps} if args.max_sweeps else {})
+        case.update(effort)
         for seed in range(len(case["runs"]), args.runs):
             start = time.perf_counter()
-            r = cn.estimate_rare(LATTICE, arch, measure, seed=seed, encoding="pm1", move=args.move)
+            r = cn.estimate_rare(LATTICE, arch, measure, seed=seed, encoding="pm1", move=args.move, **effort)
             e = r.estimates[0]
             case["runs"].append({"seed": seed, "p": e.p, "ci": list(e.ci), "method": e.method,
                                  "reliable": bool(r.extra.reliable), "effective_replicas": r.extra.effective_replicas,
