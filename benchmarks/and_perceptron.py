@@ -31,7 +31,7 @@ REFERENCE_SAMPLES = 1 << 24
 
 def run_one(n: int, move: str, seed: int) -> dict:
     """One splitting run of AND_n with ``move`` and its comparison with the reference."""
-    ref, se = perceptron_and_pm1(n, samples=REFERENCE_SAMPLES)
+    ref, se = (float(v) for v in perceptron_and_pm1(n, samples=REFERENCE_SAMPLES))
     wall, cpu = time.perf_counter(), time.process_time()
     r = cn.estimate_rare(cn.Gaussian(1.0, 1.0), cn.MLP(n, ()), "and", encoding="pm1", move=move, seed=seed)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
@@ -39,7 +39,7 @@ def run_one(n: int, move: str, seed: int) -> dict:
     return {"n": n, "move": move, "seed": seed, "p": e.p, "ci": list(e.ci), "confidence": e.confidence,
             "reliable": x.reliable, "effective_replicas": x.effective_replicas, "replicas": r.samples,
             "pilot_status": x.pilot_status, "levels": x.n_levels, "sweeps": [lv.sweeps for lv in x.levels],
-            "reference": ref, "reference_se": se, "holds_reference": e.ci[0] <= ref <= e.ci[1],
+            "reference": ref, "reference_se": se, "holds_reference": bool(e.ci[0] <= ref <= e.ci[1]),
             "relative_error": e.p / ref - 1, "wall_s": wall, "cpu_s": cpu}  # fmt: skip
 
 

@@ -92,7 +92,7 @@ def merge(paths: list[str], out: str) -> None:
     report: dict = {"cases": {}, "commands": []}
     for path in paths:
         data = json.loads(Path(path).read_text())
-        report["commands"].append(data["command"])
+        report["commands"] += data["commands"] if "commands" in data else [data["command"]]
         report["versions"] = data["versions"]
         for name, case in data["cases"].items():
             case["summary"] = summarise(case["runs"], case["truth"])

@@ -226,6 +226,26 @@ def _fmt(value, spec):
     return format(value, spec) if value is not None else "-"
 
 
+def markdown(report: dict) -> str:
+    """The table docs/rare-events.md quotes: one row per (case, move), then the after / before ratios."""
+    lines = ["| case | move | CPU s | estimate [interval] | truth | determined | effective replicas of R | "
+             "per CPU s | CPU s x e^2 |", "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for r in report["rows"]:
+        ci = f"[{r['ci'][0]:.3g}, {_fmt(r['ci'][1], '.3g')}] at {r['confidence']:.1%}"
+        if not r["reliable"]:  # a one-sided statement, never quoted as an interval
+            ci = f"(not determined: p > {r['ci'][0]:.3g} at {r['confidence']:.1%})"
+        eff = r["effective_replicas"]
+        lines.append(f"| {r['case']} | {r['move']} ({r['role']}) | {r['cpu_s']:.1f} | {r['p_hat']:.3g} {ci} | "
+                     f"{_fmt(r['truth'], '.3g')} | {'yes' if r['reliable'] else 'no'} | "
+                     f"{_fmt(eff, '.1f')} of {r['replicas']} | {_fmt(r['effective_replicas_per_cpu_s'], '.3g')} | "
+                     f"{_fmt(r['work_normalised_relative_variance'], '.3g')} |")  # fmt: skip
+    lines += ["", "| case | after / before | effective replicas per CPU s | CPU s x e^2 |", "|---|---|---|---|"]
+    for q in report["ratios"]:
+        lines.append(f"| {q['case']} | {q['after']} / {q['before']} | {_fmt(q['effective_replicas_per_cpu_s'], '.3g')} "
+                     f"| {_fmt(q['work_normalised_relative_variance'], '.3g')} |")  # fmt: skip
+    return "\n".join(lines)
+
+
 def teardown_module(module):
     if not _ROWS:
         return

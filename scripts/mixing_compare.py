@@ -4,7 +4,9 @@ Run from the repository root:
 ``python scripts/mixing_compare.py xor ess 32 0`` (case, move, replicas, seed; cases
 ``xor`` and ``parity`` on ResMLP n = 4, d = 8, L = 3, w = 2, Gaussian(1, 1), pm1, and
 ``lattice`` on MLP 4-2-2-1 over {-1, 0, 1}, 01 encoding, with the target as a fifth
-argument, default ``parity``). One line per call; single runs, not a coverage study.
+argument, default ``parity``; ``-`` keeps the default) and the pilot's mixing cap
+``max_sweeps`` as a sixth (default: none, no adaptation). One line per call; single runs,
+not a coverage study.
 """
 
 from __future__ import annotations
@@ -29,9 +31,11 @@ def main(argv: list[str]) -> None:
         target = int(sum(int(b) << j for j, b in enumerate(table))) if which == "xor" else "parity"
     else:
         arch, prior, encoding = cn.MLP(4, (2, 2)), cn.Lattice((-1.0, 0.0, 1.0)), "01"
-        target = argv[4] if len(argv) > 4 else "parity"
+        target = argv[4] if len(argv) > 4 and argv[4] != "-" else "parity"
+    max_sweeps = int(argv[5]) if len(argv) > 5 else None
     start = time.perf_counter()
-    r = cn.estimate_rare(prior, arch, target, seed=seed, replicas=replicas, move=move, encoding=encoding)
+    r = cn.estimate_rare(prior, arch, target, seed=seed, replicas=replicas, move=move, encoding=encoding,
+                         max_sweeps=max_sweeps)  # fmt: skip
     z = np.asarray(r.extra.replica_estimates)
     e = r.estimates[0]
     print(f"{which} {move}: p = {e.p:.3e} ({e.method}), effective replicas "

@@ -300,3 +300,15 @@ def test_the_docs_quote_the_committed_coverage_study():
         recomputed = json.loads(json.dumps(study.summarise(case["runs"], case["truth"])))
         assert tolerance.mismatches(case["summary"], recomputed) == []
     assert study.markdown(report) in (root / "docs" / "rare-events.md").read_text()
+
+
+def test_the_docs_quote_the_committed_structured_benchmark():
+    # docs/rare-events.md's table of older against newer moves is the benchmark's markdown of its committed JSON.
+    import json
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    bench = load_script("benchmarks/test_bench_structured.py")
+    report = json.loads((root / "benchmarks" / "results" / "splitting-structured-cpu-2026-12-07.json").read_text())
+    assert bench.markdown(report) in (root / "docs" / "rare-events.md").read_text()
+    assert not any(r["reliable"] is False and f"{r['ci'][1]:.3g}]" in bench.markdown(report) for r in report["rows"])
