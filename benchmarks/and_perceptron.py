@@ -43,6 +43,19 @@ def run_one(n: int, move: str, seed: int) -> dict:
             "relative_error": e.p / ref - 1, "wall_s": wall, "cpu_s": cpu}  # fmt: skip
 
 
+def markdown(report: dict) -> str:
+    """The table docs/rare-events.md quotes: one row per (n, move)."""
+    lines = ["| n | move | estimate [95% interval] | reference | determined | holds the reference | "
+             "effective replicas | CPU s |", "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for r in report["rows"]:
+        est = f"{r['p']:.4g} [{r['ci'][0]:.4g}, {r['ci'][1]:.4g}]"
+        est = est if r["reliable"] else f"{r['p']:.4g} (not determined)"
+        lines.append(f"| {r['n']} | {r['move']} | {est} | {r['reference']:.4g} | {'yes' if r['reliable'] else 'no'} | "
+                     f"{'yes' if r['holds_reference'] else 'no'} | {r['effective_replicas']:.1f} of {r['replicas']} | "
+                     f"{r['cpu_s']:.0f} |")  # fmt: skip
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, nargs="+", default=[8, 10, 12])
@@ -69,7 +82,8 @@ def main() -> None:
             out.write_text(json.dumps(report, indent=1) + "\n")
             print(f"AND_{n} [{move}]: {row['p']:.4g} [{row['ci'][0]:.4g}, {row['ci'][1]:.4g}] reference "
                   f"{row['reference']:.4g}; determined {row['reliable']}, holds {row['holds_reference']}, "
-                  f"{row['effective_replicas']:.1f} effective replicas, {row['cpu_s']:.0f} CPU s", flush=True)  # fmt: skip
+                  f"{row['effective_replicas']:.1f} effective replicas, {row['cpu_s']:.0f} CPU s",
+                  flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":

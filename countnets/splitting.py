@@ -133,11 +133,10 @@ class SplittingOptions:
       max_levels: the most levels the pilot may set; past it the event becomes the next level.
       adapt_gain: Robbins-Monro gain on the log step per sweep.
       move: the move restricted to each level (:data:`countnets.moves.MOVES`): ``"auto"``
-        is the prior's default (elliptical slice sampling for a Gaussian prior, coordinate
-        resampling for a lattice, the reflected walk for a uniform box); ``"pcn"`` is the
-        earlier Gaussian move, kept to compare; ``"lin-ess"`` (Gaussian) draws the readout
-        exactly on the arcs of its ellipse (implements, fits); ``"unit-gibbs"`` (a lattice
-        unit's exact conditional) an option whose coverage is still being measured.
+        is the prior's default (elliptical slice sampling for a Gaussian prior, a unit's exact
+        conditional, ``"unit-gibbs"``, for a lattice, the reflected walk for a uniform box);
+        ``"pcn"`` and ``"coordinate-resample"`` are the earlier moves, kept to compare;
+        ``"lin-ess"`` (Gaussian) draws the readout exactly on the arcs of its ellipse.
 
     Raises:
       CountnetsError: for any invalid field.

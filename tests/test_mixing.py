@@ -312,3 +312,36 @@ def test_the_docs_quote_the_committed_structured_benchmark():
     report = json.loads((root / "benchmarks" / "results" / "splitting-structured-cpu-2026-12-07.json").read_text())
     assert bench.markdown(report) in (root / "docs" / "rare-events.md").read_text()
     assert not any(r["reliable"] is False and f"{r['ci'][1]:.3g}]" in bench.markdown(report) for r in report["rows"])
+
+
+def test_the_docs_quote_the_committed_and_of_n_runs():
+    # docs/rare-events.md's AND_n table is benchmarks/and_perceptron.py's markdown of its committed JSON, and each
+    # row's verdict is what its numbers say.
+    import json
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    script = load_script("benchmarks/and_perceptron.py")
+    report = json.loads((root / "benchmarks" / "results" / "and-perceptron-cpu-2026-12-07.json").read_text())
+    assert {(r["n"], r["move"]) for r in report["rows"]} >= {(10, "ess"), (12, "ess")}
+    for r in report["rows"]:
+        assert r["holds_reference"] == (r["ci"][0] <= r["reference"] <= r["ci"][1])
+    assert script.markdown(report) in (root / "docs" / "rare-events.md").read_text()
+
+
+@pytest.mark.parametrize("arch, size", [(cn.MLP(3, (4, 2)), 3), (cn.MLP(3, ()), 4),
+                                        (cn.ResMLP(n=3, d=4, L=2, w=2), 5), (GoalNet(3, 2), 3)])  # fmt: skip
+def test_the_output_is_linear_and_homogeneous_in_the_readout_block(arch, size):
+    # What lin-ess relies on: with the rest fixed, y(r cos phi + nu sin phi) = cos phi y(r) + sin phi y(nu).
+    from countnets.architectures import apply_flat_batch, readout_indices
+
+    idx = readout_indices(arch)
+    rng = np.random.default_rng(0)
+    theta, nu = rng.normal(size=(2, 8, arch.n_params)).astype(np.float32)
+    x, phi = cn.cube(arch.n, "pm1"), 0.7
+    mixed, swapped = theta.copy(), theta.copy()
+    mixed[:, idx] = np.cos(phi) * theta[:, idx] + np.sin(phi) * nu[:, idx]
+    swapped[:, idx] = nu[:, idx]
+    y = [np.asarray(apply_flat_batch(arch, t, x)) for t in (theta, swapped, mixed)]
+    np.testing.assert_allclose(y[2], np.cos(phi) * y[0] + np.sin(phi) * y[1], rtol=1e-4, atol=1e-4)
+    assert idx.tolist() == list(range(arch.n_params - size, arch.n_params))  # the output weights and bias

@@ -51,10 +51,10 @@ def add_splitting_options(parser: argparse.ArgumentParser) -> None:
                    help="most levels the pilot may set (default: %(default)s)")
     s.add_argument("--move", choices=MOVES, default=splitting.DEFAULT_MOVE,
                    help="the move restricted to each level: auto is the prior's default (ess, elliptical slice "
-                   "sampling, for a Gaussian prior; coordinate-resample on a lattice; reflected-walk for a uniform "
-                   "box); pcn is the earlier Gaussian move, lin-ess draws the readout exactly on its ellipse "
-                   "(Gaussian; implements, fits), unit-gibbs a lattice unit's exact conditional "
-                   "(docs/rare-events.md) (default: %(default)s)")  # fmt: skip
+                   "sampling, for a Gaussian prior; unit-gibbs, a unit's exact conditional, on a lattice; "
+                   "reflected-walk for a uniform box); pcn and coordinate-resample are the earlier moves, lin-ess "
+                   "draws the readout exactly on its ellipse (Gaussian; implements, fits) (docs/rare-events.md) "
+                   "(default: %(default)s)")  # fmt: skip
     s.add_argument("--replicas-per-chunk", type=positive_int, default=splitting.DEFAULT_REPLICAS_PER_CHUNK,
                    help="replicas vmapped per chunk; results do not depend on it (default: %(default)s)")  # fmt: skip
 
