@@ -345,3 +345,14 @@ def test_the_output_is_linear_and_homogeneous_in_the_readout_block(arch, size):
     y = [np.asarray(apply_flat_batch(arch, t, x)) for t in (theta, swapped, mixed)]
     np.testing.assert_allclose(y[2], np.cos(phi) * y[0] + np.sin(phi) * y[1], rtol=1e-4, atol=1e-4)
     assert idx.tolist() == list(range(arch.n_params - size, arch.n_params))  # the output weights and bias
+
+
+def test_lin_ess_on_a_training_set_agrees_with_plain_monte_carlo():
+    # fits(S) counts agreeing points of S only: lin-ess reads the measure's own points and labels.
+    prior, arch, measure = cn.Gaussian(1.0, 1.0), cn.MLP(3, (4,)), M.fits([0, 3, 5, 6, 7], "0x96")
+    mc = cn.estimate_mc(prior, arch, measure, n_samples=1 << 18, seed=4, devices=1, confidence=0.999).estimates[0]
+    r = cn.estimate_rare(prior, arch, measure, move="lin-ess", seed=4, replicas=40, particles=200, confidence=0.999,
+                         devices=1)  # fmt: skip
+    e = r.estimates[0]
+    assert r.extra.reliable, r.extra.unreliable_reasons
+    assert e.ci[0] <= mc.ci[1] and mc.ci[0] <= e.ci[1], (e.p, e.ci, mc.p, mc.ci)
