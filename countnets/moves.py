@@ -47,6 +47,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import ArrayLike
 from jaxtyping import Array, Bool, Float, Int, UInt32
 
 from countnets import _threefry, boolean
@@ -74,6 +75,7 @@ __all__ = [
     "MoveInfo",
     "MoveKernel",
     "move_kernel",
+    "keep_at_level",
     "sweep_kernel",
     "level_kernel",
 ]
@@ -192,6 +194,19 @@ def _ess(prior: Gaussian, layout: tuple[ParamSpec, ...]) -> Move:
     return Move("ess", "bracket/2pi", None, initial_step=1.0, min_step=1.0, max_step=1.0, transition=transition)
 
 
+def keep_at_level(
+    proposal: Array, theta: Array, scores: Array, level: ArrayLike, score_fn: Callable[[Array], Array]
+) -> tuple[Array, Array, Array]:
+    """The Metropolis step of a move restricted to a level: each particle takes its proposal iff that scores >= level.
+
+    ``proposal`` and ``theta`` are ``(particles, n_params)``, ``scores`` ``(particles,)``;
+    returns the new ``(theta, scores)`` and the number of particles that moved (int32).
+    """
+    new = score_fn(proposal)
+    ok = new >= level
+    return jnp.where(ok[:, None], proposal, theta), jnp.where(ok, new, scores), jnp.sum(ok, dtype=jnp.int32)
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class LinearReadout:
     """What the exact readout move (``"lin-ess"``) needs besides the prior.
@@ -252,10 +267,7 @@ def _lin_ess(prior: Gaussian, layout: tuple[ParamSpec, ...], linear: LinearReado
         before = jnp.take_along_axis(cum - lengths, segment[:, None], 1)[:, 0]
         phi = jnp.take_along_axis(edges, segment[:, None], 1)[:, 0] + (u - before)
         block = theta[:, idx] * jnp.cos(phi)[:, None] + nu * jnp.sin(phi)[:, None]
-        proposal = theta.at[:, idx].set(block)
-        new = score_fn(proposal)
-        ok = new >= level
-        return jnp.where(ok[:, None], proposal, theta), jnp.where(ok, new, scores), jnp.sum(ok, dtype=jnp.int32)
+        return keep_at_level(theta.at[:, idx].set(block), theta, scores, level, score_fn)
 
     def transition(key, theta, scores, level, step, score_fn, sweep):
         if every_sweep:
@@ -549,10 +561,8 @@ def move_kernel(move: Move, score_fn: Callable[[Array], Array]) -> MoveKernel:
             theta, scores, moved = move.transition(key, state.theta, state.scores, level, step_size, score_fn, sweep)
             return LevelState(theta, scores), MoveInfo(moved, jnp.asarray(step_size, jnp.float32))
         proposal = move.propose(key, state.theta, step_size)  # type: ignore[misc]
-        new = score_fn(proposal)
-        ok = new >= level
-        theta, scores = jnp.where(ok[:, None], proposal, state.theta), jnp.where(ok, new, state.scores)
-        return LevelState(theta, scores), MoveInfo(jnp.sum(ok, dtype=jnp.int32), jnp.asarray(step_size, jnp.float32))
+        theta, scores, moved = keep_at_level(proposal, state.theta, state.scores, level, score_fn)
+        return LevelState(theta, scores), MoveInfo(moved, jnp.asarray(step_size, jnp.float32))
 
     return MoveKernel(init, step)
 
