@@ -6,7 +6,8 @@ replicas, the defaults), and the study reports, per case: the fraction of runs t
 reliability rule calls determined; among those, how many 95% intervals hold the truth,
 with its Clopper-Pearson interval; and the median relative error of all estimates.
 Compiled steps are shared by every seed of a case (one measure object), so a rerun costs
-only its own sampling.
+only its own sampling. Each run is one attempt (``retry_factor=1``): the default policy's
+rerun with more particles is assembled from these rows by ``benchmarks/retry_policy.py``.
 
 Run: ``PYTHONPATH=. python benchmarks/coverage_study.py --runs 100 --cases all`` (cases:
 see ``CASES``). Resumable: finished runs are kept in the output JSON
@@ -146,10 +147,12 @@ def main() -> None:
         case.update(effort)
         for seed in range(len(case["runs"]), args.runs):
             start = time.perf_counter()
-            r = cn.estimate_rare(LATTICE, arch, measure, seed=seed, encoding="pm1", move=args.move, **effort)
+            r = cn.estimate_rare(LATTICE, arch, measure, seed=seed, encoding="pm1", move=args.move, retry_factor=1,
+                                 **effort)  # fmt: skip
             e = r.estimates[0]
             case["runs"].append({"seed": seed, "p": e.p, "ci": list(e.ci), "method": e.method,
                                  "reliable": bool(r.extra.reliable), "effective_replicas": r.extra.effective_replicas,
+                                 "pilot_status": r.extra.pilot_status,
                                  "seconds": time.perf_counter() - start})  # fmt: skip
             case["summary"] = summarise(case["runs"], truth)
             out_path.write_text(json.dumps(report, indent=1) + "\n")

@@ -36,6 +36,7 @@ __all__ = [
     "TrainVsPriorPayload",
     "FlipPayload",
     "DiversePayload",
+    "SplittingAttempt",
     "SplittingLevel",
     "ConditionalRow",
     "SplittingPayload",
@@ -369,6 +370,19 @@ class ConditionalRow(Record):
 
 
 @record
+class SplittingAttempt(Record):
+    """An earlier attempt of a splitting run that was not determined, rerun with more particles (its summary)."""
+
+    particles: int
+    pilot_particles: int
+    p: float
+    effective_replicas: float
+    unreliable_reasons: list[str]
+    evaluations: int
+    seconds: float
+
+
+@record
 class SplittingPayload(Record):
     """``estimate_rare`` (``countnets estimate --method splitting``): diagnostics of the splitting run.
 
@@ -411,6 +425,9 @@ class SplittingPayload(Record):
     well_mixed_relative_variance: float | None = None
     reliability_rule: str | None = None
     max_sweeps: int | None = None  # the pilot's mixing cap; None in results written before it existed
+    # The retry of a run not determined for too few effective replicas; None in results written before it existed.
+    retry_factor: int | None = None
+    attempts: list[SplittingAttempt] | None = None  # the earlier attempts (their cost is in evaluations and seconds)
 
 
 @record

@@ -62,7 +62,7 @@ from countnets.driver import RunConfig, run_chunks, seed_key
 from countnets.estimators import base_config
 from countnets.measures import Measure
 from countnets.moves import MOVES, move_for, subkey
-from countnets.payloads import SplittingPayload
+from countnets.payloads import SplittingAttempt, SplittingPayload
 from countnets.pilot import ByIdentity, KernelSpec, Pilot, adaptive_levels
 from countnets.priors import Prior
 from countnets.records import StopReason
@@ -106,12 +106,13 @@ DEFAULT_MAX_LEVELS = 200
 DEFAULT_REPLICAS_PER_CHUNK = 4
 DEFAULT_ADAPT_GAIN = 1.5
 DEFAULT_MOVE = "auto"
+DEFAULT_RETRY_FACTOR = 4  # a run not determined for too few effective replicas is rerun once with 4x the particles
 MAX_REPLICAS = 2**20  # the replica budget when only a stop rule (rel_halfwidth, max_seconds) ends the run
 MIN_REPLICAS_TO_STOP = reliability.MIN_EFFECTIVE_REPLICAS  # rel_halfwidth is not checked before this many replicas
 PILOT_STREAM = 2**32 - 1  # the pilot draws from fold_in(seed key, PILOT_STREAM); replica r from fold_in(seed key, r)
 
 SAMPLE_OPTIONS = ("replicas", "particles", "sweeps", "level_fraction", "target_acceptance", "pilot_particles",
-                  "max_levels", "move", "max_sweeps", "replicas_per_chunk")  # fmt: skip
+                  "max_levels", "move", "max_sweeps", "retry_factor", "replicas_per_chunk")  # fmt: skip
 """The effort and algorithm keywords sample_rare and estimate_rare share (the CLI's splitting options)."""
 
 ALGORITHM = "fixed-level splitting (SMC) with levels and steps from an adaptive pilot; log-t interval over replicas"
@@ -362,7 +363,7 @@ def _replica_step_for(static: KernelSpec, pilot: Pilot):
 
 def _run(prior, arch, measure, *, seed, replicas, options, encoding, precision, margin, confidence, rel_halfwidth,
          max_seconds, replicas_per_chunk, chunks_per_step, devices, checkpoint, checkpoint_every, progress,
-         conditional, conditional_top, keep, where):  # fmt: skip
+         conditional, conditional_top, keep, where, checkpoint_suffix=""):  # fmt: skip
     measure, move = _checked(prior, arch, measure, encoding, precision, where, options.move)
     name = measures_lib.target_of(measure, arch.n)
     name = measure.name if name is None else boolean.to_hex(name)
@@ -406,7 +407,7 @@ def _run(prior, arch, measure, *, seed, replicas, options, encoding, precision, 
     step = _replica_step_for(static, pilot)
     acc = ReplicaAccumulator(len(pilot.levels), None if cond is None else cond.key_fields(arch), arch.n, keep,
                              particles=options.particles, sweeps=options.max_sweeps)  # fmt: skip
-    ckpt = run.open_checkpoint(run.fingerprint("splitting", config, pilot=pilot.fingerprint()))
+    ckpt = run.open_checkpoint(run.fingerprint("splitting", config, pilot=pilot.fingerprint()), checkpoint_suffix)
 
     def should_stop(done: int) -> str | None:
         # The width is read only once the replicas pass the reliability rule: a narrow interval of a few heavy
@@ -487,6 +488,50 @@ def _run(prior, arch, measure, *, seed, replicas, options, encoding, precision, 
     return result, acc, z
 
 
+def _needs_retry(result: CountResult, retry_factor: int, stop_rule: bool) -> bool:
+    """Whether a finished run is rerun with more particles: only when it failed the rule on its replicas' weights.
+
+    A stalled pilot, an event no replica reached, an interrupted run, a run that a stop rule
+    ended (it already adds replicas until the rule holds) and a run with fewer replicas than
+    the rule's effective count (no particle count can make it pass) are returned as they are.
+    """
+    x = result.extra
+    return (retry_factor > 1 and not stop_rule and x.reliable is False and x.pilot_status == "reached"
+            and result.estimates[0].p > 0 and result.stopped_by == StopReason.SAMPLES
+            and result.samples >= reliability.MIN_EFFECTIVE_REPLICAS)  # fmt: skip
+
+
+def _run_retrying(*, options: SplittingOptions, retry_factor: int, **kwargs: Any) -> tuple[CountResult, Any, Any]:
+    """:func:`_run`, then, if the result is not determined for too few effective replicas, once more with
+    ``retry_factor`` times the particles (and pilot particles), the same seed and replicas.
+
+    Every replica's ``Z_r`` stays unbiased whatever N is, and more particles per replica
+    shorten the heavy tail that non-mixing moves give the ``Z_r`` (docs/rare-events.md, "Not
+    determined, then more particles"). The second attempt's estimate and interval are reported
+    as they are; the first is summarised in ``extra.attempts`` and its cost is added to
+    ``evaluations`` and ``seconds``. Its checkpoint, if any, is the path with ``.particles-N``.
+    """
+    retry_factor = check_positive_int("retry_factor", retry_factor)
+    stop_rule = kwargs["rel_halfwidth"] is not None or kwargs["max_seconds"] is not None
+    first = _run(options=options, **kwargs)
+    if not _needs_retry(first[0], retry_factor, stop_rule):
+        result, acc, z = first
+        return dataclasses.replace(result, extra=dataclasses.replace(result.extra, retry_factor=retry_factor)), acc, z
+    more = dataclasses.replace(options, particles=options.particles * retry_factor,
+                               pilot_particles=options.pilot_particles * retry_factor)  # type: ignore[operator]
+    result, acc, z = _run(options=more, checkpoint_suffix=f".particles-{more.particles}", **kwargs)
+    before, x = first[0], result.extra
+    attempt = SplittingAttempt(
+        particles=options.particles, pilot_particles=before.extra.pilot_particles, p=before.estimates[0].p,
+        effective_replicas=before.extra.effective_replicas, unreliable_reasons=before.extra.unreliable_reasons,
+        evaluations=before.extra.evaluations, seconds=before.seconds,
+    )  # fmt: skip
+    evaluations = x.evaluations + attempt.evaluations
+    extra = dataclasses.replace(x, retry_factor=retry_factor, attempts=[attempt], evaluations=evaluations,
+                                speedup=x.mc_equivalent_evaluations / evaluations)  # fmt: skip
+    return dataclasses.replace(result, extra=extra, seconds=result.seconds + before.seconds), acc, z
+
+
 def estimate_rare(
     prior: Prior,
     arch: Architecture,
@@ -502,6 +547,7 @@ def estimate_rare(
     max_levels: int = DEFAULT_MAX_LEVELS,
     move: str = DEFAULT_MOVE,
     max_sweeps: int | None = None,
+    retry_factor: int = DEFAULT_RETRY_FACTOR,
     encoding: str = "01",
     precision: str = DEFAULT_PRECISION,
     margin: float = DEFAULT_MARGIN,
@@ -530,6 +576,10 @@ def estimate_rare(
         :data:`MAX_REPLICAS` when ``rel_halfwidth`` or ``max_seconds`` ends the run.
       particles, sweeps, level_fraction, target_acceptance, pilot_particles, max_levels, move,
         max_sweeps: :class:`SplittingOptions`.
+      retry_factor: a run that is not determined only because too few replicas carry the
+        weight (the pilot reached the event; no stop rule given) is rerun once, same seed,
+        with ``retry_factor`` times the particles and pilot particles; the rerun is what is
+        reported (``extra.attempts`` summarises the first). 1 turns the retry off.
       encoding: ``"01"`` or ``"pm1"``.
       precision: matmul precision.
       margin: final particles with an output within ``margin`` of 0 count in ``near_threshold``.
@@ -565,8 +615,9 @@ def estimate_rare(
     """
     options = SplittingOptions(particles, sweeps, level_fraction, target_acceptance, pilot_particles, max_levels,
                                move=move, max_sweeps=max_sweeps)  # fmt: skip
-    result, _, _ = _run(
-        prior, arch, measure, seed=seed, replicas=replicas, options=options, encoding=encoding, precision=precision,
+    result, _, _ = _run_retrying(
+        prior=prior, arch=arch, measure=measure, seed=seed, replicas=replicas, options=options,
+        retry_factor=retry_factor, encoding=encoding, precision=precision,
         margin=margin, confidence=confidence, rel_halfwidth=rel_halfwidth, max_seconds=max_seconds,
         replicas_per_chunk=replicas_per_chunk, chunks_per_step=chunks_per_step, devices=devices,
         checkpoint=checkpoint, checkpoint_every=checkpoint_every, progress=progress, conditional=conditional,
@@ -590,6 +641,7 @@ def sample_rare(
     max_levels: int = DEFAULT_MAX_LEVELS,
     move: str = DEFAULT_MOVE,
     max_sweeps: int | None = None,
+    retry_factor: int = DEFAULT_RETRY_FACTOR,
     encoding: str = "01",
     precision: str = DEFAULT_PRECISION,
     confidence: float = 0.95,
@@ -609,8 +661,9 @@ def sample_rare(
     """
     options = SplittingOptions(particles, sweeps, level_fraction, target_acceptance, pilot_particles, max_levels,
                                move=move, max_sweeps=max_sweeps)  # fmt: skip
-    result, acc, z = _run(
-        prior, arch, measure, seed=seed, replicas=replicas, options=options, encoding=encoding, precision=precision,
+    result, acc, z = _run_retrying(
+        prior=prior, arch=arch, measure=measure, seed=seed, replicas=replicas, options=options,
+        retry_factor=retry_factor, encoding=encoding, precision=precision,
         margin=DEFAULT_MARGIN, confidence=confidence, rel_halfwidth=None, max_seconds=None,
         replicas_per_chunk=replicas_per_chunk, chunks_per_step=None, devices=devices, checkpoint=None,
         checkpoint_every=checkpoint_lib.DEFAULT_EVERY_SECONDS, progress=False, conditional=None,

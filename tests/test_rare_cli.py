@@ -36,9 +36,21 @@ def test_splitting_from_the_command_line_equals_the_library_call(tmp_path, capsy
         (["--targets", "0x7", "--particles", "100"], "--particles applies to --method splitting"),
         (["--targets", "0x7", "--replicas", "10"], "--replicas applies to --method splitting"),
         ([*SPLIT, "--targets", "0x7", "--level-fraction", "1.5"], "--level-fraction"),
+        ([*SPLIT, "--targets", "0x7", "--retry-factor", "0"], "--retry-factor"),
+        (["--targets", "0x7", "--retry-factor", "2"], "--retry-factor applies to --method splitting"),
     ],
 )
 def test_options_that_do_not_apply_are_refused_with_one_line(extra, phrase, capsys):
     assert main([*LATTICE_ARGS, *extra]) == 2
     err = capsys.readouterr().err.strip()
     assert phrase in err and len(err.splitlines()) == 1, err
+
+
+def test_a_rerun_with_more_particles_is_said_and_saved(tmp_path, capsys):
+    path = tmp_path / "rare.json"
+    args = ["--method", "splitting", "--replicas", "32", "--particles", "10", "--seed", "1", "--retry-factor", "4"]
+    assert main([*LATTICE_ARGS[:-1], *args, "--targets", "0x7", "--json", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "rerun with 40 particles: 10 particles were not determined" in out
+    loaded = results.load_json(path)
+    assert loaded.extra.retry_factor == 4 and [a.particles for a in loaded.extra.attempts] == [10]

@@ -376,3 +376,44 @@ def test_moves_leave_their_prior_invariant():
                 assert set(np.unique(out)) <= set(np.float32(prior.values))
             if isinstance(prior, cn.Uniform):
                 assert np.all(np.abs(out) <= prior.bound)
+
+
+# ----------------------------------------------------------------------------- retry with more particles
+
+
+def test_a_run_not_determined_is_rerun_with_more_particles_and_reports_both():
+    m, kw = LATTICE_MEASURES["0x7"], dict(seed=1, replicas=32, encoding="pm1", devices=1)
+    first = cn.estimate_rare(LATTICE, LATTICE_ARCH, m, particles=10, retry_factor=1, **kw)
+    assert first.extra.reliable is False and first.extra.pilot_status == "reached" and first.extra.attempts is None
+    retried = cn.estimate_rare(LATTICE, LATTICE_ARCH, m, particles=10, retry_factor=4, **kw)
+    # The rerun is exactly the run with 4x the particles and pilot particles, the same seed: reproducible.
+    direct = cn.estimate_rare(LATTICE, LATTICE_ARCH, m, particles=40, pilot_particles=80, retry_factor=1, **kw)
+    x = retried.extra
+    assert x.particles == 40 and x.pilot_particles == 80 and x.retry_factor == 4
+    assert retried.estimates == direct.estimates and x.replica_estimates == direct.extra.replica_estimates
+    (attempt,) = x.attempts
+    assert attempt.particles == 10 and attempt.p == first.estimates[0].p
+    assert attempt.effective_replicas == first.extra.effective_replicas
+    assert attempt.unreliable_reasons == first.extra.unreliable_reasons
+    # Its cost counts: evaluations and seconds are both attempts'.
+    assert x.evaluations == direct.extra.evaluations + first.extra.evaluations
+    assert retried.seconds > attempt.seconds
+    # A run with fewer replicas than the rule's count is not rerun: no particle count could make it pass.
+    few = cn.estimate_rare(LATTICE, LATTICE_ARCH, m, particles=10, retry_factor=4, **{**kw, "replicas": 16})
+    assert few.extra.attempts is None and few.extra.particles == 10
+
+
+def test_retry_checkpoints_resume_both_attempts(tmp_path):
+    m, kw = LATTICE_MEASURES["0x7"], dict(seed=1, replicas=32, particles=10, encoding="pm1", devices=1)
+    ref = cn.estimate_rare(LATTICE, LATTICE_ARCH, m, **kw)
+    path = tmp_path / "split.ckpt"
+    again = cn.estimate_rare(LATTICE, LATTICE_ARCH, m, checkpoint=path, **kw)
+    assert again.extra.attempts is not None and (tmp_path / "split.ckpt.particles-40").exists()
+    resumed = cn.estimate_rare(LATTICE, LATTICE_ARCH, m, checkpoint=path, **kw)
+    assert resumed.estimates == ref.estimates and resumed.extra.replica_estimates == ref.extra.replica_estimates
+    assert resumed.extra.checkpoint["resumed_from"] == 32
+
+
+def test_retry_factor_is_checked():
+    with pytest.raises(cn.CountnetsError, match="retry_factor"):
+        cn.estimate_rare(GAUSS, LATTICE_ARCH, "and", retry_factor=0)

@@ -356,6 +356,9 @@ def _counting_table(result: results.CountResult, command: str) -> str:
     table = results.format_table(result)
     if table.startswith(f"{result.kind}:") and command != result.kind:  # estimate --exact enumerates a histogram
         table = command + table[len(result.kind) :]
+    for attempt in getattr(result.extra, "attempts", None) or []:  # a splitting run rerun with more particles
+        table += (f"\nrerun with {result.extra.particles} particles: {attempt.particles} particles were not "
+                  f"determined ({attempt.effective_replicas:.1f} effective replicas)")  # fmt: skip
     if getattr(result.extra, "reliable", None) is False:  # a splitting result the reliability rule does not pass
         table += "\nnot determined (the interval is one-sided): " + "; ".join(result.extra.unreliable_reasons)
     if result.extra.get("other"):

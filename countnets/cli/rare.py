@@ -41,6 +41,9 @@ def add_splitting_options(parser: argparse.ArgumentParser) -> None:
     s.add_argument("--max-sweeps", type=positive_int, default=None,
                    help="the mixing cap: the most sweeps the pilot may give a level, adding --sweeps at a time until "
                    "its mixing check passes (default: --sweeps, no adaptation; the check is still reported)")
+    s.add_argument("--retry-factor", type=positive_int, default=splitting.DEFAULT_RETRY_FACTOR,
+                   help="a run not determined because too few replicas carry the weight is rerun once, same seed, "
+                   "with this many times the particles; 1: no retry (default: %(default)s)")
     s.add_argument("--level-fraction", type=probability, default=splitting.DEFAULT_LEVEL_FRACTION,
                    help="fraction of the pilot population above each level (default: %(default)s)")
     s.add_argument("--target-acceptance", type=probability, default=splitting.DEFAULT_TARGET_ACCEPTANCE,
@@ -81,7 +84,7 @@ def _estimate_rare(args: argparse.Namespace, prior, arch, target: str) -> CountR
         prior, arch, target, seed=args.seed, replicas=args.replicas, particles=args.particles,
         sweeps=args.sweeps, level_fraction=args.level_fraction, target_acceptance=args.target_acceptance,
         pilot_particles=args.pilot_particles, max_levels=args.max_levels, move=args.move, max_sweeps=args.max_sweeps,
-        encoding=args.encoding,
+        retry_factor=args.retry_factor, encoding=args.encoding,
         precision=args.precision, confidence=args.confidence, rel_halfwidth=args.rel_width,
         max_seconds=args.max_seconds, replicas_per_chunk=args.replicas_per_chunk,
         chunks_per_step=args.chunks_per_step or None, devices=args.devices, checkpoint=args.checkpoint,

@@ -374,9 +374,10 @@ def _splitting_options(estimator: str, options: dict[str, Any] | None, exact: bo
     )
     if replicas < 2 or per_chunk < 2:
         raise CountnetsError(f"splitting needs replicas >= 2 and replicas_per_chunk >= 2, got {replicas}, {per_chunk}")
+    retry = check_positive_int("retry_factor", options.pop("retry_factor", splitting.DEFAULT_RETRY_FACTOR))
     checked = splitting.SplittingOptions(**options)  # validates the rest
     fields = {k: v for k, v in dataclasses.asdict(checked).items() if k in splitting.SAMPLE_OPTIONS}
-    return {"replicas": replicas, "replicas_per_chunk": per_chunk, **fields}
+    return {"replicas": replicas, "replicas_per_chunk": per_chunk, "retry_factor": retry, **fields}
 
 
 def group_rows(rows: Sequence[Any]) -> list[Any]:
