@@ -67,7 +67,7 @@ __all__ = [
 
 DEFAULT_CONE_PARTICLES = 256
 DEFAULT_CONE_SWEEPS = 4
-DEFAULT_CONE_LEVEL_FRACTION = 0.5
+DEFAULT_CONE_LEVEL_FRACTION = 0.1
 TWO_PI = np.float32(2 * np.pi)
 
 
@@ -271,7 +271,7 @@ def _fixed_level_run(key: UInt32[Array, " 2"], unit: Array, levels: Array, count
 
 
 def cone_mass_hdr(
-    key: UInt32[Array, " 2"],
+    key: ArrayLike,
     rows: npt.ArrayLike,
     *,
     replicas: int = 16,
@@ -292,7 +292,9 @@ def cone_mass_hdr(
     (:func:`countnets.statistics.replica_interval`).
 
     Args:
-      key: a JAX PRNG key (``jax.random.key_data`` form, uint32 ``(2,)``).
+      key: a raw JAX PRNG key, uint32 ``(2,)`` (matrix b then draws from ``fold_in(key, b)``),
+        or one key per matrix, ``(..., 2)`` (so that a matrix's replicas do not depend on
+        the batch it came in).
       rows: ``(..., m, k)`` cone matrices (:func:`cone_matrix`).
 
     Returns:
@@ -316,19 +318,23 @@ def cone_mass_hdr(
         raise CountnetsError(f"level_fraction must be in (0, 1), got {level_fraction}")
     batch = a.shape[:-2]
     flat = a.reshape((-1,) + a.shape[-2:])
-    out = _hdr_batch(jnp.asarray(key, jnp.uint32), flat, replicas, particles, sweeps, float(level_fraction),
-                     max_levels)  # fmt: skip
+    keys = jnp.asarray(key, jnp.uint32)
+    if keys.shape == (2,):
+        keys = jax.vmap(lambda b: jax.random.fold_in(keys, b))(jnp.arange(flat.shape[0]))
+    elif keys.shape != batch + (2,):
+        raise CountnetsError(f"key must be one key (2,) or one per matrix {batch + (2,)}, got {tuple(keys.shape)}")
+    out = _hdr_batch(keys.reshape(-1, 2), flat, replicas, particles, sweeps, float(level_fraction), max_levels)
     return out.reshape(batch + (replicas,))
 
 
 @functools.partial(jax.jit, static_argnums=(2, 3, 4, 5, 6))
-def _hdr_batch(key, flat, replicas, particles, sweeps, fraction, max_levels):
-    def one_matrix(b, rows):
+def _hdr_batch(keys, flat, replicas, particles, sweeps, fraction, max_levels):
+    def one_matrix(key, rows):
         unit = _unit_rows(rows)
         zero_row = jnp.any(jnp.all(rows == 0, axis=-1))
 
         def one_replica(r):
-            kr = jax.random.fold_in(jax.random.fold_in(key, b), r)
+            kr = jax.random.fold_in(key, r)
             levels, count = _pilot_levels(jax.random.fold_in(kr, 0), unit, 2 * particles, sweeps, fraction,
                                           max_levels)  # fmt: skip
             return jnp.exp(_fixed_level_run(jax.random.fold_in(kr, 1), unit, levels, count, particles, sweeps))
@@ -336,7 +342,7 @@ def _hdr_batch(key, flat, replicas, particles, sweeps, fraction, max_levels):
         z = jax.vmap(one_replica)(jnp.arange(replicas))
         return jnp.where(zero_row, 0.0, z)
 
-    return jax.vmap(one_matrix)(jnp.arange(flat.shape[0]), flat)
+    return jax.vmap(one_matrix)(keys, flat)
 
 
 def cone_mass(
@@ -356,7 +362,7 @@ def cone_mass(
     :func:`cone_mass_hdr` replicas for the others (only those matrices are sampled).
 
     Args:
-      key: a JAX PRNG key (uint32 ``(2,)``).
+      key: a raw JAX PRNG key, uint32 ``(2,)``; matrix b (in flat order) draws from ``fold_in(key, b)``.
       rows: ``(..., m, k)`` cone matrices (:func:`cone_matrix`).
       replicas, particles, sweeps, level_fraction, max_levels: as :func:`cone_mass_hdr`.
 
@@ -378,7 +384,8 @@ def cone_mass(
     else:
         todo = np.array([not cone_is_empty(m) for m in flat], bool)
         if todo.any():
-            z = cone_mass_hdr(key, flat[todo], replicas=replicas, particles=particles, sweeps=sweeps,
-                              level_fraction=level_fraction, max_levels=max_levels)  # fmt: skip
+            keys = jax.vmap(lambda b: jax.random.fold_in(jnp.asarray(key, jnp.uint32), b))(jnp.arange(len(flat)))
+            z = cone_mass_hdr(keys[np.flatnonzero(todo)], flat[todo], replicas=replicas, particles=particles,
+                              sweeps=sweeps, level_fraction=level_fraction, max_levels=max_levels)  # fmt: skip
             out[todo] = np.asarray(z, np.float64)
     return out.reshape(a.shape[:-2] + (replicas,))

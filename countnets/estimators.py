@@ -21,7 +21,7 @@ from typing import Any
 import jax
 from jaxtyping import Array, Int, PRNGKeyArray
 
-from countnets import boolean, statistics
+from countnets import boolean, integrate, statistics
 from countnets import checkpoint as checkpoint_lib
 from countnets import measures as measures_lib
 from countnets._errors import CountnetsError, check_finite_float, check_positive_int, check_type
@@ -160,6 +160,36 @@ def base_config(prior: Prior, arch: Architecture, encoding: str, precision: str,
         "interval": method,
         "prng": PRNG_DESCRIPTION,
     }
+
+
+READOUTS = ("sample", "integrate")
+
+
+def _estimate_integrated(prior, arch, measures, *, n_samples, seed, encoding, chunk_size, confidence, method,
+                         precision, run, unsupported) -> CountResult:  # fmt: skip
+    """``estimate_mc(readout="integrate")``: the checks, then :func:`countnets.integrate.estimate_integrated`."""
+    given = sorted(name for name, value in unsupported.items() if value is not None)
+    if run is not None:
+        given.insert(0, "run")
+    if given:
+        raise CountnetsError(f"readout='integrate' does not take {', '.join(given)} yet: it runs n_samples hidden "
+                             "draws in one process")  # fmt: skip
+    if method != "clopper-pearson":
+        raise CountnetsError(f"readout='integrate' has its own interval (log-t over draws); method={method!r} is "
+                             "a binomial interval")  # fmt: skip
+    chosen = measures if isinstance(measures, (Measure, int, str)) else list(measures)
+    if isinstance(chosen, list):
+        if len(chosen) != 1:
+            raise CountnetsError(f"readout='integrate' estimates one measure at a time, got {len(chosen)}")
+        chosen = chosen[0]
+    if n_samples is None:
+        raise CountnetsError("readout='integrate' needs n_samples (the number of hidden draws)")
+    config = base_config(prior, arch, encoding, precision, DEFAULT_MARGIN, "log-t")
+    return integrate.estimate_integrated(
+        prior, arch, chosen, config=config, n_samples=n_samples, seed=seed, encoding=encoding, precision=precision,
+        confidence=confidence,
+        draws_per_chunk=integrate.DEFAULT_DRAWS_PER_CHUNK if chunk_size == DEFAULT_CHUNK_SIZE else chunk_size,
+    )  # fmt: skip
 
 
 _FUNCTIONS = "a function (int truth table, hex or name) or a list of them"
@@ -392,6 +422,7 @@ def estimate_mc(
     checkpoint: str | os.PathLike | None = None,
     checkpoint_every: float = checkpoint_lib.DEFAULT_EVERY_SECONDS,
     run: RunConfig | None = None,
+    readout: str = "sample",
 ) -> CountResult:
     """Monte Carlo estimate of ``P(event)`` under the prior, for each measure.
 
@@ -420,6 +451,12 @@ def estimate_mc(
       checkpoint_every: seconds between checkpoint saves (0: after every step).
       run: all run options at once, as a :class:`RunConfig` (then give none of
         ``n_samples`` .. ``checkpoint_every`` separately).
+      readout: ``"sample"`` (default) draws every parameter; ``"integrate"`` draws the
+        hidden layers only and integrates the readout's Gaussian cone mass
+        (:mod:`countnets.integrate`: conditional Monte Carlo, one measure whose event is a
+        cone in the readout, a Gaussian prior; ``n_samples`` hidden draws, ``chunk_size``
+        draws per chunk, 256 when left at the Monte Carlo default, results independent of
+        it; no stop rules, checkpoints or devices yet).
 
     Returns:
       A :class:`CountResult` with one estimate per measure, in the order given.
@@ -430,6 +467,15 @@ def estimate_mc(
         the two swapped.
     """
     check_prior_and_arch(prior, arch, "estimate_mc")
+    if readout not in READOUTS:
+        raise CountnetsError(f"readout must be one of {', '.join(READOUTS)}, got {readout!r}")
+    if readout == "integrate":
+        return _estimate_integrated(
+            prior, arch, measures, n_samples=n_samples, seed=seed, encoding=encoding, chunk_size=chunk_size,
+            confidence=confidence, method=method, precision=precision, run=run,
+            unsupported={"chunks_per_step": chunks_per_step, "rel_halfwidth": rel_halfwidth,
+                         "max_seconds": max_seconds, "devices": devices, "checkpoint": checkpoint},
+        )  # fmt: skip
     run = _run_config(
         run, n_samples=n_samples, seed=seed, chunk_size=chunk_size, chunks_per_step=chunks_per_step, devices=devices,
         checkpoint=checkpoint, checkpoint_every=checkpoint_every, max_seconds=max_seconds,

@@ -36,6 +36,7 @@ __all__ = [
     "TrainVsPriorPayload",
     "FlipPayload",
     "DiversePayload",
+    "IntegratedPayload",
     "SplittingAttempt",
     "SplittingLevel",
     "ConditionalRow",
@@ -370,6 +371,31 @@ class ConditionalRow(Record):
 
 
 @record
+class IntegratedPayload(Record):
+    """``estimate_mc(readout="integrate")``: conditional Monte Carlo with the readout's cone mass integrated.
+
+    See ``docs/rare-events.md`` ("The readout integrated") for every field's definition.
+    """
+
+    method: str
+    algorithm: str
+    readout_parameters: int
+    exact_cones: bool
+    cone_particles: int
+    cone_sweeps: int
+    draws: int
+    nonempty_cones: int
+    reliable: bool
+    unreliable_reasons: list[str]
+    effective_draws: float
+    max_draw_share: float
+    reliability_rule: str
+    relative_error: float | None = None
+    log10_cone_range: list[float] | None = None
+    draw_values: list[float] | None = None
+
+
+@record
 class SplittingAttempt(Record):
     """An earlier attempt of a splitting run that was not determined, rerun with more particles (its summary)."""
 
@@ -590,6 +616,8 @@ def payload_type(kind: str, fields: Mapping[str, Any]) -> type | None:
         return SerialParallelPayload
     if kind == "estimate" and fields.get("method") == "splitting":
         return SplittingPayload
+    if kind == "estimate" and fields.get("method") == "integrate":
+        return IntegratedPayload
     if kind == "composition":
         return CompositionPayload
     if kind == "detour":

@@ -273,7 +273,7 @@ def _run_counting(args: argparse.Namespace) -> results.CountResult:
         return estimators.histogram_mc(prior, arch, top=args.top, **sampling)
     if args.method == "splitting":
         return rare.run_splitting(args, prior, arch, targets)
-    return estimators.estimate_mc(prior, arch, targets, rel_halfwidth=args.rel_width, **sampling)
+    return estimators.estimate_mc(prior, arch, targets, rel_halfwidth=args.rel_width, readout=args.readout, **sampling)
 
 
 def _run_plot(args: argparse.Namespace) -> int:
