@@ -6,7 +6,7 @@ Run from the repository root:
 ``lattice`` on MLP 4-2-2-1 over {-1, 0, 1}, 01 encoding, with the target as a fifth
 argument, default ``parity``; ``-`` keeps the default) and the pilot's mixing cap
 ``max_sweeps`` as a sixth (default: none, no adaptation). One line per call; single runs,
-not a coverage study.
+not a coverage study. One attempt (``retry_factor=1``): the figures are the moves' mixing.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def main(argv: list[str]) -> None:
     max_sweeps = int(argv[5]) if len(argv) > 5 else None
     start = time.perf_counter()
     r = cn.estimate_rare(prior, arch, target, seed=seed, replicas=replicas, move=move, encoding=encoding,
-                         max_sweeps=max_sweeps)  # fmt: skip
+                         max_sweeps=max_sweeps, retry_factor=1)  # fmt: skip
     z = np.asarray(r.extra.replica_estimates)
     e = r.estimates[0]
     print(f"{which} {move}: p = {e.p:.3e} ({e.method}), effective replicas "
