@@ -97,3 +97,42 @@ def test_bad_input_is_refused_with_one_line(call, phrase):
     with pytest.raises(cn.CountnetsError, match=phrase) as err:
         call()
     assert "\n" not in str(err.value)
+
+
+# ----------------------------------------------------------------------------- the radial baseline
+
+
+def test_radial_estimate_of_the_whole_space_is_one():
+    # An event that always holds: every ray runs to r_max, and the integral is the prior's total mass. From the
+    # centre of an isotropic prior (every scale 1 here) every direction gives exactly 1 (the quadrature and the
+    # sphere's area); off centre the directions differ and only their mean is 1, within the reported spread.
+    prior, arch, always = cn.Gaussian(1.0, 1.0), cn.MLP(1, (1,)), cn.measures.finite()
+    r = B.radial_estimate(prior, arch, always, np.zeros(4, np.float32), directions=16)
+    assert r["hit_r_max"] == 16 and r["estimate"] == pytest.approx(1.0, rel=1e-3) and r["relative_spread"] < 1e-3
+    r = B.radial_estimate(prior, arch, always, np.array([0.5, -1.0, 0.3, 0.1], np.float32), directions=1024)
+    assert abs(r["estimate"] - 1) <= 3.3 * r["relative_spread"], r
+
+
+def test_radial_estimate_of_a_convex_cone_matches_its_closed_form():
+    # One dead hidden unit of an MLP 1-1-1 on the pm1 cube: b - w <= 0 and b + w <= 0, a convex cone, so star-
+    # shaped around any point inside; its mass is Sheppard's 1/4 + asin(rho) / (2 pi) (tests/test_splitting.py).
+    rho = (0.25 - 1.0) / (0.25 + 1.0)
+    truth = 0.25 + np.arcsin(rho) / (2 * np.pi)
+    anchor = np.array([0.0, -1.0, 0.3, 0.1], np.float32)
+    r = B.radial_estimate(cn.Gaussian(1.0, 0.5), cn.MLP(1, (1,)), cn.measures.unit_dead(0, 0), anchor,
+                          directions=512)  # fmt: skip
+    assert abs(r["estimate"] / truth - 1) <= 3.3 * r["relative_spread"], (truth, r)
+
+
+@pytest.mark.parametrize(
+    "call, phrase",
+    [
+        (lambda: B.radial_estimate(LATTICE, ARCH, B.basin(ANCHOR, tolerance=0.1), ANCHOR), "Gaussian prior"),
+        (lambda: B.radial_estimate(cn.Gaussian(), ARCH, B.basin(ANCHOR, tolerance=0.1), -ANCHOR), "inside the event"),
+        (lambda: B.radial_estimate(cn.Gaussian(), ARCH, cn.measures.table(), ANCHOR), "with an event"),
+    ],
+)
+def test_radial_bad_input_is_refused_with_one_line(call, phrase):
+    with pytest.raises(cn.CountnetsError, match=phrase) as err:
+        call()
+    assert "\n" not in str(err.value)
