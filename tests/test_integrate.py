@@ -109,3 +109,17 @@ def test_splitting_with_the_readout_integrated_is_refused_on_the_command_line(ca
     assert main(args) == 2
     err = capsys.readouterr().err.strip()
     assert "not built yet" in err and len(err.splitlines()) == 1
+
+
+def test_docs_table_is_the_committed_benchmark():
+    import importlib.util
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("integrated_readout", root / "benchmarks" / "integrated_readout.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    report = json.loads((root / "benchmarks" / "results" / "integrated-readout-cpu-2026-12-07.json").read_text())
+    assert script.markdown(report) in (root / "docs" / "rare-events.md").read_text()
+    # Every case's two intervals overlap, as the page says.
+    assert all(case["overlap"] for case in report["cases"].values())
