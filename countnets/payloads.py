@@ -36,6 +36,7 @@ __all__ = [
     "TrainVsPriorPayload",
     "FlipPayload",
     "DiversePayload",
+    "BasinPayload",
     "IntegratedPayload",
     "SplittingAttempt",
     "SplittingLevel",
@@ -371,6 +372,16 @@ class ConditionalRow(Record):
 
 
 @record
+class BasinPayload(Record):
+    """``countnets experiment basin``: one row per (anchor, tolerance); see docs/basin.md."""
+
+    rows: list[dict[str, Any]]
+    fitted_runs: int
+    p_fits_s: dict[str, Any]
+    summary: dict[str, Any]
+
+
+@record
 class IntegratedPayload(Record):
     """``estimate_mc(readout="integrate")``: conditional Monte Carlo with the readout's cone mass integrated.
 
@@ -628,4 +639,5 @@ def payload_type(kind: str, fields: Mapping[str, Any]) -> type | None:
         "diverse": DiversePayload,
         "flip-decisive": FlipDecisivePayload,
         "bench": BenchPayload,
+        "basin": BasinPayload,
     }.get(kind)

@@ -8,7 +8,7 @@
   estimate by splitting: each replica's estimate, the mean and its interval.
 * composition: P(f) and P(f, k* = the form's k*) of every row, with intervals.
 * bench: each row's estimate against its reference, coloured by verdict.
-* train-vs-prior, flip, diverse, flip-decisive: the figures of :mod:`countnets.training_plots`.
+* train-vs-prior, flip, diverse, flip-decisive, basin: the figures of :mod:`countnets.training_plots`.
 
 Every axis on a log scale reaches below its smallest positive value, and a zero
 estimate is drawn as the upper end of its interval (an upper-bound marker), never
@@ -58,6 +58,7 @@ _FIGURES: dict[str, tuple[str, ...]] = {
     "flip": ("pairs",),
     "diverse": ("runs",),
     "flip-decisive": ("lambda_star",),
+    "basin": ("volumes",),
 }
 KINDS = tuple(_FIGURES)
 """Result kinds :func:`plot_result` draws: every kind countnets writes."""
@@ -421,7 +422,7 @@ def _check_drawable(result: CountResult) -> None:
     elif kind == "diverse":
         _need(_nonempty(ex.get("settings")), kind, "a non-empty 'settings' list")
         _need(isinstance(ex.get("runs"), int) and ex["runs"] > 0, kind, "'runs' > 0")
-    elif kind in ("composition", "bench"):
+    elif kind in ("composition", "bench", "basin"):
         _need(_nonempty(ex.get("rows")), kind, "a non-empty 'rows' list")
 
 
@@ -447,6 +448,7 @@ def _draw(result: CountResult, path: str | os.PathLike) -> list[Path]:
         "train-vs-prior": training_plots.plot_train_vs_prior,
         "diverse": training_plots.plot_diverse,
         "flip-decisive": training_plots.plot_flip_decisive,
+        "basin": training_plots.plot_basin,
     }[kind]
     return [Path(draw(result, path))]
 

@@ -24,7 +24,7 @@ from countnets._errors import CountnetsError
 from countnets._io import figure_paths, write_figure
 from countnets.results import CountResult
 
-__all__ = ["plot_train_vs_prior", "plot_flip", "plot_diverse", "plot_flip_decisive"]
+__all__ = ["plot_train_vs_prior", "plot_flip", "plot_diverse", "plot_flip_decisive", "plot_basin"]
 
 
 def _pyplot():
@@ -288,4 +288,38 @@ def plot_flip_decisive(result: CountResult, path: str | os.PathLike) -> Path:
         title += f" ({', '.join(n for n in names if n not in drawn)}: no pair evaluable, not drawn)"
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_basin(result: CountResult, path: str | os.PathLike) -> Path:
+    """Two panels: basin volume against P(f) (one colour per tolerance), and the radial estimate against the
+    star basin's splitting estimate; undetermined rows hollow."""
+    _check(result, "basin")
+    plt = _pyplot()
+    rows = result.extra["rows"]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4.6))
+    for k, tol in enumerate(sorted({r["tolerance"] for r in rows})):
+        sel = [r for r in rows if r["tolerance"] == tol]
+        for ax, xs, ys, ok in (
+            (left, [r["p_f"]["p"] for r in sel], [r["basin"]["p"] for r in sel], [r["basin"]["reliable"] for r in sel]),
+            (right, [r["basin_star"]["p"] for r in sel], [r["radial"]["estimate"] for r in sel],
+             [r["basin_star"]["reliable"] for r in sel]),
+        ):  # fmt: skip
+            full = [(x, y) for x, y, o in zip(xs, ys, ok) if o and x > 0 and y > 0]
+            hollow = [(x, y) for x, y, o in zip(xs, ys, ok) if not o and x > 0 and y > 0]
+            if full:
+                ax.scatter(*zip(*full), s=14, color=f"C{k}", label=f"tolerance {tol:g}")
+            if hollow:
+                ax.scatter(*zip(*hollow), s=14, facecolors="none", edgecolors=f"C{k}")
+    for ax, xl, yl in ((left, "P(f), splitting", "basin volume, splitting"),
+                       (right, "star basin, splitting", "radial estimate")):  # fmt: skip
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        lo, hi = ax.get_xlim()
+        ax.plot([lo, hi], [lo, hi], "k--", lw=0.8)
+        ax.set_xlabel(xl)
+        ax.set_ylabel(yl)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
+    fig.suptitle("basins around trained networks (hollow: not determined)")
     return _save(fig, path)

@@ -63,6 +63,12 @@ BUILT = {
     "estimate": _result("estimate", [make_estimate("0x8", 3, 64), make_estimate("0x6", 0, 64)]),
     "splitting": SPLITTING,
     "splitting-upper-bound": SPLITTING_BOUND,
+    "basin": _result("basin", [], payloads.make(payloads.BasinPayload, {
+        "rows": [{"anchor": 0, "function": "0x8", "tolerance": t, "p_f": {"p": 1e-3, "ci": [8e-4, 1.2e-3],
+                  "reliable": True}, "basin": {"p": 1e-4 * t, "ci": [8e-5 * t, 1.2e-4 * t], "reliable": t > 0.05},
+                  "basin_star": {"p": 5e-5 * t, "ci": [4e-5 * t, 6e-5 * t], "reliable": True},
+                  "radial": {"estimate": 1e-5 * t, "spread": 0.3}} for t in (0.03, 0.1)],
+        "fitted_runs": 10, "p_fits_s": {"p": 0.1, "ci": [0.09, 0.11]}, "summary": {"rows": 2}})),
 }
 
 # One committed result of every kind (the smallest where there are several).

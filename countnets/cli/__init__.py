@@ -41,7 +41,7 @@ from countnets import checkpoint as checkpoint_lib
 from countnets import estimators, results, sharding
 from countnets._errors import CountnetsError, check_finite_float
 from countnets._version import __version__
-from countnets.cli import circuits, output, rare, training
+from countnets.cli import basin, circuits, output, rare, training
 from countnets.cli.bench import add_bench_parser, run_bench
 from countnets.cli.options import (
     add_network_options,
@@ -78,6 +78,7 @@ class Experiment(NamedTuple):
 
 # In the order ``countnets experiment --help`` lists them.
 EXPERIMENTS = (
+    Experiment(basin.add_basin_parser, basin.run_basin, checkpoints=False),
     Experiment(circuits.add_composition_parser, circuits.run_composition, checkpoints=True),
     Experiment(circuits.add_detour_parser, circuits.run_detour, checkpoints=True),
     Experiment(training.add_diverse_parser, training.run_diverse, checkpoints=False),

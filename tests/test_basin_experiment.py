@@ -1,0 +1,61 @@
+"""``countnets experiment basin`` end to end on a tiny setting: rows, JSON, figure, command line, bad input.
+
+The estimates themselves are checked in tests/test_basin.py; here a run's shape and its
+refusals. The setting is far too small for determined basins, and the test does not ask
+for them.
+"""
+
+import json
+
+import pytest
+
+import countnets as cn
+from countnets.cli import main
+from countnets.experiments import basin_volume
+from countnets.training import TrainConfig, training_set
+
+TINY = ["--n", "2", "--hidden", "2", "--prior", "gaussian", "--encoding", "pm1", "--target", "and",
+        "--train-points", "0,3", "--runs", "16", "--anchors", "1", "--tolerances", "0.3", "--replicas", "8",
+        "--particles", "20", "--directions", "8", "--samples", "4096", "--quiet"]  # fmt: skip
+
+
+def test_a_tiny_run_writes_rows_json_and_a_figure(tmp_path):
+    path, fig = tmp_path / "basin.json", tmp_path / "basin.png"
+    assert main(["experiment", "basin", *TINY, "--json", str(path), "--plot", str(fig)]) == 0
+    data = json.loads(path.read_text())
+    assert data["kind"] == "basin" and len(data["rows"]) == 1 and fig.exists()
+    row = data["rows"][0]
+    for field in ("basin", "basin_star", "p_f"):
+        assert set(row[field]) >= {"p", "ci", "reliable"}
+    assert set(row["radial"]) >= {"estimate", "spread"} and "p_f_given_s" in row
+    assert row["tolerance"] == 0.3 and row["function"].startswith("0x")
+    back = cn.load_json(path)
+    assert type(back.extra).__name__ == "BasinPayload" and back.extra["summary"]["rows"] == 1
+
+
+@pytest.mark.parametrize(
+    "extra, phrase",
+    [
+        (["--tolerances", "-0.1"], "tolerances must be positive"),
+        (["--prior", "lattice", "--values", "-1,0,1"], "needs a Gaussian prior"),
+        (["--exact"], "--exact"),
+    ],
+)
+def test_bad_input_is_refused_with_one_line(extra, phrase, capsys):
+    args = list(TINY)
+    for i in range(0, len(extra), 2):
+        flag = extra[i]
+        if flag in args and i + 1 < len(extra):
+            args[args.index(flag) + 1] = extra[i + 1]
+        else:
+            args += extra[i : i + 2]
+    assert main(["experiment", "basin", *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert phrase in err and len(err.splitlines()) == 1, err
+
+
+def test_too_few_fitting_runs_say_how_many():
+    tset = training_set(2, "and", points=[0, 3])
+    with pytest.raises(cn.CountnetsError, match="fit S; raise --runs"):
+        basin_volume.basin_experiment(cn.Gaussian(), cn.MLP(2, (2,)), tset, TrainConfig(max_steps=0), anchors=3,
+                                      runs=2)  # fmt: skip
