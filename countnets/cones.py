@@ -126,6 +126,8 @@ def cone_mass_exact(rows: npt.ArrayLike) -> Float[Array, "*batch"]:
     """
     a = jnp.asarray(rows, jnp.float32)
     k = a.shape[-1]
+    if a.shape[-2] == 0:  # no constraint: the whole space
+        return jnp.ones(a.shape[:-2], jnp.float32)
     if k == 1:
         col = a[..., 0]
         return jnp.where(jnp.all(col > 0, axis=-1) | jnp.all(col < 0, axis=-1), 0.5, 0.0).astype(jnp.float32)

@@ -21,8 +21,10 @@ unit vector: column j of ``H`` is ``y(e_j)``, whatever the architecture), and av
   over many orders of magnitude between draws (issue 26 measured 1e-31 to 1e-11 for
   parity of 4 on a ResMLP); then a few draws carry the mean, the run is *not determined*
   and keeps only the one-sided statement ``[alpha p_hat, 1]`` (Markov).
-* When no draw's cone is non-empty the estimate is 0 with the Clopper-Pearson upper
-  bound on the probability of a non-empty cone, which bounds ``P(f)`` (``C <= 1``).
+* When every draw's value is 0 (no cone non-empty, or the HDR replicas of the non-empty
+  ones all died out) the estimate is 0 with the Clopper-Pearson upper bound on the
+  probability of a non-empty cone (from the draws that had one), which bounds ``P(f)``
+  (``C <= 1``). There is no progress display yet.
 
 Draw ``i`` uses the prior's chunk ``i`` of size 1 under the seed's key, and its cone
 replica ``fold_in(cone key, i)``: results do not depend on ``draws_per_chunk``.
@@ -152,7 +154,7 @@ def estimate_integrated(
       A :class:`~countnets.CountResult` of kind ``"estimate"`` with one estimate
       (``hits``: draws with a non-empty cone, ``n``: draws; method ``"integrate-log-t"``
       when determined, ``"integrate-markov"`` when not, ``"integrate-upper-bound"`` when
-      no cone was non-empty) and an :class:`~countnets.payloads.IntegratedPayload`.
+      every draw's value was 0) and an :class:`~countnets.payloads.IntegratedPayload`.
 
     Raises:
       CountnetsError: for a prior that is not Gaussian, a measure whose event is not a
@@ -223,8 +225,8 @@ def _result(measure, arch, values, nonempty, k, *, config, seed, confidence, per
         p, ci, method = interval.mean, (interval.lo, interval.hi), "integrate-log-t"
     elif interval is not None:
         p, ci, method = interval.mean, reliability.markov_lower_bound(interval.mean, confidence), "integrate-markov"
-    else:
-        p, ci, method = 0.0, (0.0, statistics.clopper_pearson(0, n, confidence)[1]), "integrate-upper-bound"
+    else:  # every value 0: P(f) <= P(the cone is non-empty), bounded by its Clopper-Pearson upper end
+        p, ci, method = 0.0, (0.0, statistics.clopper_pearson(nonempty, n, confidence)[1]), "integrate-upper-bound"
     estimate = Estimate(
         function=name, hits=int(nonempty), n=n, p=p, ci=ci, confidence=confidence, method=method,
         bits=statistics.bits(p), bits_ci=(statistics.bits(ci[1]), statistics.bits(ci[0])), log10_p=statistics.log10(p),

@@ -529,7 +529,9 @@ def _run_retrying(*, options: SplittingOptions, retry_factor: int, **kwargs: Any
     evaluations = x.evaluations + attempt.evaluations
     extra = dataclasses.replace(x, retry_factor=retry_factor, attempts=[attempt], evaluations=evaluations,
                                 speedup=x.mc_equivalent_evaluations / evaluations)  # fmt: skip
-    return dataclasses.replace(result, extra=extra, seconds=result.seconds + before.seconds), acc, z
+    seconds = result.seconds + before.seconds
+    rate = result.samples / seconds if seconds > 0 else math.inf
+    return dataclasses.replace(result, extra=extra, seconds=seconds, samples_per_s=rate), acc, z
 
 
 def estimate_rare(

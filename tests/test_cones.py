@@ -45,6 +45,7 @@ def test_two_dimensional_mass_is_the_sector_angle():
     assert float(cones.cone_mass_exact(np.array([[1.0], [2.0]]))) == 0.5
     assert float(cones.cone_mass_exact(np.array([[1.0], [-2.0]]))) == 0.0
     assert float(cones.cone_mass_exact(np.array([[1.0, 0.0], [0.0, 0.0]]))) == 0.0  # 0 > 0 fails
+    assert float(cones.cone_mass_exact(np.zeros((0, 2)))) == 1.0  # no constraint: the whole space
 
 
 def test_exact_mass_against_plain_monte_carlo():

@@ -103,6 +103,14 @@ def test_bad_input_is_refused_with_one_line(call, phrase):
     assert "\n" not in str(err.value)
 
 
+def test_exact_enumeration_with_the_readout_integrated_is_refused(capsys):
+    args = ["estimate", "--n", "2", "--hidden", "1", "--prior", "lattice", "--values", "-1,0,1", "--targets", "and",
+            "--readout", "integrate", "--exact", "--quiet"]  # fmt: skip
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--readout integrate" in err and len(err.splitlines()) == 1, err
+
+
 def test_splitting_with_the_readout_integrated_is_refused_on_the_command_line(capsys):
     args = ["estimate", "--n", "2", "--hidden", "1", "--prior", "gaussian", "--targets", "and", "--method",
             "splitting", "--readout", "integrate", "--quiet"]  # fmt: skip

@@ -251,6 +251,8 @@ def _run_counting(args: argparse.Namespace) -> results.CountResult:
     )
     if args.command == "histogram":
         common["max_distinct"] = args.max_distinct or None
+    if args.exact and getattr(args, "readout", "sample") == "integrate":
+        raise CountnetsError("--readout integrate samples hidden draws; it does not apply with --exact")
     if args.exact:
         if args.command == "estimate" and args.rel_width is not None:
             raise CountnetsError("--rel-width applies to sampling, not to --exact")

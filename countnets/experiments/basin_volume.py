@@ -15,8 +15,9 @@ each tolerance of ``tolerances`` (fixed in docs/basin.md before any run):
   (:func:`countnets.basin.radial_estimate`), ``{estimate, spread}``;
 * ``p_f``: the global volume ``P(f)`` of the anchor's function, by splitting (once per
   distinct function), and ``p_f_given_s = P(f) / P(fits S)`` with ``P(fits S)`` by plain
-  Monte Carlo (``fit_samples``), its interval the product of the two intervals' ends
-  (conservative: independent runs).
+  Monte Carlo (``fit_samples``), its interval the ratio of the two intervals' ends, clipped
+  at 1, whose coverage is at least ``1 - 2 (1 - confidence)`` (Bonferroni over the two;
+  stored as its ``confidence``).
 
 The summary says how many basins are determined, the median share of ``P(f)`` one basin
 holds, and the median ratio radial / star basin over determined rows.
@@ -125,8 +126,9 @@ def basin_experiment(
                                         confidence=confidence, **split)  # fmt: skip
             p_f_cache[f] = _interval(r)
         p_f = p_f_cache[f]
-        given_s = {"p": p_f["p"] / p_s.p if p_s.p > 0 else None,
-                   "ci": [p_f["ci"][0] / p_s.ci[1], p_f["ci"][1] / p_s.ci[0] if p_s.ci[0] > 0 else None]}  # fmt: skip
+        given_s = {"p": min(1.0, p_f["p"] / p_s.p) if p_s.p > 0 else None,
+                   "ci": [min(1.0, p_f["ci"][0] / p_s.ci[1]), min(1.0, p_f["ci"][1] / p_s.ci[0]) if p_s.ci[0] > 0
+                          else 1.0], "confidence": 1 - 2 * (1 - confidence)}  # fmt: skip
         for tol in tols:
             row: dict[str, Any] = {"anchor": i, "function": boolean.to_hex(f), "tolerance": tol, "p_f": p_f,
                                    "p_f_given_s": given_s, "anchor_theta": [float(v) for v in theta]}  # fmt: skip
