@@ -133,3 +133,11 @@ def test_import_graph_has_no_cycles():
 def test_modules_stay_small(module):
     lines = len(MODULES[module].read_text().splitlines())
     assert lines <= MAX_LINES, f"{module} has {lines} lines"
+
+
+def test_the_package_ships_its_type_annotations():
+    # PEP 561: without py.typed a user's type checker ignores countnets' annotations (issue 27).
+    import importlib.resources
+
+    assert importlib.resources.files("countnets").joinpath("py.typed").is_file()
+    assert 'countnets = ["py.typed"]' in (PACKAGE.parent / "pyproject.toml").read_text()
