@@ -52,14 +52,14 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array
 
-from countnets import boolean, reliability, sharding, statistics
+from countnets import boolean, integrate, reliability, sharding, statistics
 from countnets import checkpoint as checkpoint_lib
 from countnets import measures as measures_lib
 from countnets._errors import CountnetsError, check_finite_float, check_positive_int
 from countnets._validate import check_measure, check_prior_and_arch
-from countnets.architectures import DEFAULT_PRECISION, Architecture
+from countnets.architectures import DEFAULT_PRECISION, Architecture, readout_indices
 from countnets.driver import RunConfig, run_chunks, seed_key
-from countnets.estimators import base_config
+from countnets.estimators import READOUTS, base_config
 from countnets.measures import Measure
 from countnets.moves import MOVES, move_for, subkey
 from countnets.payloads import SplittingAttempt, SplittingPayload
@@ -534,6 +534,22 @@ def _run_retrying(*, options: SplittingOptions, retry_factor: int, **kwargs: Any
     return dataclasses.replace(result, extra=extra, seconds=seconds, samples_per_s=rate), acc, z
 
 
+def _integrated_perceptron(prior, arch, measure, *, seed, replicas, particles, encoding, precision,
+                           confidence) -> CountResult:  # fmt: skip
+    """``estimate_rare(readout="integrate")``: a perceptron's cone mass by HDR replicas; else a one-line error."""
+    check_prior_and_arch(prior, arch, "estimate_rare")
+    if arch.n_params != len(readout_indices(arch)):
+        raise CountnetsError("estimate_rare(readout='integrate') is built for a perceptron (no hidden layer) only: "
+                             "splitting over hidden layers with the readout integrated is not built yet (issue 26); "
+                             "use estimate_mc(readout='integrate') for conditional Monte Carlo")  # fmt: skip
+    replicas = DEFAULT_REPLICAS if replicas is None else check_positive_int("replicas", replicas)
+    config = base_config(prior, arch, encoding, precision, DEFAULT_MARGIN, "log-t")
+    return integrate.estimate_integrated(
+        prior, arch, measure, config=config, n_samples=replicas, seed=seed, encoding=encoding, precision=precision,
+        confidence=confidence, cone_particles=particles,
+    )  # fmt: skip
+
+
 def estimate_rare(
     prior: Prior,
     arch: Architecture,
@@ -564,6 +580,7 @@ def estimate_rare(
     progress: bool | float = False,
     conditional: Measure | None = None,
     conditional_top: int | None = None,
+    readout: str = "sample",
 ) -> CountResult:
     """The prior mass of a rare event by multilevel splitting (see the module docstring).
 
@@ -597,6 +614,12 @@ def estimate_rare(
       conditional: a measure with a key (e.g. ``table()``, ``effective_depth()``, ``goal()``):
         report each key's ``P(event and key)`` and ``P(key | event)`` over the final populations.
       conditional_top: keep only this many conditional rows (default: all).
+      readout: ``"sample"`` (default); ``"integrate"`` integrates the readout's Gaussian cone
+        mass (:mod:`countnets.cones`). Built for a perceptron (``MLP(n, ())``, all readout):
+        the result is ``replicas`` Holmes-Diaconis-Ross replicas of the cone's mass with
+        ``particles`` particles each, under the same reliability rule. Networks with
+        hidden layers need the adaptive hidden-layer stage of issue 26, not built yet:
+        a one-line error.
 
     Returns:
       A :class:`~countnets.CountResult` of kind ``"estimate"`` with one estimate (``hits``:
@@ -615,6 +638,21 @@ def estimate_rare(
       TypeError: (a ``CountnetsError`` too) for a prior, arch, measure or conditional of the
         wrong type, e.g. ``"mlp"`` as arch or prior and arch swapped.
     """
+    if readout not in READOUTS:
+        raise CountnetsError(f"readout must be one of {', '.join(READOUTS)}, got {readout!r}")
+    if readout == "integrate":
+        given = {"sweeps": sweeps != DEFAULT_SWEEPS, "level_fraction": level_fraction != DEFAULT_LEVEL_FRACTION,
+                 "target_acceptance": target_acceptance != DEFAULT_TARGET_ACCEPTANCE,
+                 "pilot_particles": pilot_particles is not None, "max_levels": max_levels != DEFAULT_MAX_LEVELS,
+                 "move": move != DEFAULT_MOVE, "max_sweeps": max_sweeps is not None,
+                 "retry_factor": retry_factor != DEFAULT_RETRY_FACTOR, "rel_halfwidth": rel_halfwidth is not None,
+                 "max_seconds": max_seconds is not None, "checkpoint": checkpoint is not None,
+                 "devices": devices not in (None, 1), "conditional": conditional is not None}  # fmt: skip
+        if any(given.values()):
+            raise CountnetsError(f"readout='integrate' does not take {', '.join(k for k, v in given.items() if v)}: "
+                                 "it runs replicas of the cone's mass with `particles` each")  # fmt: skip
+        return _integrated_perceptron(prior, arch, measure, seed=seed, replicas=replicas, particles=particles,
+                                      encoding=encoding, precision=precision, confidence=confidence)  # fmt: skip
     options = SplittingOptions(particles, sweeps, level_fraction, target_acceptance, pilot_particles, max_levels,
                                move=move, max_sweeps=max_sweeps)  # fmt: skip
     result, _, _ = _run_retrying(

@@ -131,3 +131,26 @@ def test_docs_table_is_the_committed_benchmark():
     assert script.markdown(report) in (root / "docs" / "rare-events.md").read_text()
     # Every case's two intervals overlap, as the page says.
     assert all(case["overlap"] for case in report["cases"].values())
+
+
+def test_splitting_with_the_readout_integrated_covers_the_and_perceptron():
+    # For a perceptron the whole network is the readout: estimate_rare(readout="integrate") is replicas of the
+    # cone's mass (HDR), under the reliability rule; its 99% interval must hold AND_6's reference.
+    r = cn.estimate_rare(GAUSS, cn.MLP(6, ()), "and", seed=0, encoding="pm1", replicas=48, particles=128,
+                         confidence=0.99, readout="integrate")  # fmt: skip
+    p, se = perceptron_and_pm1(6, 1.0, 1.0, samples=1 << 20)
+    e = r.estimates[0]
+    assert r.extra.reliable and e.ci[0] <= p + 3.3 * se and p - 3.3 * se <= e.ci[1], (e, p, se)
+    with pytest.raises(cn.CountnetsError, match="does not take move, rel_halfwidth"):
+        cn.estimate_rare(GAUSS, cn.MLP(8, ()), "and", readout="integrate", rel_halfwidth=0.1, move="pcn")
+    with pytest.raises(cn.CountnetsError, match="built for a perceptron"):
+        cn.estimate_rare(GAUSS, cn.MLP(2, (1,)), "and", readout="integrate")
+
+
+def test_perceptron_from_the_command_line_with_either_method(tmp_path):
+    base = ["estimate", "--n", "4", "--hidden", "none", "--prior", "gaussian", "--encoding", "pm1", "--targets",
+            "and", "--readout", "integrate", "--quiet"]  # fmt: skip
+    for method, size in (("mc", ["--samples", "32"]), ("splitting", ["--replicas", "32", "--particles", "64"])):
+        path = tmp_path / f"{method}.json"
+        assert main([*base, "--method", method, *size, "--json", str(path)]) == 0
+        assert cn.load_json(path).extra["method"] == "integrate"

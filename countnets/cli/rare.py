@@ -27,9 +27,9 @@ def add_method_options(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     parser.add_argument(
         "--readout", choices=READOUTS, default="sample",
-        help="sample: draw every parameter; integrate: draw the hidden layers and integrate the readout's Gaussian "
-        "cone mass (conditional Monte Carlo, --method mc, one target, a Gaussian prior; docs/rare-events.md) "
-        "(default: %(default)s)",
+        help="sample: draw every parameter; integrate: integrate the readout's Gaussian cone mass (one target, a "
+        "Gaussian prior): with --method mc over hidden draws (conditional Monte Carlo), with --method splitting "
+        "for a perceptron (--hidden none) only, so far (docs/rare-events.md) (default: %(default)s)",
     )  # fmt: skip
     add_splitting_options(parser)
 
@@ -77,9 +77,6 @@ def splitting_kwargs(args: argparse.Namespace) -> dict:
 def run_splitting(args: argparse.Namespace, prior, arch, targets: list[str]) -> CountResult:
     """Run :func:`countnets.estimate_rare` for the one target of ``--targets`` with the parsed options."""
     targets = [t.strip() for t in targets]
-    if getattr(args, "readout", "sample") == "integrate":
-        raise CountnetsError("--readout integrate runs with --method mc for now; splitting over the hidden layers "
-                             "with the readout integrated is not built yet (issue 26)")  # fmt: skip
     if len(targets) != 1:
         raise CountnetsError(f"--method splitting estimates one target at a time, got {len(targets)}: {targets}")
     try:
@@ -94,7 +91,7 @@ def _estimate_rare(args: argparse.Namespace, prior, arch, target: str) -> CountR
         prior, arch, target, seed=args.seed, replicas=args.replicas, particles=args.particles,
         sweeps=args.sweeps, level_fraction=args.level_fraction, target_acceptance=args.target_acceptance,
         pilot_particles=args.pilot_particles, max_levels=args.max_levels, move=args.move, max_sweeps=args.max_sweeps,
-        retry_factor=args.retry_factor, encoding=args.encoding,
+        retry_factor=args.retry_factor, encoding=args.encoding, readout=getattr(args, "readout", "sample"),
         precision=args.precision, confidence=args.confidence, rel_halfwidth=args.rel_width,
         max_seconds=args.max_seconds, replicas_per_chunk=args.replicas_per_chunk,
         chunks_per_step=args.chunks_per_step or None, devices=args.devices, checkpoint=args.checkpoint,
