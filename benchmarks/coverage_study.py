@@ -82,6 +82,10 @@ def markdown(report: dict) -> str:
         move = case.get("move", "auto")
         move += f", {case['particles']} particles" if case.get("particles") else ""
         move += f", at most {case['max_sweeps']} sweeps" if case.get("max_sweeps") else ""
+        if case.get("retry_factor"):
+            first = case["first_particles"]
+            move += (f", the defaults: {first} particles, rerun with {first * case['retry_factor']} if not "
+                     f"determined ({case['retried']} reruns)")  # fmt: skip
         lines.append(f"| {name.split('/')[0]} | {case['function']} | {case['truth']:.3g} | {move} | "
                      f"{s['runs']} | {s['determined']} | {cover} | {s['median_relative_error']:.3f} | "
                      f"{s['median_effective_replicas']:.1f} | {one_sided} |")  # fmt: skip

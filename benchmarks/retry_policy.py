@@ -74,7 +74,8 @@ def main() -> None:
         runs = policy_runs(base["runs"], None if more is None else more["runs"], statuses, factor)
         key = f"{name}/unit-gibbs/retry-{factor}"
         report["cases"][key] = {"function": f, "truth": truth, "arch": base["arch"], "move": "unit-gibbs",
-                                "retry_factor": factor, "runs": runs, "summary": summarise(runs, truth),
+                                "retry_factor": factor, "first_particles": splitting.DEFAULT_PARTICLES,
+                                "runs": runs, "summary": summarise(runs, truth),
                                 "retried": sum("first_attempt" in r for r in runs),
                                 "stalled_pilots": sum(s != "reached" for s in statuses.values())}  # fmt: skip
         print(key, report["cases"][key]["retried"], report["cases"][key]["summary"], flush=True)
