@@ -64,7 +64,7 @@ def main() -> None:
     start = time.perf_counter()
     runs = [
         np.array(cn.estimate_rare(prior, arch, measure, seed=100 + s, replicas=args.replicas, particles=args.particles,
-                                  encoding="pm1", devices=1).extra["replica_estimates"])
+                                  encoding="pm1", devices=1, retry_factor=1).extra["replica_estimates"])
         for s in range(args.seeds)
     ]  # fmt: skip
     rows = []

@@ -56,7 +56,7 @@ def test_splitting_against_plain_monte_carlo(benchmark, name):
     w = TARGETS[name]
     arch, truth = cn.MLP(1, (w,)), 0.25**w
     measure = M.all_of(*[M.unit_dead(0, i) for i in range(w)])
-    kw = dict(replicas=REPLICAS, particles=PARTICLES, encoding="pm1", devices=1)
+    kw = dict(replicas=REPLICAS, particles=PARTICLES, encoding="pm1", devices=1, retry_factor=1)
     cold, cold_wall, cold_cpu = _timed(lambda: cn.estimate_rare(PRIOR, arch, measure, seed=0, **kw))
     timings = {}
 
