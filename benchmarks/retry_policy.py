@@ -9,9 +9,10 @@ run is determined or not retried, and its row at 2000 particles otherwise. This 
 assembles the policy's rows that way, one case at a time, and refuses when a seed needs a
 retried row the study does not have.
 
-Whether a run is retried needs its pilot's status (a stalled pilot is not retried), which
-the single-attempt rows did not record: the script reruns each such seed's pilot (the
-pilot depends on the seed and options only).
+A run is retried when it is not determined and some replica reached the event (``p > 0``),
+whatever its pilot's status. The script also reports how many of the retried runs had a
+stalled pilot, which the single-attempt rows did not record: it reruns each such seed's
+pilot (the pilot depends on the seed and options only).
 
 Run: ``PYTHONPATH=. python benchmarks/retry_policy.py --truths benchmarks/results/exact-mlp-4-2-2-1-lattice-pm1.json
 --out benchmarks/results/coverage-study-cpu-2026-12-07.json`` (adds a ``<case>/unit-gibbs/retry-4`` case for
@@ -30,18 +31,17 @@ from countnets import measures as M
 from countnets import reliability, splitting
 
 
-def retried(run: dict, pilot_status: str, replicas: int) -> bool:
+def retried(run: dict, replicas: int) -> bool:
     """Whether the policy reruns this single-attempt run (``splitting._needs_retry``, from the stored fields)."""
-    return (not run["reliable"] and pilot_status == "reached" and run["p"] > 0
-            and replicas >= reliability.MIN_EFFECTIVE_REPLICAS)  # fmt: skip
+    return not run["reliable"] and run["p"] > 0 and replicas >= reliability.MIN_EFFECTIVE_REPLICAS
 
 
-def policy_runs(base: list[dict], more: list[dict] | None, statuses: dict[int, str], factor: int) -> list[dict]:
+def policy_runs(base: list[dict], more: list[dict] | None, factor: int) -> list[dict]:
     """The policy's run per seed: the base row, or the row with ``factor`` times the particles if it is retried."""
     by_seed = {r["seed"]: r for r in more or []}
     out = []
     for run in base:
-        if not retried(run, statuses.get(run["seed"], "reached"), splitting.DEFAULT_REPLICAS):
+        if not retried(run, splitting.DEFAULT_REPLICAS):
             out.append({**run, "particles": splitting.DEFAULT_PARTICLES})
             continue
         if run["seed"] not in by_seed:
@@ -71,16 +71,18 @@ def main() -> None:
             if not run["reliable"]:
                 pilot = splitting.run_pilot(LATTICE, arch, measure, seed=run["seed"], encoding="pm1")
                 statuses[run["seed"]] = pilot.status
-        runs = policy_runs(base["runs"], None if more is None else more["runs"], statuses, factor)
+        runs = policy_runs(base["runs"], None if more is None else more["runs"], factor)
         key = f"{name}/unit-gibbs/retry-{factor}"
         report["cases"][key] = {"function": f, "truth": truth, "arch": base["arch"], "move": "unit-gibbs",
                                 "retry_factor": factor, "first_particles": splitting.DEFAULT_PARTICLES,
                                 "runs": runs, "summary": summarise(runs, truth),
                                 "retried": sum("first_attempt" in r for r in runs),
-                                "stalled_pilots": sum(s != "reached" for s in statuses.values())}  # fmt: skip
+                                "stalled_pilots_retried": sum(statuses.get(r["seed"]) == "stalled" for r in runs
+                                                              if "first_attempt" in r)}  # fmt: skip
         print(key, report["cases"][key]["retried"], report["cases"][key]["summary"], flush=True)
     command = f"python benchmarks/retry_policy.py --truths {args.truths} --out {args.out}"
-    report.setdefault("commands", []).append(command)
+    if command not in report.setdefault("commands", []):
+        report["commands"].append(command)
     Path(args.out).write_text(json.dumps(report, indent=1) + "\n")
 
 

@@ -106,7 +106,7 @@ DEFAULT_MAX_LEVELS = 200
 DEFAULT_REPLICAS_PER_CHUNK = 4
 DEFAULT_ADAPT_GAIN = 1.5
 DEFAULT_MOVE = "auto"
-DEFAULT_RETRY_FACTOR = 4  # a run not determined for too few effective replicas is rerun once with 4x the particles
+DEFAULT_RETRY_FACTOR = 4  # a run not determined though the event was reached is rerun once with 4x the particles
 MAX_REPLICAS = 2**20  # the replica budget when only a stop rule (rel_halfwidth, max_seconds) ends the run
 MIN_REPLICAS_TO_STOP = reliability.MIN_EFFECTIVE_REPLICAS  # rel_halfwidth is not checked before this many replicas
 PILOT_STREAM = 2**32 - 1  # the pilot draws from fold_in(seed key, PILOT_STREAM); replica r from fold_in(seed key, r)
@@ -489,20 +489,22 @@ def _run(prior, arch, measure, *, seed, replicas, options, encoding, precision, 
 
 
 def _needs_retry(result: CountResult, retry_factor: int, stop_rule: bool) -> bool:
-    """Whether a finished run is rerun with more particles: only when it failed the rule on its replicas' weights.
+    """Whether a finished run is rerun with more particles: it is not determined, and some replica reached the event.
 
-    A stalled pilot, an event no replica reached, an interrupted run, a run that a stop rule
-    ended (it already adds replicas until the rule holds) and a run with fewer replicas than
-    the rule's effective count (no particle count can make it pass) are returned as they are.
+    A replica that reached the event proves it reachable, so a stalled pilot is rerun too
+    (four times its particles may climb where it stalled). An event no replica reached (its
+    upper bound stands), an interrupted run, a run that a stop rule ended (it already adds
+    replicas until the rule holds) and a run with fewer replicas than the rule's effective
+    count (no particle count can make it pass) are returned as they are.
     """
     x = result.extra
-    return (retry_factor > 1 and not stop_rule and x.reliable is False and x.pilot_status == "reached"
+    return (retry_factor > 1 and not stop_rule and x.reliable is False
             and result.estimates[0].p > 0 and result.stopped_by == StopReason.SAMPLES
             and result.samples >= reliability.MIN_EFFECTIVE_REPLICAS)  # fmt: skip
 
 
 def _run_retrying(*, options: SplittingOptions, retry_factor: int, **kwargs: Any) -> tuple[CountResult, Any, Any]:
-    """:func:`_run`, then, if the result is not determined for too few effective replicas, once more with
+    """:func:`_run`, then, if the result is not determined though some replica reached the event, once more with
     ``retry_factor`` times the particles (and pilot particles), the same seed and replicas.
 
     Every replica's ``Z_r`` stays unbiased whatever N is, and more particles per replica
@@ -595,10 +597,11 @@ def estimate_rare(
         :data:`MAX_REPLICAS` when ``rel_halfwidth`` or ``max_seconds`` ends the run.
       particles, sweeps, level_fraction, target_acceptance, pilot_particles, max_levels, move,
         max_sweeps: :class:`SplittingOptions`.
-      retry_factor: a run that is not determined only because too few replicas carry the
-        weight (the pilot reached the event; no stop rule given) is rerun once, same seed,
-        with ``retry_factor`` times the particles and pilot particles; the rerun is what is
-        reported (``extra.attempts`` summarises the first). 1 turns the retry off.
+      retry_factor: a run that is not determined though some replica reached the event (too
+        few effective replicas, or a stalled pilot; no stop rule given; at least 30
+        replicas) is rerun once, same seed, with ``retry_factor`` times the particles and
+        pilot particles; the rerun is what is reported (``extra.attempts`` summarises the
+        first). 1 turns the retry off.
       encoding: ``"01"`` or ``"pm1"``.
       precision: matmul precision.
       margin: final particles with an output within ``margin`` of 0 count in ``near_threshold``.

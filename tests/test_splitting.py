@@ -417,3 +417,12 @@ def test_retry_checkpoints_resume_both_attempts(tmp_path):
 def test_retry_factor_is_checked():
     with pytest.raises(cn.CountnetsError, match="retry_factor"):
         cn.estimate_rare(GAUSS, LATTICE_ARCH, "and", retry_factor=0)
+
+
+def test_a_stalled_pilot_whose_replicas_reached_the_event_is_rerun():
+    # A replica that reached the event proves it reachable: the stalled pilot gets four times the particles.
+    m, kw = LATTICE_MEASURES["0x6"], dict(seed=1, replicas=32, particles=20, encoding="pm1", devices=1)
+    first = cn.estimate_rare(LATTICE, LATTICE_ARCH, m, retry_factor=1, **kw)
+    assert first.extra.pilot_status == "stalled" and first.estimates[0].p > 0 and not first.extra.reliable
+    retried = cn.estimate_rare(LATTICE, LATTICE_ARCH, m, retry_factor=4, **kw)
+    assert retried.extra.particles == 80 and retried.extra.attempts[0].particles == 20
