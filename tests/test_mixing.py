@@ -356,3 +356,17 @@ def test_lin_ess_on_a_training_set_agrees_with_plain_monte_carlo():
     e = r.estimates[0]
     assert r.extra.reliable, r.extra.unreliable_reasons
     assert e.ci[0] <= mc.ci[1] and mc.ci[0] <= e.ci[1], (e.p, e.ci, mc.p, mc.ci)
+
+
+def test_docs_quote_the_xor_mixing_runs():
+    # docs/rare-events.md's XOR-and-XOR effective replicas are the committed JSON's, and its summary holds.
+    import json
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    report = json.loads((root / "benchmarks" / "results" / "xor-mixing-cpu-2026-12-07.json").read_text())
+    text = (root / "docs" / "rare-events.md").read_text().replace("\n", " ")
+    kish = [f"{r['effective_replicas']:.1f}" for r in report["runs"]]
+    assert ", ".join(kish[:-1]) + " and " + kish[-1] + " of 64" in text
+    assert f"median {report['summary']['median_effective_replicas']:.1f}" in text
+    assert report["summary"]["at_least_half"] == report["summary"]["runs"] == report["summary"]["determined"]
