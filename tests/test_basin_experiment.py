@@ -59,3 +59,17 @@ def test_too_few_fitting_runs_say_how_many():
     with pytest.raises(cn.CountnetsError, match="fit S; raise --runs"):
         basin_volume.basin_experiment(cn.Gaussian(), cn.MLP(2, (2,)), tset, TrainConfig(max_steps=0), anchors=3,
                                       runs=2)  # fmt: skip
+
+
+def test_an_interrupted_run_resumes_from_its_checkpoint_with_identical_rows(tmp_path):
+    tset = training_set(2, "and", points=[0, 3])
+    kw = dict(anchors=1, runs=16, tolerances=(0.3, 0.5), directions=8, fit_samples=4096,
+              splitting_options={"replicas": 8, "particles": 20}, seed=0)  # fmt: skip
+    args = (cn.Gaussian(), cn.MLP(2, (2,)), tset, TrainConfig())
+    path = tmp_path / "basin.ckpt"
+    stopped = basin_volume.basin_experiment(*args, checkpoint=path, max_seconds=1e-9, **kw)
+    assert stopped.stopped_by == "time" and stopped.extra["rows"] == []
+    resumed = basin_volume.basin_experiment(*args, checkpoint=path, **kw)
+    fresh = basin_volume.basin_experiment(*args, **kw)
+    assert resumed.stopped_by == "samples" and len(resumed.extra["rows"]) == 2
+    assert resumed.extra["rows"] == fresh.extra["rows"]

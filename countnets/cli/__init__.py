@@ -78,7 +78,7 @@ class Experiment(NamedTuple):
 
 # In the order ``countnets experiment --help`` lists them.
 EXPERIMENTS = (
-    Experiment(basin.add_basin_parser, basin.run_basin, checkpoints=False),
+    Experiment(basin.add_basin_parser, basin.run_basin, checkpoints=True),
     Experiment(circuits.add_composition_parser, circuits.run_composition, checkpoints=True),
     Experiment(circuits.add_detour_parser, circuits.run_detour, checkpoints=True),
     Experiment(training.add_diverse_parser, training.run_diverse, checkpoints=False),

@@ -62,6 +62,7 @@ def run_basin(args: argparse.Namespace) -> int:
         prior, arch, tset, cfg, anchors=args.anchors, runs=args.runs, tolerances=args.tolerances,
         star_points=args.star_points, directions=args.directions, fit_samples=args.samples,
         splitting_options={"replicas": args.replicas, "particles": args.particles}, seed=args.seed,
-        encoding=args.encoding, confidence=args.confidence, progress=not args.quiet,
+        encoding=args.encoding, confidence=args.confidence, progress=not args.quiet, checkpoint=args.checkpoint,
+        max_seconds=args.max_seconds,
     )  # fmt: skip
     return output.finish(args, result, format_basin(result), training_plots.plot_basin)

@@ -25,6 +25,7 @@ holds, and the median ratio radial / star basin over determined rows.
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -34,6 +35,7 @@ import numpy as np
 
 from countnets import basin as basin_lib
 from countnets import boolean, measures, payloads, sharding, splitting
+from countnets import checkpoint as checkpoint_lib
 from countnets._errors import CountnetsError, check_finite_float, check_positive_int
 from countnets.driver import seed_key
 from countnets.estimators import estimate_mc
@@ -84,6 +86,8 @@ def basin_experiment(
     encoding: str = "pm1",
     confidence: float = 0.95,
     progress: bool = False,
+    checkpoint: str | os.PathLike | None = None,
+    max_seconds: float | None = None,
 ) -> CountResult:
     """Basin volumes around trained anchors (module docstring); returns ``kind="basin"``.
 
@@ -98,6 +102,9 @@ def basin_experiment(
       splitting_options: keyword arguments of :func:`countnets.estimate_rare`
         (default: 48 replicas of 200 particles).
       seed: fixes the training initialisations and every estimate (row i uses seed + i).
+      checkpoint: save the rows after each one; rerunning with the same arguments resumes
+        after the last saved row (a row is the unit of progress; results are identical).
+      max_seconds: stop before a row once the wall time has passed this.
 
     Raises:
       CountnetsError: for bad arguments, a prior that is not Gaussian, or too few runs fitting S.
@@ -111,25 +118,44 @@ def basin_experiment(
         raise CountnetsError(f"the basin experiment needs a Gaussian prior (its radial baseline), got "
                              f"{type(prior).__name__}")  # fmt: skip
     split = {**DEFAULT_SPLITTING, **(splitting_options or {})}
+    config = {"arch": arch.config(), "prior": prior.config(), "encoding": encoding, "confidence": confidence,
+              "training_set": tset.config(), "training": train_config.config(), "runs": runs, "anchors": anchors,
+              "tolerances": list(tols), "star_points": star_points, "directions": directions,
+              "fit_samples": fit_samples, "splitting": split}  # fmt: skip
+    ckpt, state = None, {"rows": [], "p_f": {}, "seconds": 0.0}
+    if checkpoint is not None:
+        ckpt = checkpoint_lib.Checkpoint(checkpoint, {"kind": KIND, "seed": seed, "config": config}, 0.0)
+        saved = checkpoint_lib.load(ckpt)
+        if saved is not None:
+            state = dict(saved.state)
     start = time.perf_counter()
     thetas, fitted = _anchors(prior, arch, tset, train_config, runs=runs, anchors=anchors, seed=seed,
                               encoding=encoding)  # fmt: skip
     fit_measure = measures.fits(tset.points, tset.target)
     p_s = estimate_mc(prior, arch, fit_measure, n_samples=fit_samples, seed=seed, encoding=encoding,
                       confidence=confidence).estimates[0]  # fmt: skip
-    p_f_cache: dict[int, dict[str, Any]] = {}
-    rows = []
+    p_f_cache: dict[str, dict[str, Any]] = dict(state["p_f"])
+    rows: list[dict[str, Any]] = list(state["rows"])
+    stopped = "samples"
     for i, theta in enumerate(thetas):
+        if all(any(r["anchor"] == i and r["tolerance"] == t for r in rows) for t in tols):
+            continue
         f = basin_lib.anchor_table(arch, theta, encoding)
-        if f not in p_f_cache:
+        key = boolean.to_hex(f)
+        if key not in p_f_cache:
             r = splitting.estimate_rare(prior, arch, measures.implements(f), seed=seed + i, encoding=encoding,
                                         confidence=confidence, **split)  # fmt: skip
-            p_f_cache[f] = _interval(r)
-        p_f = p_f_cache[f]
+            p_f_cache[key] = _interval(r)
+        p_f = p_f_cache[key]
         given_s = {"p": min(1.0, p_f["p"] / p_s.p) if p_s.p > 0 else None,
                    "ci": [min(1.0, p_f["ci"][0] / p_s.ci[1]), min(1.0, p_f["ci"][1] / p_s.ci[0]) if p_s.ci[0] > 0
                           else 1.0], "confidence": 1 - 2 * (1 - confidence)}  # fmt: skip
         for tol in tols:
+            if any(r["anchor"] == i and r["tolerance"] == tol for r in rows):
+                continue
+            if max_seconds is not None and time.perf_counter() - start >= max_seconds:
+                stopped = "time"
+                break
             row: dict[str, Any] = {"anchor": i, "function": boolean.to_hex(f), "tolerance": tol, "p_f": p_f,
                                    "p_f_given_s": given_s, "anchor_theta": [float(v) for v in theta]}  # fmt: skip
             for name, star in (("basin", False), ("basin_star", True)):
@@ -142,19 +168,25 @@ def basin_experiment(
             row["radial"] = {"estimate": radial["estimate"], "spread": radial["relative_spread"],
                              "hit_r_max": radial["hit_r_max"]}  # fmt: skip
             rows.append(row)
+            if ckpt is not None:
+                state = {"rows": rows, "p_f": p_f_cache, "seconds": state["seconds"]}
+                checkpoint_lib.save(ckpt, next_chunk=len(rows), samples=len(rows),
+                                    seconds=state["seconds"] + time.perf_counter() - start, stopped_by="running",
+                                    state=state)  # fmt: skip
             if progress:
                 print(f"anchor {i} tol {tol}: basin {row['basin']['p']:.3g} star {row['basin_star']['p']:.3g} "
                       f"radial {radial['estimate']:.3g}", flush=True)  # fmt: skip
-    seconds = time.perf_counter() - start
-    config = {"arch": arch.config(), "prior": prior.config(), "encoding": encoding, "confidence": confidence,
-              "training_set": tset.config(), "training": train_config.config(), "runs": runs, "anchors": anchors,
-              "tolerances": list(tols), "star_points": star_points, "directions": directions,
-              "fit_samples": fit_samples, "splitting": split}  # fmt: skip
+            if checkpoint_lib.interrupt_signal() is not None:
+                stopped = "interrupted"
+                break
+        if stopped != "samples":
+            break
+    seconds = state["seconds"] + time.perf_counter() - start
     extra = {"rows": rows, "fitted_runs": fitted, "p_fits_s": {"p": p_s.p, "ci": list(p_s.ci)},
              "summary": _summary(rows)}  # fmt: skip
     return CountResult(
         kind=KIND, config=config, seed=seed, chunk_size=runs, samples=len(rows), exact=False, histogram=None,
-        estimates=(), nonfinite=0, near_threshold=0, stopped_by="samples", seconds=seconds,
+        estimates=(), nonfinite=0, near_threshold=0, stopped_by=stopped, seconds=seconds,
         samples_per_s=len(rows) / seconds if seconds > 0 else 0.0, device=str(jax.devices()[0].device_kind),
         device_count=sharding.resolve_devices(None)[0], versions=runtime_info(),
         extra=payloads.make(payloads.BasinPayload, extra),
