@@ -40,18 +40,18 @@ def test_integrated_agrees_with_plain_monte_carlo(arch, f):
 
 
 def test_the_perceptron_integrates_to_the_and_reference():
-    r = cn.estimate_mc(GAUSS, cn.MLP(6, ()), "and", n_samples=64, seed=0, encoding="pm1", confidence=0.99,
+    r = cn.estimate_mc(GAUSS, cn.MLP(5, ()), "and", n_samples=48, seed=0, encoding="pm1", confidence=0.99,
                        readout="integrate")  # fmt: skip
-    p, se = perceptron_and_pm1(6, 1.0, 1.0, samples=1 << 20)
+    p, se = perceptron_and_pm1(5, 1.0, 1.0, samples=1 << 20)
     e = r.estimates[0]
-    assert r.extra.nonempty_cones == 64 and r.extra.reliable
+    assert r.extra.nonempty_cones == 48 and r.extra.reliable
     assert e.ci[0] <= p + 3.3 * se and p - 3.3 * se <= e.ci[1], (e, p, se)
 
 
 def test_draws_do_not_depend_on_the_chunk_size():
     arch = cn.MLP(3, (2,))
-    a = cn.estimate_mc(GAUSS, arch, "0x7", n_samples=100, seed=3, encoding="pm1", readout="integrate")
-    b = cn.estimate_mc(GAUSS, arch, "0x7", n_samples=100, seed=3, encoding="pm1", readout="integrate", chunk_size=7)
+    a = cn.estimate_mc(GAUSS, arch, "0x7", n_samples=40, seed=3, encoding="pm1", readout="integrate")
+    b = cn.estimate_mc(GAUSS, arch, "0x7", n_samples=40, seed=3, encoding="pm1", readout="integrate", chunk_size=7)
     assert a.extra.draw_values == b.extra.draw_values and a.estimates == b.estimates
 
 
