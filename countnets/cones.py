@@ -60,6 +60,8 @@ __all__ = [
     "lin_ess_sweep",
     "cone_mass_hdr",
     "cone_mass",
+    "cone_mass_batch",
+    "matrix_keys",
     "DEFAULT_CONE_PARTICLES",
     "DEFAULT_CONE_SWEEPS",
     "DEFAULT_CONE_LEVEL_FRACTION",
@@ -322,7 +324,7 @@ def cone_mass_hdr(
     flat = a.reshape((-1,) + a.shape[-2:])
     keys = jnp.asarray(key, jnp.uint32)
     if keys.shape == (2,):
-        keys = jax.vmap(lambda b: jax.random.fold_in(keys, b))(jnp.arange(flat.shape[0]))
+        keys = matrix_keys(keys, np.arange(flat.shape[0]))
     elif keys.shape != batch + (2,):
         raise CountnetsError(f"key must be one key (2,) or one per matrix {batch + (2,)}, got {tuple(keys.shape)}")
     out = _hdr_batch(keys.reshape(-1, 2), flat, replicas, particles, sweeps, float(level_fraction), max_levels)
@@ -347,6 +349,64 @@ def _hdr_batch(keys, flat, replicas, particles, sweeps, fraction, max_levels):
     return jax.vmap(one_matrix)(keys, flat)
 
 
+def matrix_keys(key: ArrayLike, indices: npt.ArrayLike) -> Array:
+    """``fold_in(key, i)`` for each index: the key of matrix (or draw) ``i``, uint32 ``(len(indices), 2)``."""
+    root = jnp.asarray(key, jnp.uint32)
+    return jax.vmap(lambda i: jax.random.fold_in(root, i))(jnp.asarray(np.asarray(indices, np.uint32)))
+
+
+def cone_mass_batch(
+    keys: ArrayLike,
+    rows: npt.ArrayLike,
+    *,
+    replicas: int = 16,
+    particles: int = DEFAULT_CONE_PARTICLES,
+    sweeps: int = DEFAULT_CONE_SWEEPS,
+    level_fraction: float = DEFAULT_CONE_LEVEL_FRACTION,
+    max_levels: int = 64,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The masses of a flat batch of cones and which are non-empty; matrix b draws from ``keys[b]``.
+
+    Exact (every replica the same value) in 1 and 2 dimensions (:func:`cone_mass_exact`),
+    an exact 0 for a cone the linear program shows empty (:func:`cone_is_empty`), and
+    :func:`cone_mass_hdr` replicas for the others (only those matrices are sampled, padded
+    to a power of 2 with a trivial cone so that batches with different numbers of them
+    share a few compiled shapes; a matrix's replicas depend only on its key and rows).
+
+    Args:
+      keys: uint32 ``(B, 2)``, one key per matrix (:func:`matrix_keys`).
+      rows: ``(B, m, k)`` cone matrices (:func:`cone_matrix`).
+      replicas, particles, sweeps, level_fraction, max_levels: as :func:`cone_mass_hdr`.
+
+    Returns:
+      ``(masses float64 (B, replicas), nonempty bool (B,))``; in 1 and 2 dimensions a cone
+      is non-empty when its exact mass is positive.
+
+    Raises:
+      CountnetsError: as :func:`cone_mass_hdr`.
+    """
+    flat = np.asarray(rows, np.float32)
+    if flat.ndim != 3:
+        raise CountnetsError(f"rows must be a flat batch (B, m, k), got shape {flat.shape}")
+    if not np.all(np.isfinite(flat)):
+        raise CountnetsError("the cone's rows must be finite (got NaN or inf)")
+    out = np.zeros((flat.shape[0], replicas), np.float64)
+    if flat.shape[-1] <= 2:
+        out[:] = np.asarray(cone_mass_exact(flat), np.float64)[:, None]
+        return out, out[:, 0] > 0
+    nonempty = np.array([not cone_is_empty(m) for m in flat], bool)
+    todo = np.flatnonzero(nonempty)
+    if len(todo):
+        size = 1 << max(0, (len(todo) - 1).bit_length())
+        pad = np.zeros((size - len(todo),) + flat.shape[1:], np.float32)
+        pad[:, :, 0] = 1.0  # one row e_0: mass 1/2, reached at the first level
+        batch_keys = jnp.asarray(keys, jnp.uint32)[np.concatenate([todo, np.zeros(size - len(todo), np.int64)])]
+        z = cone_mass_hdr(batch_keys, np.concatenate([flat[todo], pad]), replicas=replicas, particles=particles,
+                          sweeps=sweeps, level_fraction=level_fraction, max_levels=max_levels)  # fmt: skip
+        out[todo] = np.asarray(z, np.float64)[: len(todo)]
+    return out, nonempty
+
+
 def cone_mass(
     key: UInt32[Array, " 2"],
     rows: npt.ArrayLike,
@@ -359,12 +419,11 @@ def cone_mass(
 ) -> np.ndarray:
     """The standard Gaussian mass of each cone ``{u : A u > 0}``: exact where it can be, else unbiased replicas.
 
-    Exact (every replica the same value) in 1 and 2 dimensions (:func:`cone_mass_exact`),
-    an exact 0 for a cone the linear program shows empty (:func:`cone_is_empty`), and
-    :func:`cone_mass_hdr` replicas for the others (only those matrices are sampled).
+    :func:`cone_mass_batch` over the matrices in flat order, matrix b drawing from
+    ``fold_in(key, b)``.
 
     Args:
-      key: a raw JAX PRNG key, uint32 ``(2,)``; matrix b (in flat order) draws from ``fold_in(key, b)``.
+      key: a raw JAX PRNG key, uint32 ``(2,)``.
       rows: ``(..., m, k)`` cone matrices (:func:`cone_matrix`).
       replicas, particles, sweeps, level_fraction, max_levels: as :func:`cone_mass_hdr`.
 
@@ -377,17 +436,7 @@ def cone_mass(
     a = np.asarray(rows, np.float32)
     if a.ndim < 2:
         raise CountnetsError(f"rows must be (..., m, k), got shape {a.shape}")
-    if not np.all(np.isfinite(a)):
-        raise CountnetsError("the cone's rows must be finite (got NaN or inf)")
     flat = a.reshape((-1,) + a.shape[-2:])
-    out = np.zeros((flat.shape[0], replicas), np.float64)
-    if a.shape[-1] <= 2:
-        out[:] = np.asarray(cone_mass_exact(flat), np.float64)[:, None]
-    else:
-        todo = np.array([not cone_is_empty(m) for m in flat], bool)
-        if todo.any():
-            keys = jax.vmap(lambda b: jax.random.fold_in(jnp.asarray(key, jnp.uint32), b))(jnp.arange(len(flat)))
-            z = cone_mass_hdr(keys[np.flatnonzero(todo)], flat[todo], replicas=replicas, particles=particles,
-                              sweeps=sweeps, level_fraction=level_fraction, max_levels=max_levels)  # fmt: skip
-            out[todo] = np.asarray(z, np.float64)
+    out, _ = cone_mass_batch(matrix_keys(key, np.arange(len(flat))), flat, replicas=replicas, particles=particles,
+                             sweeps=sweeps, level_fraction=level_fraction, max_levels=max_levels)  # fmt: skip
     return out.reshape(a.shape[:-2] + (replicas,))

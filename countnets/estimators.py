@@ -168,12 +168,8 @@ READOUTS = ("sample", "integrate")
 def _estimate_integrated(prior, arch, measures, *, n_samples, seed, encoding, chunk_size, confidence, method,
                          precision, run, unsupported) -> CountResult:  # fmt: skip
     """``estimate_mc(readout="integrate")``: the checks, then :func:`countnets.integrate.estimate_integrated`."""
-    given = sorted(name for name, value in unsupported.items() if value is not None)
-    if run is not None:
-        given.insert(0, "run")
-    if given:
-        raise CountnetsError(f"readout='integrate' does not take {', '.join(given)} yet: it runs n_samples hidden "
-                             "draws in one process")  # fmt: skip
+    given = {"run": run is not None, **{name: unsupported[name] is not None for name in sorted(unsupported)}}
+    integrate.refuse_options(given, " yet: it runs n_samples hidden draws in one process")
     if method != "clopper-pearson":
         raise CountnetsError(f"readout='integrate' has its own interval (log-t over draws); method={method!r} is "
                              "a binomial interval")  # fmt: skip

@@ -54,7 +54,14 @@ from countnets.records import StopReason
 from countnets.results import CountResult, Estimate, runtime_info
 from countnets.steps import check_precision
 
-__all__ = ["readout_features", "estimate_integrated", "DEFAULT_DRAWS_PER_CHUNK", "DEFAULT_CONE_PARTICLES", "ALGORITHM"]
+__all__ = [
+    "readout_features",
+    "estimate_integrated",
+    "refuse_options",
+    "DEFAULT_DRAWS_PER_CHUNK",
+    "DEFAULT_CONE_PARTICLES",
+    "ALGORITHM",
+]
 
 DEFAULT_DRAWS_PER_CHUNK = 256
 DEFAULT_CONE_PARTICLES = 64  # one HDR replica per draw: its spread is small beside the spread of C across draws
@@ -102,19 +109,15 @@ def _features_step(prior: Gaussian, arch: Architecture, x: Array, precision: str
     return features
 
 
-def _hdr_padded(cone_key: Array, draws: np.ndarray, rows: np.ndarray, particles: int, sweeps: int) -> np.ndarray:
-    """One HDR replica per cone, draw i keyed by ``fold_in(cone_key, i)``.
+def refuse_options(given: dict[str, bool], why: str) -> None:
+    """One line naming, in order, the options ``readout='integrate'`` does not take among ``given`` (flag true).
 
-    The batch is padded to a power of 2 with a trivial cone (one row, mass 1/2, one level)
-    so that chunks with different numbers of non-empty cones share a few compiled shapes.
+    Raises:
+      CountnetsError: when any flag is true; ``why`` ends the message.
     """
-    size = 1 << max(0, (len(rows) - 1).bit_length())
-    pad = np.zeros((size - len(rows),) + rows.shape[1:], np.float32)
-    pad[:, :, 0] = 1.0
-    idx = np.concatenate([draws, np.zeros(size - len(rows), np.int64)]).astype(np.uint32)
-    keys = jax.vmap(lambda i: jax.random.fold_in(cone_key, i))(jnp.asarray(idx))
-    z = cones.cone_mass_hdr(keys, np.concatenate([rows, pad]), replicas=1, particles=particles, sweeps=sweeps)
-    return np.asarray(z, np.float64)[: len(rows), 0]
+    names = [name for name, flag in given.items() if flag]
+    if names:
+        raise CountnetsError(f"readout='integrate' does not take {', '.join(names)}{why}")
 
 
 def estimate_integrated(
@@ -192,18 +195,11 @@ def estimate_integrated(
     nonempty = 0
     for first in range(0, n_samples, per_chunk):
         count = min(per_chunk, n_samples - first)
-        h = features(key, jnp.int32(first), jnp.zeros(count))
-        if not bool(jnp.all(jnp.isfinite(h))):
-            raise CountnetsError("the features of a hidden draw are not finite (NaN or inf): its cone is undefined")
-        rows = np.asarray(cones.cone_matrix(h, labels, scales))
-        if rows.shape[-1] <= 2:
-            values[first : first + count] = np.asarray(cones.cone_mass_exact(rows), np.float64)
-            nonempty += int(np.sum(values[first : first + count] > 0))
-            continue
-        todo = np.flatnonzero([not cones.cone_is_empty(r) for r in rows])
-        nonempty += len(todo)
-        if len(todo):
-            values[first + todo] = _hdr_padded(cone_key, first + todo, rows[todo], cone_particles, cone_sweeps)
+        rows = cones.cone_matrix(features(key, jnp.int32(first), jnp.zeros(count)), labels, scales)
+        masses, found = cones.cone_mass_batch(cones.matrix_keys(cone_key, np.arange(first, first + count)), rows,
+                                              replicas=1, particles=cone_particles, sweeps=cone_sweeps)  # fmt: skip
+        values[first : first + count] = masses[:, 0]
+        nonempty += int(found.sum())
     seconds = time.perf_counter() - start
     return _result(measure, arch, values, nonempty, len(scales), config=config, seed=seed, confidence=confidence,
                    per_chunk=per_chunk, seconds=seconds,

@@ -651,9 +651,7 @@ def estimate_rare(
                  "retry_factor": retry_factor != DEFAULT_RETRY_FACTOR, "rel_halfwidth": rel_halfwidth is not None,
                  "max_seconds": max_seconds is not None, "checkpoint": checkpoint is not None,
                  "devices": devices not in (None, 1), "conditional": conditional is not None}  # fmt: skip
-        if any(given.values()):
-            raise CountnetsError(f"readout='integrate' does not take {', '.join(k for k, v in given.items() if v)}: "
-                                 "it runs replicas of the cone's mass with `particles` each")  # fmt: skip
+        integrate.refuse_options(given, ": it runs replicas of the cone's mass with `particles` each")
         return _integrated_perceptron(prior, arch, measure, seed=seed, replicas=replicas, particles=particles,
                                       encoding=encoding, precision=precision, confidence=confidence)  # fmt: skip
     options = SplittingOptions(particles, sweeps, level_fraction, target_acceptance, pilot_particles, max_levels,

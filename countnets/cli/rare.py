@@ -49,8 +49,9 @@ def add_splitting_options(parser: argparse.ArgumentParser) -> None:
                    help="the mixing cap: the most sweeps the pilot may give a level, adding --sweeps at a time until "
                    "its mixing check passes (default: --sweeps, no adaptation; the check is still reported)")
     s.add_argument("--retry-factor", type=positive_int, default=splitting.DEFAULT_RETRY_FACTOR,
-                   help="a run not determined because too few replicas carry the weight is rerun once, same seed, "
-                   "with this many times the particles; 1: no retry (default: %(default)s)")
+                   help="a run that reached the event but is not determined (too few effective replicas, or a "
+                   "stalled pilot) is rerun once, same seed, with this many times the particles; 1: no retry "
+                   "(default: %(default)s)")
     s.add_argument("--level-fraction", type=probability, default=splitting.DEFAULT_LEVEL_FRACTION,
                    help="fraction of the pilot population above each level (default: %(default)s)")
     s.add_argument("--target-acceptance", type=probability, default=splitting.DEFAULT_TARGET_ACCEPTANCE,
