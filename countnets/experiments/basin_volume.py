@@ -39,6 +39,7 @@ from countnets import checkpoint as checkpoint_lib
 from countnets._errors import CountnetsError, check_finite_float, check_positive_int
 from countnets.driver import seed_key
 from countnets.estimators import estimate_mc
+from countnets.priors import Gaussian
 from countnets.results import CountResult, runtime_info
 from countnets.trainer import TrainConfig, TrainingSet, build_trainer
 
@@ -114,7 +115,7 @@ def basin_experiment(
     tols = tuple(check_finite_float("tolerance", t, positive=True) for t in tolerances)
     if not tols:
         raise CountnetsError("give at least one tolerance")
-    if type(prior).__name__ != "Gaussian":
+    if type(prior) is not Gaussian:
         raise CountnetsError(f"the basin experiment needs a Gaussian prior (its radial baseline), got "
                              f"{type(prior).__name__}")  # fmt: skip
     split = {**DEFAULT_SPLITTING, **(splitting_options or {})}
