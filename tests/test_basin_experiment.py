@@ -8,6 +8,7 @@ for them.
 import json
 
 import pytest
+from repo_script import load_script
 
 import countnets as cn
 from countnets.cli import main
@@ -73,3 +74,33 @@ def test_an_interrupted_run_resumes_from_its_checkpoint_with_identical_rows(tmp_
     fresh = basin_volume.basin_experiment(*args, **kw)
     assert resumed.stopped_by == "samples" and len(resumed.extra["rows"]) == 1
     assert resumed.extra["rows"] == fresh.extra["rows"]
+
+
+def _row(anchor, tol, basin, star, radial, p_f=1e-3, reliable=True, theta=(0.0,)):
+    interval = lambda p: {"p": p, "ci": [p / 2, p * 2], "reliable": reliable}  # noqa: E731
+    return {"anchor": anchor, "tolerance": tol, "function": "0x1", "basin": interval(basin),
+            "basin_star": interval(star), "radial": {"estimate": radial, "spread": 1.0, "hit_r_max": 0},
+            "p_f": interval(p_f), "anchor_theta": list(theta)}  # fmt: skip
+
+
+def test_the_pre_registered_analysis_on_made_up_rows():
+    # scripts/basin_analysis.py, fixed before the run, on rows whose answers are known by construction.
+    analysis = load_script("scripts/basin_analysis.py")
+    main = [_row(i, 0.01, 1e-4, 1e-5, 1e-7) for i in range(20)]  # radial 100x below the star basin
+    main += [_row(i, 0.1, 1e-4, 1e-5, 1e-5) for i in range(20)]  # radial on the star basin
+    main += [_row(20, 0.1, 1e-4, 1e-5, 1e-5, reliable=False)]  # not determined: left out of B to E
+    subset = [_row(i, 0.1, 1e-4, 3e-5, 2e-5) for i in range(5)]
+    a = analysis.analyse(main, subset)
+    assert a["A_determined"] == {"rows": 41, "basin": 40, "star": 40}
+    assert a["B_share_of_p_f"]["0.01"]["median"] == pytest.approx(0.1)
+    low, on = a["C_radial_vs_star"]["0.01"], a["C_radial_vs_star"]["0.1"]
+    assert (low["below"], low["inside"], low["above"], low["verdict"]) == (20, 0, 0, "radial below")
+    assert low["log10_ratio"]["median"] == pytest.approx(-2.0)
+    assert (on["below"], on["inside"], on["verdict"]) == (0, 20, "not detected")
+    assert a["D_star_grid_64_over_16"]["ratio"]["median"] == pytest.approx(3.0)
+    assert a["D_star_grid_64_over_16"]["overlapping"] == 5
+    assert a["E_radial_4096_over_256"]["ratio"]["median"] == pytest.approx(2.0)
+    assert a["F_one_function"][0]["max_over_min"] == pytest.approx(1.0)
+    assert "| 0.01 |" in analysis.markdown(a)
+    with pytest.raises(SystemExit, match="not the same anchors"):
+        analysis.analyse(main, [_row(0, 0.1, 1e-4, 3e-5, 2e-5, theta=(1.0,))])
