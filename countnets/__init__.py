@@ -17,6 +17,7 @@ from countnets._version import __version__ as __version__
 _EXPORTS: dict[str, tuple[str, str | None]] = {
     "bench": ("countnets.bench", None),
     "measures": ("countnets.measures", None),
+    "experiments": ("countnets.experiments", None),
     "CountnetsError": ("countnets._errors", "CountnetsError"),
     "MLP": ("countnets.architectures", "MLP"),
     "GoalNet": ("countnets.architectures", "GoalNet"),
@@ -57,6 +58,7 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
 
 if TYPE_CHECKING:  # what a type checker sees: the plain imports
     from countnets import bench as bench
+    from countnets import experiments as experiments
     from countnets import measures as measures
     from countnets._errors import CountnetsError as CountnetsError
     from countnets.architectures import MLP as MLP
@@ -131,6 +133,7 @@ __all__ = [
     "truth_table",
     "unpack_table",
     "measures",
+    "experiments",
     "bench",
     "Measure",
     "RunConfig",

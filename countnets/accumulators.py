@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from countnets._errors import CountnetsError, check_positive_int
+from countnets.defaults import DEFAULT_MAX_DISTINCT  # noqa: F401 (re-exported)
 from countnets.measures import decode_keys
 
 __all__ = [
@@ -35,7 +36,6 @@ __all__ = [
 
 # Distinct functions a histogram keeps on the host by default (about 1.25x this many
 # entries at most; see HistogramAccumulator and docs/scaling.md).
-DEFAULT_MAX_DISTINCT = 1_000_000
 
 
 def keys_to_ints(keys: np.ndarray) -> list[int]:

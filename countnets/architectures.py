@@ -18,6 +18,7 @@ from jaxtyping import Array, Float
 
 from countnets._errors import CountnetsError, check_finite_float, check_positive_int
 from countnets.boolean import MAX_INPUTS
+from countnets.defaults import ACTIVATIONS  # noqa: F401 (re-exported)
 from countnets.layout import ParamSpec, layout_offsets, layout_size
 
 __all__ = [
@@ -34,7 +35,6 @@ __all__ = [
 ]
 
 DEFAULT_PRECISION = "highest"
-ACTIVATIONS = ("relu", "tanh", "step")
 
 
 def _step(x: Array) -> Array:

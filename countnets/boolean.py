@@ -23,6 +23,7 @@ import numpy as np
 from jaxtyping import Array, Bool, Float, UInt32
 
 from countnets._errors import CountnetsError
+from countnets.defaults import ENCODINGS, MAX_INPUTS  # noqa: F401 (re-exported)
 
 __all__ = [
     "ENCODINGS",
@@ -46,9 +47,6 @@ __all__ = [
     "hamming",
 ]
 
-ENCODINGS = ("01", "pm1")
-MAX_INPUTS = 12
-"""Inputs a measure or an estimate takes: up to 4,096 cube points, 128 words per truth table."""
 MAX_HISTOGRAM_INPUTS = 8
 """Inputs a histogram of functions takes: its keys are whole truth tables, sorted on the device."""
 

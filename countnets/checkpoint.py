@@ -37,6 +37,7 @@ from typing import Any, Protocol, runtime_checkable
 from countnets._errors import CountnetsError
 from countnets._io import WriteError, atomic_write_text, destination, read_text, remove_stale_temporaries
 from countnets._signals import catch_signals, interrupt_signal, signal_count
+from countnets.defaults import DEFAULT_EVERY_SECONDS  # noqa: F401 (re-exported)
 
 __all__ = [
     "FORMAT",
@@ -57,7 +58,6 @@ __all__ = [
 
 FORMAT = "countnets-checkpoint"
 VERSION = 2  # 2: a sha256 content hash
-DEFAULT_EVERY_SECONDS = 30.0  # seconds between saves; a run also saves whenever it stops
 
 
 @runtime_checkable

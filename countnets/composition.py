@@ -42,6 +42,7 @@ import numpy as np
 
 from countnets._errors import CountnetsError, check_positive_int
 from countnets.architectures import ResMLP
+from countnets.defaults import COMPOSITION_TARGETS as TARGETS  # noqa: F401 (re-exported)
 
 __all__ = [
     "INPUTS",
@@ -196,7 +197,6 @@ def _forms() -> tuple[Form, ...]:
     )  # fmt: skip
 
 
-TARGETS = ("parity4", "xor-and-xor")
 FORMS: tuple[Form, ...] = _forms()
 # Parallel/serial pairs of equal unit cost: (target, parallel form, serial form).
 PAIRS = (

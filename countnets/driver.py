@@ -33,6 +33,7 @@ from countnets import _io, _version, sharding
 from countnets import checkpoint as checkpoint_lib
 from countnets._errors import CountnetsError, check_finite_float, check_positive_int
 from countnets.architectures import Architecture
+from countnets.defaults import DEFAULT_LOG_SECONDS  # noqa: F401 (re-exported)
 from countnets.priors import Prior
 from countnets.sources import DEFAULT_CHUNK_SIZE, DEFAULT_MAX_EXACT, ChunkSource, lattice_source, sampling_source
 
@@ -68,8 +69,6 @@ def seed_key(seed: int) -> PRNGKeyArray:
     return jax.random.key_data(jax.random.key(seed, impl="threefry2x32"))
 
 
-DEFAULT_LOG_SECONDS = 30.0
-"""Seconds between progress lines where stderr is not a terminal (``--progress-every``)."""
 
 
 def log_interval(progress: bool | float) -> float | None:

@@ -34,6 +34,7 @@ from countnets.accumulators import (
     merge_histogram_step,
 )
 from countnets.architectures import DEFAULT_PRECISION, Architecture
+from countnets.defaults import READOUTS  # noqa: F401 (re-exported)
 from countnets.driver import RunConfig, RunOutcome, run_chunks, seed_key
 from countnets.measures import Measure
 from countnets.priors import PRNG_DESCRIPTION, Prior
@@ -162,7 +163,6 @@ def base_config(prior: Prior, arch: Architecture, encoding: str, precision: str,
     }
 
 
-READOUTS = ("sample", "integrate")
 
 
 def _estimate_integrated(prior, arch, measures, *, n_samples, seed, encoding, chunk_size, confidence, method,

@@ -52,8 +52,9 @@ import numpy as np
 from jaxtyping import Array, Bool, Float, UInt32
 
 from countnets import boolean, circuits
-from countnets._errors import CountnetsError, check_finite_float, check_positive_int
+from countnets._errors import CountnetsError, check_positive_int
 from countnets.architectures import MLP, Architecture, GoalNet, ResMLP
+from countnets.defaults import parse_branch_scales, resolve_branch_scale  # noqa: F401 (re-exported)
 
 __all__ = [
     "Measure",
@@ -501,42 +502,6 @@ def not_(measure: Measure | int | str) -> Measure:
 
 
 # ----------------------------------------------------------------------------- circuit measures
-
-
-def parse_branch_scales(spec: str | float | Sequence[str | float]) -> tuple[str, ...]:
-    """Branch scales as canonical strings: numbers (``"1"``, ``"0.25"``) or ``"invsqrt"`` (1/sqrt(L)).
-
-    >>> parse_branch_scales("1,invsqrt,0.25")
-    ('1', 'invsqrt', '0.25')
-    """
-    items = spec.split(",") if isinstance(spec, str) else [spec] if isinstance(spec, (int, float)) else list(spec)
-    out = []
-    for item in items:
-        text = str(item).strip().lower()
-        if text == "invsqrt":
-            out.append("invsqrt")
-            continue
-        try:
-            value = check_finite_float("branch scale", float(text))
-        except ValueError:
-            raise CountnetsError(f"a branch scale must be a number or 'invsqrt', got {item!r}") from None
-        out.append(f"{value:g}")
-    if not out:
-        raise CountnetsError("at least one branch scale is needed")
-    if len(set(out)) != len(out):
-        raise CountnetsError(f"branch scales must be distinct, got {out}")
-    return tuple(out)
-
-
-def resolve_branch_scale(spec: str | float, L: int) -> float:
-    """The number alpha for a branch-scale spec at L blocks (``"invsqrt"`` is ``1/sqrt(L)``).
-
-    >>> resolve_branch_scale("invsqrt", 4), resolve_branch_scale("0.5", 4)
-    (0.5, 0.5)
-    """
-    if isinstance(spec, str) and spec.strip().lower() == "invsqrt":
-        return 1.0 / float(np.sqrt(L)) if L > 0 else 1.0
-    return float(spec)
 
 
 def _require(arch: Architecture, kind: type, what: str) -> None:

@@ -53,6 +53,7 @@ from jaxtyping import Array, Bool, Float, Int, UInt32
 from countnets import _threefry, boolean
 from countnets._errors import CountnetsError
 from countnets.architectures import Architecture, readout_indices
+from countnets.defaults import MOVES  # noqa: F401 (re-exported)
 from countnets.layout import ParamSpec, layout_size
 from countnets.measures import Measure
 from countnets.priors import Gaussian, Lattice, Uniform
@@ -425,7 +426,6 @@ MOVES_OF = {
     # (docs/rare-events.md); coordinate-resample is about ten times cheaper per run where it mixes.
     "Lattice": ("unit-gibbs", "coordinate-resample"),
 }
-MOVES = ("auto", "ess", "pcn", "lin-ess", "reflected-walk", "unit-gibbs", "coordinate-resample")
 
 
 def invariant_move(

@@ -15,6 +15,7 @@ from typing import Any
 from countnets import boolean, estimators
 from countnets._errors import CountnetsError, check_finite_float, check_positive_int
 from countnets.accumulators import KeyedAccumulator
+from countnets.defaults import ALL_FUNCTIONS as ALL  # noqa: F401 (re-exported)
 from countnets.driver import RunConfig, RunOutcome
 from countnets.measures import Measure
 from countnets.priors import Prior
@@ -34,7 +35,6 @@ __all__ = [
     "finish",
 ]
 
-ALL = "all"
 
 
 def resolve_targets(targets: str | Sequence[int | str], n: int) -> list[int] | None:

@@ -621,23 +621,14 @@ def payload_type(kind: str, fields: Mapping[str, Any]) -> type | None:
 
     ``None`` means the kind's extra fields are run information only (``estimate`` by
     Monte Carlo, ``histogram``); an ``estimate`` whose ``method`` is ``"splitting"`` holds a
-    :class:`SplittingPayload`.
+    :class:`SplittingPayload`. An experiment's kind has the payload its registry record
+    names (:mod:`countnets.experiments`).
     """
-    if kind == "serial-parallel":
-        return SerialParallelPayload
-    if kind == "estimate" and fields.get("method") == "splitting":
-        return SplittingPayload
-    if kind == "estimate" and fields.get("method") == "integrate":
-        return IntegratedPayload
-    if kind == "composition":
-        return CompositionPayload
-    if kind == "detour":
-        return WriteErasePayload if fields.get("detour_kind") == "write-erase" else GoalPayload
-    return {
-        "train-vs-prior": TrainVsPriorPayload,
-        "flip": FlipPayload,
-        "diverse": DiversePayload,
-        "flip-decisive": FlipDecisivePayload,
-        "bench": BenchPayload,
-        "basin": BasinPayload,
-    }.get(kind)
+    if kind == "estimate":
+        return {"splitting": SplittingPayload, "integrate": IntegratedPayload}.get(fields.get("method"))
+    if kind == "bench":
+        return BenchPayload
+    from countnets import experiments
+
+    experiment = experiments.get(kind)
+    return None if experiment is None else experiment.payload_type(fields)

@@ -9,6 +9,7 @@
 * composition: P(f) and P(f, k* = the form's k*) of every row, with intervals.
 * bench: each row's estimate against its reference, coloured by verdict.
 * train-vs-prior, flip, diverse, flip-decisive, basin: the figures of :mod:`countnets.training_plots`.
+* any registered experiment: its record's ``plot`` (:mod:`countnets.experiments`).
 
 Every axis on a log scale reaches below its smallest positive value, and a zero
 estimate is drawn as the upper end of its interval (an upper-bound marker), never
@@ -32,7 +33,7 @@ from countnets._io import FORMATS, figure_format, figure_paths, write_figure
 from countnets.results import CountResult
 
 __all__ = [
-    "KINDS",
+    "kinds",
     "FORMATS",
     "plot_result",
     "plot_serial_parallel",
@@ -46,22 +47,26 @@ __all__ = [
     "output_paths",
 ]
 
-# Figure names per kind, as figure_paths takes them: the first figure is written at PATH, the others at PATH_NAME.
-_FIGURES: dict[str, tuple[str, ...]] = {
-    "serial-parallel": ("ratio", "kstar"),
-    "detour": ("volumes",),
-    "histogram": ("estimates",),
-    "estimate": ("estimates",),
-    "composition": ("rows",),
-    "bench": ("rows",),
-    "train-vs-prior": ("scatter",),
-    "flip": ("pairs",),
-    "diverse": ("runs",),
-    "flip-decisive": ("lambda_star",),
-    "basin": ("volumes",),
-}
-KINDS = tuple(_FIGURES)
-"""Result kinds :func:`plot_result` draws: every kind countnets writes."""
+# The engine's own result kinds and their figure names, as figure_paths takes them: the first figure is
+# written at PATH, the others at PATH_NAME. An experiment's kind and figures are in its registry record.
+_ENGINE_FIGURES: dict[str, tuple[str, ...]] = {"histogram": ("estimates",), "estimate": ("estimates",),
+                                               "bench": ("rows",)}  # fmt: skip
+
+
+def kinds() -> tuple[str, ...]:
+    """Result kinds :func:`plot_result` draws: the engine's and every registered experiment's that has a plot."""
+    from countnets import experiments
+
+    return (*_ENGINE_FIGURES, *(e.name for e in experiments.registered() if e.plot is not None))
+
+
+def _figures(kind: str) -> tuple[str, ...] | None:
+    from countnets import experiments
+
+    experiment = experiments.get(kind)
+    if experiment is not None:
+        return experiment.figures if experiment.plot is not None else None
+    return _ENGINE_FIGURES.get(kind)
 
 def _pyplot():
     import matplotlib
@@ -78,7 +83,7 @@ def output_paths(kind: str, path: str | os.PathLike) -> list[Path]:
     Raises:
       CountnetsError: as :func:`figure_paths`.
     """
-    return figure_paths(path, _FIGURES.get(kind, ("figure",)))
+    return figure_paths(path, _figures(kind) or ("figure",))
 
 
 def _num(x: Any) -> float:
@@ -105,6 +110,8 @@ def _errorbar(ax, xs, record_list, label, marker="o", linestyle="-"):
 
 def plot_serial_parallel(result: CountResult, path: str | os.PathLike) -> list[Path]:
     """Ratio against L (one line per branch scale) and the k* distributions; returns the files written."""
+    _need(_nonempty(result.extra.get("results")), "serial-parallel", "a non-empty 'results' list")
+    _need(isinstance(result.config.get("arch"), Mapping), "serial-parallel", "config.arch (n, d, w)")
     plt = _pyplot()
     entries = result.extra["results"]
     specs = list(dict.fromkeys(e["branch_scale_spec"] for e in entries))
@@ -150,6 +157,8 @@ def plot_serial_parallel(result: CountResult, path: str | os.PathLike) -> list[P
 
 def plot_detour(result: CountResult, path: str | os.PathLike, *, max_targets: int = 12) -> list[Path]:
     """Detour and direct volumes (log scale, intervals), pooled and for the most frequent targets."""
+    _need(result.samples > 0, "detour", "samples > 0")
+    _need(isinstance(result.extra.get("per_target"), (list, tuple)), "detour", "a 'per_target' list")
     plt = _pyplot()
     ex = result.extra
     kind = ex["detour_kind"]
@@ -308,6 +317,7 @@ def plot_composition(result: CountResult, path: str | os.PathLike) -> list[Path]
 
     A zero estimate is an upper-bound marker at the upper end of its interval.
     """
+    _need(_nonempty(result.extra.get("rows")), "composition", "a non-empty 'rows' list")
     rows = list(result.extra["rows"])
     plt = _pyplot()
     out = figure_paths(path, ("rows",))
@@ -408,53 +418,22 @@ def _nonempty(value: Any) -> bool:
 
 def _check_drawable(result: CountResult) -> None:
     """Refuse, with what is missing, a result whose payload cannot be drawn."""
-    kind, ex = result.kind, result.extra
-    if kind == "serial-parallel":
-        _need(_nonempty(ex.get("results")), kind, "a non-empty 'results' list")
-        _need(isinstance(result.config.get("arch"), Mapping), kind, "config.arch (n, d, w)")
-    elif kind == "detour":
-        _need(result.samples > 0, kind, "samples > 0")
-        _need(isinstance(ex.get("per_target"), (list, tuple)), kind, "a 'per_target' list")
-    elif kind == "train-vs-prior":
-        _need(isinstance(ex.get("functions"), (list, tuple)), kind, "a 'functions' list")
-    elif kind in ("flip", "flip-decisive"):
-        _need(_nonempty(ex.get("pairs")), kind, "a non-empty 'pairs' list")
-    elif kind == "diverse":
-        _need(_nonempty(ex.get("settings")), kind, "a non-empty 'settings' list")
-        _need(isinstance(ex.get("runs"), int) and ex["runs"] > 0, kind, "'runs' > 0")
-    elif kind in ("composition", "bench", "basin"):
-        _need(_nonempty(ex.get("rows")), kind, "a non-empty 'rows' list")
+    if result.kind == "bench":  # an experiment's figure checks its own result
+        _need(_nonempty(result.extra.get("rows")), "bench", "a non-empty 'rows' list")
 
 
 def _draw(result: CountResult, path: str | os.PathLike) -> list[Path]:
-    kind = result.kind
-    if kind == "serial-parallel":
-        return plot_serial_parallel(result, path)
-    if kind == "detour":
-        return plot_detour(result, path)
-    if kind in ("histogram", "estimate"):
-        return plot_estimates(result, path)
-    if kind == "composition":
-        return plot_composition(result, path)
-    if kind == "bench":
-        return plot_bench(result, path)
-    from countnets import training_plots
+    engine = {"histogram": plot_estimates, "estimate": plot_estimates, "bench": plot_bench}.get(result.kind)
+    if engine is not None:
+        return engine(result, path)
+    from countnets import experiments
 
-    if kind == "flip":
-        from countnets.experiments.flip import plot_flip
-
-        return [Path(plot_flip(result, path))]
-    draw = {
-        "train-vs-prior": training_plots.plot_train_vs_prior,
-        "diverse": training_plots.plot_diverse,
-        "flip-decisive": training_plots.plot_flip_decisive,
-        "basin": training_plots.plot_basin,
-    }[kind]
-    return [Path(draw(result, path))]
+    written = experiments.get(result.kind).plot(result, path)
+    return [Path(p) for p in (written if isinstance(written, (list, tuple)) else [written])]
 
 
 def plot_result(result: CountResult, path: str | os.PathLike) -> list[Path]:
-    """Write the figures of a result of any kind in :data:`KINDS`; returns the files written.
+    """Write the figures of a result of any kind in :func:`kinds`; returns the files written.
 
     The files are :func:`output_paths` ``(result.kind, path)``, in the format of the
     path's suffix (:data:`FORMATS`).
@@ -463,8 +442,8 @@ def plot_result(result: CountResult, path: str | os.PathLike) -> list[Path]:
       CountnetsError: for another kind, a path with another suffix, or a payload that
         lacks what the figure needs (one line saying what is missing).
     """
-    if result.kind not in _FIGURES:
-        raise CountnetsError(f"no figures for results of kind {result.kind!r}; expected one of {', '.join(KINDS)}")
+    if _figures(result.kind) is None:
+        raise CountnetsError(f"no figures for results of kind {result.kind!r}; expected one of {', '.join(kinds())}")
     output_paths(result.kind, path)  # refuse an unknown suffix before drawing
     _check_drawable(result)
     try:

@@ -21,6 +21,7 @@ import numpy as np
 
 from countnets import boolean, statistics
 from countnets._errors import CountnetsError, check_positive_int
+from countnets.defaults import RARE_B_FLIPS, RARE_B_PARTICLES, RARE_B_REPLICAS
 from countnets.measures import implements
 from countnets.splitting import SplittingOptions, estimate_rare, run_pilot
 from countnets.training import TrainingSet
@@ -47,10 +48,10 @@ class RareOptions:
       CountnetsError: for any invalid field.
     """
 
-    flips: tuple[int, ...] = (1, 2, 3, 4, 5, 6)
+    flips: tuple[int, ...] = RARE_B_FLIPS
     per_flip: int = 1
-    replicas: int = 16
-    particles: int = 200
+    replicas: int = RARE_B_REPLICAS
+    particles: int = RARE_B_PARTICLES
     sweeps: int = 4
 
     def __post_init__(self) -> None:

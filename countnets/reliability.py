@@ -49,6 +49,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from countnets._errors import CountnetsError
+from countnets.defaults import DEFAULT_REPLICAS  # noqa: F401 (re-exported)
 from countnets.records import Record, record
 
 __all__ = [
@@ -63,7 +64,6 @@ __all__ = [
 ]
 
 MIN_EFFECTIVE_REPLICAS = 30
-DEFAULT_REPLICAS = 64
 RULE = (
     "determined iff the pilot reached the event and the Kish effective number of replicas "
     f"(sum Z)^2 / sum Z^2 is at least {MIN_EFFECTIVE_REPLICAS}"

@@ -43,6 +43,7 @@ from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from countnets._errors import CountnetsError
+from countnets.defaults import ENV_COORDINATOR, ENV_NUM_PROCESSES, ENV_PROCESS_ID  # noqa: F401 (re-exported)
 
 __all__ = [
     "AXIS",
@@ -63,9 +64,6 @@ __all__ = [
 ]
 
 AXIS = "chunks"
-ENV_COORDINATOR = "COUNTNETS_COORDINATOR"
-ENV_NUM_PROCESSES = "COUNTNETS_NUM_PROCESSES"
-ENV_PROCESS_ID = "COUNTNETS_PROCESS_ID"
 
 _HOST_PORT = re.compile(r"^(?P<host>\[[0-9a-fA-F:.]+\]|[A-Za-z0-9._-]+):(?P<port>[0-9]{1,5})$")
 

@@ -20,6 +20,7 @@ from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 from countnets import _threefry
 from countnets._errors import CountnetsError, check_positive_int
 from countnets.architectures import Architecture
+from countnets.defaults import DEFAULT_CHUNK_SIZE, DEFAULT_MAX_EXACT  # noqa: F401 (re-exported)
 from countnets.priors import Lattice, Prior
 
 __all__ = [
@@ -35,8 +36,6 @@ __all__ = [
     "valid_mask",
 ]
 
-DEFAULT_CHUNK_SIZE = 4096
-DEFAULT_MAX_EXACT = 2**34
 
 
 @dataclasses.dataclass(frozen=True)

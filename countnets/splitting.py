@@ -58,6 +58,19 @@ from countnets import measures as measures_lib
 from countnets._errors import CountnetsError, check_finite_float, check_positive_int
 from countnets._validate import check_measure, check_prior_and_arch
 from countnets.architectures import DEFAULT_PRECISION, Architecture, readout_indices
+from countnets.defaults import (  # noqa: F401 (re-exported)
+    DEFAULT_LEVEL_FRACTION,
+    DEFAULT_MAX_LEVELS,
+    DEFAULT_MOVE,
+    DEFAULT_PARTICLES,
+    DEFAULT_REPLICAS,
+    DEFAULT_REPLICAS_PER_CHUNK,
+    DEFAULT_RETRY_FACTOR,
+    DEFAULT_SWEEPS,
+    DEFAULT_TARGET_ACCEPTANCE,
+    MAX_REPLICAS,
+    SAMPLE_OPTIONS,
+)
 from countnets.driver import RunConfig, run_chunks, seed_key
 from countnets.estimators import READOUTS, base_config
 from countnets.measures import Measure
@@ -97,23 +110,10 @@ __all__ = [
     "sample_rare",
 ]
 
-DEFAULT_PARTICLES = 500
-DEFAULT_REPLICAS = reliability.DEFAULT_REPLICAS  # 64: a well-mixed run passes the reliability rule
-DEFAULT_SWEEPS = 8
-DEFAULT_LEVEL_FRACTION = 0.25
-DEFAULT_TARGET_ACCEPTANCE = 0.3
-DEFAULT_MAX_LEVELS = 200
-DEFAULT_REPLICAS_PER_CHUNK = 4
 DEFAULT_ADAPT_GAIN = 1.5
-DEFAULT_MOVE = "auto"
-DEFAULT_RETRY_FACTOR = 4  # a run not determined though the event was reached is rerun once with 4x the particles
-MAX_REPLICAS = 2**20  # the replica budget when only a stop rule (rel_halfwidth, max_seconds) ends the run
 MIN_REPLICAS_TO_STOP = reliability.MIN_EFFECTIVE_REPLICAS  # rel_halfwidth is not checked before this many replicas
 PILOT_STREAM = 2**32 - 1  # the pilot draws from fold_in(seed key, PILOT_STREAM); replica r from fold_in(seed key, r)
 
-SAMPLE_OPTIONS = ("replicas", "particles", "sweeps", "level_fraction", "target_acceptance", "pilot_particles",
-                  "max_levels", "move", "max_sweeps", "retry_factor", "replicas_per_chunk")  # fmt: skip
-"""The effort and algorithm keywords sample_rare and estimate_rare share (the CLI's splitting options)."""
 
 ALGORITHM = "fixed-level splitting (SMC) with levels and steps from an adaptive pilot; log-t interval over replicas"
 

@@ -16,6 +16,7 @@ import numpy as np
 from scipy import stats
 
 from countnets._errors import CountnetsError, check_finite_float
+from countnets.defaults import INTERVAL_METHODS  # noqa: F401 (re-exported)
 from countnets.records import Record, record
 
 __all__ = [
@@ -45,7 +46,6 @@ __all__ = [
     "ratio_of_means",
 ]
 
-INTERVAL_METHODS = ("clopper-pearson", "wilson", "jeffreys")
 
 
 def _check(hits: int, n: int, confidence: float) -> tuple[int, int, float]:

@@ -22,6 +22,7 @@ from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray, UInt32
 from countnets import boolean
 from countnets._errors import CountnetsError
 from countnets.architectures import DEFAULT_PRECISION, Architecture, apply_flat_batch
+from countnets.defaults import PRECISIONS  # noqa: F401 (re-exported)
 from countnets.measures import Measure, as_measure
 from countnets.sources import Blocking, ChunkSource, map_blocks, network_bytes, plan_blocking
 
@@ -38,7 +39,6 @@ __all__ = [
 ]
 
 DEFAULT_MARGIN = 1e-5
-PRECISIONS = ("highest", "high", "default")
 REDUCES = ("count", "histogram")
 
 Step = Callable[[PRNGKeyArray, Int[Array, " batch"], Int[Array, " batch"]], dict[str, Array]]

@@ -40,6 +40,7 @@ from jaxtyping import Array, Bool, Float, Int, UInt32
 from countnets import boolean
 from countnets._errors import CountnetsError, check_finite_float, check_positive_int
 from countnets.architectures import DEFAULT_PRECISION, apply_flat_batch
+from countnets.defaults import LOSSES, OPTIMIZERS  # noqa: F401 (re-exported)
 from countnets.measures import Measure, all_of, finite, fits
 from countnets.steps import check_precision
 
@@ -59,8 +60,6 @@ __all__ = [
     "build_trainer",
 ]
 
-LOSSES = ("logistic", "hinge")
-OPTIMIZERS = ("sgd", "momentum", "adam")
 DEFAULT_LEARNING_RATES = {"sgd": 0.5, "momentum": 0.1, "adam": 0.02}
 DEFAULT_MAX_TRAIN_BATCH = 16384  # networks trained together in one while loop, at most (memory)
 

@@ -36,9 +36,17 @@ def _pyplot():
     return plt
 
 
-def _check(result: CountResult, kind: str) -> None:
+def _check(result: CountResult, kind: str, *needs: tuple[bool, str]) -> None:
+    """Refuse a result of another kind, or one lacking what the figure needs (``needs``: (holds, what) pairs)."""
     if result.kind != kind:
         raise CountnetsError(f"expected a {kind} result, got kind {result.kind!r}")
+    for holds, what in needs:
+        if not holds:
+            raise CountnetsError(f"a {kind} result needs {what}")
+
+
+def _nonempty(value: object) -> bool:
+    return isinstance(value, (list, tuple)) and len(value) > 0
 
 
 def _save(fig, path: str | os.PathLike) -> Path:
@@ -56,7 +64,7 @@ def _save(fig, path: str | os.PathLike) -> Path:
 
 def plot_train_vs_prior(result: CountResult, path: str | os.PathLike) -> Path:
     """Scatter of ``P_opt(f|S)`` (y) against ``P_prior(f|S)`` (x), log-log, functions seen in both."""
-    _check(result, "train-vs-prior")
+    _check(result, "train-vs-prior", (isinstance(result.extra.get("functions"), (list, tuple)), "a 'functions' list"))
     plt = _pyplot()
     rows = [r for r in result.extra["functions"] if r["prior_count"] > 0 and r["trained_count"] > 0]
     only = len(result.extra["functions"]) - len(rows)
@@ -102,7 +110,7 @@ def plot_flip(result: CountResult, path: str | os.PathLike) -> Path:
     """
     from countnets.training_results import MIN_EVALUABLE_ESS, tilt_evaluable
 
-    _check(result, "flip")
+    _check(result, "flip", (_nonempty(result.extra.get("pairs")), "a non-empty 'pairs' list"))
     plt = _pyplot()
     pairs = result.extra["pairs"][:12]
     n = len(pairs) + 1
@@ -158,7 +166,9 @@ def plot_flip(result: CountResult, path: str | os.PathLike) -> Path:
 
 def plot_diverse(result: CountResult, path: str | os.PathLike) -> Path:
     """Distinct functions found against runs (mean +- sd over chains) and chains that found B."""
-    _check(result, "diverse")
+    runs = result.extra.get("runs")
+    _check(result, "diverse", (_nonempty(result.extra.get("settings")), "a non-empty 'settings' list"),
+           (isinstance(runs, int) and runs > 0, "'runs' > 0"))  # fmt: skip
     plt = _pyplot()
     e = result.extra
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
@@ -270,7 +280,7 @@ def plot_flip_decisive(result: CountResult, path: str | os.PathLike) -> Path:
     tilted ``lambda*`` that is not evaluable is left out and counted in the title. The
     dashed lines are the ends of the lambda grid.
     """
-    _check(result, "flip-decisive")
+    _check(result, "flip-decisive", (_nonempty(result.extra.get("pairs")), "a non-empty 'pairs' list"))
     plt = _pyplot()
     e = result.extra
     pairs = list(e["pairs"])
@@ -294,7 +304,7 @@ def plot_flip_decisive(result: CountResult, path: str | os.PathLike) -> Path:
 def plot_basin(result: CountResult, path: str | os.PathLike) -> Path:
     """Two panels: basin volume against P(f) (one colour per tolerance), and the radial estimate against the
     star basin's splitting estimate; undetermined rows hollow."""
-    _check(result, "basin")
+    _check(result, "basin", (_nonempty(result.extra.get("rows")), "a non-empty 'rows' list"))
     plt = _pyplot()
     rows = result.extra["rows"]
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4.6))

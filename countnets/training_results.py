@@ -14,6 +14,7 @@ import jax
 from countnets import boolean, payloads, report, sharding
 from countnets._errors import CountnetsError
 from countnets.conditional import ConditionalPrior
+from countnets.defaults import DEFAULT_EXPERIMENT_CHUNK  # noqa: F401 (re-exported)
 from countnets.records import encode_float
 from countnets.results import CountResult, Estimate, make_estimate, runtime_info
 from countnets.trainer import TrainConfig, TrainingSet
@@ -29,7 +30,6 @@ __all__ = [
     "make_result",
 ]
 
-DEFAULT_EXPERIMENT_CHUNK = 1024  # training experiments' chunk size: their steps hold a training set
 
 
 MIN_EVALUABLE_ESS = 100.0

@@ -5,6 +5,8 @@ Every ``import`` counts, including those inside functions (they make cycles too)
 * nothing imports the command line (``countnets.cli``);
 * ``statistics``, ``reliability`` and ``tolerance`` import no JAX, nor does anything they import;
 * the package root and the console script's entry point import nothing heavy (they are lazy);
+* ``defaults`` imports no other module but ``_errors``, and the command line's modules import nothing heavy at
+  their top level (their runs import the library inside functions), so every ``--help`` is fast;
 * no module under ``experiments/`` imports another experiment;
 * measures import no estimators (no sources, steps, accumulators, driver or front-ends);
 * the package-level import graph has no cycles;
@@ -141,3 +143,41 @@ def test_the_package_ships_its_type_annotations():
 
     assert importlib.resources.files("countnets").joinpath("py.typed").is_file()
     assert 'countnets = ["py.typed"]' in (PACKAGE.parent / "pyproject.toml").read_text()
+
+
+def _top_level_imports(path: Path) -> set[str]:
+    """Modules imported at a module's top level (not inside functions or ``if TYPE_CHECKING:``)."""
+    names = set()
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and not node.level:
+            names.update(f"{node.module}.{a.name}" for a in node.names)
+    return names
+
+
+def test_defaults_imports_nothing_heavy():
+    allowed = {"__future__.annotations", "math", "collections.abc.Sequence", "types.MappingProxyType",
+               "countnets._errors.CountnetsError", "countnets._errors.check_finite_float"}  # fmt: skip
+    assert _top_level_imports(MODULES["countnets.defaults"]) <= allowed
+    assert GRAPH["countnets.defaults"] == {"countnets._errors"}  # inside functions too
+
+
+# What the command line's modules may load when the parser is built: the standard library, the command
+# line itself, and these (the experiments' registry, not the experiments).
+_LIGHT = {"countnets._errors", "countnets._io", "countnets._signals", "countnets._version", "countnets.checkpoint",
+          "countnets.defaults", "countnets.experiments"}  # fmt: skip
+
+
+def _light(name: str) -> bool:
+    """``name`` (a module, or ``module.attribute``) is the command line or one of :data:`_LIGHT`."""
+    module = name if _exists(name) else name.rsplit(".", 1)[0]
+    return module.startswith("countnets.cli") or module in _LIGHT
+
+
+@pytest.mark.parametrize("module", sorted(m for m in MODULES if m == "countnets.cli" or m.startswith("countnets.cli.")))
+def test_the_command_line_loads_the_library_lazily(module):
+    heavy = {name for name in _top_level_imports(MODULES[module])
+             if name.split(".")[0] in ("jax", "jaxtyping", "numpy", "scipy", "optax", "pandas", "matplotlib")
+             or (name.startswith("countnets") and not _light(name))}  # fmt: skip
+    assert not heavy, f"{module} imports {sorted(heavy)} at its top level"

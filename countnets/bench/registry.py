@@ -35,6 +35,7 @@ from scipy import stats
 
 from countnets import payloads
 from countnets._errors import CountnetsError
+from countnets.defaults import BENCH_SUITES as SUITES  # noqa: F401 (re-exported)
 from countnets.records import encode
 from countnets.results import CountResult, runtime_info
 from countnets.sources import DEFAULT_CHUNK_SIZE
@@ -67,7 +68,6 @@ SOURCES = ("exact", "closed-form", "published", "monte-carlo", "measured-only")
 """Where a reference comes from. ``monte-carlo``: an independent plain Monte Carlo estimate (only to check a
 rare-event estimator where both reach); ``measured-only`` rows (experiments) have no reference."""
 
-SUITES = ("quick", "standard")
 GROUPS = ("engine", "published", "rare-events", "experiments")
 VERDICTS = ("pass", "fail", "measured", "error")
 ALPHA = 0.001

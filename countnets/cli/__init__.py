@@ -34,14 +34,14 @@ import re
 import sys
 import threading
 import warnings
-from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from countnets import checkpoint as checkpoint_lib
-from countnets import estimators, results, sharding
+from countnets import defaults, experiments
 from countnets._errors import CountnetsError, check_finite_float
 from countnets._version import __version__
-from countnets.cli import basin, circuits, output, rare, training
+from countnets.cli import output, rare
 from countnets.cli.bench import add_bench_parser, run_bench
 from countnets.cli.options import (
     add_network_options,
@@ -57,6 +57,9 @@ from countnets.cli.options import (
     progress_from_args,
 )
 
+if TYPE_CHECKING:
+    from countnets import results, sharding
+
 __all__ = [
     "main",
     "build_parser",
@@ -67,26 +70,6 @@ __all__ = [
     "add_run_options",
 ]
 
-
-class Experiment(NamedTuple):
-    """One ``countnets experiment`` subcommand: how to add its parser and run it, and whether it resumes."""
-
-    add_parser: Callable[[Any], argparse.ArgumentParser]
-    run: Callable[[argparse.Namespace], int]
-    checkpoints: bool
-
-
-# In the order ``countnets experiment --help`` lists them.
-EXPERIMENTS = (
-    Experiment(basin.add_basin_parser, basin.run_basin, checkpoints=True),
-    Experiment(circuits.add_composition_parser, circuits.run_composition, checkpoints=True),
-    Experiment(circuits.add_detour_parser, circuits.run_detour, checkpoints=True),
-    Experiment(training.add_diverse_parser, training.run_diverse, checkpoints=False),
-    Experiment(training.add_flip_parser, training.run_flip, checkpoints=False),
-    Experiment(training.add_flip_decisive_parser, training.run_flip_decisive, checkpoints=False),
-    Experiment(circuits.add_serial_parallel_parser, circuits.run_serial_parallel, checkpoints=True),
-    Experiment(training.add_train_vs_prior_parser, training.run_train_vs_prior, checkpoints=False),
-)
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
@@ -186,11 +169,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_run_options(hist, default_samples=1_000_000, samples_help="prior samples to draw")
     hist.add_argument("--exact", action="store_true", help="enumerate every lattice configuration instead of sampling")
     hist.add_argument(
-        "--max-exact", type=positive_int, default=estimators.DEFAULT_MAX_EXACT,
+        "--max-exact", type=positive_int, default=defaults.DEFAULT_MAX_EXACT,
         help="limit on enumerated configurations",
     )  # fmt: skip
     hist.add_argument("--top", type=nonneg_int, default=10, help="report the K most frequent functions")
-    hist.add_argument("--max-distinct", type=nonneg_int, default=estimators.DEFAULT_MAX_DISTINCT, metavar="K",
+    hist.add_argument("--max-distinct", type=nonneg_int, default=defaults.DEFAULT_MAX_DISTINCT, metavar="K",
                       help="keep at most about K distinct functions on the host, the rest counted as 'other' "
                       "(0: no bound; default %(default)s)")  # fmt: skip
 
@@ -206,7 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     est.add_argument("--target", dest="target", default=None, help=argparse.SUPPRESS)
     est.add_argument("--exact", action="store_true", help="enumerate every lattice configuration instead of sampling")
     est.add_argument(
-        "--max-exact", type=positive_int, default=estimators.DEFAULT_MAX_EXACT,
+        "--max-exact", type=positive_int, default=defaults.DEFAULT_MAX_EXACT,
         help="limit on enumerated configurations",
     )  # fmt: skip
     est.add_argument(
@@ -225,14 +208,31 @@ def build_parser() -> argparse.ArgumentParser:
                       help="figure path; more figures get _NAME suffixes (default: the JSON path, .png)")  # fmt: skip
     plot.set_defaults(_run=_run_plot)
 
-    exp = sub.add_parser("experiment", help="run a circuit or training experiment")
+    exp = sub.add_parser("experiment", help="run a circuit or training experiment (any registered experiment)")
     exp_sub = exp.add_subparsers(dest="experiment", required=True)
-    for command in EXPERIMENTS:
-        command.add_parser(exp_sub).set_defaults(_run=command.run, _checkpoints=command.checkpoints)
+    for experiment in experiments.registered():  # sorted by name; a user's registered experiments too
+        command = exp_sub.add_parser(experiment.name, help=experiment.help, description=experiment.description)
+        experiment.add_arguments(command)
+        command.set_defaults(_run=functools.partial(_run_experiment, experiment), _checkpoints=experiment.checkpoints)
     return parser
 
 
+def _run_experiment(experiment: experiments.Experiment, args: argparse.Namespace) -> int:
+    """Run a registered experiment; print its table, write ``--json`` and draw ``--plot``. The exit code."""
+    from countnets import plotting, results
+
+    out = experiment.run(args)
+    if isinstance(out, int) and not isinstance(out, bool):  # the command wrote what it makes (a plan file)
+        return out
+    if not isinstance(out, results.CountResult) or out.kind != experiment.name:
+        got = f"a result of kind {out.kind!r}" if isinstance(out, results.CountResult) else type(out).__name__
+        raise TypeError(f"experiment {experiment.name!r}: run returned {got}, not a CountResult of its kind")
+    return output.finish(args, out, experiment.format(out), plotting.plot_result if experiment.plot else None)
+
+
 def _run_counting(args: argparse.Namespace) -> results.CountResult:
+    from countnets import estimators
+
     prior = prior_from_args(args)
     arch = arch_from_args(args)
     progress = progress_from_args(args)
@@ -280,7 +280,7 @@ def _run_counting(args: argparse.Namespace) -> results.CountResult:
 
 
 def _run_plot(args: argparse.Namespace) -> int:
-    from countnets import _io, plotting
+    from countnets import _io, plotting, results
 
     out = args.out if args.out is not None else str(args.result).removesuffix(".json") + ".png"
     option = "--out" if args.out is not None else "the figure path"
@@ -316,6 +316,8 @@ def _prepare(args: argparse.Namespace) -> sharding.DistributedConfig | None:
     """Validate the run, output and multi-process options (before JAX starts); the distributed config."""
     if not hasattr(args, "devices"):  # a command without run options (plot)
         return None
+    from countnets import sharding
+
     if getattr(args, "command", None) == "estimate" and args.target is None:
         raise CountnetsError("the following arguments are required: --targets")
     check_applicable(args, getattr(args, "_given", {}))
@@ -356,6 +358,8 @@ _FORCED_MESSAGE = "countnets: stopped at once by a second interrupt; a checkpoin
 
 
 def _counting_table(result: results.CountResult, command: str) -> str:
+    from countnets import results
+
     table = results.format_table(result)
     if table.startswith(f"{result.kind}:") and command != result.kind:  # estimate --exact enumerates a histogram
         table = command + table[len(result.kind) :]
@@ -469,6 +473,8 @@ def _main(argv: Sequence[str] | None) -> int:
             print(f"countnets: interrupted by {signal_name} before any work; nothing was computed", file=sys.stderr)
             return EXIT_INTERRUPTED
         if dist is not None:
+            from countnets import sharding
+
             sharding.initialize_distributed(dist)
         lead = dist is None or dist.process_id == 0
         if not lead:  # one combined result, written and printed by process 0 only

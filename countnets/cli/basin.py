@@ -1,18 +1,22 @@
-"""``countnets experiment basin``: its options and run (:mod:`countnets.experiments.basin_volume`)."""
+"""``countnets experiment basin``: its options and run (:mod:`countnets.experiments.basin_volume`).
+
+Its record (help, formatter, figure, payload) is in :mod:`countnets.experiments`.
+"""
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING
 
-from countnets import training_plots
 from countnets._errors import CountnetsError
-from countnets.cli import output
 from countnets.cli.options import positive_int
 from countnets.cli.training import add_training_options, inputs_from_args
-from countnets.experiments.basin_volume import DEFAULT_SPLITTING, TOLERANCES, basin_experiment, format_basin
+from countnets.defaults import BASIN_SPLITTING, BASIN_TOLERANCES
 
-__all__ = ["add_basin_parser", "run_basin"]
+if TYPE_CHECKING:
+    from countnets.results import CountResult
+
+__all__ = ["add_basin_arguments", "run_basin"]
 
 
 def _tolerances(text: str) -> tuple[float, ...]:
@@ -25,15 +29,8 @@ def _tolerances(text: str) -> tuple[float, ...]:
     return values
 
 
-def add_basin_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Add the ``basin`` subcommand."""
-    p = subparsers.add_parser(
-        "basin",
-        help="prior volume of the basins around trained networks, with intervals, against the radial estimator",
-        description="Train networks from the prior on S; for the first --anchors that fit S, the prior mass of the "
-        "basin (same function, mean KL to the anchor within a tolerance), of its star domain, the star-domain "
-        "radial estimate (Scherlis & Belrose 2025), and P(f) and P(f|S) (docs/basin.md).",
-    )
+def add_basin_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of ``countnets experiment basin``."""
     add_training_options(
         p, default_samples=1 << 20, default_runs=256,
         runs_help="networks to train (the anchors are the first that fit S)",
@@ -42,27 +39,27 @@ def add_basin_parser(subparsers: Any) -> argparse.ArgumentParser:
     )  # fmt: skip
     b = p.add_argument_group("basin")
     b.add_argument("--anchors", type=positive_int, default=50, help="anchors (default: %(default)s)")
-    b.add_argument("--tolerances", type=_tolerances, default=TOLERANCES,
+    b.add_argument("--tolerances", type=_tolerances, default=BASIN_TOLERANCES,
                    help="mean-KL tolerances, comma-separated (default: 0.01,0.03,0.1, fixed in docs/basin.md)")
     b.add_argument("--star-points", type=positive_int, default=16, help="grid points on each segment of the star")
     b.add_argument("--directions", type=positive_int, default=256, help="directions of the radial estimate")
-    b.add_argument("--replicas", type=positive_int, default=DEFAULT_SPLITTING["replicas"],
+    b.add_argument("--replicas", type=positive_int, default=BASIN_SPLITTING["replicas"],
                    help="splitting replicas per estimate (default: %(default)s)")  # fmt: skip
-    b.add_argument("--particles", type=positive_int, default=DEFAULT_SPLITTING["particles"],
+    b.add_argument("--particles", type=positive_int, default=BASIN_SPLITTING["particles"],
                    help="splitting particles per replica (default: %(default)s)")  # fmt: skip
-    return p
 
 
-def run_basin(args: argparse.Namespace) -> int:
-    """Run ``countnets experiment basin`` from parsed arguments."""
+def run_basin(args: argparse.Namespace) -> CountResult:
+    """Run ``countnets experiment basin`` from parsed arguments; its result."""
+    from countnets.experiments.basin_volume import basin_experiment
+
     if args.exact:
         raise CountnetsError("--exact does not apply to the basin experiment (its estimates are by splitting)")
     prior, arch, tset, cfg = inputs_from_args(args)
-    result = basin_experiment(
+    return basin_experiment(
         prior, arch, tset, cfg, anchors=args.anchors, runs=args.runs, tolerances=args.tolerances,
         star_points=args.star_points, directions=args.directions, fit_samples=args.samples,
         splitting_options={"replicas": args.replicas, "particles": args.particles}, seed=args.seed,
         encoding=args.encoding, confidence=args.confidence, progress=not args.quiet, checkpoint=args.checkpoint,
         max_seconds=args.max_seconds,
     )  # fmt: skip
-    return output.finish(args, result, format_basin(result), training_plots.plot_basin)

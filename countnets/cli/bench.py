@@ -11,10 +11,10 @@ import shlex
 import sys
 from typing import Any
 
-from countnets import bench, results
 from countnets._errors import CountnetsError
 from countnets._io import STDOUT, atomic_write_text
 from countnets.cli.options import check_output_path, nonneg_int
+from countnets.defaults import BENCH_SUITES
 
 __all__ = ["add_bench_parser", "run_bench", "EXIT_ROW_FAILED"]
 
@@ -29,7 +29,7 @@ def add_bench_parser(subparsers: Any) -> argparse.ArgumentParser:
         description="Run the counting suite (docs/bench.md): each task is a measurement with its interval beside a "
         "reference and a verdict. The quick suite takes a few minutes on two cores, the standard one about an hour.",
     )
-    p.add_argument("--suite", choices=bench.SUITES, default="standard", help="which suite (default: %(default)s)")
+    p.add_argument("--suite", choices=BENCH_SUITES, default="standard", help="which suite (default: %(default)s)")
     p.add_argument(
         "--only",
         default=None,
@@ -64,6 +64,8 @@ def _command(args: argparse.Namespace) -> str:
 
 
 def _list(args: argparse.Namespace) -> int:
+    from countnets import bench
+
     tasks = bench.suite_tasks(args.suite, args.only.split(",") if args.only else None)
     for task in tasks:
         print(f"{task.name:28s} {task.group:12s} {task.reference.source:14s} {task.what}")
@@ -75,6 +77,8 @@ def _list(args: argparse.Namespace) -> int:
 
 def run_bench(args: argparse.Namespace) -> int:
     """Run the suite named by the parsed options; print the table and write the files asked for."""
+    from countnets import bench, results
+
     for option in ("json", "markdown"):
         value = getattr(args, option)
         if value is not None:

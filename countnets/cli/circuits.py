@@ -1,15 +1,16 @@
-"""``countnets experiment serial-parallel`` and ``countnets experiment detour``: their options and runs."""
+"""``countnets experiment serial-parallel``, ``detour`` and ``composition``: their options and runs.
+
+Their records (help, formatter, figures, payload) are in :mod:`countnets.experiments`.
+"""
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from countnets import boolean, plotting
-from countnets import checkpoint as checkpoint_lib
+from countnets import defaults
 from countnets._errors import CountnetsError
-from countnets.boolean import MAX_INPUTS
-from countnets.cli import output, rare
+from countnets.cli import rare
 from countnets.cli.options import (
     add_deprecated_alias,
     add_prior_options,
@@ -19,25 +20,27 @@ from countnets.cli.options import (
     prior_from_args,
     progress_from_args,
 )
-from countnets.composition import TARGETS as COMPOSITION_TARGETS
-from countnets.estimators import DEFAULT_MAX_EXACT
-from countnets.experiments.composition import ESTIMATORS, composition_experiment, format_composition
-from countnets.experiments.detour import KINDS, format_detour, goal_detour, write_erase
-from countnets.experiments.serial_parallel import format_serial_parallel, serial_parallel
-from countnets.measures import parse_branch_scales
-from countnets.passes import ALL
-from countnets.results import CountResult
+from countnets.defaults import (
+    ALL_FUNCTIONS,
+    COMPOSITION_ESTIMATORS,
+    COMPOSITION_TARGETS,
+    DEFAULT_MAX_EXACT,
+    MAX_INPUTS,
+    parse_branch_scales,
+)
+
+if TYPE_CHECKING:
+    from countnets.results import CountResult
 
 __all__ = [
     "blocks_list",
     "add_circuit_options",
     "common_kwargs",
-    "finish",
-    "add_serial_parallel_parser",
+    "add_serial_parallel_arguments",
     "run_serial_parallel",
-    "add_detour_parser",
+    "add_detour_arguments",
     "run_detour",
-    "add_composition_parser",
+    "add_composition_arguments",
     "run_composition",
 ]
 
@@ -74,8 +77,9 @@ def add_circuit_options(
         g.add_argument("--blocks", type=blocks_list, default=(1, 2, 4), help="block counts L, comma-separated")
         g.add_argument("--branch-scale", type=branch_scales, default="1",
                        help="branch scales alpha, comma-separated: numbers or invsqrt (1/sqrt(L))")  # fmt: skip
-    g.add_argument("--encoding", choices=boolean.ENCODINGS, default="01", help="input encoding")
-    g.add_argument("--targets", default=ALL, help="'all' (every function) or functions: hex or names, comma-separated")
+    g.add_argument("--encoding", choices=defaults.ENCODINGS, default="01", help="input encoding")
+    g.add_argument("--targets", default=ALL_FUNCTIONS,
+                   help="'all' (every function) or functions: hex or names, comma-separated")  # fmt: skip
     add_prior_options(parser)
     add_run_options(parser, default_samples=default_samples, samples_help=samples_help)
     r = parser.add_argument_group("circuit run")
@@ -103,51 +107,34 @@ def common_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         progress=progress_from_args(args),
         devices=getattr(args, "devices", None),
         checkpoint=getattr(args, "checkpoint", None),
-        checkpoint_every=getattr(args, "checkpoint_every", checkpoint_lib.DEFAULT_EVERY_SECONDS),
+        checkpoint_every=getattr(args, "checkpoint_every", defaults.DEFAULT_EVERY_SECONDS),
     )
 
 
-def finish(args: argparse.Namespace, result: CountResult, table: str) -> int:
-    """Print the table unless ``--quiet``, then write JSON and figures as asked (see :func:`output.finish`)."""
-    return output.finish(args, result, table, plotting.plot_result)
-
-
-def add_serial_parallel_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Add the ``serial-parallel`` subcommand."""
-    p = subparsers.add_parser(
-        "serial-parallel",
-        help="effective depth k* of ResMLPs: parallel (k* <= 1) vs serial (k* >= 2) volume",
-        description="Volume of ResMLP parameter space implementing functions in parallel (k* <= 1) "
-        "versus serially (k* >= 2), per block count and branch scale.",
-    )
+def add_serial_parallel_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of ``countnets experiment serial-parallel`` (its record: :mod:`countnets.experiments`)."""
     add_circuit_options(
         p, resmlp=True, default_samples=200_000, width_help="ResMLP stream width d",
         samples_help="prior samples per block count L: each L is a pass of its own over deeper networks, "
         "hence a lower default than histogram's 1000000",
     )  # fmt: skip
-    return p
 
 
-def run_serial_parallel(args: argparse.Namespace) -> int:
+def run_serial_parallel(args: argparse.Namespace) -> CountResult:
     """Run ``countnets experiment serial-parallel`` from parsed arguments."""
+    from countnets.experiments.serial_parallel import serial_parallel
+
     prior = prior_from_args(args)
     result = serial_parallel(
         prior, n=args.n, d=args.width, w=args.block_width, blocks=args.blocks, branch_scales=args.branch_scale,
         targets=args.targets, **common_kwargs(args),
     )  # fmt: skip
-    return finish(args, result, format_serial_parallel(result))
+    return result
 
 
-def add_detour_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Add the ``detour`` subcommand."""
-    p = subparsers.add_parser(
-        "detour",
-        help="detour vs direct volumes: cancelling block pairs (write-erase) or goal units (goal)",
-        description="write-erase: ResMLPs implementing f with a cancelling pair of blocks vs with none. "
-        "goal: GoalNets implementing f via a goal g (summed over g) vs directly. --width is d for "
-        "write-erase and the hidden width w for goal.",
-    )
-    p.add_argument("--kind", choices=KINDS, required=True, help="which detour (required)")
+def add_detour_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of ``countnets experiment detour`` (its record: :mod:`countnets.experiments`)."""
+    p.add_argument("--kind", choices=defaults.DETOUR_KINDS, required=True, help="which detour (required)")
     add_circuit_options(
         p, resmlp=True, default_samples=200_000,
         width_help="write-erase: ResMLP stream width d; goal: GoalNet hidden width w (default: 8)",
@@ -160,11 +147,12 @@ def add_detour_parser(subparsers: Any) -> argparse.ArgumentParser:
     for action in p._actions:
         if action.dest in kind_defaults:
             action.help = f"{action.help} (default: {kind_defaults[action.dest]}; --kind write-erase only)"
-    return p
 
 
-def run_detour(args: argparse.Namespace) -> int:
+def run_detour(args: argparse.Namespace) -> CountResult:
     """Run ``countnets experiment detour`` from parsed arguments."""
+    from countnets.experiments.detour import goal_detour, write_erase
+
     prior = prior_from_args(args)
     common = common_kwargs(args)
     if args.kind == "goal":
@@ -182,7 +170,7 @@ def run_detour(args: argparse.Namespace) -> int:
             w=8 if args.block_width is None else args.block_width, blocks=blocks[0],
             branch_scale=args.branch_scale or "1", targets=args.targets, **common,
         )  # fmt: skip
-    return finish(args, result, format_detour(result))
+    return result
 
 
 def _names(text: str) -> tuple[str, ...]:
@@ -193,14 +181,8 @@ def _names(text: str) -> tuple[str, ...]:
     return names
 
 
-def add_composition_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Add the ``composition`` subcommand."""
-    p = subparsers.add_parser(
-        "composition",
-        help="serial vs parallel on gate-built targets (parity of 4, XOR-and-XOR) in narrow-block ResMLPs",
-        description="P(f), P(k* = k | f), the Hamming distance at order k*-1, min_depth and the "
-        "parallel/serial ratio beside the placement null, per (target, form, n, d, L, w, alpha).",
-    )
+def add_composition_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of ``countnets experiment composition`` (its record: :mod:`countnets.experiments`)."""
     g = p.add_argument_group("network")
     # --n, --blocks and --block-width mean what they mean in every command; this one sweeps, so each takes a list.
     g.add_argument("--n", type=blocks_list, default=(4,), help="input counts (>= 4): one, or comma-separated")
@@ -210,9 +192,9 @@ def add_composition_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="block widths w: one, or comma-separated")  # fmt: skip
     add_deprecated_alias(g, "--block-widths", "--block-width", "block_widths", type=blocks_list)
     g.add_argument("--branch-scale", default="1,invsqrt,0.25", help="branch scales alpha: numbers or invsqrt")
-    g.add_argument("--encoding", choices=boolean.ENCODINGS, default="01", help="input encoding (default: %(default)s)")
+    g.add_argument("--encoding", choices=defaults.ENCODINGS, default="01", help="input encoding (default: %(default)s)")
     g.add_argument("--targets", type=_names, default=COMPOSITION_TARGETS, help="targets, comma-separated")
-    g.add_argument("--method", choices=ESTIMATORS, default="mc",
+    g.add_argument("--method", choices=COMPOSITION_ESTIMATORS, default="mc",
                    help="mc: plain Monte Carlo over every (n, L, w); splitting: one multilevel-splitting run per "
                    "(n, L, w, alpha, target), for P(f) far below 1/samples (default: %(default)s)")
     rare.add_splitting_options(p)
@@ -226,11 +208,12 @@ def add_composition_parser(subparsers: Any) -> argparse.ArgumentParser:
     r.add_argument("--exact", action="store_true", help="enumerate every lattice configuration instead of sampling")
     r.add_argument("--max-exact", type=positive_int, default=DEFAULT_MAX_EXACT,
                    help="limit on enumerated configurations (default: %(default)s)")
-    return p
 
 
-def run_composition(args: argparse.Namespace) -> int:
+def run_composition(args: argparse.Namespace) -> CountResult:
     """Run ``countnets experiment composition`` from parsed arguments."""
+    from countnets.experiments.composition import composition_experiment
+
     prior = prior_from_args(args)
     kwargs = common_kwargs(args)
     if args.method == "splitting":
@@ -239,4 +222,4 @@ def run_composition(args: argparse.Namespace) -> int:
         prior, n_values=args.n, d=args.width, blocks=args.blocks, widths=args.block_widths,
         branch_scales=args.branch_scale, targets=args.targets, estimator=args.method, **kwargs,
     )  # fmt: skip
-    return output.finish(args, result, format_composition(result))
+    return result

@@ -12,14 +12,10 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from countnets import boolean, driver, estimators, sharding, splitting, statistics
-from countnets import checkpoint as checkpoint_lib
+from countnets import defaults
 from countnets._errors import CountnetsError
-from countnets.architectures import ACTIVATIONS, MLP, ResMLP
-from countnets.boolean import MAX_INPUTS
 from countnets.cli.output import check_output_path
-from countnets.measures import resolve_branch_scale
-from countnets.priors import Gaussian, Lattice, Uniform
+from countnets.defaults import MAX_INPUTS, resolve_branch_scale
 
 __all__ = [
     "int_list",
@@ -167,14 +163,14 @@ def add_network_options(parser: argparse.ArgumentParser, *, arch_choices: Sequen
     g.add_argument(
         "--hidden", type=int_list, default=(8,), help="MLP hidden widths, e.g. 40,40; 'none' for a perceptron"
     )
-    g.add_argument("--activation", choices=ACTIVATIONS, default="relu", help="MLP activation")
+    g.add_argument("--activation", choices=defaults.ACTIVATIONS, default="relu", help="MLP activation")
     width_help = "ResMLP stream width d" + (", GoalNet hidden width w" if "goalnet" in arch_choices else "")
     g.add_argument("--width", type=positive_int, default=8, help=width_help)
     g.add_argument("--blocks", type=nonneg_int, default=2, help="ResMLP number of blocks L")
     g.add_argument("--block-width", type=positive_int, default=8, help="ResMLP block hidden width w")
     g.add_argument("--branch-scale", type=branch_scale, default=1.0,
                    help="ResMLP branch multiplier alpha: a number, or invsqrt for 1/sqrt(L)")  # fmt: skip
-    g.add_argument("--encoding", choices=boolean.ENCODINGS, default="01", help="input encoding")
+    g.add_argument("--encoding", choices=defaults.ENCODINGS, default="01", help="input encoding")
     add_prior_options(parser)
 
 
@@ -214,7 +210,7 @@ def progress_from_args(args: argparse.Namespace) -> bool | float:
     """The library's ``progress`` setting for a command: off with ``--quiet``, else lines every ``--progress-every``."""
     if getattr(args, "quiet", False):
         return False
-    every = getattr(args, "progress_every", driver.DEFAULT_LOG_SECONDS)
+    every = getattr(args, "progress_every", defaults.DEFAULT_LOG_SECONDS)
     return every if every > 0 else math.inf  # 0: the bar on a terminal, no lines elsewhere
 
 
@@ -228,7 +224,7 @@ def add_run_options(parser: argparse.ArgumentParser, *, default_samples: int, sa
     r.add_argument("--samples", type=positive_int, default=default_samples,
                    help=f"{samples_help or 'number of prior samples'} (default: %(default)s)")  # fmt: skip
     r.add_argument("--seed", type=seed_int, default=0, help="integer seed, 0..2**32-1")
-    r.add_argument("--chunk-size", type=positive_int, default=estimators.DEFAULT_CHUNK_SIZE,
+    r.add_argument("--chunk-size", type=positive_int, default=defaults.DEFAULT_CHUNK_SIZE,
                    help="samples per chunk C (part of the random stream: keep it to reproduce a run)")  # fmt: skip
     r.add_argument(
         "--chunks-per-step",
@@ -241,14 +237,14 @@ def add_run_options(parser: argparse.ArgumentParser, *, default_samples: int, sa
         ),
     )
     r.add_argument("--confidence", type=probability, default=0.95, help="interval confidence level")
-    r.add_argument("--interval", choices=statistics.INTERVAL_METHODS, default="clopper-pearson", help="interval method")
-    r.add_argument("--precision", choices=estimators.PRECISIONS, default="highest", help="matmul precision")
+    r.add_argument("--interval", choices=defaults.INTERVAL_METHODS, default="clopper-pearson", help="interval method")
+    r.add_argument("--precision", choices=defaults.PRECISIONS, default="highest", help="matmul precision")
     r.add_argument("--max-seconds", type=positive_float, default=None,
                    help="stop after the first step past this wall time (default: no limit)")  # fmt: skip
     r.add_argument("--json", default=None, metavar="PATH",
                    help="write the result record to this file, '-' for stdout (default: not saved)")  # fmt: skip
     r.add_argument("--quiet", action="store_true", help="no progress bar, no progress lines and no table")
-    r.add_argument("--progress-every", type=nonneg_float, default=driver.DEFAULT_LOG_SECONDS, metavar="SECONDS",
+    r.add_argument("--progress-every", type=nonneg_float, default=defaults.DEFAULT_LOG_SECONDS, metavar="SECONDS",
                    help="where stderr is not a terminal (a batch job's log), print a progress line (done, rate, "
                    "ETA) this often; 0: none")  # fmt: skip
     r.add_argument("--devices", type=positive_int, default=None,
@@ -256,22 +252,24 @@ def add_run_options(parser: argparse.ArgumentParser, *, default_samples: int, sa
     r.add_argument("--checkpoint", default=None, metavar="PATH",
                    help="save counts and progress here; rerunning the same command resumes (default: none)",
                    )  # fmt: skip
-    r.add_argument("--checkpoint-every", type=nonneg_float, default=checkpoint_lib.DEFAULT_EVERY_SECONDS,
+    r.add_argument("--checkpoint-every", type=nonneg_float, default=defaults.DEFAULT_EVERY_SECONDS,
                    metavar="SECONDS",
                    help="save the checkpoint after a step at most this often (0: after every step); it is "
                    "always saved when the run stops or ends (default: %(default)s)")  # fmt: skip
     d = parser.add_argument_group("multi-process (jax.distributed; every process runs the same command)")
     d.add_argument("--coordinator", default=None, metavar="HOST:PORT",
-                   help=f"process 0's address (default: env {sharding.ENV_COORDINATOR}, else one process)")  # fmt: skip
+                   help=f"process 0's address (default: env {defaults.ENV_COORDINATOR}, else one process)")  # fmt: skip
     d.add_argument("--num-processes", type=positive_int, default=None,
-                   help=f"number of processes (default: env {sharding.ENV_NUM_PROCESSES}, else 1)")  # fmt: skip
+                   help=f"number of processes (default: env {defaults.ENV_NUM_PROCESSES}, else 1)")  # fmt: skip
     d.add_argument("--process-id", type=nonneg_int, default=None,
                    help=f"this process's index, 0..num-processes-1 "
-                   f"(default: env {sharding.ENV_PROCESS_ID}, else 0)")  # fmt: skip
+                   f"(default: env {defaults.ENV_PROCESS_ID}, else 0)")  # fmt: skip
 
 
 def prior_from_args(args: argparse.Namespace):
     """Build the prior named by ``--prior`` and its options."""
+    from countnets.priors import Gaussian, Lattice, Uniform
+
     if args.prior == "gaussian":
         return Gaussian(args.sigma_w, args.sigma_b)
     if args.prior == "uniform":
@@ -285,6 +283,8 @@ def prior_from_args(args: argparse.Namespace):
 
 def arch_from_args(args: argparse.Namespace):
     """Build the architecture named by ``--arch`` and its options (``--branch-scale invsqrt``: 1/sqrt(L))."""
+    from countnets.architectures import MLP, ResMLP
+
     if args.arch == "mlp":
         return MLP(args.n, args.hidden, args.activation)
     alpha = resolve_branch_scale(args.branch_scale, args.blocks)
@@ -306,7 +306,7 @@ _APPLIES = {
     "momentum": ("optimizer", ("momentum",)),
     "margin": ("loss", ("hinge",)),
     # countnets estimate: plain Monte Carlo or splitting (countnets.cli.rare)
-    **{dest: ("method", ("splitting",)) for dest in splitting.SAMPLE_OPTIONS},
+    **{dest: ("method", ("splitting",)) for dest in defaults.SAMPLE_OPTIONS},
     **{dest: ("method", ("mc",)) for dest in ("samples", "chunk_size", "interval", "exact", "max_exact")},
 }
 

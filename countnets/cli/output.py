@@ -16,11 +16,13 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from countnets import _io, plotting, results
+from countnets import _io
 from countnets._errors import CountnetsError
-from countnets.results import CountResult
+
+if TYPE_CHECKING:
+    from countnets.results import CountResult
 
 __all__ = [
     "check_output_path",
@@ -63,6 +65,8 @@ def check_outputs(args: argparse.Namespace) -> None:
     plot = getattr(args, "plot", None)
     if plot is not None:
         check_output_path(plot, "--plot")
+        from countnets import plotting
+
         for path in plotting.output_paths(_plot_kind(args) or "", plot):
             check_output_path(str(path), "--plot")
             if json_path not in (None, _io.STDOUT) and os.path.realpath(path) == os.path.realpath(json_path):
@@ -155,6 +159,8 @@ def write_json(args: argparse.Namespace, result: CountResult, out: Any) -> int:
     """
     if getattr(args, "json", None) is None:
         return EXIT_OK
+    from countnets import results
+
     text = results.dumps(result)
     if args.json == _io.STDOUT:
         sys.stdout.write(text)

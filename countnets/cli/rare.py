@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-from countnets import splitting
+from countnets import defaults
 from countnets._errors import CountnetsError
 from countnets.cli.options import positive_int, probability, progress_from_args
-from countnets.estimators import READOUTS
-from countnets.moves import MOVES
-from countnets.results import CountResult
+from countnets.defaults import MOVES, READOUTS
+
+if TYPE_CHECKING:
+    from countnets.results import CountResult
 
 __all__ = ["METHODS", "add_method_options", "add_splitting_options", "splitting_kwargs", "run_splitting"]
 
@@ -39,40 +41,40 @@ def add_splitting_options(parser: argparse.ArgumentParser) -> None:
     s = parser.add_argument_group("splitting (--method splitting)")
     s.add_argument("--replicas", type=positive_int, default=None,
                    help=f"independent replicas; the most with --rel-width or --max-seconds "
-                   f"(default: {splitting.DEFAULT_REPLICAS}, or {splitting.MAX_REPLICAS} with a stop rule)")
-    s.add_argument("--particles", type=positive_int, default=splitting.DEFAULT_PARTICLES,
+                   f"(default: {defaults.DEFAULT_REPLICAS}, or {defaults.MAX_REPLICAS} with a stop rule)")
+    s.add_argument("--particles", type=positive_int, default=defaults.DEFAULT_PARTICLES,
                    help="particles per replica (default: %(default)s)")
-    s.add_argument("--sweeps", type=positive_int, default=splitting.DEFAULT_SWEEPS,
+    s.add_argument("--sweeps", type=positive_int, default=defaults.DEFAULT_SWEEPS,
                    help="move sweeps per level, and the step by which the pilot adds more until its mixing check "
                    "passes (default: %(default)s)")
     s.add_argument("--max-sweeps", type=positive_int, default=None,
                    help="the mixing cap: the most sweeps the pilot may give a level, adding --sweeps at a time until "
                    "its mixing check passes (default: --sweeps, no adaptation; the check is still reported)")
-    s.add_argument("--retry-factor", type=positive_int, default=splitting.DEFAULT_RETRY_FACTOR,
+    s.add_argument("--retry-factor", type=positive_int, default=defaults.DEFAULT_RETRY_FACTOR,
                    help="a run that reached the event but is not determined (too few effective replicas, or a "
                    "stalled pilot) is rerun once, same seed, with this many times the particles; 1: no retry "
                    "(default: %(default)s)")
-    s.add_argument("--level-fraction", type=probability, default=splitting.DEFAULT_LEVEL_FRACTION,
+    s.add_argument("--level-fraction", type=probability, default=defaults.DEFAULT_LEVEL_FRACTION,
                    help="fraction of the pilot population above each level (default: %(default)s)")
-    s.add_argument("--target-acceptance", type=probability, default=splitting.DEFAULT_TARGET_ACCEPTANCE,
+    s.add_argument("--target-acceptance", type=probability, default=defaults.DEFAULT_TARGET_ACCEPTANCE,
                    help="acceptance rate the pilot's step sizes adapt to (default: %(default)s)")
     s.add_argument("--pilot-particles", type=positive_int, default=None,
                    help="the pilot's population (default: 2 x --particles)")
-    s.add_argument("--max-levels", type=positive_int, default=splitting.DEFAULT_MAX_LEVELS,
+    s.add_argument("--max-levels", type=positive_int, default=defaults.DEFAULT_MAX_LEVELS,
                    help="most levels the pilot may set (default: %(default)s)")
-    s.add_argument("--move", choices=MOVES, default=splitting.DEFAULT_MOVE,
+    s.add_argument("--move", choices=MOVES, default=defaults.DEFAULT_MOVE,
                    help="the move restricted to each level: auto is the prior's default (ess, elliptical slice "
                    "sampling, for a Gaussian prior; unit-gibbs, a unit's exact conditional, on a lattice; "
                    "reflected-walk for a uniform box); pcn and coordinate-resample are the earlier moves, lin-ess "
                    "draws the readout exactly on its ellipse (Gaussian; implements, fits) (docs/rare-events.md) "
                    "(default: %(default)s)")  # fmt: skip
-    s.add_argument("--replicas-per-chunk", type=positive_int, default=splitting.DEFAULT_REPLICAS_PER_CHUNK,
+    s.add_argument("--replicas-per-chunk", type=positive_int, default=defaults.DEFAULT_REPLICAS_PER_CHUNK,
                    help="replicas vmapped per chunk; results do not depend on it (default: %(default)s)")  # fmt: skip
 
 
 def splitting_kwargs(args: argparse.Namespace) -> dict:
     """The parsed splitting options as keyword arguments of :func:`countnets.splitting.sample_rare`."""
-    return {name: getattr(args, name) for name in splitting.SAMPLE_OPTIONS if getattr(args, name) is not None}
+    return {name: getattr(args, name) for name in defaults.SAMPLE_OPTIONS if getattr(args, name) is not None}
 
 
 def run_splitting(args: argparse.Namespace, prior, arch, targets: list[str]) -> CountResult:
@@ -88,6 +90,8 @@ def run_splitting(args: argparse.Namespace, prior, arch, targets: list[str]) -> 
 
 
 def _estimate_rare(args: argparse.Namespace, prior, arch, target: str) -> CountResult:
+    from countnets import splitting
+
     return splitting.estimate_rare(
         prior, arch, target, seed=args.seed, replicas=args.replicas, particles=args.particles,
         sweeps=args.sweeps, level_fraction=args.level_fraction, target_acceptance=args.target_acceptance,

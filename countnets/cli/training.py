@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from countnets import boolean, statistics, training_plots
 from countnets._errors import CountnetsError, check_positive_int
-from countnets.architectures import GoalNet
-from countnets.cli import options, output
+from countnets.cli import options
 from countnets.cli.options import (
     add_network_options,
     add_run_options,
@@ -22,14 +20,21 @@ from countnets.cli.options import (
     positive_int,
     prior_from_args,
 )
-from countnets.estimators import DEFAULT_MAX_EXACT
-from countnets.experiments import flip_decisive as decisive
-from countnets.experiments.diverse import diverse, format_diverse
-from countnets.experiments.flip import DEFAULT_LAMBDAS, flip, format_flip, plot_flip
-from countnets.experiments.train_vs_prior import format_train_vs_prior, train_vs_prior
-from countnets.results import CountResult
-from countnets.training import LOSSES, OPTIMIZERS, TrainConfig, TrainingSet, training_set
-from countnets.training_results import DEFAULT_EXPERIMENT_CHUNK
+from countnets.defaults import (
+    DEFAULT_EXPERIMENT_CHUNK,
+    DEFAULT_MAX_EXACT,
+    FLIP_LAMBDAS,
+    LOSSES,
+    OPTIMIZERS,
+    RARE_B_FLIPS,
+    RARE_B_PARTICLES,
+    RARE_B_REPLICAS,
+)
+
+if TYPE_CHECKING:
+    from countnets.experiments import flip_decisive as decisive
+    from countnets.results import CountResult
+    from countnets.training import TrainConfig, TrainingSet
 
 __all__ = [
     "point_list",
@@ -41,14 +46,13 @@ __all__ = [
     "train_config_from_args",
     "inputs_from_args",
     "run_kwargs",
-    "finish",
-    "add_flip_parser",
+    "add_flip_arguments",
     "run_flip",
-    "add_diverse_parser",
+    "add_diverse_arguments",
     "run_diverse",
-    "add_train_vs_prior_parser",
+    "add_train_vs_prior_arguments",
     "run_train_vs_prior",
-    "add_flip_decisive_parser",
+    "add_flip_decisive_arguments",
     "run_flip_decisive",
 ]
 
@@ -106,6 +110,8 @@ def check_run_options(args: argparse.Namespace, *, runs_name: str) -> None:
     the number of functions fitting S is missing from a ``--b-rank`` below 1; a rank above
     that number is known only from the prior and is still reported there.
     """
+    from countnets import statistics
+
     b_rank = getattr(args, "b_rank", None)
     for k in (b_rank,) if isinstance(b_rank, int) else (b_rank or ()):
         if k < 1:
@@ -118,6 +124,8 @@ def check_run_options(args: argparse.Namespace, *, runs_name: str) -> None:
 
 def arch_from_args(args: argparse.Namespace) -> Any:
     """MLP, ResMLP or GoalNet from the network options."""
+    from countnets.architectures import GoalNet
+
     if args.arch == "goalnet":
         return GoalNet(args.n, args.width)
     return options.arch_from_args(args)
@@ -125,6 +133,8 @@ def arch_from_args(args: argparse.Namespace) -> Any:
 
 def training_set_from_args(args: argparse.Namespace) -> TrainingSet:
     """The training set of ``--target`` with ``--train-points`` or ``--train-size`` (seed ``--seed``)."""
+    from countnets.training import training_set
+
     if args.max_seconds is not None:
         raise CountnetsError("--max-seconds is not supported by the training experiments; set --samples and --runs")
     if args.train_points is not None:
@@ -134,6 +144,8 @@ def training_set_from_args(args: argparse.Namespace) -> TrainingSet:
 
 def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
     """The :class:`TrainConfig` of the optimiser options."""
+    from countnets.training import TrainConfig
+
     return TrainConfig(
         optimizer=args.optimizer,
         learning_rate=args.lr,
@@ -161,24 +173,13 @@ def run_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     )  # fmt: skip
 
 
-def finish(args: argparse.Namespace, result: CountResult, table: str, plot: Any = None) -> int:
-    """Print the table unless ``--quiet``, then write JSON and the figure as asked (see :func:`output.finish`)."""
-    return output.finish(args, result, table, plot)
-
-
 def hex_list(text: str) -> tuple[str, ...]:
     """Comma-separated functions (hex or names)."""
     return tuple(t.strip() for t in text.split(",") if t.strip())
 
 
-def add_flip_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Add the ``flip`` subcommand."""
-    p = subparsers.add_parser(
-        "flip",
-        help="prior odds of two policies A, B fitting S and the pressure lambda* needed to make B as likely",
-        description="Prior odds O = P(A|S)/P(B|S) and the least pressure lambda (loss term toward B's labels off S) "
-        "at which training, and the exp(-lambda l_B)-tilted prior, find B at least as often as A.",
-    )
+def add_flip_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of ``countnets experiment flip`` (its record: :mod:`countnets.experiments`)."""
     add_training_options(
         p, default_samples=1_000_000, default_runs=1024, runs_help="trained networks per (pair, lambda)",
         samples_help="prior samples for the conditional prior P_prior(f|S) and the odds",
@@ -195,15 +196,17 @@ def add_flip_parser(subparsers: Any) -> argparse.ArgumentParser:
                    "--b-rank or --pairs is given)")  # fmt: skip
     f.add_argument("--pairs", type=positive_int, default=None,
                    help="K pairs: B = the 2nd .. (K+1)-th most probable (default: none)")  # fmt: skip
-    f.add_argument("--lambdas", type=nonneg_float_list, default=DEFAULT_LAMBDAS,
+    f.add_argument("--lambdas", type=nonneg_float_list, default=FLIP_LAMBDAS,
                    help="training pressure sweep, comma-separated")  # fmt: skip
     f.add_argument("--tilt-lambdas", type=nonneg_float_list, default=None,
                    help="tilted-prior sweep (default: --lambdas)")  # fmt: skip
-    return p
 
 
-def run_flip(args: argparse.Namespace) -> int:
+def run_flip(args: argparse.Namespace) -> CountResult:
     """Run ``countnets experiment flip`` from parsed arguments."""
+    from countnets import boolean
+    from countnets.experiments.flip import flip
+
     check_run_options(args, runs_name="runs (trained networks)")
     prior, arch, tset, cfg = inputs_from_args(args)
     ranks = list(args.b_rank)
@@ -217,17 +220,11 @@ def run_flip(args: argparse.Namespace) -> int:
         bs=[boolean.parse_function(b, args.n) for b in args.b], b_ranks=ranks, lambdas=args.lambdas,
         tilt_lambdas=args.tilt_lambdas, n_runs=args.runs, **run_kwargs(args),
     )  # fmt: skip
-    return finish(args, result, format_flip(result), plot_flip)
+    return result
 
 
-def add_diverse_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Add the ``diverse`` subcommand."""
-    p = subparsers.add_parser(
-        "diverse",
-        help="sequential training runs rewarded for disagreeing off S with functions already found",
-        description="Distinct functions found by K sequential runs, each rewarded for disagreeing off S with the "
-        "earlier runs' functions, against independent restarts; and the first run at which B appears.",
-    )
+def add_diverse_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of ``countnets experiment diverse`` (its record: :mod:`countnets.experiments`)."""
     add_training_options(
         p, default_samples=200_000, default_runs=20, runs_help="sequential runs per chain",
         samples_help="prior samples for P_prior(.|S), used only to rank functions for --b-rank, "
@@ -241,11 +238,13 @@ def add_diverse_parser(subparsers: Any) -> argparse.ArgumentParser:
     d.add_argument("--b", default=None, help="function B to look for, hex or name (default: see --b-rank)")
     d.add_argument("--b-rank", type=positive_int, default=None,
                    help="B = the k-th most probable function under P_prior(.|S) (default: 5 when no --b)")  # fmt: skip
-    return p
 
 
-def run_diverse(args: argparse.Namespace) -> int:
+def run_diverse(args: argparse.Namespace) -> CountResult:
     """Run ``countnets experiment diverse`` from parsed arguments."""
+    from countnets import boolean
+    from countnets.experiments.diverse import diverse
+
     if args.b is not None and args.b_rank is not None:
         raise CountnetsError("give at most one of --b and --b-rank")
     check_run_options(args, runs_name="runs (sequential runs per chain)")
@@ -257,45 +256,34 @@ def run_diverse(args: argparse.Namespace) -> int:
         prior, arch, tset, cfg, reward=args.reward, n_runs=args.runs, chains=args.chains,
         b=None if args.b is None else boolean.parse_function(args.b, args.n), b_rank=b_rank, **run_kwargs(args),
     )  # fmt: skip
-    return finish(args, result, format_diverse(result), training_plots.plot_diverse)
+    return result
 
 
-def add_train_vs_prior_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Add the ``train-vs-prior`` subcommand."""
-    p = subparsers.add_parser(
-        "train-vs-prior",
-        help="P_opt(f|S) of optax-trained networks against the conditional prior P_prior(f|S)",
-        description="Train many networks from the prior on S and compare where they land with the prior "
-        "conditioned on fitting S (Mingard et al. 2021).",
-    )
+def add_train_vs_prior_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of ``countnets experiment train-vs-prior`` (its record: :mod:`countnets.experiments`)."""
     add_training_options(
         p, default_samples=1_000_000, default_runs=4096, runs_help="networks to train",
         samples_help="prior samples for the conditional prior P_prior(f|S)",
     )  # fmt: skip
     p.add_argument("--min-count", type=nonneg_int, default=5, help="counts needed in both to enter the correlation")
     p.add_argument("--bootstrap", type=nonneg_int, default=1000, help="bootstrap resamples for the TV interval")
-    return p
 
 
-def run_train_vs_prior(args: argparse.Namespace) -> int:
+def run_train_vs_prior(args: argparse.Namespace) -> CountResult:
     """Run ``countnets experiment train-vs-prior`` from parsed arguments."""
+    from countnets.experiments.train_vs_prior import train_vs_prior
+
     check_run_options(args, runs_name="runs (trained networks)")
     prior, arch, tset, cfg = inputs_from_args(args)
     result = train_vs_prior(
         prior, arch, tset, cfg, n_runs=args.runs, min_count=args.min_count, bootstrap=args.bootstrap,
         **run_kwargs(args),
     )  # fmt: skip
-    return finish(args, result, format_train_vs_prior(result), training_plots.plot_train_vs_prior)
+    return result
 
 
-def add_flip_decisive_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Add the ``flip-decisive`` subcommand: ``--plan-out`` writes the pair list, ``--plan`` runs it."""
-    p = subparsers.add_parser(
-        "flip-decisive",
-        help="pre-registered flip test: >= 30 independent pairs, lambda* per pair (SGD, SMC-tilted prior), censored",
-        description="Step 1 (--plan-out PATH): choose independent (S, A, B) pairs spread over ln O and write them, "
-        "with the fixed primary analysis, before any training. Step 2 (--plan PATH): run them and analyse.",
-    )
+def add_flip_decisive_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of ``countnets experiment flip-decisive`` (its record: :mod:`countnets.experiments`)."""
     add_network_options(p, arch_choices=("mlp", "resmlp"))
     add_run_options(p, default_samples=1_000_000)
     p.set_defaults(chunk_size=DEFAULT_EXPERIMENT_CHUNK)
@@ -323,11 +311,11 @@ def add_flip_decisive_parser(subparsers: Any) -> argparse.ArgumentParser:
     s.add_argument("--rare-b", action="store_true",
                    help="fill slots Monte Carlo cannot reach with a rare B (A with k off-S bits flipped), "
                    "ln O = ln P(A) - ln P(B) with P(B) by splitting (default: off)")  # fmt: skip
-    s.add_argument("--rare-flips", type=float_list, default=decisive.RareOptions.flips,
+    s.add_argument("--rare-flips", type=float_list, default=RARE_B_FLIPS,
                    help="off-S bits of A flipped per rare-B proposal, tried in order (default: 1,...,6)")  # fmt: skip
-    s.add_argument("--rare-replicas", type=nonneg_int, default=decisive.RareOptions.replicas,
+    s.add_argument("--rare-replicas", type=nonneg_int, default=RARE_B_REPLICAS,
                    help="splitting replicas per rare B (default: %(default)s)")  # fmt: skip
-    s.add_argument("--rare-particles", type=nonneg_int, default=decisive.RareOptions.particles,
+    s.add_argument("--rare-particles", type=nonneg_int, default=RARE_B_PARTICLES,
                    help="splitting particles per replica (default: %(default)s)")  # fmt: skip
     r = p.add_argument_group("run (step 2)")
     r.add_argument("--optimizers", default="sgd", help="comma-separated; sgd (primary) and optionally adam")
@@ -335,7 +323,8 @@ def add_flip_decisive_parser(subparsers: Any) -> argparse.ArgumentParser:
     r.add_argument("--loss", choices=LOSSES, default="logistic", help="training loss and tilt l_B")
     r.add_argument("--max-steps", type=nonneg_int, default=2000, help="updates per run (all of them, under pressure)")
     r.add_argument("--runs", type=nonneg_int, default=256, help="initialisations per pair (same at every lambda)")
-    r.add_argument("--lambdas", type=float_list, default=decisive.DEFAULT_LAMBDAS, help="positive pressure grid")
+    r.add_argument("--lambdas", type=float_list, default=None,
+                   help="positive pressure grid (default: the 27 values 10^(-4 + k/6), k = 0..26)")  # fmt: skip
     r.add_argument("--tilt-lambdas", type=float_list, default=None, help="SMC grid (default: --lambdas)")
     r.add_argument("--tilt-loss", choices=("logistic", "hinge", "zero-one", "hamming"), default=None,
                    help="the tilt's l_B (default: --loss; zero-one gives lambda* = ln O)")  # fmt: skip
@@ -352,11 +341,12 @@ def add_flip_decisive_parser(subparsers: Any) -> argparse.ArgumentParser:
     r.add_argument("--check-steps", type=nonneg_int, default=None,
                    help="also train to this many steps and report runs whose function still changed after "
                    "(default: off)")  # fmt: skip
-    return p
 
 
 def _rare_options(args: argparse.Namespace) -> decisive.RareOptions | None:
     """``--rare-*`` as :class:`~countnets.experiments.flip_decisive.RareOptions`, or None without ``--rare-b``."""
+    from countnets.experiments import flip_decisive as decisive
+
     if not args.rare_b:
         return None
     flips = []
@@ -367,8 +357,12 @@ def _rare_options(args: argparse.Namespace) -> decisive.RareOptions | None:
     return decisive.RareOptions(flips=tuple(flips), replicas=args.rare_replicas, particles=args.rare_particles)
 
 
-def run_flip_decisive(args: argparse.Namespace) -> int:
+def run_flip_decisive(args: argparse.Namespace) -> CountResult | int:
     """Run ``countnets experiment flip-decisive`` from parsed arguments."""
+    from countnets import statistics
+    from countnets.experiments import flip_decisive as decisive
+    from countnets.training import TrainConfig
+
     if args.max_seconds is not None:
         raise CountnetsError("--max-seconds is not supported by flip-decisive; set --samples and --runs")
     statistics._check(0, 1, args.confidence)
@@ -393,10 +387,11 @@ def run_flip_decisive(args: argparse.Namespace) -> int:
     cfg = TrainConfig(optimizer="sgd", learning_rate=args.lr, loss=args.loss, max_steps=args.max_steps,
                       precision=args.precision)  # fmt: skip
     result = decisive.flip_decisive(
-        decisive.read_plan(args.plan), prior, arch, cfg, optimizers=hex_list(args.optimizers), lambdas=args.lambdas,
+        decisive.read_plan(args.plan), prior, arch, cfg, optimizers=hex_list(args.optimizers),
+        lambdas=decisive.DEFAULT_LAMBDAS if args.lambdas is None else args.lambdas,
         tilt_lambdas=args.tilt_lambdas, tilt_loss=args.tilt_loss, n_runs=check_positive_int("--runs", args.runs),
         n_boot=args.bootstrap, replicas=args.replicas, n_particles=args.particles, n_moves=args.moves,
         confidence=args.confidence, encoding=args.encoding, chunk_size=args.chunk_size, devices=args.devices,
         pair_limit=args.pair_limit, check_steps=args.check_steps,
     )  # fmt: skip
-    return finish(args, result, decisive.format_flip_decisive(result))
+    return result

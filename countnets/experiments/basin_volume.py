@@ -37,6 +37,8 @@ from countnets import basin as basin_lib
 from countnets import boolean, measures, payloads, sharding, splitting
 from countnets import checkpoint as checkpoint_lib
 from countnets._errors import CountnetsError, check_finite_float, check_positive_int
+from countnets.defaults import BASIN_SPLITTING as DEFAULT_SPLITTING
+from countnets.defaults import BASIN_TOLERANCES as TOLERANCES  # noqa: F401 (re-exported)
 from countnets.driver import seed_key
 from countnets.estimators import estimate_mc
 from countnets.priors import Gaussian
@@ -46,8 +48,6 @@ from countnets.trainer import TrainConfig, TrainingSet, build_trainer
 __all__ = ["KIND", "TOLERANCES", "basin_experiment", "format_basin"]
 
 KIND = "basin"
-TOLERANCES = (0.01, 0.03, 0.1)  # nats of mean KL; fixed in docs/basin.md before any run
-DEFAULT_SPLITTING = {"replicas": 48, "particles": 200}
 
 
 def _anchors(prior: Any, arch: Any, tset: TrainingSet, config: TrainConfig, *, runs: int, anchors: int, seed: int,

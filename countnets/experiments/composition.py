@@ -51,6 +51,7 @@ from countnets import boolean, composition, measures, passes, payloads, splittin
 from countnets import checkpoint as checkpoint_lib
 from countnets._errors import CountnetsError, check_positive_int
 from countnets.architectures import DEFAULT_PRECISION, ResMLP
+from countnets.defaults import COMPOSITION_ESTIMATORS as ESTIMATORS  # noqa: F401 (re-exported)
 from countnets.driver import RunOutcome
 from countnets.estimators import DEFAULT_CHUNK_SIZE, DEFAULT_MARGIN, DEFAULT_MAX_EXACT
 from countnets.measures import parse_branch_scales, resolve_branch_scale
@@ -74,7 +75,6 @@ __all__ = [
 ]
 
 KIND = "composition"
-ESTIMATORS = ("mc", "splitting")
 
 
 def _ints(name: str, values: Sequence[int]) -> list[int]:

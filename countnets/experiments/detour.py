@@ -28,6 +28,7 @@ from countnets import boolean, circuits, measures, passes, payloads, statistics
 from countnets import checkpoint as checkpoint_lib
 from countnets._errors import CountnetsError, check_positive_int
 from countnets.architectures import DEFAULT_PRECISION, GoalNet, ResMLP
+from countnets.defaults import DETOUR_KINDS as KINDS  # noqa: F401 (re-exported)
 from countnets.estimators import DEFAULT_CHUNK_SIZE, DEFAULT_MARGIN, DEFAULT_MAX_EXACT
 from countnets.passes import ALL
 from countnets.priors import Prior
@@ -60,7 +61,6 @@ __all__ = [
 KIND = "detour"  # the result record's ``kind``
 
 # The library functions take checkpoint=; the CLI may pass --checkpoint through.
-KINDS = ("write-erase", "goal")
 _WORDS = {
     "above_1": "yes (interval above 1)",
     "below_1": "no (interval below 1)",

@@ -50,6 +50,7 @@ import numpy as np
 from countnets import boolean, report, statistics
 from countnets import training_results as train_records
 from countnets._errors import CountnetsError
+from countnets.defaults import FLIP_LAMBDAS as DEFAULT_LAMBDAS  # noqa: F401 (re-exported)
 from countnets.report import fmt_prob
 from countnets.report import fmt_prob_interval as fmt_ci
 from countnets.results import CountResult, make_estimate
@@ -77,7 +78,6 @@ __all__ = [
 
 KIND = "flip"  # the result record's ``kind``
 
-DEFAULT_LAMBDAS = (0.0, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
 
 
 def _choose_pairs(cp, tset, a, bs, b_ranks) -> list[tuple[int, int]]:
