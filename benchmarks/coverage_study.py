@@ -29,7 +29,7 @@ import numpy as np
 
 import countnets as cn
 from countnets import measures as M
-from countnets import statistics
+from countnets.stats import statistics
 
 LATTICE = cn.Lattice((-1.0, 0.0, 1.0))
 SMALL, DEEP = cn.MLP(3, (2,)), cn.MLP(4, (2, 2))
@@ -111,7 +111,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=100)
     parser.add_argument("--truths", default=None, help="JSON with the MLP 4-2-2-1 exact histogram")
     parser.add_argument("--enumerate", default=None, help="write the MLP 4-2-2-1 exact histogram here and exit")
-    parser.add_argument("--move", default="auto", help="the splitting move (countnets.moves.MOVES)")
+    parser.add_argument("--move", default="auto", help="the splitting move (countnets.rare.moves.MOVES)")
     parser.add_argument("--particles", type=int, default=None, help="particles per replica (default: the library's)")
     parser.add_argument("--max-sweeps", type=int, default=None, help="the pilot's mixing cap (default: no adaptation)")
     parser.add_argument("--out", default=None)

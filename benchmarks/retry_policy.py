@@ -2,7 +2,7 @@
 
 At the defaults, :func:`countnets.estimate_rare` reruns a run that is not determined
 for too few effective replicas once, with ``retry_factor`` (4) times the particles, the
-same seed (``countnets.splitting._run_retrying``). A rerun is exactly the run with those
+same seed (``countnets.rare.splitting._run_retrying``). A rerun is exactly the run with those
 particles and that seed (``tests/test_splitting.py`` checks this bit for bit), so the
 policy's result for seed ``s`` is the study's single-attempt row at 500 particles when that
 run is determined or not retried, and its row at 2000 particles otherwise. This script
@@ -28,7 +28,8 @@ from pathlib import Path
 from coverage_study import CASES, DEEP, LATTICE, SMALL, exact_histogram, pick, summarise
 
 from countnets import measures as M
-from countnets import reliability, splitting
+from countnets.rare import splitting
+from countnets.stats import reliability
 
 
 def retried(run: dict, replicas: int) -> bool:

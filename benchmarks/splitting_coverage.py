@@ -3,7 +3,7 @@
 Replicas are i.i.d. given their pilot, so disjoint groups of R replicas of one long run
 are independent runs of R replicas; several seeds give several pilots. For each group
 size R and confidence, the fraction of groups whose interval holds the truth is printed
-for the interval countnets reports (``log-delta``: :func:`countnets.statistics.replica_interval`)
+for the interval countnets reports (``log-delta``: :func:`countnets.stats.statistics.replica_interval`)
 and, for comparison, a plain t interval on the mean and Cox's lognormal interval.
 
 Run: ``PYTHONPATH=. python benchmarks/splitting_coverage.py gauss-dead10 --seeds 4 --replicas 960``
@@ -26,7 +26,7 @@ from scipy import stats
 
 import countnets as cn
 from countnets import measures as M
-from countnets.statistics import replica_interval
+from countnets.stats.statistics import replica_interval
 
 
 def _intervals(g: np.ndarray, confidence: float) -> dict[str, tuple[float, float]]:

@@ -12,7 +12,7 @@ one session on the same machine, so the ratios are meaningful anywhere:
   enumerated here over the 3**11 configurations (2 / 3**11 = 1.13e-5). Same moves.
 * ``xor-and-xor``, ``parity4``: ResMLP n = 4, d = 8, L = 3, w = 2 under ``Gaussian(1, 1)``,
   pm1, ``implements`` of the composition targets' tables
-  (``countnets.composition.target_table``: 0x660 and 0x6996). No reference: the rows
+  (``countnets.measures.composition.target_table``: 0x660 and 0x6996). No reference: the rows
   report the estimate, the effective replicas and whether the rule calls the run
   reliable. Moves: pcn (before), ess and lin-ess (after).
 * ``and-8``, ``and-10``, ``and-12``: the Gaussian perceptron MLP n-1 under ``Gaussian(1, 1)``,
@@ -68,9 +68,11 @@ import jax
 import pytest
 
 import countnets as cn
-from countnets import boolean, composition, splitting
 from countnets import measures as M
 from countnets.bench import references
+from countnets.measures import composition
+from countnets.network import boolean
+from countnets.rare import splitting
 
 GAUSS = cn.Gaussian(1.0, 1.0)
 LATTICE = cn.Lattice((-1.0, 0.0, 1.0))

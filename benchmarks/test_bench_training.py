@@ -3,7 +3,7 @@
 Both train networks of the same architecture on the same training set with the same
 optimiser for exactly ``STEPS`` updates (``stop_on_fit=False``, so the work is fixed):
 
-* ``vmapped``: one jitted ``countnets.training.build_trainer`` call on a batch of
+* ``vmapped``: one jitted ``countnets.train.training.build_trainer`` call on a batch of
   ``batch`` networks (one optax state for the whole batch);
 * ``python-loop``: the same trainer jitted for a batch of one network, called once
   per network in a Python loop (``loop_nets`` networks; the rate is per network-step).
@@ -28,7 +28,7 @@ import jax.numpy as jnp
 import pytest
 
 import countnets as cn
-from countnets import training as T
+from countnets.train import training as T
 
 STEPS = 100
 CONFIGS = {

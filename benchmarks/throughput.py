@@ -22,9 +22,11 @@ import jax.numpy as jnp
 import numpy as np
 
 import countnets as cn
-from countnets import circuits, estimators, measures
-from countnets.boolean import pack_table
-from countnets.steps import build_step
+from countnets import measures
+from countnets.engine import estimators
+from countnets.engine.steps import build_step
+from countnets.measures import circuits
+from countnets.network.boolean import pack_table
 
 CONFIGS: dict[str, tuple] = {
     "mlp-3-8-1": (cn.MLP(3, (8,)), 2**18),

@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 
 import countnets as cn
-from countnets import composition, statistics
+from countnets.measures import composition
+from countnets.stats import statistics
 
 
 def main() -> None:

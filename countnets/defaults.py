@@ -1,8 +1,8 @@
 """The defaults, choices and value spellings the library and the command line share, loading nothing heavy.
 
-Each value is defined here once; the module that uses it (``countnets.splitting``,
-``countnets.sources``, ...) imports it from here and keeps its old name, so
-``countnets.splitting.DEFAULT_PARTICLES`` still works. The command line builds every
+Each value is defined here once; the module that uses it (``countnets.rare.splitting``,
+``countnets.engine.sources``, ...) imports it from here and keeps its old name, so
+``countnets.rare.splitting.DEFAULT_PARTICLES`` still works. The command line builds every
 parser from this module alone (it imports only the standard library and
 :mod:`countnets._errors`), so ``countnets --help``, any ``--help`` and any option error run
 without loading JAX, NumPy or SciPy (tests/test_startup.py).
@@ -61,15 +61,15 @@ __all__ = [
     "resolve_branch_scale",
 ]
 
-# Functions and inputs (countnets.boolean, countnets.architectures, countnets.steps)
+# Functions and inputs (countnets.network.boolean, countnets.network.architectures, countnets.engine.steps)
 MAX_INPUTS = 12
 """Inputs a measure or an estimate takes: up to 4,096 cube points, 128 words per truth table."""
 ENCODINGS = ("01", "pm1")
 ACTIVATIONS = ("relu", "tanh", "step")
 PRECISIONS = ("highest", "high", "default")
 
-# Counting runs (countnets.statistics, countnets.sources, countnets.accumulators, countnets.driver,
-# countnets.checkpoint, countnets.sharding)
+# Counting runs (countnets.stats.statistics, countnets.engine.sources, countnets.engine.accumulators,
+# countnets.engine.driver, countnets.engine.checkpoint, countnets.engine.sharding)
 INTERVAL_METHODS = ("clopper-pearson", "wilson", "jeffreys")
 DEFAULT_CHUNK_SIZE = 4096
 DEFAULT_MAX_EXACT = 2**34
@@ -81,10 +81,10 @@ ENV_COORDINATOR = "COUNTNETS_COORDINATOR"
 ENV_NUM_PROCESSES = "COUNTNETS_NUM_PROCESSES"
 ENV_PROCESS_ID = "COUNTNETS_PROCESS_ID"
 
-# Rare events (countnets.estimators, countnets.moves, countnets.reliability, countnets.splitting)
+# Rare events (countnets.engine.estimators, countnets.rare.moves, countnets.stats.reliability, countnets.rare.splitting)
 READOUTS = ("sample", "integrate")
 MOVES = ("auto", "ess", "pcn", "lin-ess", "reflected-walk", "unit-gibbs", "coordinate-resample")
-DEFAULT_REPLICAS = 64  # a well-mixed run passes the reliability rule (countnets.reliability)
+DEFAULT_REPLICAS = 64  # a well-mixed run passes the reliability rule (countnets.stats.reliability)
 DEFAULT_PARTICLES = 500
 DEFAULT_SWEEPS = 8
 DEFAULT_LEVEL_FRACTION = 0.25
@@ -98,12 +98,13 @@ SAMPLE_OPTIONS = ("replicas", "particles", "sweeps", "level_fraction", "target_a
                   "max_levels", "move", "max_sweeps", "retry_factor", "replicas_per_chunk")  # fmt: skip
 """The effort and algorithm keywords sample_rare and estimate_rare share (the CLI's splitting options)."""
 
-# Training (countnets.trainer, countnets.training_results)
+# Training (countnets.train.trainer, countnets.train.training_results)
 LOSSES = ("logistic", "hinge")
 OPTIMIZERS = ("sgd", "momentum", "adam")
 DEFAULT_EXPERIMENT_CHUNK = 1024  # training experiments' chunk size: their steps hold a training set
 
-# Experiments (countnets.passes, countnets.composition, countnets.experiments.*, countnets.rare_pairs)
+# Experiments (countnets.engine.passes, countnets.measures.composition, countnets.experiments.*,
+# countnets.train.rare_pairs)
 ALL_FUNCTIONS = "all"
 COMPOSITION_TARGETS = ("parity4", "xor-and-xor")
 COMPOSITION_ESTIMATORS = ("mc", "splitting")

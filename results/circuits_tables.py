@@ -10,12 +10,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from countnets import boolean, load_json, symmetry
-from countnets.report import SHORT_VERDICTS, multiplicity
+from countnets import load_json
+from countnets.network import boolean, symmetry
+from countnets.results.report import SHORT_VERDICTS, multiplicity
 
 # Ratios and their intervals read as in the experiments' terminal tables.
-from countnets.report import fmt_interval as _ci
-from countnets.report import fmt_ratio as _r
+from countnets.results.report import fmt_interval as _ci
+from countnets.results.report import fmt_ratio as _r
 
 HERE = Path(__file__).resolve().parent
 NAMED = ("and", "or", "parity", "majority", "x0")
@@ -74,7 +75,7 @@ def serial_parallel(path: Path) -> list[str]:
 
 
 def multiplicity_tables(res) -> list[str]:
-    """Holm-adjusted verdict counts per (L, alpha), then one row per symmetry class (countnets.report.multiplicity)."""
+    """Holm-adjusted verdict counts per (L, alpha), then one row per symmetry class (report.multiplicity)."""
     cfg = res.config
     entries = res.extra["results"]
     m = multiplicity(entries, n=cfg["arch"]["n"], prior=cfg["prior"], encoding=cfg["encoding"],

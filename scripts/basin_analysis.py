@@ -43,7 +43,7 @@ from pathlib import Path
 
 import numpy as np
 
-from countnets.statistics import clopper_pearson
+from countnets.stats.statistics import clopper_pearson
 
 ROOT = Path(__file__).resolve().parents[1]
 MAIN = ROOT / "results" / "basin.json"

@@ -23,7 +23,7 @@ from scipy import stats
 import countnets as cn
 from countnets import _io
 from countnets.experiments import composition
-from countnets.statistics import holm
+from countnets.stats.statistics import holm
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = ("composition_splitting.json", "composition_splitting_alpha.json", "composition_splitting_n.json",

@@ -1,6 +1,6 @@
 """Secondary flip-decisive analysis: diversity-term runs until B first appears, against ln O (issue 16).
 
-For every pair of a committed flip-decisive plan, ``countnets.training.diverse_runs``
+For every pair of a committed flip-decisive plan, ``countnets.train.training.diverse_runs``
 trains ``CHAINS`` independent chains of ``RUNS`` sequential SGD runs (the plan's network
 and training set, ``lr = 0.5``, logistic loss, at most ``STEPS`` updates, stopping when
 S is fitted). Run ``k`` of a chain minimises ``L_S + mu * max_g a_g`` over the functions
@@ -33,11 +33,11 @@ from pathlib import Path
 
 import numpy as np
 
-from countnets import censored
-from countnets.architectures import MLP
-from countnets.priors import Gaussian
+from countnets.network.architectures import MLP
+from countnets.network.priors import Gaussian
 from countnets.records import encode_float
-from countnets.training import TrainConfig, TrainingSet, diverse_runs
+from countnets.stats import censored
+from countnets.train.training import TrainConfig, TrainingSet, diverse_runs
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAINS, RUNS, STEPS, REWARD, LR = 16, 48, 300, 1.0, 0.5

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
-from countnets.architectures import MLP
-from countnets.conditional import conditional_prior
 from countnets.experiments import flip_decisive as fd
-from countnets.priors import Gaussian
-from countnets.training import TrainConfig
+from countnets.network.architectures import MLP
+from countnets.network.priors import Gaussian
+from countnets.train.conditional import conditional_prior
+from countnets.train.training import TrainConfig
 
 N, HIDDEN, M = 4, (8,), 6
 LAMBDAS = [float(v) for v in np.geomspace(1e-4, 100.0, 19)]  # 3 per decade

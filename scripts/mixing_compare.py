@@ -17,7 +17,8 @@ import time
 import numpy as np
 
 import countnets as cn
-from countnets import composition, reliability
+from countnets.measures import composition
+from countnets.stats import reliability
 
 
 def main(argv: list[str]) -> None:

@@ -7,7 +7,7 @@ Run from the repository root::
     python scripts/one_layer_lp.py --certify       # plus an exact Farkas certificate for every infeasible LP
 
 For each composition target and unit count it runs
-:func:`countnets.composition.one_layer_search` (one LP per configuration of active
+:func:`countnets.measures.composition.one_layer_search` (one LP per configuration of active
 sets and readout signs, up to symmetry) and checks the answer against
 ``ONE_LAYER_INSUFFICIENT`` / ``ONE_LAYER_SUFFICIENT``; it prints the counts quoted in
 docs/composition.md ("A target that needs composition"). ``--checks`` adds: every
@@ -31,7 +31,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from countnets import composition as C
+from countnets.measures import composition as C
 
 
 def table() -> None:

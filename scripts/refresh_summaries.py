@@ -16,7 +16,7 @@ What it rewrites:
 
 ``--check`` writes nothing and exits 1 if any file would change (used by the tests).
 
-"Change" follows :mod:`countnets.tolerance`: a recomputed float that differs from the
+"Change" follows :mod:`countnets.stats.tolerance`: a recomputed float that differs from the
 committed one by less than 1e-9 relative (closed-form arithmetic; the flip summary's
 least-squares line is np.polyfit, closed form too) is the same value computed on another
 CPU, and a table number within one unit of its last printed digit is the same number
@@ -33,12 +33,13 @@ import json
 import sys
 from pathlib import Path
 
-from countnets import results, tolerance
+from countnets import results
 from countnets.experiments.detour import format_detour
 from countnets.experiments.diverse import format_diverse
 from countnets.experiments.flip import flip_summary, format_flip
 from countnets.experiments.serial_parallel import format_serial_parallel
 from countnets.experiments.train_vs_prior import comparison_summary, format_train_vs_prior
+from countnets.stats import tolerance
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "results"

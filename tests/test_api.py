@@ -93,7 +93,7 @@ def test_front_ends_refuse_swapped_or_mistyped_prior_and_arch_with_a_type_error(
         f"{front}(arch, prior)": f"{front}: prior must be a countnets prior (Gaussian, Uniform or Lattice), got MLP "
         "MLP(n=3, hidden=(4,), activation='relu'); prior and arch look swapped: the order is (prior, arch, ...)",
         f"{front}(dict, arch)": f"{front}: prior must be a countnets prior (Gaussian, Uniform or Lattice), got dict "
-        "{'prior': 'gaussian'}; to rebuild one from a result's config use countnets.priors.prior_from_config",
+        "{'prior': 'gaussian'}; to rebuild one from a result's config use countnets.network.priors.prior_from_config",
         f"{front}(prior, 'mlp')": f"{front}: arch must be a countnets architecture (MLP, ResMLP or GoalNet), got str "
         "'mlp'; build one, e.g. countnets.MLP(n=3, hidden=(8,)) for 'mlp'",
     }

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from countnets import MLP, CountnetsError, ResMLP, apply_flat_batch, cube
-from countnets.architectures import arch_from_config
+from countnets.network.architectures import arch_from_config
 
 
 def _numpy_mlp(theta, n, hidden, activation, x):

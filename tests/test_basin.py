@@ -1,4 +1,4 @@
-"""The basin measure (countnets.basin) against exact enumeration and plain Monte Carlo.
+"""The basin measure (countnets.measures.basin) against exact enumeration and plain Monte Carlo.
 
 * Lattice {-1, 0, 1}, MLP 3-2-1, pm1: every one of the 3^11 configurations is checked in
   plain NumPy (its own forward pass and KL), for the basin and for its star domain on
@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import countnets as cn
-from countnets import basin as B
+from countnets.measures import basin as B
 
 LATTICE, ARCH = cn.Lattice((-1.0, 0.0, 1.0)), cn.MLP(3, (2,))
 POINTS = np.arange(8)

@@ -13,7 +13,7 @@ from repo_script import load_script
 import countnets as cn
 from countnets.cli import main
 from countnets.experiments import basin_volume
-from countnets.training import TrainConfig, training_set
+from countnets.train.training import TrainConfig, training_set
 
 TINY = ["--n", "2", "--hidden", "2", "--prior", "gaussian", "--encoding", "pm1", "--target", "and",
         "--train-points", "0,3", "--runs", "16", "--anchors", "1", "--tolerances", "0.3", "--replicas", "8",

@@ -78,12 +78,12 @@ def test_unknown_names_and_suites_are_one_line_errors():
         bench.run(suite="quick", only="mingard-sgd-vs-bayes")
 
 
-@pytest.mark.skipif(bench.splitting_available(), reason="countnets.splitting is installed")
+@pytest.mark.skipif(bench.splitting_available(), reason="countnets.rare.splitting is installed")
 def test_a_rare_event_task_without_splitting_says_what_is_missing():
     for name in bench.RARE_TASK_NAMES:
-        with pytest.raises(cn.CountnetsError, match="countnets.splitting"):
+        with pytest.raises(cn.CountnetsError, match="countnets.rare.splitting"):
             bench.run(suite="quick", only=[name])
-    with pytest.raises(cn.CountnetsError, match="countnets.splitting"):
+    with pytest.raises(cn.CountnetsError, match="countnets.rare.splitting"):
         bench.rare_event_tasks()
 
 

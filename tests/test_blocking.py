@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 import countnets as cn
-from countnets import CountnetsError, estimators
+from countnets import CountnetsError
 from countnets import measures as M
-from countnets.estimators import Blocking
+from countnets.engine import estimators
+from countnets.engine.estimators import Blocking
 
 KEY = jax.random.PRNGKey(12)
 

@@ -4,7 +4,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from countnets import CountnetsError, boolean
+from countnets import CountnetsError
+from countnets.network import boolean
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 5, 8])

@@ -5,7 +5,7 @@
   ``AttributeError`` from deep inside; ``histogram_mc(where="and")`` means ``implements(and)``.
 * Item 6: a splitting checkpoint whose counts no run can produce is refused on resume even
   with its sha256 content hash recomputed, with a one-line message naming what is wrong.
-* Item 7: a prior scale above ``countnets.priors.MAX_SCALE`` (whose float32 forward pass
+* Item 7: a prior scale above ``countnets.network.priors.MAX_SCALE`` (whose float32 forward pass
   would overflow) is refused at construction, naming the parameter and the value.
 """
 
@@ -17,10 +17,11 @@ import pytest
 from plain_session import run_cases
 
 import countnets as cn
-from countnets import checkpoint, cli
+from countnets import cli
 from countnets import measures as M
-from countnets.priors import MAX_SCALE
-from countnets.replicas import ReplicaAccumulator
+from countnets.engine import checkpoint
+from countnets.network.priors import MAX_SCALE
+from countnets.rare.replicas import ReplicaAccumulator
 
 PRIOR, ARCH = cn.Gaussian(), cn.MLP(3, (4,))
 LATTICE, LATTICE_ARCH = cn.Lattice((-1.0, 0.0, 1.0)), cn.MLP(3, (2,))
@@ -35,7 +36,8 @@ AND = M.implements("and")
 USER_SESSION = r"""
 import json
 import countnets as cn
-from countnets import measures as M, splitting
+from countnets import measures as M
+from countnets.rare import splitting
 from countnets.results import to_json
 
 prior, arch, lattice, AND = cn.Gaussian(), cn.MLP(3, (4,)), cn.Lattice((-1.0, 0.0, 1.0)), M.implements("and")

@@ -1,4 +1,4 @@
-"""Censored lambda* statistics (countnets.censored): known answers, and error rates by simulation."""
+"""Censored lambda* statistics (countnets.stats.censored): known answers, and error rates by simulation."""
 
 import math
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from countnets import censored as c
-from countnets.statistics import clopper_pearson
+from countnets.stats import censored as c
+from countnets.stats.statistics import clopper_pearson
 
 
 def test_pava_matches_known_fit():

@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 
 import countnets as cn
-from countnets import checkpoint, cli, estimators
+from countnets import cli
+from countnets.engine import checkpoint, estimators
 
 ENV = {**os.environ, "JAX_PLATFORMS": "cpu", "XLA_FLAGS": "--xla_force_host_platform_device_count=1"}
 ARCH, PRIOR = cn.MLP(3, (5,)), cn.Gaussian(1.0, 0.5)

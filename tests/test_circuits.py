@@ -15,10 +15,12 @@ import numpy as np
 import pytest
 
 import countnets as cn
-from countnets import boolean, circuits, driver, estimators
-from countnets.architectures import GoalNet, ResMLP, apply_flat_batch, arch_from_config
+from countnets.engine import driver, estimators
 from countnets.experiments import detour, serial_parallel
-from countnets.statistics import clopper_pearson
+from countnets.measures import circuits
+from countnets.network import boolean
+from countnets.network.architectures import GoalNet, ResMLP, apply_flat_batch, arch_from_config
+from countnets.stats.statistics import clopper_pearson
 
 CONFIDENCE = 0.999  # intervals for the statistical checks
 

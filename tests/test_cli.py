@@ -121,7 +121,7 @@ SMALL = ["histogram", "--n", "2", "--hidden", "2", "--samples", "2048", "--chunk
 
 def test_checkpoints_are_saved_by_time_not_every_step_by_default(tmp_path, monkeypatch):
     # Saving every step cost 2-2.8x the run time (item 8): the default is now 30 s, and always at exit.
-    from countnets import checkpoint
+    from countnets.engine import checkpoint
 
     assert checkpoint.DEFAULT_EVERY_SECONDS == 30.0
     assert "always saved when the run stops or ends (default: 30.0)" in " ".join(
@@ -167,7 +167,7 @@ def test_rel_width_says_why_it_stopped_or_why_it_could_not(capsys):
 )
 def test_the_progress_bar_falls_back_to_80_by_20_when_the_terminal_reports_0(monkeypatch, size, shape):
     # Issue 24 item 9: with 0 rows reported, tqdm drew nothing (0 columns were already handled).
-    from countnets import driver
+    from countnets.engine import driver
 
     def terminal_size(fd):
         if size is OSError:

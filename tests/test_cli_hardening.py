@@ -15,7 +15,7 @@ import signal
 import pytest
 
 from countnets import _io, cli
-from countnets import checkpoint as checkpoint_lib
+from countnets.engine import checkpoint as checkpoint_lib
 
 STEPS = ["histogram", "--n", "2", "--hidden", "2", "--samples", "2048", "--chunk-size", "256", "--devices", "1",
          "--chunks-per-step", "1"]  # fmt: skip  (8 steps, a second or two)

@@ -6,8 +6,8 @@ import math
 import numpy as np
 import pytest
 
-from countnets import composition as C
-from countnets.architectures import ResMLP
+from countnets.measures import composition as C
+from countnets.network.architectures import ResMLP
 
 
 @pytest.mark.parametrize("f", C.FORMS, ids=lambda f: f"{f.target}-{f.name}")
@@ -124,7 +124,8 @@ def test_lower_bound_holds_on_the_lattice_neighbourhood_of_each_planted_network(
     import jax
     import jax.numpy as jnp
 
-    from countnets import boolean, circuits
+    from countnets.measures import circuits
+    from countnets.network import boolean
 
     arch = ResMLP(4, C.stream_width(f), len(f.gates), max(g.width for g in f.gates))
     theta = C.planted_network(f, arch)
@@ -167,7 +168,7 @@ def _check_witness(r, table, resmlp=False):
     # the LP solution as a real network (float64) and as ResMLP(n, n + 1, 1, units) through the library's forward pass
     import jax.numpy as jnp
 
-    from countnets import boolean
+    from countnets.network import boolean
 
     g = C.one_layer_eval(r.witness, r.n)
     assert ((g > 0) == table).all() and np.abs(g).min() > 0.99
@@ -230,7 +231,7 @@ def test_one_layer_table_cheap_cases():
 
 def test_parity4_two_units_on_a_sample_of_configurations():
     # the full enumeration is scripts/one_layer_lp.py; here 300 random (D1, s1, D2, s2) are infeasible
-    from countnets.composition import _cube_bits, _one_layer_lp, _one_layer_system
+    from countnets.measures.composition import _cube_bits, _one_layer_lp, _one_layer_system
 
     masks = C.threshold_dichotomies(4)
     xa = np.hstack([_cube_bits(4).astype(float), np.ones((16, 1))])

@@ -9,18 +9,19 @@ import pytest
 from repo_script import load_script
 
 import countnets as cn
-from countnets import checkpoint as checkpoint_lib
-from countnets import composition as C
-from countnets import estimators, tolerance
 from countnets.cli import main
+from countnets.engine import checkpoint as checkpoint_lib
+from countnets.engine import estimators
 from countnets.experiments.composition import (
     composition_experiment,
     depth_counts,
     format_composition,
     rows_from_histogram,
 )
-from countnets.priors import Gaussian, Lattice
-from countnets.statistics import clopper_pearson, ratio_of_means, replica_interval
+from countnets.measures import composition as C
+from countnets.network.priors import Gaussian, Lattice
+from countnets.stats import tolerance
+from countnets.stats.statistics import clopper_pearson, ratio_of_means, replica_interval
 
 
 def test_quick_variant_rows_and_json_round_trip(tmp_path):
@@ -220,7 +221,7 @@ def test_docs_table_is_the_committed_splitting_runs():
     script = load_script("scripts/composition_figure.py")
     rows = script.group_rows()
     assert len(rows) == 16 and {r["estimator"] for r in rows} == {"splitting"}
-    # The Holm p column is recomputed (scipy t): equal to the page within countnets.tolerance's rule for text.
+    # The Holm p column is recomputed (scipy t): equal to the page within countnets.stats.tolerance's rule for text.
     table = script.markdown(rows)
     page = (root / "docs" / "composition.md").read_text()
     header = table.splitlines()[0]

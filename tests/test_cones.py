@@ -1,4 +1,4 @@
-"""The Gaussian mass of a polyhedral cone (countnets.cones) against answers derived apart from it.
+"""The Gaussian mass of a polyhedral cone (countnets.engine.cones) against answers derived apart from it.
 
 * 1 and 2 dimensions: the exact formula against the closed form of a sector,
   ``(pi - angle) / (2 pi)``, and against plain NumPy Monte Carlo (99.9% Clopper-Pearson);
@@ -19,8 +19,9 @@ import numpy as np
 import pytest
 
 import countnets as cn
-from countnets import cones, statistics
 from countnets.bench.references import perceptron_and_pm1
+from countnets.engine import cones
+from countnets.stats import statistics
 
 CONFIDENCE = 0.999
 

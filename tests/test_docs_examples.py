@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from countnets import tolerance
+from countnets.stats import tolerance
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 PAGES = ["measures.md", "rare-events.md"]
@@ -37,5 +37,5 @@ def test_doc_examples_print_what_the_page_says(page):
         printed = io.StringIO()
         with contextlib.redirect_stdout(printed):
             exec(compile(code, f"docs/{page}", "exec"), namespace)
-        # Printed floats are recomputed here: equal within one unit of their last digit (countnets.tolerance).
+        # Printed floats are recomputed here: equal within one unit of their last digit (countnets.stats.tolerance).
         assert tolerance.text_mismatches(expected, printed.getvalue()) == [], code

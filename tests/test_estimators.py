@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 
 import countnets as cn
-from countnets import CountnetsError, estimators, statistics
+from countnets import CountnetsError
+from countnets.engine import estimators
+from countnets.stats import statistics
 
 CONF = 0.999
 

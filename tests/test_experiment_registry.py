@@ -13,9 +13,9 @@ import json
 import pytest
 
 import countnets as cn
-from countnets import payloads
 from countnets.cli import main
 from countnets.records import Record, record
+from countnets.results import payloads
 
 BUILT_IN = ("basin", "composition", "detour", "diverse", "flip", "flip-decisive", "serial-parallel", "train-vs-prior")
 

@@ -6,10 +6,10 @@ import math
 import pytest
 
 from countnets import results
-from countnets.architectures import MLP
 from countnets.experiments import flip_decisive as fd
-from countnets.priors import Gaussian
-from countnets.training import TrainConfig
+from countnets.network.architectures import MLP
+from countnets.network.priors import Gaussian
+from countnets.train.training import TrainConfig
 
 PRIOR, ARCH = Gaussian(), MLP(3, (4,))
 
@@ -141,7 +141,7 @@ def test_training_page_quotes_the_committed_run():
 
 
 def test_convergence_check_reports_runs_still_changing_function(plan):
-    from countnets.training import TrainingSet
+    from countnets.train.training import TrainingSet
 
     p = plan["pairs"][0]
     tset = TrainingSet(3, int(p["target"], 16), tuple(p["train_points"]))
@@ -164,8 +164,8 @@ def test_rare_b_planner_agrees_with_monte_carlo_where_both_reach():
     ln O with its exact conditional-binomial interval; the two 95% intervals, each as the
     library computes it, must overlap.
     """
-    from countnets import statistics
-    from countnets.conditional import conditional_prior
+    from countnets.stats import statistics
+    from countnets.train.conditional import conditional_prior
 
     rare = fd.RareOptions(flips=(1, 2), replicas=8, particles=100)
     plan = fd.plan_pairs(PRIOR, ARCH, n_pairs=1, train_size=4, n_samples=4096, seed=1, log_odds_range=(1.0, 4.0),

@@ -1,7 +1,7 @@
-"""The readout integrated (countnets.integrate, ``estimate_mc(readout="integrate")``) against plain Monte Carlo.
+"""The readout integrated (countnets.engine.integrate, ``estimate_mc(readout="integrate")``) against plain Monte Carlo.
 
 Conditional Monte Carlo averages, over prior draws of the hidden layers, the Gaussian
-mass of the cone of readouts that implement f (:mod:`countnets.cones`). Its estimate is
+mass of the cone of readouts that implement f (:mod:`countnets.engine.cones`). Its estimate is
 unbiased, so where plain Monte Carlo reaches it the two 99.9% intervals must overlap; the
 perceptron (all readout) must cover the AND_n reference of ``countnets.bench.references``.
 """
@@ -14,6 +14,7 @@ import countnets as cn
 from countnets import measures as M
 from countnets.bench.references import perceptron_and_pm1
 from countnets.cli import main
+from countnets.network.architectures import readout_indices
 
 GAUSS = cn.Gaussian(1.0, 1.0)
 CONFIDENCE = 0.999
@@ -36,7 +37,7 @@ def test_integrated_agrees_with_plain_monte_carlo(arch, f):
     e, m = integrated.estimates[0], plain.estimates[0]
     assert integrated.extra.reliable and e.method == "integrate-log-t"
     assert m.hits >= 100 and _overlap(e, m), (e, m)
-    assert integrated.extra.exact_cones == (arch.n_params - cn.architectures.readout_indices(arch)[0] <= 2)
+    assert integrated.extra.exact_cones == (arch.n_params - readout_indices(arch)[0] <= 2)
 
 
 def test_the_perceptron_integrates_to_the_and_reference():

@@ -2,13 +2,17 @@
 
 Every ``import`` counts, including those inside functions (they make cycles too):
 
+* the folders are the layers (issue 27): each subpackage imports only from its own layer and those
+  below it, in the order of :data:`LAYERS` (the base modules at the top of the package, then
+  ``stats`` and ``network``, ``measures``, ``results``, ``engine``, ``rare``, ``train``,
+  ``experiments``, ``bench``, ``cli``), and there are at least five subpackages;
 * nothing imports the command line (``countnets.cli``);
-* ``statistics``, ``reliability`` and ``tolerance`` import no JAX, nor does anything they import;
+* nothing in ``stats/`` imports JAX, nor does anything it imports;
 * the package root and the console script's entry point import nothing heavy (they are lazy);
 * ``defaults`` imports no other module but ``_errors``, and the command line's modules import nothing heavy at
   their top level (their runs import the library inside functions), so every ``--help`` is fast;
 * no module under ``experiments/`` imports another experiment;
-* measures import no estimators (no sources, steps, accumulators, driver or front-ends);
+* measures import no engine (no sources, steps, accumulators, driver or front-ends): the layers say so;
 * the package-level import graph has no cycles;
 * no module is much over 700 lines.
 """
@@ -19,7 +23,11 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "countnets"
-ENGINE = {"estimators", "sources", "steps", "accumulators", "driver", "run", "splitting"}
+# The layers, lowest first; a module may import from its own layer and any layer below. "base" is the
+# modules at the top of the package (errors, I/O, signals, defaults, records, the experiments' registry).
+LAYERS = (("base",), ("stats", "network"), ("measures",), ("results",), ("engine",), ("rare",), ("train",),
+          ("experiments",), ("bench",), ("cli",))  # fmt: skip
+ENTRY_POINTS = {"countnets", "countnets.__main__", "countnets._entry"}  # lazy re-exports and the console script
 MAX_LINES = 750
 
 
@@ -90,7 +98,7 @@ def _reachable(module: str) -> set[str]:
     return seen
 
 
-@pytest.mark.parametrize("module", ["countnets.statistics", "countnets.reliability", "countnets.tolerance"])
+@pytest.mark.parametrize("module", sorted(m for m in MODULES if m.startswith("countnets.stats.")))
 def test_statistics_imports_no_jax(module):
     # Neither the module nor anything it reaches, counting imports inside functions.
     offenders = {m: sorted(_jax_imports(MODULES[m])) for m in {module} | _reachable(module) if _jax_imports(MODULES[m])}
@@ -103,11 +111,25 @@ def test_no_experiment_imports_another():
     assert not offenders, offenders
 
 
+def _layer(module: str) -> int:
+    """The index in :data:`LAYERS` of a module's folder (a module at the top of the package is "base")."""
+    parts = module.split(".")
+    folder = parts[1] if len(parts) > 2 or (len(parts) == 2 and (PACKAGE / parts[1]).is_dir()) else "base"
+    return next(i for i, layer in enumerate(LAYERS) if folder in layer)
+
+
+def test_the_folders_are_the_layers():
+    subpackages = sorted(p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file())
+    assert len(subpackages) >= 5, subpackages
+    assert {name for layer in LAYERS for name in layer} - {"base"} == set(subpackages)
+    offenders = {m: sorted(_short(d) for d in deps if _layer(d) > _layer(m))
+                 for m, deps in GRAPH.items() if m not in ENTRY_POINTS}  # fmt: skip
+    assert not {m: d for m, d in offenders.items() if d}, {m: d for m, d in offenders.items() if d}
+
+
 def test_measures_import_no_engine():
-    assert not {_short(m) for m in GRAPH["countnets.measures"]} & ENGINE, GRAPH["countnets.measures"]
-    # nor through the modules they use
-    seen = _reachable("countnets.measures")
-    assert not {_short(m) for m in seen} & ENGINE, sorted(seen)
+    seen = {"countnets.measures"} | _reachable("countnets.measures")  # the package and what it reaches
+    assert not {m for m in seen if _layer(m) >= _layer("countnets.engine")}, sorted(seen)
 
 
 def test_import_graph_has_no_cycles():
@@ -165,8 +187,8 @@ def test_defaults_imports_nothing_heavy():
 
 # What the command line's modules may load when the parser is built: the standard library, the command
 # line itself, and these (the experiments' registry, not the experiments).
-_LIGHT = {"countnets._errors", "countnets._io", "countnets._signals", "countnets._version", "countnets.checkpoint",
-          "countnets.defaults", "countnets.experiments"}  # fmt: skip
+_LIGHT = {"countnets._errors", "countnets._io", "countnets._signals", "countnets._version", "countnets.defaults",
+          "countnets.engine", "countnets.engine.checkpoint", "countnets._registry"}  # fmt: skip
 
 
 def _light(name: str) -> bool:

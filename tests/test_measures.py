@@ -13,8 +13,9 @@ import pytest
 from test_circuits import _np_depths, _np_goal, _np_goal_class, _np_params, _np_removed, _np_truncated
 
 import countnets as cn
-from countnets import boolean, circuits
 from countnets import measures as M
+from countnets.measures import circuits
+from countnets.network import boolean
 
 N_NETS = 2048
 TOL = 1e-4

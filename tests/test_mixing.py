@@ -16,13 +16,15 @@ from repo_script import load_script
 from scipy import stats
 
 import countnets as cn
-from countnets import cli, moves, reliability
+from countnets import cli
 from countnets import measures as M
-from countnets.architectures import GoalNet
+from countnets.network.architectures import GoalNet
+from countnets.rare import moves
+from countnets.stats import reliability
 
 
 def _key():
-    from countnets.driver import seed_key
+    from countnets.engine.driver import seed_key
 
     return seed_key(3)
 
@@ -47,7 +49,7 @@ def _rejection(prior, arch, measure, encoding, n, seed):
 
 
 def _key_of(seed):
-    from countnets.driver import seed_key
+    from countnets.engine.driver import seed_key
 
     return seed_key(seed)
 
@@ -240,7 +242,7 @@ def test_the_cli_prints_one_line_saying_why_and_exits_0():
 def test_twelve_inputs_estimate_against_a_numpy_forward_pass():
     # The constant-0 function of an MLP 12-3-1 on all 4,096 pm1 points, counted by the engine and by plain numpy
     # on the same parameters (chunk 0 of the seed); they may differ only by networks within the margin of 0.
-    from countnets.driver import seed_key
+    from countnets.engine.driver import seed_key
 
     arch, prior, n = cn.MLP(12, (3,)), cn.Gaussian(1.0, 1.0), 4096
     r = cn.estimate_mc(prior, arch, ["0x0"], n_samples=n, seed=0, encoding="pm1", chunk_size=n)
@@ -269,7 +271,7 @@ def test_past_twelve_inputs_and_histograms_past_eight_are_one_line_errors():
 def test_many_seeds_in_one_process_compile_once():
     # The same call as a user writes, a function given by name, for several seeds: the pilot's steps (resampling,
     # sweeps, the mixing check's outputs) and the replicas' step are compiled for the first seed only.
-    from countnets import pilot, splitting
+    from countnets.rare import pilot, splitting
 
     def sizes():
         steps = (pilot._pilot_init, pilot._pilot_resample, pilot._pilot_sweeps, pilot._pilot_outputs,
@@ -294,7 +296,7 @@ def test_the_docs_quote_the_committed_coverage_study():
     root = Path(__file__).resolve().parents[1]
     study = load_script("benchmarks/coverage_study.py")
     report = json.loads((root / "benchmarks" / "results" / "coverage-study-cpu-2026-12-07.json").read_text())
-    from countnets import tolerance
+    from countnets.stats import tolerance
 
     for case in report["cases"].values():
         recomputed = json.loads(json.dumps(study.summarise(case["runs"], case["truth"])))
@@ -333,7 +335,7 @@ def test_the_docs_quote_the_committed_and_of_n_runs():
                                         (cn.ResMLP(n=3, d=4, L=2, w=2), 5), (GoalNet(3, 2), 3)])  # fmt: skip
 def test_the_output_is_linear_and_homogeneous_in_the_readout_block(arch, size):
     # What lin-ess relies on: with the rest fixed, y(r cos phi + nu sin phi) = cos phi y(r) + sin phi y(nu).
-    from countnets.architectures import apply_flat_batch, readout_indices
+    from countnets.network.architectures import apply_flat_batch, readout_indices
 
     idx = readout_indices(arch)
     rng = np.random.default_rng(0)

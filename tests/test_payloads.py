@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 import countnets as cn
-from countnets import payloads, records, results
+from countnets import records, results
+from countnets.results import payloads
 
 # Committed JSON files that are not run results: the flip-decisive plan (pre-registered before any training, read
 # by --plan) and the diversity script's summary. Every other results/*.json must load as a CountResult.

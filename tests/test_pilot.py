@@ -12,7 +12,7 @@ import pytest
 
 import countnets as cn
 from countnets import measures as M
-from countnets import moves, pilot
+from countnets.rare import moves, pilot
 
 LATTICE = cn.Lattice((-1.0, 0.0, 1.0))
 
@@ -64,8 +64,10 @@ def test_the_pilot_adds_sweeps_up_to_the_cap_and_the_replicas_run_them():
 
 
 def test_a_cap_equal_to_the_sweeps_turns_the_adaptation_off():
-    options = cn.splitting.SplittingOptions(particles=100, sweeps=4, max_sweeps=4)
-    p = cn.splitting.run_pilot(LATTICE, cn.MLP(3, (2,)), "0x7e", encoding="pm1", options=options)
+    from countnets.rare import splitting
+
+    options = splitting.SplittingOptions(particles=100, sweeps=4, max_sweeps=4)
+    p = splitting.run_pilot(LATTICE, cn.MLP(3, (2,)), "0x7e", encoding="pm1", options=options)
     assert set(p.sweeps) == {4}
 
 

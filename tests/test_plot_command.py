@@ -6,9 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from countnets import checkpoint, payloads, plotting, results
+from countnets import results
 from countnets.cli import main
-from countnets.statistics import Estimate, make_estimate
+from countnets.engine import checkpoint
+from countnets.results import payloads, plotting
+from countnets.stats.statistics import Estimate, make_estimate
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 MAGIC = {"png": (b"\x89PNG\r\n\x1a\n",), "pdf": (b"%PDF",), "svg": (b"<svg", b"<?xml")}

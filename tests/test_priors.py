@@ -8,7 +8,7 @@ import pytest
 from scipy import stats
 
 from countnets import MLP, CountnetsError, Gaussian, Lattice, ResMLP, Uniform
-from countnets.layout import layout_size
+from countnets.network.layout import layout_size
 
 
 @pytest.mark.parametrize("prior", [Gaussian(1.0, 0.5), Uniform(2.0), Lattice((-1.0, 0.0, 1.0))])

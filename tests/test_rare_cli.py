@@ -5,8 +5,9 @@ import json
 import pytest
 
 import countnets as cn
-from countnets import payloads, results
+from countnets import results
 from countnets.cli import main
+from countnets.results import payloads
 
 LATTICE_ARGS = ["estimate", "--n", "3", "--hidden", "2", "--prior", "lattice", "--values", "-1,0,1",
                 "--encoding", "pm1", "--devices", "1", "--quiet"]  # fmt: skip

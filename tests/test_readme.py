@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from countnets.tolerance import renderings
+from countnets.stats.tolerance import renderings
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 ROOT = README.parent
@@ -86,7 +86,7 @@ def _entry(sp: dict, blocks: int, spec: str) -> dict:
 
 
 def _multiplicity(sp: dict) -> dict:
-    from countnets.report import multiplicity
+    from countnets.results.report import multiplicity
 
     cfg = sp["config"]
     return multiplicity(sp["results"], n=cfg["arch"]["n"], prior=cfg["prior"], encoding=cfg["encoding"],
@@ -368,7 +368,7 @@ def test_circuits_page_quotes_the_committed_results():
 def test_training_page_quotes_the_committed_results():
     text = _flat((DOCS / "training.md").read_text())
     tv_or, tv_x0 = (_load(n)["summary"] for n in ("train_vs_prior", "train_vs_prior_x0_sgd"))
-    from countnets.statistics import fisher_z_interval
+    from countnets.stats.statistics import fisher_z_interval
 
     for t, n_label in ((tv_x0, "the 49 functions"), (tv_or, "only 6 functions")):
         lo, hi = fisher_z_interval(t["spearman"], t["functions_compared"])  # recomputed: within tolerance
@@ -436,7 +436,7 @@ def test_training_page_quotes_the_diverse_run():
     assert f"({means}" in text
     assert f"{reward['found_b']} of {d['chains']} chains found it against {restart['found_b']} of {d['chains']}" in text
     # "too small to tell a difference": the exact conditional test of equal rates sees nothing.
-    from countnets.report import ratio_p_value
+    from countnets.results.report import ratio_p_value
 
     assert ratio_p_value(reward["found_b"], restart["found_b"]) > 0.5
 

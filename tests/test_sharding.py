@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 
 import countnets as cn
-from countnets import cli, estimators, sharding
+from countnets import cli
+from countnets.engine import estimators, sharding
 
 ARCH, PRIOR = cn.MLP(3, (5,), "tanh"), cn.Gaussian(1.0, 0.5)
 CLI_ARGS = ["histogram", "--n", "3", "--hidden", "4", "--samples", "30000", "--chunk-size", "512", "--seed", "7",

@@ -1,4 +1,4 @@
-"""SMC tempering of the tilted prior (countnets.smc) against closed forms (issue 16)."""
+"""SMC tempering of the tilted prior (countnets.train.smc) against closed forms (issue 16)."""
 
 import math
 
@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from countnets import smc, statistics
-from countnets.architectures import MLP
-from countnets.conditional import conditional_prior
-from countnets.priors import Gaussian
-from countnets.training import training_set
+from countnets.network.architectures import MLP
+from countnets.network.priors import Gaussian
+from countnets.stats import statistics
+from countnets.train import smc
+from countnets.train.conditional import conditional_prior
+from countnets.train.training import training_set
 
 # A Gaussian toy with exact probabilities: theta ~ N(0, I_3); "fits S" is theta_0 > 0;
 # A is (theta_1 > 0, theta_2 <= 1), B is (theta_1 <= 0, theta_2 > 1).

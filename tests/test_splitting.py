@@ -22,7 +22,8 @@ from scipy import stats
 
 import countnets as cn
 from countnets import measures as M
-from countnets import moves, replicas, splitting, statistics
+from countnets.rare import moves, replicas, splitting
+from countnets.stats import statistics
 
 LATTICE = cn.Lattice((-1.0, 0.0, 1.0))
 LATTICE_ARCH = cn.MLP(3, (2,))
@@ -353,7 +354,9 @@ def test_moves_leave_their_prior_invariant():
     import jax
 
     layout = cn.MLP(2, (3,)).layout()
-    key = cn.driver.seed_key(0)
+    from countnets.engine.driver import seed_key
+
+    key = seed_key(0)
     rng = np.random.default_rng(0)
     n = 20_000
     for prior, name in ((cn.Gaussian(1.0, 0.5), "pcn"), (cn.Uniform(2.0), "reflected-walk"),

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from countnets import CountnetsError, statistics, tolerance
+from countnets import CountnetsError
+from countnets.stats import statistics, tolerance
 
 
 def test_clopper_pearson_zero_and_full_hits_closed_form():
@@ -173,7 +174,7 @@ def test_fisher_z_interval_closed_form():
     lo, hi = statistics.fisher_z_interval(0.58, 10)
     s, z = np.sqrt(1.06 / 7), stats.norm.ppf(0.975)
     assert (lo, hi) == pytest.approx((np.tanh(np.arctanh(0.58) - z * s), np.tanh(np.arctanh(0.58) + z * s)))
-    # the scale quoted in the docs for n = 10 (recomputed: within the tolerance rule of countnets.tolerance)
+    # the scale quoted in the docs for n = 10 (recomputed: within the tolerance rule of countnets.stats.tolerance)
     assert "-0.10" in tolerance.renderings(lo, ".2f") and "0.89" in tolerance.renderings(hi, ".2f")
     plo, phi = statistics.fisher_z_interval(0.58, 10, rank=False)
     assert lo < plo and phi < hi

@@ -8,8 +8,8 @@ import jax
 import pytest
 
 import countnets as cn
-from countnets import accumulators, driver, sources
 from countnets import measures as M
+from countnets.engine import accumulators, driver, sources
 
 PRIOR, ARCH = cn.Gaussian(1.0, 1.0), cn.MLP(3, (4,))
 

@@ -12,9 +12,10 @@ import pytest
 from repo_script import load_script
 from scipy import stats
 
-from countnets import statistics, symmetry, tolerance
 from countnets.experiments.flip import MIN_EVALUABLE_ESS, flip_summary, tilt_evaluable
-from countnets.report import multiplicity, ratio_p_value, ratio_record, ratio_verdict
+from countnets.network import symmetry
+from countnets.results.report import multiplicity, ratio_p_value, ratio_record, ratio_verdict
+from countnets.stats import statistics, tolerance
 
 ROOT = Path(__file__).resolve().parents[1]
 GAUSS = {"prior": "gaussian", "sigma_w": 1.0, "sigma_b": 1.0}
@@ -120,7 +121,7 @@ def _refresh_script():
 
 
 def test_committed_summaries_and_tables_are_what_the_script_computes():
-    # Within the tolerance rule of countnets.tolerance: the summaries are recomputed here, maybe on another CPU.
+    # Within the tolerance rule of countnets.stats.tolerance: the summaries are recomputed here, maybe on another CPU.
     stale = {str(p.relative_to(ROOT)): how for p, how in _refresh_script().stale().items()}
     assert not stale, f"run python scripts/refresh_summaries.py: {stale}"
 

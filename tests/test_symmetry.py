@@ -7,8 +7,9 @@ import pytest
 from scipy import stats
 
 import countnets as cn
-from countnets import statistics, symmetry
 from countnets.experiments.serial_parallel import serial_parallel
+from countnets.network import symmetry
+from countnets.stats import statistics
 
 NPN = symmetry.Symmetry()
 
@@ -142,7 +143,7 @@ def test_transforms_respect_the_flags():
         )
 
 
-@pytest.mark.parametrize("module", ["statistics.py", "symmetry.py"])
+@pytest.mark.parametrize("module", ["stats/statistics.py", "network/symmetry.py"])
 def test_statistics_and_symmetry_import_no_jax(module):
     # Layering: statistics and symmetry are plain NumPy/SciPy, usable without jax.
     import ast

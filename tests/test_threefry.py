@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from countnets import MLP, Gaussian, Lattice, ResMLP, Uniform, _threefry
-from countnets.priors import chunk_key
+from countnets.network.priors import chunk_key
 
 SHAPES = [(1, 1), (2, 1), (3, 5), (4, 41), (6, 7), (4096, 41), (10, 585)]
 # A span of exactly 1 is the case XLA rewrites; the others are not.
@@ -97,7 +97,8 @@ def test_prior_paired_rows_equal_rows_of_sample(prior):
 
 
 def test_keys_are_threefry_whatever_the_default_prng():
-    from countnets import CountnetsError, driver
+    from countnets import CountnetsError
+    from countnets.engine import driver
 
     layout = MLP(2, ()).layout()
     with jax.default_prng_impl("rbg"):

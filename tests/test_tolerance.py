@@ -1,10 +1,10 @@
-"""The tolerance rule for comparing recomputed numbers with committed ones (countnets.tolerance)."""
+"""The tolerance rule for comparing recomputed numbers with committed ones (countnets.stats.tolerance)."""
 
 import math
 
 import pytest
 
-from countnets import tolerance
+from countnets.stats import tolerance
 
 
 def test_a_few_ulps_pass_and_one_part_in_a_million_fails():

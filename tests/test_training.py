@@ -15,8 +15,11 @@ import numpy as np
 import pytest
 
 import countnets as cn
-from countnets import boolean, cli, estimators, statistics
-from countnets import training as T
+from countnets import cli
+from countnets.engine import estimators
+from countnets.network import boolean
+from countnets.stats import statistics
+from countnets.train import training as T
 
 # ----------------------------------------------------------------------------- helpers
 
@@ -227,7 +230,7 @@ def test_resmlp_fits_a_separable_target():
 
 
 def test_goalnet_trains_through_generic_apply_and_its_goal_never_moves():
-    arch = cn.architectures.GoalNet(3, 4)
+    arch = cn.GoalNet(3, 4)
     ts = T.training_set(3, "majority", points=range(8))
     runs = T.train_networks(
         cn.Gaussian(1.0, 1.0), arch, ts, T.TrainConfig(max_steps=200), n_runs=64, seed=0, chunk_size=64
@@ -514,7 +517,7 @@ def test_cli_bad_run_options_exit_before_any_computation(monkeypatch, capsys, co
 
 
 def _line_within_tolerance(line: str, page: str) -> bool:
-    from countnets import tolerance
+    from countnets.stats import tolerance
 
     return any(not tolerance.text_mismatches(line, other) for other in page.splitlines())
 

@@ -15,7 +15,7 @@ Adding a task is one :func:`register` call (see :mod:`countnets.bench.registry` 
 tests, runner), :mod:`~countnets.bench.references` (independent NumPy/SciPy references),
 :mod:`~countnets.bench.engine_tasks`, :mod:`~countnets.bench.published_tasks`,
 :mod:`~countnets.bench.experiment_tasks`, :mod:`~countnets.bench.rare` (registered only
-where ``countnets.splitting`` exists) and :mod:`~countnets.bench.output` (tables).
+where ``countnets.rare.splitting`` exists) and :mod:`~countnets.bench.output` (tables).
 """
 
 from __future__ import annotations
@@ -44,8 +44,8 @@ from countnets.bench.registry import (
     run_tasks,
     suite_tasks,
 )
-from countnets.payloads import BenchRow
 from countnets.results import CountResult
+from countnets.results.payloads import BenchRow
 
 __all__ = [
     "ALPHA",
@@ -98,11 +98,11 @@ def run(
 
     Returns:
       A :class:`~countnets.CountResult` of kind ``"bench"`` whose ``extra`` is a
-      :class:`~countnets.payloads.BenchPayload` with one row per task.
+      :class:`~countnets.results.payloads.BenchPayload` with one row per task.
 
     Raises:
       CountnetsError: for an unknown suite or task, a task not in the suite, a rare-event
-        task without ``countnets.splitting``, or a bad seed.
+        task without ``countnets.rare.splitting``, or a bad seed.
     """
     names = only.split(",") if isinstance(only, str) else only
     tasks = suite_tasks(suite, names)

@@ -14,8 +14,6 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
-from countnets import boolean, statistics
-from countnets.architectures import MLP
 from countnets.bench import references as refs
 from countnets.bench.registry import (
     Agreement,
@@ -27,8 +25,11 @@ from countnets.bench.registry import (
     p_value_agreement,
     register,
 )
-from countnets.estimators import enumerate_exact, estimate_mc, histogram_mc
-from countnets.priors import Gaussian, Lattice
+from countnets.engine.estimators import enumerate_exact, estimate_mc, histogram_mc
+from countnets.network import boolean
+from countnets.network.architectures import MLP
+from countnets.network.priors import Gaussian, Lattice
+from countnets.stats import statistics
 
 __all__ = ["TASKS"]
 

@@ -13,14 +13,14 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from countnets.architectures import MLP
 from countnets.bench.registry import Measurement, Reference, Task, call, register
 from countnets.experiments.composition import composition_experiment
 from countnets.experiments.detour import goal_detour, write_erase
 from countnets.experiments.flip import flip
 from countnets.experiments.serial_parallel import serial_parallel
-from countnets.priors import Gaussian
-from countnets.training import TrainConfig, training_set
+from countnets.network.architectures import MLP
+from countnets.network.priors import Gaussian
+from countnets.train.training import TrainConfig, training_set
 
 __all__ = ["TASKS"]
 

@@ -6,8 +6,8 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from countnets.report import text_table
 from countnets.results import CountResult
+from countnets.results.report import text_table
 
 __all__ = ["format_bench", "markdown_bench", "fmt_number", "fmt_interval"]
 

@@ -17,7 +17,6 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from countnets.architectures import MLP
 from countnets.bench import references as refs
 from countnets.bench.registry import (
     Measurement,
@@ -29,10 +28,11 @@ from countnets.bench.registry import (
     interval_overlaps,
     register,
 )
-from countnets.estimators import histogram_mc
+from countnets.engine.estimators import histogram_mc
 from countnets.experiments.train_vs_prior import train_vs_prior
-from countnets.priors import Gaussian
-from countnets.training import TrainConfig, training_set
+from countnets.network.architectures import MLP
+from countnets.network.priors import Gaussian
+from countnets.train.training import TrainConfig, training_set
 
 __all__ = ["TASKS", "rank_slope", "basic_bootstrap", "multinomial_draw"]
 

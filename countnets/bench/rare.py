@@ -1,6 +1,6 @@
 """Rare-event rows of the counting suite: multilevel splitting against exact enumeration and plain Monte Carlo.
 
-The splitting estimator (``countnets.splitting.estimate_rare``) is a separate module that
+The splitting estimator (``countnets.rare.splitting.estimate_rare``) is a separate module that
 an installation may not have yet. :func:`rare_event_tasks` imports it only when called,
 and :mod:`countnets.bench` registers these tasks only when :func:`splitting_available`;
 otherwise asking for one by name says what is missing (:data:`RARE_TASK_NAMES`).
@@ -17,29 +17,29 @@ from typing import Any
 
 from scipy import stats
 
-from countnets import boolean
 from countnets._errors import CountnetsError
-from countnets.architectures import MLP
 from countnets.bench.registry import Agreement, Measurement, Reference, Task, call
-from countnets.estimators import enumerate_exact, estimate_mc
-from countnets.priors import Gaussian, Lattice
+from countnets.engine.estimators import enumerate_exact, estimate_mc
+from countnets.network import boolean
+from countnets.network.architectures import MLP
+from countnets.network.priors import Gaussian, Lattice
 
 __all__ = ["RARE_TASK_NAMES", "UNAVAILABLE", "splitting_available", "rare_event_tasks"]
 
 RARE_TASK_NAMES = ("rare-splitting-vs-exact", "rare-splitting-vs-mc")
 UNAVAILABLE = (
-    "it needs the splitting estimator countnets.splitting (estimate_rare), which this installation does not have"
+    "it needs the splitting estimator countnets.rare.splitting (estimate_rare), which this installation does not have"
 )
 
 
 def splitting_available() -> bool:
-    """Whether ``countnets.splitting`` can be imported here (without importing it)."""
-    return importlib.util.find_spec("countnets.splitting") is not None
+    """Whether ``countnets.rare.splitting`` can be imported here (without importing it)."""
+    return importlib.util.find_spec("countnets.rare.splitting") is not None
 
 
 def _estimate_rare():
     try:
-        return importlib.import_module("countnets.splitting").estimate_rare
+        return importlib.import_module("countnets.rare.splitting").estimate_rare
     except (ImportError, AttributeError):
         raise CountnetsError(f"the rare-event rows cannot run: {UNAVAILABLE}") from None
 
@@ -144,7 +144,7 @@ def rare_event_tasks() -> list[Task]:
     """The rare-event tasks (not registered): splitting against exact enumeration and against plain Monte Carlo.
 
     Raises:
-      CountnetsError: when ``countnets.splitting`` is not installed.
+      CountnetsError: when ``countnets.rare.splitting`` is not installed.
     """
     if not splitting_available():
         raise CountnetsError(f"the rare-event tasks {', '.join(RARE_TASK_NAMES)} are not available: {UNAVAILABLE}")

@@ -8,8 +8,8 @@ without a measurement or without a reference source, and a reference that is not
 "measured-only" without a citation, a value and an agreement test.
 
 :func:`run_tasks` runs tasks one after another and returns one ``kind="bench"``
-:class:`~countnets.CountResult` whose payload (:class:`~countnets.payloads.BenchPayload`)
-holds one :class:`~countnets.payloads.BenchRow` per task. A task that raises is recorded
+:class:`~countnets.CountResult` whose payload (:class:`~countnets.results.payloads.BenchPayload`)
+holds one :class:`~countnets.results.payloads.BenchRow` per task. A task that raises is recorded
 with the verdict ``"error"`` and its message; the rest still run.
 
 Verdicts: ``"pass"`` (the test does not reject agreement at level ``alpha``, or the
@@ -33,13 +33,12 @@ from typing import Any
 import jax
 from scipy import stats
 
-from countnets import payloads
 from countnets._errors import CountnetsError
 from countnets.defaults import BENCH_SUITES as SUITES  # noqa: F401 (re-exported)
+from countnets.engine.sources import DEFAULT_CHUNK_SIZE
 from countnets.records import encode
-from countnets.results import CountResult, runtime_info
-from countnets.sources import DEFAULT_CHUNK_SIZE
-from countnets.statistics import clopper_pearson
+from countnets.results import CountResult, payloads, runtime_info
+from countnets.stats.statistics import clopper_pearson
 
 __all__ = [
     "SOURCES",

@@ -37,8 +37,8 @@ import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from countnets import checkpoint as checkpoint_lib
-from countnets import defaults, experiments
+from countnets import _registry as experiments
+from countnets import defaults
 from countnets._errors import CountnetsError, check_finite_float
 from countnets._version import __version__
 from countnets.cli import output, rare
@@ -56,9 +56,11 @@ from countnets.cli.options import (
     prior_from_args,
     progress_from_args,
 )
+from countnets.engine import checkpoint as checkpoint_lib
 
 if TYPE_CHECKING:
-    from countnets import results, sharding
+    from countnets import results
+    from countnets.engine import sharding
 
 __all__ = [
     "main",
@@ -219,7 +221,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _run_experiment(experiment: experiments.Experiment, args: argparse.Namespace) -> int:
     """Run a registered experiment; print its table, write ``--json`` and draw ``--plot``. The exit code."""
-    from countnets import plotting, results
+    from countnets import results
+    from countnets.results import plotting
 
     out = experiment.run(args)
     if isinstance(out, int) and not isinstance(out, bool):  # the command wrote what it makes (a plan file)
@@ -231,7 +234,7 @@ def _run_experiment(experiment: experiments.Experiment, args: argparse.Namespace
 
 
 def _run_counting(args: argparse.Namespace) -> results.CountResult:
-    from countnets import estimators
+    from countnets.engine import estimators
 
     prior = prior_from_args(args)
     arch = arch_from_args(args)
@@ -280,7 +283,8 @@ def _run_counting(args: argparse.Namespace) -> results.CountResult:
 
 
 def _run_plot(args: argparse.Namespace) -> int:
-    from countnets import _io, plotting, results
+    from countnets import _io, results
+    from countnets.results import plotting
 
     out = args.out if args.out is not None else str(args.result).removesuffix(".json") + ".png"
     option = "--out" if args.out is not None else "the figure path"
@@ -316,7 +320,7 @@ def _prepare(args: argparse.Namespace) -> sharding.DistributedConfig | None:
     """Validate the run, output and multi-process options (before JAX starts); the distributed config."""
     if not hasattr(args, "devices"):  # a command without run options (plot)
         return None
-    from countnets import sharding
+    from countnets.engine import sharding
 
     if getattr(args, "command", None) == "estimate" and args.target is None:
         raise CountnetsError("the following arguments are required: --targets")
@@ -473,7 +477,7 @@ def _main(argv: Sequence[str] | None) -> int:
             print(f"countnets: interrupted by {signal_name} before any work; nothing was computed", file=sys.stderr)
             return EXIT_INTERRUPTED
         if dist is not None:
-            from countnets import sharding
+            from countnets.engine import sharding
 
             sharding.initialize_distributed(dist)
         lead = dist is None or dist.process_id == 0

@@ -71,7 +71,7 @@ def _list(args: argparse.Namespace) -> int:
         print(f"{task.name:28s} {task.group:12s} {task.reference.source:14s} {task.what}")
     missing = [name for name in bench.RARE_TASK_NAMES if name not in bench.registered()]
     if missing:
-        print(f"not available here: {', '.join(missing)} (needs countnets.splitting)")
+        print(f"not available here: {', '.join(missing)} (needs countnets.rare.splitting)")
     return 0
 
 

@@ -268,7 +268,7 @@ def add_run_options(parser: argparse.ArgumentParser, *, default_samples: int, sa
 
 def prior_from_args(args: argparse.Namespace):
     """Build the prior named by ``--prior`` and its options."""
-    from countnets.priors import Gaussian, Lattice, Uniform
+    from countnets.network.priors import Gaussian, Lattice, Uniform
 
     if args.prior == "gaussian":
         return Gaussian(args.sigma_w, args.sigma_b)
@@ -283,7 +283,7 @@ def prior_from_args(args: argparse.Namespace):
 
 def arch_from_args(args: argparse.Namespace):
     """Build the architecture named by ``--arch`` and its options (``--branch-scale invsqrt``: 1/sqrt(L))."""
-    from countnets.architectures import MLP, ResMLP
+    from countnets.network.architectures import MLP, ResMLP
 
     if args.arch == "mlp":
         return MLP(args.n, args.hidden, args.activation)

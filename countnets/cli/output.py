@@ -65,7 +65,7 @@ def check_outputs(args: argparse.Namespace) -> None:
     plot = getattr(args, "plot", None)
     if plot is not None:
         check_output_path(plot, "--plot")
-        from countnets import plotting
+        from countnets.results import plotting
 
         for path in plotting.output_paths(_plot_kind(args) or "", plot):
             check_output_path(str(path), "--plot")

@@ -73,7 +73,7 @@ def add_splitting_options(parser: argparse.ArgumentParser) -> None:
 
 
 def splitting_kwargs(args: argparse.Namespace) -> dict:
-    """The parsed splitting options as keyword arguments of :func:`countnets.splitting.sample_rare`."""
+    """The parsed splitting options as keyword arguments of :func:`countnets.rare.splitting.sample_rare`."""
     return {name: getattr(args, name) for name in defaults.SAMPLE_OPTIONS if getattr(args, name) is not None}
 
 
@@ -90,7 +90,7 @@ def run_splitting(args: argparse.Namespace, prior, arch, targets: list[str]) -> 
 
 
 def _estimate_rare(args: argparse.Namespace, prior, arch, target: str) -> CountResult:
-    from countnets import splitting
+    from countnets.rare import splitting
 
     return splitting.estimate_rare(
         prior, arch, target, seed=args.seed, replicas=args.replicas, particles=args.particles,

@@ -34,7 +34,7 @@ from countnets.defaults import (
 if TYPE_CHECKING:
     from countnets.experiments import flip_decisive as decisive
     from countnets.results import CountResult
-    from countnets.training import TrainConfig, TrainingSet
+    from countnets.train.training import TrainConfig, TrainingSet
 
 __all__ = [
     "point_list",
@@ -110,7 +110,7 @@ def check_run_options(args: argparse.Namespace, *, runs_name: str) -> None:
     the number of functions fitting S is missing from a ``--b-rank`` below 1; a rank above
     that number is known only from the prior and is still reported there.
     """
-    from countnets import statistics
+    from countnets.stats import statistics
 
     b_rank = getattr(args, "b_rank", None)
     for k in (b_rank,) if isinstance(b_rank, int) else (b_rank or ()):
@@ -124,7 +124,7 @@ def check_run_options(args: argparse.Namespace, *, runs_name: str) -> None:
 
 def arch_from_args(args: argparse.Namespace) -> Any:
     """MLP, ResMLP or GoalNet from the network options."""
-    from countnets.architectures import GoalNet
+    from countnets.network.architectures import GoalNet
 
     if args.arch == "goalnet":
         return GoalNet(args.n, args.width)
@@ -133,7 +133,7 @@ def arch_from_args(args: argparse.Namespace) -> Any:
 
 def training_set_from_args(args: argparse.Namespace) -> TrainingSet:
     """The training set of ``--target`` with ``--train-points`` or ``--train-size`` (seed ``--seed``)."""
-    from countnets.training import training_set
+    from countnets.train.training import training_set
 
     if args.max_seconds is not None:
         raise CountnetsError("--max-seconds is not supported by the training experiments; set --samples and --runs")
@@ -144,7 +144,7 @@ def training_set_from_args(args: argparse.Namespace) -> TrainingSet:
 
 def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
     """The :class:`TrainConfig` of the optimiser options."""
-    from countnets.training import TrainConfig
+    from countnets.train.training import TrainConfig
 
     return TrainConfig(
         optimizer=args.optimizer,
@@ -204,8 +204,8 @@ def add_flip_arguments(p: argparse.ArgumentParser) -> None:
 
 def run_flip(args: argparse.Namespace) -> CountResult:
     """Run ``countnets experiment flip`` from parsed arguments."""
-    from countnets import boolean
     from countnets.experiments.flip import flip
+    from countnets.network import boolean
 
     check_run_options(args, runs_name="runs (trained networks)")
     prior, arch, tset, cfg = inputs_from_args(args)
@@ -242,8 +242,8 @@ def add_diverse_arguments(p: argparse.ArgumentParser) -> None:
 
 def run_diverse(args: argparse.Namespace) -> CountResult:
     """Run ``countnets experiment diverse`` from parsed arguments."""
-    from countnets import boolean
     from countnets.experiments.diverse import diverse
+    from countnets.network import boolean
 
     if args.b is not None and args.b_rank is not None:
         raise CountnetsError("give at most one of --b and --b-rank")
@@ -359,9 +359,9 @@ def _rare_options(args: argparse.Namespace) -> decisive.RareOptions | None:
 
 def run_flip_decisive(args: argparse.Namespace) -> CountResult | int:
     """Run ``countnets experiment flip-decisive`` from parsed arguments."""
-    from countnets import statistics
     from countnets.experiments import flip_decisive as decisive
-    from countnets.training import TrainConfig
+    from countnets.stats import statistics
+    from countnets.train.training import TrainConfig
 
     if args.max_seconds is not None:
         raise CountnetsError("--max-seconds is not supported by flip-decisive; set --samples and --runs")

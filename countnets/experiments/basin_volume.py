@@ -1,18 +1,18 @@
 """``countnets experiment basin``: the prior volume of the basins that training lands in (issue 30).
 
 Networks are initialised from the prior and trained with optax on a training set S
-(:func:`countnets.trainer.build_trainer`, the trainer of the other training
+(:func:`countnets.train.trainer.build_trainer`, the trainer of the other training
 experiments); the first ``anchors`` runs that fit S are the anchors. For each anchor and
 each tolerance of ``tolerances`` (fixed in docs/basin.md before any run):
 
-* ``basin``: the prior mass of :func:`countnets.basin.basin` (its truth table, mean KL to
+* ``basin``: the prior mass of :func:`countnets.measures.basin.basin` (its truth table, mean KL to
   its outputs at most the tolerance), by splitting (:func:`countnets.estimate_rare`),
   ``{p, ci, reliable}``; a row that fails the reliability rule keeps its one-sided
   interval and ``reliable: false``;
 * ``basin_star``: the same restricted to the star domain around the anchor (a grid of
   ``star_points`` on each segment);
 * ``radial``: the star-domain radial estimate of Scherlis & Belrose
-  (:func:`countnets.basin.radial_estimate`), ``{estimate, spread}``;
+  (:func:`countnets.measures.basin.radial_estimate`), ``{estimate, spread}``;
 * ``p_f``: the global volume ``P(f)`` of the anchor's function, by splitting (once per
   distinct function), and ``p_f_given_s = P(f) / P(fits S)`` with ``P(fits S)`` by plain
   Monte Carlo (``fit_samples``), its interval the ratio of the two intervals' ends, clipped
@@ -33,17 +33,20 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from countnets import basin as basin_lib
-from countnets import boolean, measures, payloads, sharding, splitting
-from countnets import checkpoint as checkpoint_lib
+from countnets import measures
 from countnets._errors import CountnetsError, check_finite_float, check_positive_int
 from countnets.defaults import BASIN_SPLITTING as DEFAULT_SPLITTING
 from countnets.defaults import BASIN_TOLERANCES as TOLERANCES  # noqa: F401 (re-exported)
-from countnets.driver import seed_key
-from countnets.estimators import estimate_mc
-from countnets.priors import Gaussian
-from countnets.results import CountResult, runtime_info
-from countnets.trainer import TrainConfig, TrainingSet, build_trainer
+from countnets.engine import checkpoint as checkpoint_lib
+from countnets.engine import sharding
+from countnets.engine.driver import seed_key
+from countnets.engine.estimators import estimate_mc
+from countnets.measures import basin as basin_lib
+from countnets.network import boolean
+from countnets.network.priors import Gaussian
+from countnets.rare import splitting
+from countnets.results import CountResult, payloads, runtime_info
+from countnets.train.trainer import TrainConfig, TrainingSet, build_trainer
 
 __all__ = ["KIND", "TOLERANCES", "basin_experiment", "format_basin"]
 

@@ -5,16 +5,16 @@
 lattice prior) once, evaluating every branch scale on the same draws, and keeps the
 histogram of (alpha, f, k*, stable depth, Hamming distance at order k*-1) from
 :func:`countnets.measures.effective_depth`. Then, per target of
-:mod:`countnets.composition` and per form that fits in (d, L, w):
+:mod:`countnets.measures.composition` and per form that fits in (d, L, w):
 
 * ``p``: P(f) with its interval; ``p_form``: P(f and k* = the form's stated k*);
 * ``kstar_given_f``: P(k* = k | f) for every k, with the exact binomial interval given
   the number of networks implementing f;
 * ``hamming``: per k, the Hamming distance between the order k-1 table and f;
-* ``min_depth`` (and its bounds, :func:`countnets.composition.min_depth`) and
+* ``min_depth`` (and its bounds, :func:`countnets.measures.composition.min_depth`) and
   ``below_min_depth``, the count of networks implementing f with k* below the proved
   lower bound: any such hit means the bound is wrong (the row and the payload flag it);
-* for the forms of a parallel/serial pair (:data:`countnets.composition.PAIRS`): the
+* for the forms of a parallel/serial pair (:data:`countnets.measures.composition.PAIRS`): the
   ratio P(f, k* = k_parallel) / P(f, k* = k_serial) with the exact conditional
   interval, beside ``placement_null_ratio``, the ratio of placement counts.
 
@@ -24,11 +24,11 @@ interval wider than a factor of 2) are marked ``needs_splitting``: their P(f) is
 upper bound or a loose interval.
 
 ``estimator="splitting"`` measures each (n, L, w, alpha, target) by multilevel
-splitting instead (:func:`countnets.splitting.sample_rare`, one run per target and
+splitting instead (:func:`countnets.rare.splitting.sample_rare`, one run per target and
 alpha, seeds as below): P(f) with its log-t interval over replicas, and P(k* = k | f),
 the Hamming distribution and the parallel/serial ratio from the replicas' final
 populations (the prior conditioned on f), each with the delta-method t interval over
-replicas (:func:`countnets.statistics.ratio_of_means`). There ``hamming`` holds, per k,
+replicas (:func:`countnets.stats.statistics.ratio_of_means`). There ``hamming`` holds, per k,
 the fractions P(Hamming = h | k* = k, f) rather than counts, and ``kstar_given_f[k]["hits"]``
 counts final particles. A row's splitting run draws from seed ``seed`` folded with the
 row's index in the grid (:func:`splitting_seed`), so rows are independent and a resumed
@@ -47,20 +47,24 @@ from typing import Any
 
 import numpy as np
 
-from countnets import boolean, composition, measures, passes, payloads, splitting, statistics
-from countnets import checkpoint as checkpoint_lib
+from countnets import measures
 from countnets._errors import CountnetsError, check_positive_int
-from countnets.architectures import DEFAULT_PRECISION, ResMLP
 from countnets.defaults import COMPOSITION_ESTIMATORS as ESTIMATORS  # noqa: F401 (re-exported)
-from countnets.driver import RunOutcome
-from countnets.estimators import DEFAULT_CHUNK_SIZE, DEFAULT_MARGIN, DEFAULT_MAX_EXACT
-from countnets.measures import parse_branch_scales, resolve_branch_scale
-from countnets.priors import Prior
+from countnets.engine import checkpoint as checkpoint_lib
+from countnets.engine import passes
+from countnets.engine.driver import RunOutcome
+from countnets.engine.estimators import DEFAULT_CHUNK_SIZE, DEFAULT_MARGIN, DEFAULT_MAX_EXACT
+from countnets.engine.sources import sampling_source
+from countnets.measures import composition, parse_branch_scales, resolve_branch_scale
+from countnets.network import boolean
+from countnets.network.architectures import DEFAULT_PRECISION, ResMLP
+from countnets.network.priors import Prior
+from countnets.rare import splitting
 from countnets.records import encode
-from countnets.report import fmt_interval, fmt_p, fmt_ratio, prior_text, ratio_record, text_table
-from countnets.results import CountResult, _estimate_from_dict, _estimate_to_dict, make_estimate
-from countnets.sources import sampling_source
-from countnets.statistics import Estimate, clopper_pearson, ratio_of_means, replica_interval
+from countnets.results import CountResult, _estimate_from_dict, _estimate_to_dict, make_estimate, payloads
+from countnets.results.report import fmt_interval, fmt_p, fmt_ratio, prior_text, ratio_record, text_table
+from countnets.stats import statistics
+from countnets.stats.statistics import Estimate, clopper_pearson, ratio_of_means, replica_interval
 
 __all__ = [
     "KIND",
@@ -190,7 +194,7 @@ def depth_counts(
 ) -> np.ndarray:
     """``c[r, k, h]``: final particles of replica r with k* = k and Hamming distance h at order k-1.
 
-    ``population`` is a :class:`countnets.replicas.RarePopulation` of ``implements(f)`` on
+    ``population`` is a :class:`countnets.rare.replicas.RarePopulation` of ``implements(f)`` on
     ``arch`` (a ResMLP). Replicas that did not reach f (weight 0) count nothing.
 
     Returns:
@@ -222,12 +226,12 @@ def rows_from_population(
 ) -> tuple[list[dict[str, Any]], int]:  # fmt: skip
     """The rows of one (target, n, d, L, w, alpha) from a splitting run's final populations.
 
-    ``population`` is the :class:`countnets.replicas.RarePopulation` of
+    ``population`` is the :class:`countnets.rare.replicas.RarePopulation` of
     ``implements(target)`` on ``arch``. Per replica r (weight ``Z_r``, N particles) and
     effective depth k, ``c_r(k)`` counts its final particles with k* = k; then
     ``P(f, k* = k) = mean_r Z_r c_r(k) / N`` (log-t interval over replicas),
     ``P(k* = k | f)`` and the parallel/serial ratio are ratios of such means
-    (:func:`countnets.statistics.ratio_of_means`), and ``hamming[k][h]`` is the weighted
+    (:func:`countnets.stats.statistics.ratio_of_means`), and ``hamming[k][h]`` is the weighted
     fraction of particles with k* = k whose order k-1 table is h bits from f.
 
     Appends one zero-hits check to ``checks``. Returns ``(rows, kstar0)``: kstar0 counts
@@ -308,7 +312,7 @@ def _splitting_pass(
     With ``checkpoint``, the rows of each completed group are saved (``checkpoint_every``
     is ignored: a group is the unit of progress) and a rerun with the same options resumes
     after the last saved group. ``max_seconds`` stops before a group once the wall time
-    has passed it; a signal caught by :func:`countnets.checkpoint.catch_signals` stops after
+    has passed it; a signal caught by :func:`countnets.engine.checkpoint.catch_signals` stops after
     the group in progress (whose run it cut short is dropped, not saved).
     """
     ckpt = None
@@ -435,21 +439,21 @@ def composition_experiment(
       d: stream width (the planted forms need d >= 4 + their gate count, 7 at most).
       blocks, widths: block counts L and block widths w; every (n, L, w) is one pass.
       branch_scales: alphas (numbers or ``"invsqrt"``), evaluated on the same draws.
-      targets: names from :data:`countnets.composition.TARGETS`.
+      targets: names from :data:`countnets.measures.composition.TARGETS`.
       estimator: ``"mc"`` (sampling, or enumeration with ``exact``) or ``"splitting"`` (one
-        :func:`countnets.splitting.sample_rare` run per (n, L, w, alpha, target); see the
+        :func:`countnets.rare.splitting.sample_rare` run per (n, L, w, alpha, target); see the
         module docstring). ``n_samples``, ``chunk_size``, ``method``, ``exact`` and
         ``max_configurations`` are Monte Carlo options.
       max_seconds: mc: per (n, L, w), stop after the first step past this wall time;
         splitting: start no new (n, L, w, alpha, target) past it.
-      splitting_options: keyword arguments of :func:`countnets.splitting.sample_rare`
+      splitting_options: keyword arguments of :func:`countnets.rare.splitting.sample_rare`
         (``replicas``, ``particles``, ``sweeps``, ``level_fraction``, ``target_acceptance``,
         ``pilot_particles``, ``max_levels``, ``replicas_per_chunk``); splitting only.
       Other arguments are as in :func:`countnets.estimate_mc`.
 
     Returns:
       A :class:`CountResult` of kind ``"composition"`` whose ``extra`` is a
-      :class:`countnets.payloads.CompositionPayload`.
+      :class:`countnets.results.payloads.CompositionPayload`.
 
     Raises:
       CountnetsError: for invalid sizes, targets or options (e.g. ``exact`` with splitting,

@@ -24,15 +24,19 @@ import os
 from collections import Counter
 from collections.abc import Sequence
 
-from countnets import boolean, circuits, measures, passes, payloads, statistics
-from countnets import checkpoint as checkpoint_lib
+from countnets import measures
 from countnets._errors import CountnetsError, check_positive_int
-from countnets.architectures import DEFAULT_PRECISION, GoalNet, ResMLP
 from countnets.defaults import DETOUR_KINDS as KINDS  # noqa: F401 (re-exported)
-from countnets.estimators import DEFAULT_CHUNK_SIZE, DEFAULT_MARGIN, DEFAULT_MAX_EXACT
-from countnets.passes import ALL
-from countnets.priors import Prior
-from countnets.report import (
+from countnets.engine import checkpoint as checkpoint_lib
+from countnets.engine import passes
+from countnets.engine.estimators import DEFAULT_CHUNK_SIZE, DEFAULT_MARGIN, DEFAULT_MAX_EXACT
+from countnets.engine.passes import ALL
+from countnets.measures import circuits
+from countnets.network import boolean
+from countnets.network.architectures import DEFAULT_PRECISION, GoalNet, ResMLP
+from countnets.network.priors import Prior
+from countnets.results import CountResult, _estimate_to_dict, make_estimate, payloads
+from countnets.results.report import (
     fmt_interval,
     fmt_p,
     fmt_ratio,
@@ -44,7 +48,7 @@ from countnets.report import (
     text_table,
     verdict_counts,
 )
-from countnets.results import CountResult, _estimate_to_dict, make_estimate
+from countnets.stats import statistics
 
 __all__ = [
     "KIND",

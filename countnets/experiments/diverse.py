@@ -3,7 +3,7 @@
 ``--chains`` independent sequences of ``--runs`` training runs each (DESIGN section
 3b). Run k of a chain minimises ``L_S + mu * max_{g found} a_g`` where the ``g`` are
 the functions fitting S that the chain's earlier runs ended on and ``a_g`` is the
-soft agreement off S (:func:`countnets.training.diversity_penalty`). The same chains
+soft agreement off S (:func:`countnets.train.training.diversity_penalty`). The same chains
 are also run with ``mu = 0`` (independent restarts from the same initialisations)
 as the baseline. Reported per setting: distinct functions found against the number
 of runs (mean and spread over chains), runs that did not fit S, and for a given B
@@ -18,13 +18,13 @@ from typing import Any
 
 import numpy as np
 
-from countnets import boolean, report
-from countnets import training_results as train_records
 from countnets._errors import CountnetsError, check_finite_float
-from countnets.report import fmt_prob
-from countnets.results import CountResult
-from countnets.training import TrainConfig, TrainingSet, conditional_prior, diverse_runs
-from countnets.training_results import DEFAULT_EXPERIMENT_CHUNK
+from countnets.network import boolean
+from countnets.results import CountResult, report
+from countnets.results.report import fmt_prob
+from countnets.train import training_results as train_records
+from countnets.train.training import TrainConfig, TrainingSet, conditional_prior, diverse_runs
+from countnets.train.training_results import DEFAULT_EXPERIMENT_CHUNK
 
 __all__ = ["KIND", "diverse", "format_diverse"]
 

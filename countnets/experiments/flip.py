@@ -13,7 +13,7 @@ For a training set S and two functions A and B that both agree with ``f*`` on S
 * The tilted prior: prior samples fitting S weighted by ``exp(-lambda l_B(theta))``
   (self-normalised importance sampling, effective sample size reported).
 * ``lambda*``: the least lambda of the sweep with ``P(B) >= P(A)``, for training and
-  for the tilted prior, with the bracket of :class:`countnets.training.LambdaStar`.
+  for the tilted prior, with the bracket of :class:`countnets.train.training.LambdaStar`.
   For training the sign of ``P(B) - P(A)`` is judged by the exact Clopper-Pearson
   interval of ``q = n_B / (n_A + n_B)`` against 1/2; for the tilted prior by the
   delta-method normal interval of ``P_tilt(B) - P_tilt(A)``.
@@ -47,14 +47,15 @@ from typing import Any
 import jax.numpy as jnp
 import numpy as np
 
-from countnets import boolean, report, statistics
-from countnets import training_results as train_records
 from countnets._errors import CountnetsError
 from countnets.defaults import FLIP_LAMBDAS as DEFAULT_LAMBDAS  # noqa: F401 (re-exported)
-from countnets.report import fmt_prob
-from countnets.report import fmt_prob_interval as fmt_ci
-from countnets.results import CountResult, make_estimate
-from countnets.training import (
+from countnets.network import boolean
+from countnets.results import CountResult, make_estimate, report
+from countnets.results.report import fmt_prob
+from countnets.results.report import fmt_prob_interval as fmt_ci
+from countnets.stats import statistics
+from countnets.train import training_results as train_records
+from countnets.train.training import (
     TrainConfig,
     TrainingSet,
     conditional_prior,
@@ -63,7 +64,7 @@ from countnets.training import (
     tilted_prior,
     train_networks,
 )
-from countnets.training_results import DEFAULT_EXPERIMENT_CHUNK, MIN_EVALUABLE_ESS, tilt_evaluable
+from countnets.train.training_results import DEFAULT_EXPERIMENT_CHUNK, MIN_EVALUABLE_ESS, tilt_evaluable
 
 __all__ = [
     "KIND",
@@ -162,7 +163,7 @@ def flip_summary(
     """How well ``ln O`` predicts ``lambda*`` over the pairs of one flip run (the ``summary`` field).
 
     * ``train``: Spearman correlation of ``ln O`` and training's ``lambda*`` over every
-      pair with a finite ``ln O`` (:func:`countnets.statistics.censored_spearman`): a pair
+      pair with a finite ``ln O`` (:func:`countnets.stats.statistics.censored_spearman`): a pair
       that never flipped within the sweep is censored, ``lambda* > max``, and is ranked
       above every finite ``lambda*`` (tied with the other censored pairs), not dropped;
       its two-sided p-value and an approximate Fisher-z interval. ``uncensored_only``
@@ -426,7 +427,7 @@ def _as_floats(value: Any) -> Any:
 
 def plot_flip(result: CountResult, path: Any) -> Any:
     """The flip figure, from a copy of ``result`` whose pairs hold infinite and undefined numbers as floats."""
-    from countnets import training_plots
+    from countnets.train import plots as training_plots
 
     pairs = _as_floats(result.extra["pairs"])
     return training_plots.plot_flip(dataclasses.replace(result, extra={**result.extra, "pairs": pairs}), path)

@@ -5,7 +5,7 @@ DESIGN section 3b ("Making the flip test decisive"), issue 16. Two steps:
 1. **Plan** (:func:`plan_pairs`, before any training): ``K >= 30`` independent pairs.
    Pair i has its own target ``f*_i`` (a uniformly random truth table from
    ``numpy.random.default_rng([seed, i])``), its own training set ``S_i`` (``m`` random
-   points, :func:`countnets.training.training_set` with seed ``seed * 1000 + i``), its
+   points, :func:`countnets.train.training.training_set` with seed ``seed * 1000 + i``), its
    own conditional-prior seed and its own training seed (``2 * (seed * 1000 + i) + 1``,
    so no initialisation is shared with another pair or with the prior samples that
    chose the pair). ``A_i`` is the most probable function under ``P_prior(. | S_i)``;
@@ -19,17 +19,17 @@ DESIGN section 3b ("Making the flip test decisive"), issue 16. Two steps:
    off-S bits flipped, and ``ln O = ln P(A) - ln P(B)`` (both fit S, so
    ``P(A | S) / P(B | S) = P(A) / P(B)``) with ``P(A)`` from the same Monte Carlo pass and
    ``P(B)`` over the whole cube from multilevel splitting
-   (:func:`countnets.splitting.estimate_rare`); see :func:`rare_log_odds`.
+   (:func:`countnets.rare.splitting.estimate_rare`); see :func:`rare_log_odds`.
 2. **Run** (:func:`flip_decisive`): per pair, training under the pressure
    ``L_S + lambda l_B`` for every lambda of a log-spaced grid, with ``stop_on_fit=False``
    so the pressure acts for the whole run (every network gets ``max_steps`` updates);
    the same ``runs`` initialisations at every lambda of a pair. ``lambda*`` is the
    crossing of 1/2 by the isotonic fit of ``q = n_B / (n_A + n_B)`` in ``log lambda``,
    with a percentile bootstrap interval over initialisations
-   (:func:`countnets.censored.bootstrap_lambda_star`); right censored (never flipped,
+   (:func:`countnets.stats.censored.bootstrap_lambda_star`); right censored (never flipped,
    ``lambda* > max``) or left censored (``lambda* <= min``), never dropped. Plain SGD
    is primary; Adam, if asked for, is reported apart. The tilted prior's ``lambda*``
-   comes from SMC tempering (:func:`countnets.smc.tilt_lambda_star`), with its ESS.
+   comes from SMC tempering (:func:`countnets.train.smc.tilt_lambda_star`), with its ESS.
 
 The primary analysis (:data:`PRIMARY_ANALYSIS`, :func:`decisive_summary`) is fixed here
 before any data.
@@ -47,15 +47,17 @@ from typing import Any
 import jax.numpy as jnp
 import numpy as np
 
-from countnets import boolean, censored, report, smc, statistics
-from countnets import training_results as train_records
 from countnets._errors import CountnetsError, check_positive_int
-from countnets.conditional import conditional_prior
-from countnets.rare_pairs import RARE_ESTIMATOR, RareOptions, pilot_log_p, rare_candidates, rare_log_odds
+from countnets.network import boolean
 from countnets.records import encode_float
-from countnets.results import CountResult
-from countnets.training import TrainConfig, TrainingSet, pressure_penalty, train_networks, training_set
-from countnets.training_results import DEFAULT_EXPERIMENT_CHUNK, MIN_EVALUABLE_ESS
+from countnets.results import CountResult, report
+from countnets.stats import censored, statistics
+from countnets.train import smc
+from countnets.train import training_results as train_records
+from countnets.train.conditional import conditional_prior
+from countnets.train.rare_pairs import RARE_ESTIMATOR, RareOptions, pilot_log_p, rare_candidates, rare_log_odds
+from countnets.train.training import TrainConfig, TrainingSet, pressure_penalty, train_networks, training_set
+from countnets.train.training_results import DEFAULT_EXPERIMENT_CHUNK, MIN_EVALUABLE_ESS
 
 __all__ = [
     "KIND",
@@ -399,7 +401,7 @@ def train_lambda_star(
     Every setting trains the same ``n_runs`` initialisations (prior samples of ``seed``)
     for exactly ``config.max_steps`` updates (``stop_on_fit`` is forced off, so the
     pressure acts for the whole run). Outcome of a run: not fitting S at the end, A, B
-    or another function. Returns :func:`countnets.censored.bootstrap_lambda_star` over the
+    or another function. Returns :func:`countnets.stats.censored.bootstrap_lambda_star` over the
     positive grid, plus ``lambda0`` (counts at lambda = 0 and training's own
     ``log_odds`` ``ln(n_A / n_B)``, ``inf``/``nan`` when a count is 0) and ``seconds``.
 
@@ -478,7 +480,7 @@ def decisive_summary(pairs: Sequence[dict[str, Any]], *, confidence: float = 0.9
 
     Each row needs ``log_odds``, ``hamming``, ``off_points`` and ``lambda_star`` (a dict
     by set name, ``"sgd"``, ``"adam"``, ``"tilt"``, each as
-    :func:`countnets.censored.bootstrap_lambda_star` returns or, for ``"tilt"``, with an
+    :func:`countnets.stats.censored.bootstrap_lambda_star` returns or, for ``"tilt"``, with an
     ``evaluable`` flag). Returns per set the interval regression and Kendall tau, the
     Holm-adjusted primary p-values, and the secondary analyses.
     """

@@ -4,7 +4,7 @@
 every network, computes its function ``f`` (the table of ``y^(L)``), its effective
 depth ``k*`` (the least path order whose truncated output has table f), the stable
 depth and the Hamming distance between the order ``k* - 1`` table and f
-(:mod:`countnets.circuits`). The device returns only a histogram keyed on
+(:mod:`countnets.measures.circuits`). The device returns only a histogram keyed on
 (branch scale, f, k*, stable depth, Hamming distance); everything reported is a
 sum over that histogram.
 
@@ -19,7 +19,7 @@ What this does and does not test (``docs/circuits.md``): the claim that parallel
 solutions hold more volume is about problems that need composition, with placement
 counting as its null; with blocks wide enough to compute the target alone, ``k* >= 2``
 mostly marks networks a longer path perturbed. The per-target verdicts are corrected
-for multiplicity and reported per symmetry class (:func:`countnets.report.multiplicity`).
+for multiplicity and reported per symmetry class (:func:`countnets.results.report.multiplicity`).
 All branch scales of one L are evaluated on the same parameter draws (alpha is not
 a parameter), which is the same as separate runs with the same seed.
 """
@@ -35,15 +35,18 @@ from typing import Any
 
 import numpy as np
 
-from countnets import boolean, measures, passes, payloads
-from countnets import checkpoint as checkpoint_lib
+from countnets import measures
 from countnets._errors import CountnetsError, check_positive_int
-from countnets.architectures import DEFAULT_PRECISION, ResMLP
-from countnets.estimators import DEFAULT_CHUNK_SIZE, DEFAULT_MARGIN, DEFAULT_MAX_EXACT
+from countnets.engine import checkpoint as checkpoint_lib
+from countnets.engine import passes
+from countnets.engine.estimators import DEFAULT_CHUNK_SIZE, DEFAULT_MARGIN, DEFAULT_MAX_EXACT
+from countnets.engine.passes import ALL, resolve_targets
 from countnets.measures import parse_branch_scales, resolve_branch_scale
-from countnets.passes import ALL, resolve_targets
-from countnets.priors import Prior
-from countnets.report import (
+from countnets.network import boolean
+from countnets.network.architectures import DEFAULT_PRECISION, ResMLP
+from countnets.network.priors import Prior
+from countnets.results import CountResult, _estimate_to_dict, make_estimate, payloads
+from countnets.results.report import (
     SHORT_VERDICTS,
     fmt_interval,
     fmt_p,
@@ -56,7 +59,6 @@ from countnets.report import (
     text_table,
     verdict_counts,
 )
-from countnets.results import CountResult, _estimate_to_dict, make_estimate
 
 __all__ = [
     "KIND",

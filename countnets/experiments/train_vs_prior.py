@@ -23,18 +23,18 @@ from typing import Any
 
 import numpy as np
 
-from countnets import boolean, report
-from countnets import training_results as train_records
-from countnets.report import fmt_prob, fmt_prob_interval
-from countnets.results import CountResult, make_estimate
-from countnets.training import (
+from countnets.network import boolean
+from countnets.results import CountResult, make_estimate, report
+from countnets.results.report import fmt_prob, fmt_prob_interval
+from countnets.train import training_results as train_records
+from countnets.train.training import (
     TrainConfig,
     TrainingSet,
     compare_distributions,
     conditional_prior,
     train_networks,
 )
-from countnets.training_results import DEFAULT_EXPERIMENT_CHUNK
+from countnets.train.training_results import DEFAULT_EXPERIMENT_CHUNK
 
 __all__ = ["KIND", "comparison_summary", "train_vs_prior", "format_train_vs_prior"]
 
@@ -53,7 +53,7 @@ def comparison_summary(
 ) -> dict[str, Any]:
     """The ``summary`` of a train-vs-prior result from its two histograms (truth table -> count).
 
-    :func:`countnets.statistics.compare_distributions` of the trained runs that fit S
+    :func:`countnets.stats.statistics.compare_distributions` of the trained runs that fit S
     against the prior samples that fit S (their function keys as hex), plus the most
     probable function under the conditional prior (``prior_top``, ties: smaller table)
     and its probability under both, and the number of distinct functions in each.

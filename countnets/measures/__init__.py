@@ -1,0 +1,708 @@
+"""Measures: what is measured about one network, as pure functions of (architecture, parameters, cube).
+
+A :class:`Measure` is a small record of pure, vmappable functions of one network,
+in the shape of optax's ``GradientTransformation``: factories build them
+(:func:`implements`, :func:`table`, :func:`unit_dead`, :func:`fits`, the circuit
+measures) and combinators compose them (:func:`all_of`, :func:`any_of`, :func:`not_`).
+Counting, histograms, rare-event splitting and training all take measures; the
+engine vmaps them over a block of networks and never needs to know what they test.
+
+Every function of a measure is called as ``fn(arch, params, x, precision)``:
+
+* ``arch``: the architecture (a frozen config dataclass, static under ``jit``);
+* ``params``: one network's named parameter arrays (``arch.unflatten(theta)``);
+* ``x``: the cube, float32 ``(2**n, n)`` in the run's encoding;
+* ``precision``: the matmul precision.
+
+and returns:
+
+* ``event`` -> ``Bool[Array, ""]``: whether the network is in the event;
+* ``key`` -> ``UInt32[Array, "variants columns"]``: histogram key rows, most
+  significant column first; ``key_fields`` gives how many columns each field spans
+  (a packed truth table spans its words, a small integer one column), so that the host
+  reads a key back as a tuple of Python ints (:func:`decode_keys`);
+* ``score`` -> ``Float[Array, ""]``: higher is closer to the event, and the event holds
+  exactly when ``score >= level`` (the rare-event estimators climb it);
+* ``outputs`` -> ``Float[Array, "variants values"]``: the real numbers the measure's
+  decision reads (output pre-activations, truncated outputs, goal pre-activations); the
+  engine flags networks whose values are non-finite or within a margin of 0, where a
+  float rounding change could flip a bit.
+
+``check(arch)`` raises :class:`countnets.CountnetsError` before any tracing when the
+measure does not apply (wrong architecture, a table wider than the cube, a unit that
+does not exist). Functions given by name or hex (``"and"``, ``"0x80"``) are resolved
+against ``arch.n`` at trace time.
+
+Example:
+  >>> from countnets import measures as M
+  >>> m = M.all_of(M.implements("0x80"), M.unit_dead(layer=0, unit=3))
+  >>> m.name
+  'all_of(implements(0x80), unit_dead(layer=0, unit=3))'
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Bool, Float, UInt32
+
+from countnets._errors import CountnetsError, check_positive_int
+from countnets.defaults import parse_branch_scales, resolve_branch_scale  # noqa: F401 (re-exported)
+from countnets.measures import circuits
+from countnets.network import boolean
+from countnets.network.architectures import MLP, Architecture, GoalNet, ResMLP
+
+__all__ = [
+    "Measure",
+    "MeasureFn",
+    "implements",
+    "target_of",
+    "table",
+    "fits",
+    "finite",
+    "unit_dead",
+    "all_of",
+    "any_of",
+    "not_",
+    "effective_depth",
+    "depth_code_parts",
+    "cancelling_pair",
+    "goal",
+    "as_measure",
+    "decode_keys",
+    "parse_branch_scales",
+    "resolve_branch_scale",
+]
+
+MeasureFn = Callable[[Architecture, dict[str, Array], Float[Array, "points n"], str], Array]
+
+
+def _no_check(arch: Architecture) -> None:
+    return None
+
+
+def _no_fields(arch: Architecture) -> tuple[int, ...]:
+    return ()
+
+
+def _zero_level(arch: Architecture) -> float:
+    return 0.0
+
+
+def _forward_outputs(arch: Architecture, params: dict[str, Array], x: Array, precision: str) -> Array:
+    return arch.apply(params, x, precision=precision)[None, :]
+
+
+class Measure(NamedTuple):
+    """A measurement of one network: pure functions of ``(arch, params, x, precision)``.
+
+    See the module docstring for the calling convention and the shapes. Any of
+    ``event``, ``key`` and ``score`` may be ``None`` when the measure does not define it;
+    the engine then refuses the uses that need it with a one-line error.
+
+    Attributes:
+      name: a readable description, e.g. ``"implements(0x80)"``; used as the event's
+        name in results.
+      spec: a JSON-ready description that identifies the measure (stored in results and
+        checkpoint fingerprints).
+      event: ``-> Bool[Array, ""]``, or ``None``.
+      key: ``-> UInt32[Array, "variants columns"]``, or ``None``.
+      key_fields: ``key_fields(arch)``: columns spanned by each key field (empty when
+        there is no key); a packed table spans ``words_per_table(arch.n)`` columns.
+      score: ``-> Float[Array, ""]`` with ``event == (score >= level(arch))``, or ``None``.
+      level: ``level(arch)``: the score at and above which the event holds.
+      outputs: ``-> Float[Array, "variants values"]``, the values the decision reads.
+      check: ``check(arch)`` raises :class:`countnets.CountnetsError` if the measure
+        does not apply to ``arch``.
+      agreement: for a score that counts agreeing points (``implements``, ``fits``):
+        ``agreement(arch) -> (points int32 (m,), labels bool (m,))``, else ``None``.
+    """
+
+    name: str
+    spec: dict[str, Any]
+    event: MeasureFn | None
+    key: MeasureFn | None
+    key_fields: Callable[[Architecture], tuple[int, ...]]
+    score: MeasureFn | None
+    level: Callable[[Architecture], float]
+    outputs: MeasureFn
+    check: Callable[[Architecture], None]
+    agreement: Callable[[Architecture], tuple[np.ndarray, np.ndarray]] | None = None
+
+
+# ----------------------------------------------------------------------------- functions and tables
+
+
+def _function_spec(f: int | str) -> int | str:
+    """A function as given: an int truth table, or a hex string or name (resolved against n later)."""
+    if isinstance(f, bool) or not isinstance(f, (int, np.integer, str)):
+        raise CountnetsError(f"a function must be an int truth table, a hex string or a name, got {f!r}")
+    if isinstance(f, str):
+        if not f.strip():
+            raise CountnetsError("a function name must not be empty")
+        return f.strip()
+    if int(f) < 0:
+        raise CountnetsError(f"a truth table must be a non-negative int, got {f}")
+    return int(f)
+
+
+def _resolve(f: int | str, n: int) -> int:
+    if isinstance(f, str):
+        return boolean.parse_function(f, n)
+    if f >= 2 ** (2**n):
+        raise CountnetsError(f"truth table {boolean.to_hex(f)} is out of range for n={n} (below 2**{2**n})")
+    return f
+
+
+def _label(f: int | str) -> str:
+    return boolean.to_hex(f) if isinstance(f, int) else f
+
+
+def _table_words(bits: Bool[Array, "*batch points"]) -> UInt32[Array, "*batch words"]:
+    """Packed tables as key columns: uint32 words, most significant first."""
+    return boolean.pack_table(bits)[..., ::-1]
+
+
+def _agreement_score(y: Float[Array, " m"], labels: Bool[Array, " m"]) -> Float[Array, ""]:
+    """``#{j : (y_j > 0) == labels_j} + 1 / (2 (1 + V))``, V the summed violations of the disagreeing points.
+
+    A disagreeing point with label 1 violates by ``-y_j`` (>= 0, so ``y_j = 0`` counts as
+    a disagreement at distance 0), one with label 0 by ``y_j`` (> 0); a NaN violation is
+    infinite. The tie-break lies in ``(0, 1/2]``, so the score is below ``m`` unless
+    every point agrees (then it is ``m + 1/2``): the event "all agree" is ``score >= m``.
+    """
+    bits = y > 0
+    agree = bits == labels
+    violation = jnp.where(labels, -y, y)
+    violation = jnp.where(agree, jnp.zeros_like(y), jnp.where(jnp.isnan(violation), jnp.inf, violation))
+    total = jnp.sum(violation)
+    count = jnp.sum(agree, dtype=jnp.int32).astype(y.dtype)
+    return count + jnp.asarray(0.5, y.dtype) / (jnp.asarray(1.0, y.dtype) + total)
+
+
+def implements(f: int | str) -> Measure:
+    """The network's function (truth table, DESIGN section 2) is ``f``.
+
+    Event: ``pack(y > 0) == pack(f)`` (strict threshold, NaN outputs read as 0).
+    Score: the number of cube points where ``y`` agrees with ``f`` plus a tie-break in
+    ``(0, 1/2]`` that grows as the disagreeing points' outputs approach the threshold
+    (see :func:`_agreement_score`); level ``2**n``.
+
+    Args:
+      f: an int truth table, a hex string (``"0x80"``) or a name (``"and"``,
+        ``"parity"``, ``"x0"``, ``"not:or"``; see :func:`countnets.named_function`).
+    """
+    spec_f = _function_spec(f)
+
+    def target_words(arch):
+        return jnp.asarray(boolean.int_to_words(_resolve(spec_f, arch.n), arch.n))
+
+    def event(arch, params, x, precision):
+        keys = boolean.pack_table(boolean.truth_table(arch.apply(params, x, precision=precision)))
+        return jnp.all(keys == target_words(arch))
+
+    def labels(arch):
+        return boolean.int_to_table(_resolve(spec_f, arch.n), arch.n)
+
+    def score(arch, params, x, precision):
+        return _agreement_score(arch.apply(params, x, precision=precision), jnp.asarray(labels(arch)))
+
+    def check(arch):
+        _resolve(spec_f, arch.n)
+
+    return Measure(
+        name=f"implements({_label(spec_f)})",
+        spec={"implements": _label(spec_f)},
+        event=event,
+        key=None,
+        key_fields=_no_fields,
+        score=score,
+        level=lambda arch: float(2**arch.n),
+        outputs=_forward_outputs,
+        check=check,
+        agreement=lambda arch: (np.arange(2**arch.n, dtype=np.int32), labels(arch)),
+    )
+
+
+def target_of(measure: Measure, n: int) -> int | None:
+    """The truth table ``f`` if ``measure`` is ``implements(f)`` (resolved for ``n`` inputs), else ``None``."""
+    if set(measure.spec) != {"implements"}:
+        return None
+    return _resolve(_function_spec(measure.spec["implements"]), n)
+
+
+def table() -> Measure:
+    """The network's truth table as a histogram key (one field spanning the packed words).
+
+    No event and no score: use it with ``reduce="histogram"``.
+    """
+
+    def key(arch, params, x, precision):
+        return _table_words(boolean.truth_table(arch.apply(params, x, precision=precision)))[None, :]
+
+    return Measure(
+        name="table()",
+        spec={"table": True},
+        event=None,
+        key=key,
+        key_fields=lambda arch: (boolean.words_per_table(arch.n),),
+        score=None,
+        level=_zero_level,
+        outputs=_forward_outputs,
+        check=_no_check,
+    )
+
+
+def fits(points: Sequence[int], labels: Sequence[bool] | int | str) -> Measure:
+    """The network agrees with ``labels`` at the cube points ``points`` (a training set S).
+
+    Event: every output on S is finite and on the labelled side of 0 (``y > 0`` for
+    label 1, ``y <= 0`` for label 0), as training defines "fits S". Score: agreeing
+    points of S plus the tie-break of :func:`implements`; level ``|S|``.
+
+    Args:
+      points: distinct cube points, each in ``0 .. 2**n - 1``.
+      labels: one bool per point, or a target function (int, hex or name) whose bits at
+        ``points`` are the labels.
+    """
+    try:
+        pts = tuple(check_positive_int("training point", p, allow_zero=True) for p in points)
+    except TypeError:
+        raise CountnetsError(f"points must be a sequence of ints, got {points!r}") from None
+    if not pts:
+        raise CountnetsError("fits needs at least one point")
+    if len(set(pts)) != len(pts):
+        raise CountnetsError(f"points must be distinct, got {list(pts)}")
+    if isinstance(labels, (str, int, np.integer)) and not isinstance(labels, bool):
+        target: int | str | None = _function_spec(labels)
+        given: tuple[bool, ...] | None = None
+    else:
+        target = None
+        given = tuple(bool(v) for v in labels)
+        if len(given) != len(pts):
+            raise CountnetsError(f"fits needs one label per point, got {len(given)} labels for {len(pts)} points")
+
+    def label_array(arch):
+        if target is None:
+            return np.array(given, dtype=bool)
+        f = _resolve(target, arch.n)
+        return np.array([(f >> p) & 1 for p in pts], dtype=bool)
+
+    def check(arch):
+        bad = [p for p in pts if p >= 2**arch.n]
+        if bad:
+            raise CountnetsError(f"training points must be in 0..{2**arch.n - 1} for n={arch.n}, got {bad}")
+        label_array(arch)
+
+    index = np.array(pts, dtype=np.int32)
+
+    def outputs(arch, params, x, precision):
+        return arch.apply(params, x, precision=precision)[jnp.asarray(index)][None, :]
+
+    def event(arch, params, x, precision):
+        y = outputs(arch, params, x, precision)[0]
+        return jnp.all(((y > 0) == jnp.asarray(label_array(arch))) & jnp.isfinite(y))
+
+    def score(arch, params, x, precision):
+        y = outputs(arch, params, x, precision)[0]
+        s = _agreement_score(y, jnp.asarray(label_array(arch)))
+        # A non-finite output on S never fits: keep such networks below the level.
+        return jnp.where(jnp.all(jnp.isfinite(y)), s, jnp.minimum(s, jnp.asarray(len(pts) - 0.5, y.dtype)))
+
+    label_text = _label(target) if target is not None else "".join("1" if v else "0" for v in given or ())
+    return Measure(
+        name=f"fits(points={list(pts)}, labels={label_text})",
+        spec={"fits": {"points": list(pts), "labels": label_text}},
+        event=event,
+        key=None,
+        key_fields=_no_fields,
+        score=score,
+        level=lambda arch: float(len(pts)),
+        outputs=outputs,
+        check=check,
+        agreement=lambda arch: (index, label_array(arch)),
+    )
+
+
+def finite() -> Measure:
+    """Every output on the cube is finite (no NaN, no infinity).
+
+    Score: minus the number of non-finite outputs; level 0. No key.
+    """
+
+    def event(arch, params, x, precision):
+        return jnp.all(jnp.isfinite(arch.apply(params, x, precision=precision)))
+
+    def score(arch, params, x, precision):
+        y = arch.apply(params, x, precision=precision)
+        return -jnp.sum(~jnp.isfinite(y)).astype(y.dtype)
+
+    return Measure(
+        name="finite()",
+        spec={"finite": True},
+        event=event,
+        key=None,
+        key_fields=_no_fields,
+        score=score,
+        level=_zero_level,
+        outputs=_forward_outputs,
+        check=_no_check,
+    )
+
+
+def unit_dead(layer: int, unit: int) -> Measure:
+    """Hidden unit ``unit`` of hidden layer ``layer`` (both 0-based) never fires on the cube.
+
+    Event: its pre-activation is ``<= 0`` at every cube point (so its ReLU output is 0
+    everywhere). Hidden layers are those of ``arch.hidden_preactivations``: an MLP's
+    hidden layers, a ResMLP's blocks (layer ``l`` is block ``l + 1``), a GoalNet's two
+    hidden layers. Score: ``-sum_j max(pre_j, 0)``, level 0.
+    """
+    layer = check_positive_int("layer", layer, allow_zero=True)
+    unit = check_positive_int("unit", unit, allow_zero=True)
+
+    def check(arch):
+        widths = _hidden_widths(arch)
+        if layer >= len(widths):
+            raise CountnetsError(f"{arch.name} has {len(widths)} hidden layer(s) (0-based), got layer={layer}")
+        if unit >= widths[layer]:
+            raise CountnetsError(f"hidden layer {layer} of {arch.name} has {widths[layer]} units, got unit={unit}")
+
+    def pre(arch, params, x, precision):
+        return arch.hidden_preactivations(params, x, precision=precision)[layer][:, unit]
+
+    def event(arch, params, x, precision):
+        return jnp.all(pre(arch, params, x, precision) <= 0)
+
+    def score(arch, params, x, precision):
+        p = pre(arch, params, x, precision)
+        return -jnp.sum(jax.nn.relu(jnp.where(jnp.isnan(p), jnp.inf, p)))
+
+    return Measure(
+        name=f"unit_dead(layer={layer}, unit={unit})",
+        spec={"unit_dead": {"layer": layer, "unit": unit}},
+        event=event,
+        key=None,
+        key_fields=_no_fields,
+        score=score,
+        level=_zero_level,
+        outputs=lambda arch, params, x, precision: pre(arch, params, x, precision)[None, :],
+        check=check,
+    )
+
+
+def _hidden_widths(arch: Architecture) -> tuple[int, ...]:
+    if isinstance(arch, MLP):
+        return tuple(arch.hidden)
+    if isinstance(arch, ResMLP):
+        return (arch.w,) * arch.L
+    if isinstance(arch, GoalNet):
+        return (arch.w, arch.w)
+    raise CountnetsError(f"unknown architecture {type(arch).__name__}")
+
+
+# ----------------------------------------------------------------------------- combinators
+
+
+def as_measure(m: object) -> Measure:
+    """A measure as given, or :func:`implements` of a function given as an int, hex or name."""
+    if isinstance(m, Measure):
+        return m
+    if isinstance(m, (int, np.integer, str)) and not isinstance(m, bool):
+        return implements(m)
+    raise CountnetsError(f"expected a Measure or a function (int, hex or name), got {type(m).__name__}: {m!r}")
+
+
+def _check_all(parts: Sequence[Measure]) -> Callable[[Architecture], None]:
+    def check(arch):
+        for p in parts:
+            p.check(arch)
+
+    return check
+
+
+def _concat_outputs(parts: Sequence[Measure]) -> MeasureFn:
+    def outputs(arch, params, x, precision):
+        return jnp.concatenate([p.outputs(arch, params, x, precision) for p in parts], axis=1)
+
+    return outputs
+
+
+def _combine(kind: str, parts: tuple[Measure, ...]) -> tuple[str, dict[str, Any]]:
+    if not parts:
+        raise CountnetsError(f"{kind} needs at least one measure")
+    missing = [p.name for p in parts if p.event is None]
+    if missing:
+        raise CountnetsError(f"{kind} combines events, but {', '.join(missing)} has no event")
+    return f"{kind}({', '.join(p.name for p in parts)})", {kind: [p.spec for p in parts]}
+
+
+def _gap(p: Measure, arch, params, x, precision) -> Array:
+    """``score - level`` of one part: >= 0 exactly on its event."""
+    return p.score(arch, params, x, precision) - jnp.float32(p.level(arch))  # type: ignore[misc]
+
+
+def all_of(*measures: Measure | int | str) -> Measure:
+    """Every measure's event holds (like ``optax.chain``, parts are evaluated in order).
+
+    Score (when every part has one): ``sum_i min(score_i - level_i, 0)``, level 0, which
+    is 0 exactly when every event holds.
+    """
+    parts = tuple(as_measure(m) for m in measures)
+    name, spec = _combine("all_of", parts)
+
+    def event(arch, params, x, precision):
+        out = jnp.asarray(True)
+        for p in parts:
+            out = out & p.event(arch, params, x, precision)  # type: ignore[misc]
+        return out
+
+    score = None
+    if all(p.score is not None for p in parts):
+
+        def score(arch, params, x, precision):
+            return sum((jnp.minimum(_gap(p, arch, params, x, precision), 0.0) for p in parts), start=jnp.float32(0.0))
+
+    return Measure(name, spec, event, None, _no_fields, score, _zero_level, _concat_outputs(parts), _check_all(parts))
+
+
+def any_of(*measures: Measure | int | str) -> Measure:
+    """At least one measure's event holds. Score: ``max_i (score_i - level_i)``, level 0."""
+    parts = tuple(as_measure(m) for m in measures)
+    name, spec = _combine("any_of", parts)
+
+    def event(arch, params, x, precision):
+        out = jnp.asarray(False)
+        for p in parts:
+            out = out | p.event(arch, params, x, precision)  # type: ignore[misc]
+        return out
+
+    score = None
+    if all(p.score is not None for p in parts):
+
+        def score(arch, params, x, precision):
+            return jnp.max(jnp.stack([_gap(p, arch, params, x, precision) for p in parts]))
+
+    return Measure(name, spec, event, None, _no_fields, score, _zero_level, _concat_outputs(parts), _check_all(parts))
+
+
+def not_(measure: Measure | int | str) -> Measure:
+    """The measure's event does not hold. No score: the complement of a score level is open."""
+    part = as_measure(measure)
+    name, spec = _combine("not_", (part,))
+
+    def event(arch, params, x, precision):
+        return ~part.event(arch, params, x, precision)  # type: ignore[misc]
+
+    return Measure(name, spec, event, None, _no_fields, None, _zero_level, part.outputs, part.check)
+
+
+# ----------------------------------------------------------------------------- circuit measures
+
+
+def _require(arch: Architecture, kind: type, what: str) -> None:
+    if not isinstance(arch, kind):
+        raise CountnetsError(f"{what} needs a {kind.__name__}, got {type(arch).__name__}")
+
+
+def effective_depth(branch_scales: Sequence[str | float] | None = None) -> Measure:
+    """Histogram key of a ResMLP's function, effective depth, stable depth and Hamming distance.
+
+    Key rows (one per branch scale, so that every scale is evaluated on the same
+    parameters: common random numbers): the index of the branch scale, the packed
+    table of ``y^(L)`` (its words, most significant first) and
+    ``code = (k* (L + 1) + stable) (2**n + 1) + hamming`` (see
+    :func:`countnets.measures.circuits.depth_statistics`). Outputs: every truncated output
+    ``y^(0) .. y^(L)`` per branch scale. No event and no score.
+
+    Args:
+      branch_scales: alphas (numbers or ``"invsqrt"``, resolved at the network's L);
+        ``None`` means the architecture's own ``branch_scale``.
+    """
+    specs = None if branch_scales is None else tuple(branch_scales)
+
+    def archs(arch):
+        if specs is None:
+            return (arch,)
+        return tuple(dataclasses.replace(arch, branch_scale=resolve_branch_scale(s, arch.L)) for s in specs)
+
+    def check(arch):
+        _require(arch, ResMLP, "effective depth")
+
+    def outputs(arch, params, x, precision):
+        return jnp.stack(
+            [circuits.truncated_outputs(a, params, x, precision=precision).reshape(-1) for a in archs(arch)]
+        )
+
+    def key(arch, params, x, precision):
+        L, span = arch.L, 2**arch.n + 1
+        rows = []
+        for index, a in enumerate(archs(arch)):
+            tables = boolean.truth_table(circuits.truncated_outputs(a, params, x, precision=precision))
+            kstar, stable, hamming = circuits.depth_statistics(tables)
+            code = ((kstar * (L + 1) + stable) * span + hamming).astype(jnp.uint32)
+            rows.append(jnp.concatenate([jnp.full((1,), index, jnp.uint32), _table_words(tables[-1]), code[None]]))
+        return jnp.stack(rows)
+
+    return Measure(
+        name="effective_depth()" if specs is None else f"effective_depth(branch_scales={list(specs)})",
+        spec={"effective_depth": None if specs is None else [str(s) for s in specs]},
+        event=None,
+        key=key,
+        key_fields=lambda arch: (1, boolean.words_per_table(arch.n), 1),
+        score=None,
+        level=_zero_level,
+        outputs=outputs,
+        check=check,
+    )
+
+
+def depth_code_parts(code: int, n: int, L: int) -> tuple[int, int, int]:
+    """``(k*, stable depth, Hamming distance)`` from an :func:`effective_depth` key's code (its inverse).
+
+    >>> depth_code_parts(((2 * 4 + 3) * 9 + 5), n=3, L=3)
+    (2, 3, 5)
+    """
+    rest, hamming = divmod(int(code), 2**n + 1)
+    kstar, stable = divmod(rest, L + 1)
+    return kstar, stable, hamming
+
+
+def cancelling_pair(branch_scales: Sequence[str | float] | None = None) -> Measure:
+    """A ResMLP with a cancelling pair of blocks (detour D1, DESIGN section 3).
+
+    Key: the packed table of the full network, then a bitmask whose bit p is set when
+    pair ``circuits.block_pairs(L)[p]`` cancels. Event: some pair cancels. Outputs: the
+    outputs with nothing, each block and each pair removed. Needs 2 <= L <= 8.
+
+    Args:
+      branch_scales: ``None`` (the architecture's own ``branch_scale``: one key row as
+        above), or alphas (numbers or ``"invsqrt"``, resolved at the network's L): then
+        one key row per alpha, led by the alpha's index, every alpha evaluated on the
+        same parameters (common random numbers, as in :func:`effective_depth`); the
+        event is then "some pair cancels at the first alpha".
+    """
+    specs = None if branch_scales is None else tuple(branch_scales)
+
+    def archs(arch):
+        if specs is None:
+            return (arch,)
+        return tuple(dataclasses.replace(arch, branch_scale=resolve_branch_scale(s, arch.L)) for s in specs)
+
+    def check(arch):
+        _require(arch, ResMLP, "a cancelling-pair search")
+        if not 2 <= arch.L <= 8:
+            raise CountnetsError(f"a cancelling-pair search needs 2..8 blocks, got L={arch.L}")
+
+    def one_outputs(arch, params, x, precision):
+        return circuits.removal_outputs(arch, params, x, circuits.removal_sets(arch.L), precision=precision)
+
+    def parts(arch, params, x, precision):
+        tables = boolean.truth_table(one_outputs(arch, params, x, precision))
+        cancel = circuits.cancelling_pairs(tables, arch.L)
+        weights = jnp.asarray([1 << p for p in range(len(circuits.block_pairs(arch.L)))], dtype=jnp.uint32)
+        return tables, jnp.sum(jnp.where(cancel, weights, jnp.uint32(0)), dtype=jnp.uint32)
+
+    def key(arch, params, x, precision):
+        rows = []
+        for index, a in enumerate(archs(arch)):
+            tables, mask = parts(a, params, x, precision)
+            lead = [] if specs is None else [jnp.full((1,), index, jnp.uint32)]
+            rows.append(jnp.concatenate([*lead, _table_words(tables[0]), mask[None]]))
+        return jnp.stack(rows)
+
+    def event(arch, params, x, precision):
+        return parts(archs(arch)[0], params, x, precision)[1] != 0
+
+    def outputs(arch, params, x, precision):
+        return jnp.stack([one_outputs(a, params, x, precision).reshape(-1) for a in archs(arch)])
+
+    def key_fields(arch):
+        fields = (boolean.words_per_table(arch.n), 1)
+        return fields if specs is None else (1, *fields)
+
+    return Measure(
+        name="cancelling_pair()" if specs is None else f"cancelling_pair(branch_scales={list(specs)})",
+        spec={"cancelling_pair": True} if specs is None else {"cancelling_pair": [str(s) for s in specs]},
+        event=event,
+        key=key,
+        key_fields=key_fields,
+        score=None,
+        level=_zero_level,
+        outputs=outputs,
+        check=check,
+    )
+
+
+def goal() -> Measure:
+    """A GoalNet's function f, goal g and goal flag word (detour D2, DESIGN section 3).
+
+    Key: f's packed table, g's packed table, then the flag word of
+    :func:`countnets.measures.circuits.goal_flags`. Event: the network is a detour via its goal
+    (:data:`countnets.measures.circuits.DETOUR`). Outputs: y with z free, z clamped to 0 and to
+    1, and the goal pre-activation.
+    """
+
+    def check(arch):
+        _require(arch, GoalNet, "goal classification")
+
+    def parts(arch, params, x, precision):
+        pre, y = circuits.goal_outputs(arch, params, x, precision=precision)
+        tables = boolean.truth_table(y)
+        g = pre > 0
+        return tables, g, circuits.goal_flags(g, tables).astype(jnp.uint32), jnp.concatenate([y, pre[None, :]], 0)
+
+    def key(arch, params, x, precision):
+        tables, g, flags, _ = parts(arch, params, x, precision)
+        return jnp.concatenate([_table_words(tables[0]), _table_words(g), flags[None]])[None, :]
+
+    def event(arch, params, x, precision):
+        return circuits.goal_class(parts(arch, params, x, precision)[2]) == circuits.DETOUR
+
+    return Measure(
+        name="goal()",
+        spec={"goal": True},
+        event=event,
+        key=key,
+        key_fields=lambda arch: (boolean.words_per_table(arch.n),) * 2 + (1,),
+        score=None,
+        level=_zero_level,
+        outputs=lambda arch, params, x, precision: parts(arch, params, x, precision)[3].reshape(1, -1),
+        check=check,
+    )
+
+
+# ----------------------------------------------------------------------------- host side
+
+
+def decode_keys(keys: np.ndarray, fields: Sequence[int]) -> list[tuple[int, ...]]:
+    """Host-side key rows (uint32 columns, most significant first) as tuples of Python ints per field.
+
+    >>> decode_keys(np.array([[1, 0, 5]], np.uint32), (2, 1))
+    [(4294967296, 5)]
+    """
+    keys = np.asarray(keys)
+    if keys.ndim != 2 or keys.shape[1] != sum(fields):
+        raise CountnetsError(f"key rows of shape {keys.shape} do not match the fields {tuple(fields)}")
+    columns = [keys[:, i].tolist() for i in range(keys.shape[1])]
+    out = []
+    for row in range(keys.shape[0]):
+        parts, col = [], 0
+        for width in fields:
+            value = 0
+            for _ in range(width):
+                value = (value << 32) | int(columns[col][row])
+                col += 1
+            parts.append(value)
+        out.append(tuple(parts))
+    return out
+
+
+def describe(measures: Sequence[Measure]) -> list[dict[str, Any]]:
+    """JSON-ready specs of measures (for configs and checkpoint fingerprints)."""
+    return [m.spec for m in measures]

@@ -1,0 +1,715 @@
+"""Rare-event volumes by multilevel splitting: fixed levels from an adaptive pilot, then independent replicas.
+
+Plain Monte Carlo stops near ``1/N``. This module estimates ``p = P(score >= level)``
+for a measure with a score (:mod:`countnets.measures`; for ``implements(f)`` the score is
+the number of agreeing cube points plus a margin tie-break) down to ``1e-9`` and below.
+The algorithm (``docs/rare-events.md`` gives the derivation and the checks):
+
+1. **Pilot** (:func:`run_pilot`): adaptive multilevel splitting, i.e. SMC with adaptive
+   levels, on one population of ``pilot_particles``. Each level is the score exceeded by
+   a fraction ``level_fraction`` of the population (the next distinct score when ties
+   would stall it), capped at the event's own level. Survivors are resampled and moved
+   by ``sweeps`` sweeps of a prior-invariant move (:mod:`countnets.rare.moves`) restricted to
+   the level; the step size adapts toward ``target_acceptance`` (Robbins-Monro on its
+   log), and the trace is recorded. The pilot fixes the levels ``L_1 < ... < L_K`` (the
+   last one is the event) and one step size per level.
+2. **Replicas**: ``R`` independent runs of fixed-level splitting with ``N`` particles,
+   the pilot's levels and steps: draw N prior samples; at each level count the survivors
+   ``s_k``, resample N from them (each survivor copied ``floor(N / s_k)`` or one more
+   times, at random), move them. Replica r's estimate ``Z_r = prod_k s_k / N`` is an
+   *unbiased* estimate of p (levels and kernels are fixed before the replica starts,
+   the moves are invariant, the resampling is unbiased: Del Moral's SMC identity).
+3. **Estimate and interval**: ``p_hat = mean_r Z_r``; relative standard error
+   ``e = sd(Z) / (p_hat sqrt(R))``; the interval is ``p_hat exp(-+ t e)`` with ``t`` the
+   Student quantile at ``R - 1`` degrees of freedom (a delta-method interval on
+   ``log p_hat``, asymmetric like the skewed distribution of the replicas). When every
+   replica ends at 0 the result is an upper bound (see :func:`upper_bound`), never a
+   positive estimate.
+
+Replica r draws only from ``fold_in(seed_key(seed), r)``; the pilot from
+``fold_in(seed_key(seed), 2**32 - 1)``. Replicas are the chunks' samples of
+:func:`countnets.engine.driver.run_chunks` (``replicas_per_chunk`` of them per chunk), so a run
+is sharded over devices, stops by ``rel_halfwidth``/``max_seconds`` by adding replicas,
+checkpoints and resumes, with results identical on 1 or 8 devices.
+
+The worked example of ``docs/rare-events.md`` runs in the tests as written.
+
+>>> SplittingOptions(particles=200).pilot_particles
+400
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+import os
+import time
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array
+
+from countnets import measures as measures_lib
+from countnets._errors import CountnetsError, check_finite_float, check_positive_int
+from countnets.defaults import (  # noqa: F401 (re-exported)
+    DEFAULT_LEVEL_FRACTION,
+    DEFAULT_MAX_LEVELS,
+    DEFAULT_MOVE,
+    DEFAULT_PARTICLES,
+    DEFAULT_REPLICAS,
+    DEFAULT_REPLICAS_PER_CHUNK,
+    DEFAULT_RETRY_FACTOR,
+    DEFAULT_SWEEPS,
+    DEFAULT_TARGET_ACCEPTANCE,
+    MAX_REPLICAS,
+    SAMPLE_OPTIONS,
+)
+from countnets.engine import checkpoint as checkpoint_lib
+from countnets.engine import integrate, sharding
+from countnets.engine._validate import check_measure, check_prior_and_arch
+from countnets.engine.driver import RunConfig, run_chunks, seed_key
+from countnets.engine.estimators import READOUTS, base_config
+from countnets.engine.steps import DEFAULT_MARGIN, check_precision
+from countnets.measures import Measure
+from countnets.network import boolean
+from countnets.network.architectures import DEFAULT_PRECISION, Architecture, readout_indices
+from countnets.network.priors import Prior
+from countnets.rare.moves import MOVES, move_for, subkey
+from countnets.rare.pilot import ByIdentity, KernelSpec, Pilot, adaptive_levels
+from countnets.rare.replicas import (
+    RarePopulation,
+    ReplicaAccumulator,
+    conditional_rows,
+    level_records,
+    replica_estimates,
+    upper_bound,
+)
+from countnets.records import StopReason
+from countnets.results import CountResult, Estimate, runtime_info
+from countnets.results.payloads import SplittingAttempt, SplittingPayload
+from countnets.stats import reliability, statistics
+from countnets.stats.statistics import replica_interval
+
+__all__ = [
+    "DEFAULT_PARTICLES",
+    "DEFAULT_REPLICAS",
+    "DEFAULT_SWEEPS",
+    "DEFAULT_LEVEL_FRACTION",
+    "DEFAULT_TARGET_ACCEPTANCE",
+    "DEFAULT_MAX_LEVELS",
+    "DEFAULT_REPLICAS_PER_CHUNK",
+    "MAX_REPLICAS",
+    "MIN_REPLICAS_TO_STOP",
+    "PILOT_STREAM",
+    "SAMPLE_OPTIONS",
+    "SplittingOptions",
+    "Pilot",
+    "run_pilot",
+    "estimate_rare",
+    "sample_rare",
+]
+
+DEFAULT_ADAPT_GAIN = 1.5
+MIN_REPLICAS_TO_STOP = reliability.MIN_EFFECTIVE_REPLICAS  # rel_halfwidth is not checked before this many replicas
+PILOT_STREAM = 2**32 - 1  # the pilot draws from fold_in(seed key, PILOT_STREAM); replica r from fold_in(seed key, r)
+
+
+ALGORITHM = "fixed-level splitting (SMC) with levels and steps from an adaptive pilot; log-t interval over replicas"
+
+
+@dataclasses.dataclass(frozen=True)
+class SplittingOptions:
+    """The algorithm's settings (they decide the random stream together with the seed).
+
+    Attributes:
+      particles: particles per replica, N (>= 2).
+      sweeps: move sweeps per level (every particle proposes once per sweep), and the
+        step by which the pilot adds sweeps until its mixing check passes (:mod:`countnets.rare.pilot`).
+      max_sweeps: the mixing cap, the most sweeps the pilot may give a level (``None``:
+        ``sweeps``, no adaptation: the check is then only reported, per level).
+      level_fraction: the fraction of the pilot population above each new level, in (0, 1).
+      target_acceptance: the acceptance rate the pilot's step adaptation aims at, in (0, 1).
+      pilot_particles: the pilot's population (``None``: ``2 * particles``).
+      max_levels: the most levels the pilot may set; past it the event becomes the next level.
+      adapt_gain: Robbins-Monro gain on the log step per sweep.
+      move: the move restricted to each level (:data:`countnets.rare.moves.MOVES`): ``"auto"``
+        is the prior's default (elliptical slice sampling for a Gaussian prior, a unit's exact
+        conditional, ``"unit-gibbs"``, for a lattice, the reflected walk for a uniform box);
+        ``"pcn"`` and ``"coordinate-resample"`` are the earlier moves, kept to compare;
+        ``"lin-ess"`` (Gaussian) draws the readout exactly on the arcs of its ellipse.
+
+    Raises:
+      CountnetsError: for any invalid field.
+    """
+
+    particles: int = DEFAULT_PARTICLES
+    sweeps: int = DEFAULT_SWEEPS
+    level_fraction: float = DEFAULT_LEVEL_FRACTION
+    target_acceptance: float = DEFAULT_TARGET_ACCEPTANCE
+    pilot_particles: int | None = None
+    max_levels: int = DEFAULT_MAX_LEVELS
+    adapt_gain: float = DEFAULT_ADAPT_GAIN
+    move: str = DEFAULT_MOVE
+    max_sweeps: int | None = None
+
+    def __post_init__(self) -> None:
+        fix = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731
+        fix("particles", check_positive_int("particles", self.particles))
+        if self.particles < 2:
+            raise CountnetsError(f"particles must be at least 2, got {self.particles}")
+        fix("sweeps", check_positive_int("sweeps", self.sweeps))
+        cap = self.sweeps if self.max_sweeps is None else self.max_sweeps
+        fix("max_sweeps", check_positive_int("max_sweeps (the mixing cap)", cap))
+        if self.max_sweeps < self.sweeps:  # type: ignore[operator]
+            raise CountnetsError(f"max_sweeps must be at least sweeps ({self.sweeps}), got {self.max_sweeps}")
+        for name in ("level_fraction", "target_acceptance"):
+            value = check_finite_float(name, getattr(self, name))
+            if not 0 < value < 1:
+                raise CountnetsError(f"{name} must be in (0, 1), got {value}")
+            fix(name, value)
+        pilot = 2 * self.particles if self.pilot_particles is None else self.pilot_particles
+        fix("pilot_particles", check_positive_int("pilot_particles", pilot))
+        if self.pilot_particles < 2:
+            raise CountnetsError(f"pilot_particles must be at least 2, got {self.pilot_particles}")
+        fix("max_levels", check_positive_int("max_levels", self.max_levels))
+        fix("adapt_gain", check_finite_float("adapt_gain", self.adapt_gain, positive=True))
+        if self.move not in MOVES:
+            raise CountnetsError(f"move must be one of {', '.join(MOVES)}, got {self.move!r}")
+
+    def config(self) -> dict:
+        """Plain-dict description, stored in results and checkpoint fingerprints."""
+        return dataclasses.asdict(self)
+
+
+def _zero_like(ref: Array, dtype: Any) -> Array:
+    """A scalar 0 of ``dtype`` computed from ``ref``, so that under ``shard_map`` it varies like ``ref``."""
+    return (ref > ref).astype(dtype)
+
+
+def _final_outputs(static: KernelSpec, theta: Array, x: Array) -> dict[str, Array]:
+    """Flags (non-finite, near 0) of the final particles, their conditional keys, and the particles."""
+    arch, measure, precision = static.arch, static.measure.measure, static.precision
+    conditional = None if static.conditional is None else static.conditional.measure
+
+    def one(t):
+        params = arch.unflatten(t)
+        values = measure.outputs(arch, params, x, precision)
+        flags = (~jnp.all(jnp.isfinite(values)), jnp.any(jnp.abs(values) <= static.margin))
+        return flags, (() if conditional is None else (conditional.key(arch, params, x, precision),))
+
+    (nonfinite, near), key = jax.vmap(one)(theta)
+    out = {"nonfinite": jnp.sum(nonfinite, dtype=jnp.int32), "near": jnp.sum(near, dtype=jnp.int32)}
+    if conditional is not None:
+        out["keys"] = key[0].reshape(-1, key[0].shape[-1])
+    out["theta"] = theta
+    return out
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _replica_step(static: KernelSpec, levels, log_steps, sweeps, first, key, chunk_indices, n_valid):
+    """Replicas of a batch of chunks: chunk i holds replicas ``i C .. i C + C - 1``, replica r keyed by r.
+
+    ``levels``, ``log_steps`` and ``sweeps`` (the pilot's per level) are padded at the front to a multiple of
+    :data:`_LEVEL_PAD`; levels before ``first`` are skipped (survivors N, nothing moved)
+    and real level ``k`` draws from ``fold_in(replica key, k + 1)``, so padding changes nothing.
+    """
+    n, per_chunk, layout = static.particles, static.per_chunk, static.arch.layout()
+    _, score_fn, x = static.parts()
+    kernel = static.kernel(False)
+
+    def replica(rkey):
+        theta = static.prior.sample(rkey, 0, n, layout)
+
+        def body(carry, xs):
+            k, level, log_step, n_sweeps = xs
+
+            def run(carry):
+                theta, scores, roots = carry
+                out = kernel(subkey(rkey, k - first + 1), theta, scores, level, log_step, roots, n_sweeps)
+                theta, scores, count, accepted, _, _, _, roots, distinct = out
+                return (theta, scores, roots), (count, accepted, distinct)
+
+            def skip(carry):
+                zero = _zero_like(carry[1][0], jnp.int32)
+                return carry, (jnp.int32(n) + zero, zero, jnp.int32(n) + zero)
+
+            return jax.lax.cond(k >= first, run, skip, carry)
+
+        xs = (jnp.arange(levels.shape[0], dtype=jnp.int32), levels, log_steps, sweeps)
+        scores = score_fn(theta)
+        roots = jnp.arange(n, dtype=jnp.int32) + _zero_like(scores[0], jnp.int32)
+        (theta, _, _), (counts, accepted, ancestors) = jax.lax.scan(body, (theta, scores, roots), xs)
+        return {"survivors": counts, "accepted": accepted, "ancestors": ancestors, **_final_outputs(static, theta, x)}
+
+    def chunk(index):
+        replicas = index.astype(jnp.uint32) * np.uint32(per_chunk) + jnp.arange(per_chunk, dtype=jnp.uint32)
+        return jax.vmap(lambda r: replica(subkey(key, r)))(replicas)
+
+    def empty(index):
+        # What chunk() returns, as zeros (a padding chunk is skipped, not evaluated).
+        c, k = per_chunk, levels.shape[0]
+
+        def zeros(shape, dtype):
+            return jnp.zeros(shape, dtype) + _zero_like(index, dtype)
+
+        out = {"survivors": zeros((c, k), jnp.int32), "accepted": zeros((c, k), jnp.int32),
+               "ancestors": zeros((c, k), jnp.int32), "nonfinite": zeros((c,), jnp.int32),
+               "near": zeros((c,), jnp.int32)}  # fmt: skip
+        if static.conditional is not None:
+            params = jax.ShapeDtypeStruct((static.arch.n_params,), jnp.float32)
+            rows = jax.eval_shape(lambda t: static.conditional.measure.key(  # type: ignore[union-attr]
+                static.arch, static.arch.unflatten(t), x, static.precision), params)  # fmt: skip
+            out["keys"] = zeros((c, n * rows.shape[0], rows.shape[1]), jnp.uint32)
+        out["theta"] = zeros((c, n, static.arch.n_params), jnp.float32)
+        return out
+
+    def one(args):
+        index, valid = args
+        out = jax.lax.cond(valid > 0, chunk, empty, index)
+        out["valid"] = jnp.arange(per_chunk, dtype=jnp.int32) < valid
+        return out
+
+    return jax.lax.map(one, (chunk_indices, n_valid))
+
+
+_LEVEL_PAD = 8  # replica steps are compiled for level counts rounded up to a multiple of this
+
+
+def _checked(prior: Prior, arch: Architecture, measure: Measure | int | str, encoding: str, precision: str, where: str,
+             move_name: str = DEFAULT_MOVE):  # fmt: skip
+    """The measure, after every check a splitting run needs (types, score, architecture, prior, encoding, precision).
+
+    ``where`` is the front end named in a type error (``"estimate_rare"``...).
+    """
+    check_prior_and_arch(prior, arch, where)
+    measure = check_measure(measure, where)
+    if measure.score is None:
+        raise CountnetsError(f"splitting needs a measure with a score; {measure.name} has none")
+    measure.check(arch)
+    if encoding not in boolean.ENCODINGS:
+        raise CountnetsError(f"encoding must be one of {boolean.ENCODINGS}, got {encoding!r}")
+    check_precision(precision)
+    return measure, move_for(prior, arch, measure, move_name, encoding, precision)
+
+
+def run_pilot(
+    prior: Prior,
+    arch: Architecture,
+    measure: Measure | int | str,
+    *,
+    seed: int = 0,
+    options: SplittingOptions | None = None,
+    encoding: str = "01",
+    precision: str = DEFAULT_PRECISION,
+) -> Pilot:
+    """Adaptive multilevel splitting on one population: the levels and step sizes of a run.
+
+    Level ``k`` is the ``ceil(level_fraction * n)``-th largest score of the population
+    (``n = pilot_particles``), or the smallest score above level ``k - 1`` when ties would
+    repeat it, capped at ``measure.level(arch)``; the population is then resampled from
+    the particles at or above it and moved ``sweeps`` sweeps at a time until the mixing
+    check of :mod:`countnets.rare.pilot` passes (at most ``max_sweeps``), the step adapting after
+    each sweep by ``log step += adapt_gain (rate - target_acceptance)``. If no particle scores
+    above the last level (``"stalled"``) or ``max_levels`` are set, the event's level is
+    appended as the last level.
+
+    Args:
+      prior, arch, measure: as in :func:`estimate_rare`.
+      seed: the run's seed; the pilot draws from ``fold_in(seed_key(seed), PILOT_STREAM)``.
+      options: :class:`SplittingOptions` (default: the defaults).
+      encoding, precision: as in :func:`estimate_rare`.
+
+    Returns:
+      A :class:`Pilot`.
+
+    Raises:
+      CountnetsError: for a measure without a score or that does not apply to ``arch``,
+        a prior without an invariant move, or a bad encoding, precision or seed.
+    """
+    start = time.perf_counter()
+    options = options or SplittingOptions()
+    measure, move = _checked(prior, arch, measure, encoding, precision, "run_pilot", options.move)
+    spec = KernelSpec(prior, arch, ByIdentity(measure), encoding, precision, options.max_sweeps,  # type: ignore[arg-type]
+                      options.target_acceptance, options.adapt_gain, move=options.move)  # fmt: skip
+    fields = adaptive_levels(
+        spec, subkey(seed_key(seed), PILOT_STREAM), particles=options.pilot_particles, sweeps=options.sweeps,  # type: ignore[arg-type]
+        max_sweeps=options.max_sweeps, level_fraction=options.level_fraction, max_levels=options.max_levels,  # type: ignore[arg-type]
+        target=float(np.float32(measure.level(arch))), initial_step=move.initial_step,
+    )  # fmt: skip
+    return Pilot(**fields, seconds=time.perf_counter() - start)
+
+
+def _replica_step_for(static: KernelSpec, pilot: Pilot):
+    """``step(key, chunk_indices, n_valid)`` for :func:`countnets.run_chunks`: the pilot's levels, padded."""
+    k = len(pilot.levels)
+    padded = -(-k // _LEVEL_PAD) * _LEVEL_PAD
+    levels = np.full(padded, -np.inf, np.float32)
+    log_steps = np.zeros(padded, np.float32)
+    levels[padded - k :] = np.asarray(pilot.levels, np.float32)
+    log_steps[padded - k :] = np.log(np.asarray(pilot.steps, np.float32))
+    sweeps = np.zeros(padded, np.int32)
+    sweeps[padded - k :] = np.asarray(pilot.sweeps, np.int32)
+    first = np.int32(padded - k)
+
+    def step(key, chunk_indices, n_valid):
+        out = _replica_step(static, levels, log_steps, sweeps, first, key, chunk_indices, n_valid)
+        for name in ("survivors", "accepted", "ancestors"):
+            out[name] = out[name][..., padded - k :]
+        return out
+
+    return step
+
+
+def _run(prior, arch, measure, *, seed, replicas, options, encoding, precision, margin, confidence, rel_halfwidth,
+         max_seconds, replicas_per_chunk, chunks_per_step, devices, checkpoint, checkpoint_every, progress,
+         conditional, conditional_top, keep, where, checkpoint_suffix=""):  # fmt: skip
+    measure, move = _checked(prior, arch, measure, encoding, precision, where, options.move)
+    name = measures_lib.target_of(measure, arch.n)
+    name = measure.name if name is None else boolean.to_hex(name)
+    cond = None
+    if conditional is not None:
+        cond = check_measure(conditional, where, "conditional")
+        if cond.key is None:
+            raise CountnetsError(f"a conditional histogram needs a measure with a key; {cond.name} has none")
+        cond.check(arch)
+    confidence = check_finite_float("confidence", confidence)
+    if not 0 < confidence < 1:
+        raise CountnetsError(f"confidence must be in (0, 1), got {confidence}")
+    if conditional_top is not None:
+        conditional_top = check_positive_int("conditional_top", conditional_top)
+    if replicas is None:
+        replicas = DEFAULT_REPLICAS if rel_halfwidth is None and max_seconds is None else MAX_REPLICAS
+    replicas = check_positive_int("replicas", replicas)
+    per_chunk = check_positive_int("replicas_per_chunk", replicas_per_chunk)
+    if replicas >= 2**31:
+        raise CountnetsError(f"replicas must be below 2**31 (replica indices key the random stream), got {replicas}")
+    if replicas < 2 or per_chunk < 2:
+        raise CountnetsError(f"splitting needs replicas >= 2 and replicas_per_chunk >= 2 (an interval needs a spread), "
+                             f"got {replicas} and {per_chunk}")  # fmt: skip
+    run = RunConfig(
+        n_samples=replicas, seed=seed, chunk_size=per_chunk, chunks_per_step=chunks_per_step, devices=devices,
+        checkpoint=checkpoint, checkpoint_every=checkpoint_every, max_seconds=max_seconds,
+        rel_halfwidth=rel_halfwidth, progress=progress,
+    )  # fmt: skip
+    precision = check_precision(precision)
+    margin = check_finite_float("margin", margin, non_negative=True)
+    pilot = run_pilot(prior, arch, measure, seed=run.seed, options=options, encoding=encoding, precision=precision)
+    config = base_config(prior, arch, encoding, precision, margin, "log-t")
+    config.update(method="splitting", targets=[name], measures=[measure.spec], options=options.config())
+    if cond is not None:
+        config["conditional"] = cond.spec
+    static = KernelSpec(
+        prior, arch, ByIdentity(measure), encoding, precision, options.max_sweeps, options.target_acceptance,
+        options.adapt_gain, margin, per_chunk, options.particles, None if cond is None else ByIdentity(cond),
+        options.move,
+    )  # fmt: skip
+    step = _replica_step_for(static, pilot)
+    acc = ReplicaAccumulator(len(pilot.levels), None if cond is None else cond.key_fields(arch), arch.n, keep,
+                             particles=options.particles, sweeps=options.max_sweeps)  # fmt: skip
+    ckpt = run.open_checkpoint(run.fingerprint("splitting", config, pilot=pilot.fingerprint()), checkpoint_suffix)
+
+    def should_stop(done: int) -> str | None:
+        # The width is read only once the replicas pass the reliability rule: a narrow interval of a few heavy
+        # replicas is not met, it is not determined.
+        if run.rel_halfwidth is None or done < MIN_REPLICAS_TO_STOP:
+            return None
+        z = replica_estimates(acc.survivors, options.particles)
+        if not reliability.assess(z, pilot_status=pilot.status).reliable:
+            return None
+        r = replica_interval(z, confidence)
+        return "rel_halfwidth" if r.mean > 0 and (r.hi - r.lo) / 2 <= run.rel_halfwidth * r.mean else None
+
+    n_local, _ = sharding.resolve_devices(run.devices)
+    outcome = run_chunks(
+        step, acc.merge, key=seed_key(run.seed), chunk_size=per_chunk, n_samples=replicas,
+        chunks_per_step=run.chunks_per_step or n_local * jax.process_count(), should_stop=should_stop,
+        max_seconds=None if max_seconds is None else max(1e-9, run.max_seconds - pilot.seconds),  # type: ignore[operator]
+        progress=run.progress, description="splitting", unit="replicas", devices=run.devices, checkpoint=ckpt,
+        state=acc if ckpt is not None else None,
+    )  # fmt: skip
+    survivors = np.asarray(acc.survivors, np.int64).reshape(len(acc.survivors), len(pilot.levels))
+    accepted = np.asarray(acc.accepted, np.int64).reshape(survivors.shape)
+    ancestors = np.asarray(acc.ancestors, np.int64).reshape(survivors.shape)
+    z = replica_estimates(survivors, options.particles)
+    interval = replica_interval(z, confidence)
+    levels = level_records(pilot, survivors, accepted, ancestors, options.particles)
+    verdict = reliability.assess(z, pilot_status=pilot.status, survival=[lv.survival for lv in levels],
+                                 particles=options.particles)  # fmt: skip
+    bound_level = None
+    if interval.mean > 0 and verdict.reliable:
+        p, ci, method = interval.mean, (interval.lo, interval.hi), "splitting-log-t"
+    elif interval.mean > 0:  # not determined: the unbiased estimate, and only what Markov's inequality supports
+        p, ci, method = interval.mean, reliability.markov_lower_bound(interval.mean, confidence), "splitting-markov"
+    else:
+        bound, bound_level = upper_bound(survivors, options.particles, confidence)
+        p, ci, method = 0.0, (0.0, bound), "splitting-upper-bound"
+    estimate = Estimate(
+        function=name, hits=int((z > 0).sum()), n=len(z), p=p, ci=ci, confidence=confidence, method=method,
+        bits=statistics.bits(p), bits_ci=(statistics.bits(ci[1]), statistics.bits(ci[0])), log10_p=statistics.log10(p),
+    )  # fmt: skip
+    evaluations = pilot.evaluations + len(z) * options.particles * (2 + sum(pilot.sweeps))
+    e = interval.relative_error
+    mc = (1 - p) / (p * e * e) if p > 0 and e > 0 else math.inf
+    rows = None
+    if cond is not None:
+        rows = conditional_rows(z, acc.keys, options.particles, confidence, pilot_status=pilot.status)
+        rows = rows[:conditional_top]
+    info: dict[str, Any] = {}
+    if outcome.checkpoint is not None:
+        info["checkpoint"] = {"path": outcome.checkpoint, "resumed_from": outcome.resumed_from,
+                              "seconds_before": outcome.seconds_before,
+                              "seconds_total": outcome.seconds_before + outcome.seconds}  # fmt: skip
+    if outcome.processes > 1:
+        info["processes"] = outcome.processes
+    payload = SplittingPayload(
+        method="splitting", algorithm=ALGORITHM, interval="upper-bound" if bound_level is not None else "log-t",
+        move=move.name, step_name=move.step_name, particles=options.particles, sweeps=options.sweeps,
+        max_sweeps=options.max_sweeps, level_fraction=options.level_fraction,
+        target_acceptance=options.target_acceptance,
+        pilot_particles=pilot.particles, pilot_status=pilot.status, pilot_evaluations=pilot.evaluations,
+        pilot_seconds=pilot.seconds, n_levels=len(pilot.levels), levels=levels,
+        replica_estimates=[float(v) for v in z],
+        relative_error=e, replica_cv=e * math.sqrt(len(z)), evaluations=evaluations, mc_equivalent_evaluations=mc,
+        speedup=mc / evaluations, upper_bound_level=bound_level,
+        conditional_measure=None if cond is None else cond.name, conditional=rows, **info,
+        reliable=verdict.reliable, unreliable_reasons=verdict.unreliable_reasons,
+        effective_replicas=verdict.effective_replicas, max_replica_share=verdict.max_replica_share,
+        extinct_replicas=verdict.extinct_replicas, relative_variance=verdict.relative_variance,
+        well_mixed_relative_variance=verdict.well_mixed_relative_variance, reliability_rule=verdict.rule,
+    )  # fmt: skip
+    result = CountResult(
+        kind="estimate", config=config, seed=run.seed, chunk_size=per_chunk, samples=outcome.samples, exact=False,
+        histogram=None, estimates=(estimate,), nonfinite=acc.nonfinite, near_threshold=acc.near,
+        stopped_by=StopReason(outcome.stopped_by), seconds=pilot.seconds + outcome.seconds,
+        samples_per_s=outcome.samples_per_s, device=str(jax.devices()[0].device_kind), device_count=outcome.devices,
+        versions=runtime_info(), extra=payload,
+    )  # fmt: skip
+    return result, acc, z
+
+
+def _needs_retry(result: CountResult, retry_factor: int, stop_rule: bool) -> bool:
+    """Whether a finished run is rerun with more particles: it is not determined, and some replica reached the event.
+
+    A replica that reached the event proves it reachable, so a stalled pilot is rerun too
+    (four times its particles may climb where it stalled). An event no replica reached (its
+    upper bound stands), an interrupted run, a run that a stop rule ended (it already adds
+    replicas until the rule holds) and a run with fewer replicas than the rule's effective
+    count (no particle count can make it pass) are returned as they are.
+    """
+    x = result.extra
+    return (retry_factor > 1 and not stop_rule and x.reliable is False
+            and result.estimates[0].p > 0 and result.stopped_by == StopReason.SAMPLES
+            and result.samples >= reliability.MIN_EFFECTIVE_REPLICAS)  # fmt: skip
+
+
+def _run_retrying(*, options: SplittingOptions, retry_factor: int, **kwargs: Any) -> tuple[CountResult, Any, Any]:
+    """:func:`_run`, then, if the result is not determined though some replica reached the event, once more with
+    ``retry_factor`` times the particles (and pilot particles), the same seed and replicas.
+
+    Every replica's ``Z_r`` stays unbiased whatever N is, and more particles per replica
+    shorten the heavy tail that non-mixing moves give the ``Z_r`` (docs/rare-events.md, "Not
+    determined, then more particles"). The second attempt's estimate and interval are reported
+    as they are; the first is summarised in ``extra.attempts`` and its cost is added to
+    ``evaluations`` and ``seconds``. Its checkpoint, if any, is the path with ``.particles-N``.
+    """
+    retry_factor = check_positive_int("retry_factor", retry_factor)
+    stop_rule = kwargs["rel_halfwidth"] is not None or kwargs["max_seconds"] is not None
+    first = _run(options=options, **kwargs)
+    if not _needs_retry(first[0], retry_factor, stop_rule):
+        result, acc, z = first
+        return dataclasses.replace(result, extra=dataclasses.replace(result.extra, retry_factor=retry_factor)), acc, z
+    more = dataclasses.replace(options, particles=options.particles * retry_factor,
+                               pilot_particles=options.pilot_particles * retry_factor)  # type: ignore[operator]
+    result, acc, z = _run(options=more, checkpoint_suffix=f".particles-{more.particles}", **kwargs)
+    before, x = first[0], result.extra
+    attempt = SplittingAttempt(
+        particles=options.particles, pilot_particles=before.extra.pilot_particles, p=before.estimates[0].p,
+        effective_replicas=before.extra.effective_replicas, unreliable_reasons=before.extra.unreliable_reasons,
+        evaluations=before.extra.evaluations, seconds=before.seconds,
+    )  # fmt: skip
+    evaluations = x.evaluations + attempt.evaluations
+    extra = dataclasses.replace(x, retry_factor=retry_factor, attempts=[attempt], evaluations=evaluations,
+                                speedup=x.mc_equivalent_evaluations / evaluations)  # fmt: skip
+    seconds = result.seconds + before.seconds
+    rate = result.samples / seconds if seconds > 0 else math.inf
+    return dataclasses.replace(result, extra=extra, seconds=seconds, samples_per_s=rate), acc, z
+
+
+def _integrated_perceptron(prior, arch, measure, *, seed, replicas, particles, encoding, precision,
+                           confidence) -> CountResult:  # fmt: skip
+    """``estimate_rare(readout="integrate")``: a perceptron's cone mass by HDR replicas; else a one-line error."""
+    check_prior_and_arch(prior, arch, "estimate_rare")
+    if arch.n_params != len(readout_indices(arch)):
+        raise CountnetsError("estimate_rare(readout='integrate') is built for a perceptron (no hidden layer) only: "
+                             "splitting over hidden layers with the readout integrated is not built yet (issue 26); "
+                             "use estimate_mc(readout='integrate') for conditional Monte Carlo")  # fmt: skip
+    replicas = DEFAULT_REPLICAS if replicas is None else check_positive_int("replicas", replicas)
+    config = base_config(prior, arch, encoding, precision, DEFAULT_MARGIN, "log-t")
+    return integrate.estimate_integrated(
+        prior, arch, measure, config=config, n_samples=replicas, seed=seed, encoding=encoding, precision=precision,
+        confidence=confidence, cone_particles=particles,
+    )  # fmt: skip
+
+
+def estimate_rare(
+    prior: Prior,
+    arch: Architecture,
+    measure: Measure | int | str,
+    *,
+    seed: int = 0,
+    replicas: int | None = None,
+    particles: int = DEFAULT_PARTICLES,
+    sweeps: int = DEFAULT_SWEEPS,
+    level_fraction: float = DEFAULT_LEVEL_FRACTION,
+    target_acceptance: float = DEFAULT_TARGET_ACCEPTANCE,
+    pilot_particles: int | None = None,
+    max_levels: int = DEFAULT_MAX_LEVELS,
+    move: str = DEFAULT_MOVE,
+    max_sweeps: int | None = None,
+    retry_factor: int = DEFAULT_RETRY_FACTOR,
+    encoding: str = "01",
+    precision: str = DEFAULT_PRECISION,
+    margin: float = DEFAULT_MARGIN,
+    confidence: float = 0.95,
+    rel_halfwidth: float | None = None,
+    max_seconds: float | None = None,
+    replicas_per_chunk: int = DEFAULT_REPLICAS_PER_CHUNK,
+    chunks_per_step: int | None = None,
+    devices: int | None = None,
+    checkpoint: str | os.PathLike | None = None,
+    checkpoint_every: float = checkpoint_lib.DEFAULT_EVERY_SECONDS,
+    progress: bool | float = False,
+    conditional: Measure | None = None,
+    conditional_top: int | None = None,
+    readout: str = "sample",
+) -> CountResult:
+    """The prior mass of a rare event by multilevel splitting (see the module docstring).
+
+    Args:
+      prior: a :class:`~countnets.Gaussian`, :class:`~countnets.Uniform` or
+        :class:`~countnets.Lattice` prior (each has an invariant move, :mod:`countnets.rare.moves`).
+      arch: architecture.
+      measure: a measure with a score (``event == (score >= level)``); an int, hex or name
+        means :func:`countnets.measures.implements`.
+      seed: integer seed, ``0 <= seed < 2**32``; it fixes the pilot and every replica.
+      replicas: replicas R (the maximum when a stop rule is given). ``None``: 64, or
+        :data:`MAX_REPLICAS` when ``rel_halfwidth`` or ``max_seconds`` ends the run.
+      particles, sweeps, level_fraction, target_acceptance, pilot_particles, max_levels, move,
+        max_sweeps: :class:`SplittingOptions`.
+      retry_factor: a run that is not determined though some replica reached the event (too
+        few effective replicas, or a stalled pilot; no stop rule given; at least 30
+        replicas) is rerun once, same seed, with ``retry_factor`` times the particles and
+        pilot particles; the rerun is what is reported (``extra.attempts`` summarises the
+        first). 1 turns the retry off.
+      encoding: ``"01"`` or ``"pm1"``.
+      precision: matmul precision.
+      margin: final particles with an output within ``margin`` of 0 count in ``near_threshold``.
+      confidence: interval confidence level.
+      rel_halfwidth: add replicas until the interval's half-width / p is at most this
+        (checked from :data:`MIN_REPLICAS_TO_STOP` replicas on).
+      max_seconds: stop adding replicas past this wall time (the pilot's time included).
+      replicas_per_chunk: replicas per chunk, vmapped together (>= 2); results do not depend on it.
+      chunks_per_step: chunks per step over all devices (default: one per device).
+      devices: local devices to shard replicas over (default: all; results do not depend on it).
+      checkpoint, checkpoint_every: save progress and resume (see :func:`countnets.run_chunks`).
+      progress: show a progress bar.
+      conditional: a measure with a key (e.g. ``table()``, ``effective_depth()``, ``goal()``):
+        report each key's ``P(event and key)`` and ``P(key | event)`` over the final populations.
+      conditional_top: keep only this many conditional rows (default: all).
+      readout: ``"sample"`` (default); ``"integrate"`` integrates the readout's Gaussian cone
+        mass (:mod:`countnets.engine.cones`). Built for a perceptron (``MLP(n, ())``, all readout):
+        the result is ``replicas`` Holmes-Diaconis-Ross replicas of the cone's mass with
+        ``particles`` particles each, under the same reliability rule. Networks with
+        hidden layers need the adaptive hidden-layer stage of issue 26, not built yet:
+        a one-line error.
+
+    Returns:
+      A :class:`~countnets.CountResult` of kind ``"estimate"`` with one estimate (``hits``:
+      replicas that reached the event, ``n``: replicas; method ``"splitting-log-t"``, or
+      ``"splitting-upper-bound"`` with ``p = 0`` and ``ci = (0, bound)`` when none did),
+      ``samples`` = replicas done, ``chunk_size`` = replicas per chunk, ``nonfinite`` and
+      ``near_threshold`` counted over the final populations of the replicas that reached the
+      event, and a :class:`~countnets.results.payloads.SplittingPayload` (``method: "splitting"``)
+      as ``extra``.
+
+    Raises:
+      CountnetsError: for a measure without a score, a prior without an invariant move, a
+        measure that does not apply to ``arch`` (e.g. a truth table wider than the cube),
+        any invalid option, a checkpoint of another run, or a damaged one (counts that no
+        run can produce, e.g. more survivors than particles).
+      TypeError: (a ``CountnetsError`` too) for a prior, arch, measure or conditional of the
+        wrong type, e.g. ``"mlp"`` as arch or prior and arch swapped.
+    """
+    if readout not in READOUTS:
+        raise CountnetsError(f"readout must be one of {', '.join(READOUTS)}, got {readout!r}")
+    if readout == "integrate":
+        given = {"sweeps": sweeps != DEFAULT_SWEEPS, "level_fraction": level_fraction != DEFAULT_LEVEL_FRACTION,
+                 "target_acceptance": target_acceptance != DEFAULT_TARGET_ACCEPTANCE,
+                 "pilot_particles": pilot_particles is not None, "max_levels": max_levels != DEFAULT_MAX_LEVELS,
+                 "move": move != DEFAULT_MOVE, "max_sweeps": max_sweeps is not None,
+                 "retry_factor": retry_factor != DEFAULT_RETRY_FACTOR, "rel_halfwidth": rel_halfwidth is not None,
+                 "max_seconds": max_seconds is not None, "checkpoint": checkpoint is not None,
+                 "devices": devices not in (None, 1), "conditional": conditional is not None}  # fmt: skip
+        integrate.refuse_options(given, ": it runs replicas of the cone's mass with `particles` each")
+        return _integrated_perceptron(prior, arch, measure, seed=seed, replicas=replicas, particles=particles,
+                                      encoding=encoding, precision=precision, confidence=confidence)  # fmt: skip
+    options = SplittingOptions(particles, sweeps, level_fraction, target_acceptance, pilot_particles, max_levels,
+                               move=move, max_sweeps=max_sweeps)  # fmt: skip
+    result, _, _ = _run_retrying(
+        prior=prior, arch=arch, measure=measure, seed=seed, replicas=replicas, options=options,
+        retry_factor=retry_factor, encoding=encoding, precision=precision,
+        margin=margin, confidence=confidence, rel_halfwidth=rel_halfwidth, max_seconds=max_seconds,
+        replicas_per_chunk=replicas_per_chunk, chunks_per_step=chunks_per_step, devices=devices,
+        checkpoint=checkpoint, checkpoint_every=checkpoint_every, progress=progress, conditional=conditional,
+        conditional_top=conditional_top, keep=False, where="estimate_rare",
+    )  # fmt: skip
+    return result
+
+
+def sample_rare(
+    prior: Prior,
+    arch: Architecture,
+    measure: Measure | int | str,
+    *,
+    seed: int = 0,
+    replicas: int = DEFAULT_REPLICAS,
+    particles: int = DEFAULT_PARTICLES,
+    sweeps: int = DEFAULT_SWEEPS,
+    level_fraction: float = DEFAULT_LEVEL_FRACTION,
+    target_acceptance: float = DEFAULT_TARGET_ACCEPTANCE,
+    pilot_particles: int | None = None,
+    max_levels: int = DEFAULT_MAX_LEVELS,
+    move: str = DEFAULT_MOVE,
+    max_sweeps: int | None = None,
+    retry_factor: int = DEFAULT_RETRY_FACTOR,
+    encoding: str = "01",
+    precision: str = DEFAULT_PRECISION,
+    confidence: float = 0.95,
+    replicas_per_chunk: int = DEFAULT_REPLICAS_PER_CHUNK,
+    devices: int | None = None,
+) -> RarePopulation:
+    """:func:`estimate_rare`, keeping every replica's final population (the prior conditioned on the event).
+
+    The same seed and options give the same estimate as :func:`estimate_rare`. Memory:
+    ``replicas * particles * n_params`` float32 values on the host.
+
+    Returns:
+      A :class:`RarePopulation`.
+
+    Raises:
+      CountnetsError: as :func:`estimate_rare` (a ``TypeError`` too for an argument of the wrong type).
+    """
+    options = SplittingOptions(particles, sweeps, level_fraction, target_acceptance, pilot_particles, max_levels,
+                               move=move, max_sweeps=max_sweeps)  # fmt: skip
+    result, acc, z = _run_retrying(
+        prior=prior, arch=arch, measure=measure, seed=seed, replicas=replicas, options=options,
+        retry_factor=retry_factor, encoding=encoding, precision=precision,
+        margin=DEFAULT_MARGIN, confidence=confidence, rel_halfwidth=None, max_seconds=None,
+        replicas_per_chunk=replicas_per_chunk, chunks_per_step=None, devices=devices, checkpoint=None,
+        checkpoint_every=checkpoint_lib.DEFAULT_EVERY_SECONDS, progress=False, conditional=None,
+        conditional_top=None, keep=True, where="sample_rare",
+    )  # fmt: skip
+    return RarePopulation(theta=np.stack(acc.theta), weights=z, result=result)
