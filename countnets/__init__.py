@@ -47,12 +47,15 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "Lattice": ("countnets.network.priors", "Lattice"),
     "Uniform": ("countnets.network.priors", "Uniform"),
     "CountResult": ("countnets.results", "CountResult"),
+    "count_result": ("countnets.results", "count_result"),
     "Estimate": ("countnets.results", "Estimate"),
     "load_json": ("countnets.results", "load_json"),
     "save_json": ("countnets.results", "save_json"),
     "to_dataframe": ("countnets.results", "to_dataframe"),
     "estimate_rare": ("countnets.rare.splitting", "estimate_rare"),
     "sample_rare": ("countnets.rare.splitting", "sample_rare"),
+    "SplittingOptions": ("countnets.rare.splitting", "SplittingOptions"),
+    "RarePopulation": ("countnets.rare.replicas", "RarePopulation"),
     "clopper_pearson": ("countnets.stats.statistics", "clopper_pearson"),
     "jeffreys": ("countnets.stats.statistics", "jeffreys"),
     "ratio_interval": ("countnets.stats.statistics", "ratio_interval"),
@@ -89,10 +92,13 @@ if TYPE_CHECKING:  # what a type checker sees: the plain imports
     from countnets.network.priors import Gaussian as Gaussian
     from countnets.network.priors import Lattice as Lattice
     from countnets.network.priors import Uniform as Uniform
+    from countnets.rare.replicas import RarePopulation as RarePopulation
+    from countnets.rare.splitting import SplittingOptions as SplittingOptions
     from countnets.rare.splitting import estimate_rare as estimate_rare
     from countnets.rare.splitting import sample_rare as sample_rare
     from countnets.results import CountResult as CountResult
     from countnets.results import Estimate as Estimate
+    from countnets.results import count_result as count_result
     from countnets.results import load_json as load_json
     from countnets.results import save_json as save_json
     from countnets.results import to_dataframe as to_dataframe
@@ -221,10 +227,13 @@ __all__ = [
     "histogram_mc",
     "estimate_rare",
     "sample_rare",
+    "SplittingOptions",
+    "RarePopulation",
     "Gaussian",
     "Lattice",
     "Uniform",
     "CountResult",
+    "count_result",
     "Estimate",
     "load_json",
     "save_json",

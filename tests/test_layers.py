@@ -14,7 +14,8 @@ Every ``import`` counts, including those inside functions (they make cycles too)
 * no module under ``experiments/`` imports another experiment;
 * measures import no engine (no sources, steps, accumulators, driver or front-ends): the layers say so;
 * the package-level import graph has no cycles;
-* no module is much over 700 lines.
+* no module is much over 700 lines;
+* a run's `CountResult` is built by `countnets.results.count_result` only.
 """
 
 import ast
@@ -203,3 +204,15 @@ def test_the_command_line_loads_the_library_lazily(module):
              if name.split(".")[0] in ("jax", "jaxtyping", "numpy", "scipy", "optax", "pandas", "matplotlib")
              or (name.startswith("countnets") and not _light(name))}  # fmt: skip
     assert not heavy, f"{module} imports {sorted(heavy)} at its top level"
+
+
+def test_count_result_is_the_only_constructor_of_a_count_result():
+    # Every run's result gets its device and versions in one place (countnets.results.count_result);
+    # results/__init__.py also rebuilds saved results in from_json.
+    def constructs(node: ast.AST) -> bool:
+        name = getattr(node, "func", None)
+        return isinstance(node, ast.Call) and getattr(name, "id", getattr(name, "attr", None)) == "CountResult"
+
+    calls = {name for name, path in MODULES.items() if name != "countnets.results"
+             for node in ast.walk(ast.parse(path.read_text())) if constructs(node)}  # fmt: skip
+    assert not calls, sorted(calls)

@@ -37,7 +37,7 @@ from countnets._errors import CountnetsError
 from countnets.defaults import BENCH_SUITES as SUITES  # noqa: F401 (re-exported)
 from countnets.engine.sources import DEFAULT_CHUNK_SIZE
 from countnets.records import encode
-from countnets.results import CountResult, payloads, runtime_info
+from countnets.results import CountResult, count_result, payloads
 from countnets.stats.statistics import clopper_pearson
 
 __all__ = [
@@ -455,19 +455,7 @@ def run_tasks(
         verdicts={v: int(counts[v]) for v in VERDICTS}, rows=rows,
     )  # fmt: skip
     samples = sum(r.samples for r in rows)
-    return CountResult(
-        kind="bench",
-        config={"suite": suite, "tasks": [t.name for t in tasks], "alpha": alpha},
-        seed=seed,
-        chunk_size=DEFAULT_CHUNK_SIZE,
-        samples=samples,
-        exact=False,
-        histogram=None,
-        estimates=(),
-        seconds=seconds,
-        samples_per_s=samples / seconds if seconds > 0 else 0.0,
-        device=str(jax.devices()[0].device_kind),
-        device_count=jax.device_count(),
-        versions=runtime_info(),
-        extra=payload,
-    )
+    return count_result(
+        "bench", {"suite": suite, "tasks": [t.name for t in tasks], "alpha": alpha}, seed=seed,
+        chunk_size=DEFAULT_CHUNK_SIZE, samples=samples, seconds=seconds, device_count=jax.device_count(), extra=payload,
+    )  # fmt: skip

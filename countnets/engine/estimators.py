@@ -4,7 +4,7 @@ Each front end is a measure (:mod:`countnets.measures`), one step from
 :func:`countnets.engine.steps.build_step`, an accumulator (:mod:`countnets.engine.accumulators`) and
 one call of the driver (:func:`countnets.engine.driver.run_chunks`), configured by a
 :class:`countnets.engine.driver.RunConfig`. The helpers an experiment needs to do the same
-(:func:`check_interval`, :func:`base_config`, :func:`run_step`, :func:`count_result`)
+(:func:`check_interval`, :func:`base_config`, :func:`run_step`, :func:`pass_result`)
 are public here; the engine's parts live in :mod:`countnets.engine.sources`,
 :mod:`countnets.engine.steps`, :mod:`countnets.engine.accumulators` and :mod:`countnets.engine.driver`, and
 are re-exported under their old names.
@@ -59,7 +59,7 @@ from countnets.network import boolean
 from countnets.network.architectures import DEFAULT_PRECISION, Architecture
 from countnets.network.priors import PRNG_DESCRIPTION, Prior
 from countnets.records import Record
-from countnets.results import CountResult, Estimate, make_estimate, runtime_info
+from countnets.results import CountResult, Estimate, count_result, make_estimate
 from countnets.stats import statistics
 
 __all__ = [
@@ -73,7 +73,7 @@ __all__ = [
     "base_config",
     "normalise_targets",
     "run_step",
-    "count_result",
+    "pass_result",
     "widen",
     # re-exported from the engine modules (sources, steps, accumulators, driver)
     "DEFAULT_CHUNK_SIZE",
@@ -297,7 +297,7 @@ def run_step(
     )
 
 
-def count_result(
+def pass_result(
     kind: str,
     config: dict,
     *,
@@ -331,25 +331,13 @@ def count_result(
         extra = dataclasses.replace(extra, **info)
     else:
         extra = {**(extra or {}), **info}
-    return CountResult(
-        kind=kind,
-        config=config,
-        seed=seed,
-        chunk_size=source.chunk_size,
-        samples=outcome.samples,
-        exact=source.exact,
+    return count_result(
+        kind, config, seed=seed, chunk_size=source.chunk_size, samples=outcome.samples, exact=source.exact,
         histogram=None if histogram is None else {boolean.to_hex(k): v for k, v in sorted(histogram.items())},
-        estimates=tuple(estimates),
-        nonfinite=nonfinite,
-        near_threshold=near,
-        stopped_by=outcome.stopped_by if stopped_by is None else stopped_by,
-        seconds=outcome.seconds,
-        samples_per_s=outcome.samples_per_s,
-        device=str(jax.devices()[0].device_kind),
-        device_count=outcome.devices,
-        versions=runtime_info(),
-        extra=extra,
-    )
+        estimates=estimates, nonfinite=nonfinite, near_threshold=near,
+        stopped_by=outcome.stopped_by if stopped_by is None else stopped_by, seconds=outcome.seconds,
+        samples_per_s=outcome.samples_per_s, device_count=outcome.devices, extra=extra,
+    )  # fmt: skip
 
 
 def widen(est: Estimate, undercount: int) -> Estimate:
@@ -515,7 +503,7 @@ def estimate_mc(
         make_estimate(name, h, outcome.samples, confidence=confidence, method=method)
         for name, h in zip(names, acc.hits, strict=True)
     ]
-    return count_result(
+    return pass_result(
         "estimate", config, seed=run.seed, source=source, outcome=outcome, estimates=estimates,
         nonfinite=acc.nonfinite, near=acc.near,
     )  # fmt: skip
@@ -613,7 +601,7 @@ def histogram_mc(
         acc.histogram, outcome.samples, top=top, confidence=confidence, method=method, functions=target_ints
     )
     estimates = [widen(e, acc.max_undercount) for e in estimates]
-    return count_result(
+    return pass_result(
         "histogram", config, seed=run.seed, source=source, outcome=outcome, estimates=estimates,
         nonfinite=acc.nonfinite, near=acc.near, histogram=acc.histogram, extra=_histogram_extra(acc),
     )  # fmt: skip
@@ -674,7 +662,7 @@ def enumerate_exact(
     missing = total - outcome.samples
     estimates = histogram_estimates(acc.histogram, total, top=top, method="exact", functions=target_ints)
     estimates = [widen(e, acc.max_undercount + missing) for e in estimates]
-    return count_result(
+    return pass_result(
         "histogram", config, seed=None, source=source, outcome=outcome, estimates=estimates, nonfinite=acc.nonfinite,
         near=acc.near, histogram=acc.histogram, stopped_by="exhausted" if missing == 0 else None,
         extra=_histogram_extra(acc, missing),

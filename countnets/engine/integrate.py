@@ -51,8 +51,7 @@ from countnets.measures import Measure
 from countnets.network import boolean
 from countnets.network.architectures import DEFAULT_PRECISION, Architecture, readout_indices
 from countnets.network.priors import Gaussian, Prior
-from countnets.records import StopReason
-from countnets.results import CountResult, Estimate, runtime_info
+from countnets.results import CountResult, Estimate, count_result
 from countnets.results.payloads import IntegratedPayload
 from countnets.stats import reliability, statistics
 
@@ -244,9 +243,7 @@ def _result(measure, arch, values, nonempty, k, *, config, seed, confidence, per
         reliability_rule=f"determined iff the Kish effective number of draws is at least "
         f"{reliability.MIN_EFFECTIVE_REPLICAS}",
     )  # fmt: skip
-    return CountResult(
-        kind="estimate", config=config, seed=seed, chunk_size=per_chunk, samples=n, exact=False, histogram=None,
-        estimates=(estimate,), nonfinite=0, near_threshold=0, stopped_by=StopReason.SAMPLES, seconds=seconds,
-        samples_per_s=n / seconds if seconds > 0 else math.inf, device=str(jax.devices()[0].device_kind),
-        device_count=1, versions=runtime_info(), extra=payload,
+    return count_result(
+        "estimate", config, seed=seed, chunk_size=per_chunk, samples=n, estimates=(estimate,), seconds=seconds,
+        samples_per_s=n / seconds if seconds > 0 else math.inf, device_count=1, extra=payload,
     )  # fmt: skip

@@ -143,7 +143,7 @@ def finish(
     estimates: list, nonfinite: int, near: int, extra: Mapping[str, Any],
 ) -> CountResult:  # fmt: skip
     """The :class:`CountResult` of a circuit run (no seed and ``"exhausted"`` for a full enumeration)."""
-    return estimators.count_result(
+    return estimators.pass_result(
         kind, config, seed=None if exact else seed, source=source, outcome=outcome, estimates=estimates,
         nonfinite=nonfinite, near=near, stopped_by=stop_reason(exact, outcome.stopped_by), extra=extra,
     )  # fmt: skip

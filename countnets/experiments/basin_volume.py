@@ -45,7 +45,7 @@ from countnets.measures import basin as basin_lib
 from countnets.network import boolean
 from countnets.network.priors import Gaussian
 from countnets.rare import splitting
-from countnets.results import CountResult, payloads, runtime_info
+from countnets.results import CountResult, count_result, payloads
 from countnets.train.trainer import TrainConfig, TrainingSet, build_trainer
 
 __all__ = ["KIND", "TOLERANCES", "basin_experiment", "format_basin"]
@@ -188,12 +188,9 @@ def basin_experiment(
     seconds = state["seconds"] + time.perf_counter() - start
     extra = {"rows": rows, "fitted_runs": fitted, "p_fits_s": {"p": p_s.p, "ci": list(p_s.ci)},
              "summary": _summary(rows)}  # fmt: skip
-    return CountResult(
-        kind=KIND, config=config, seed=seed, chunk_size=runs, samples=len(rows), exact=False, histogram=None,
-        estimates=(), nonfinite=0, near_threshold=0, stopped_by=stopped, seconds=seconds,
-        samples_per_s=len(rows) / seconds if seconds > 0 else 0.0, device=str(jax.devices()[0].device_kind),
-        device_count=sharding.resolve_devices(None)[0], versions=runtime_info(),
-        extra=payloads.make(payloads.BasinPayload, extra),
+    return count_result(
+        KIND, config, seed=seed, chunk_size=runs, samples=len(rows), stopped_by=stopped, seconds=seconds,
+        device_count=sharding.resolve_devices(None)[0], extra=payloads.make(payloads.BasinPayload, extra),
     )  # fmt: skip
 
 

@@ -88,7 +88,7 @@ from countnets.rare.replicas import (
     upper_bound,
 )
 from countnets.records import StopReason
-from countnets.results import CountResult, Estimate, runtime_info
+from countnets.results import CountResult, Estimate, count_result
 from countnets.results.payloads import SplittingAttempt, SplittingPayload
 from countnets.stats import reliability, statistics
 from countnets.stats.statistics import replica_interval
@@ -480,12 +480,11 @@ def _run(prior, arch, measure, *, seed, replicas, options, encoding, precision, 
         extinct_replicas=verdict.extinct_replicas, relative_variance=verdict.relative_variance,
         well_mixed_relative_variance=verdict.well_mixed_relative_variance, reliability_rule=verdict.rule,
     )  # fmt: skip
-    result = CountResult(
-        kind="estimate", config=config, seed=run.seed, chunk_size=per_chunk, samples=outcome.samples, exact=False,
-        histogram=None, estimates=(estimate,), nonfinite=acc.nonfinite, near_threshold=acc.near,
-        stopped_by=StopReason(outcome.stopped_by), seconds=pilot.seconds + outcome.seconds,
-        samples_per_s=outcome.samples_per_s, device=str(jax.devices()[0].device_kind), device_count=outcome.devices,
-        versions=runtime_info(), extra=payload,
+    result = count_result(
+        "estimate", config, seed=run.seed, chunk_size=per_chunk, samples=outcome.samples, estimates=(estimate,),
+        nonfinite=acc.nonfinite, near_threshold=acc.near, stopped_by=StopReason(outcome.stopped_by),
+        seconds=pilot.seconds + outcome.seconds, samples_per_s=outcome.samples_per_s, device_count=outcome.devices,
+        extra=payload,
     )  # fmt: skip
     return result, acc, z
 

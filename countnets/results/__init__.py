@@ -20,7 +20,7 @@ import math
 import os
 import platform
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "Estimate",
     "CountResult",
+    "count_result",
     "make_estimate",
     "to_json",
     "from_json",
@@ -408,6 +409,41 @@ def _git_commit() -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def count_result(
+    kind: str,
+    config: dict,
+    *,
+    seed: int | None,
+    samples: int,
+    seconds: float,
+    device_count: int,
+    extra: Any = None,
+    estimates: Sequence[Estimate] = (),
+    histogram: dict[str, int] | None = None,
+    exact: bool = False,
+    chunk_size: int = 0,
+    nonfinite: int = 0,
+    near_threshold: int = 0,
+    stopped_by: StopReason | str = StopReason.SAMPLES,
+    samples_per_s: float | None = None,
+) -> CountResult:
+    """The one constructor of a run's :class:`CountResult`: the device and the versions are filled in here.
+
+    ``samples_per_s`` defaults to ``samples / seconds`` (0 when no time passed);
+    ``device_count`` is the number of devices the run used. :func:`from_json` rebuilds a
+    saved result with the device and versions it records instead.
+    """
+    import jax  # the device the run used (this module itself loads no JAX)
+
+    rate = samples_per_s if samples_per_s is not None else (samples / seconds if seconds > 0 else 0.0)
+    return CountResult(
+        kind=kind, config=config, seed=seed, chunk_size=chunk_size, samples=samples, exact=exact, histogram=histogram,
+        estimates=tuple(estimates), nonfinite=nonfinite, near_threshold=near_threshold, stopped_by=stopped_by,
+        seconds=seconds, samples_per_s=rate, device=str(jax.devices()[0].device_kind), device_count=device_count,
+        versions=runtime_info(), extra={} if extra is None else extra,
+    )  # fmt: skip
 
 
 def runtime_info() -> dict[str, Any]:

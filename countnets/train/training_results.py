@@ -16,7 +16,7 @@ from countnets.defaults import DEFAULT_EXPERIMENT_CHUNK  # noqa: F401 (re-export
 from countnets.engine import sharding
 from countnets.network import boolean
 from countnets.records import encode_float
-from countnets.results import CountResult, Estimate, make_estimate, payloads, report, runtime_info
+from countnets.results import CountResult, Estimate, count_result, make_estimate, payloads, report
 from countnets.train.conditional import ConditionalPrior
 from countnets.train.trainer import TrainConfig, TrainingSet
 
@@ -120,28 +120,14 @@ def make_result(
     devices: int | None = None,
 ) -> CountResult:
     """A :class:`CountResult` for a training experiment (``samples``: prior samples; ``devices`` as run)."""
-    device = str(jax.devices()[0].device_kind)
     count = sharding.resolve_devices(devices)[0] * jax.process_count()
-    samples = cp.samples if cp is not None else 0
-    return CountResult(
-        kind=kind,
-        config=config,
-        seed=seed,
-        chunk_size=chunk_size,
-        samples=samples,
-        exact=bool(cp.exact) if cp is not None else False,
-        histogram=None,
-        estimates=tuple(estimates),
+    return count_result(
+        kind, config, seed=seed, chunk_size=chunk_size, samples=cp.samples if cp is not None else 0,
+        exact=bool(cp.exact) if cp is not None else False, estimates=estimates,
         nonfinite=cp.nonfinite if cp is not None else 0,
-        near_threshold=0,
-        stopped_by="exhausted" if cp is not None and cp.exact else "samples",
-        seconds=seconds,
-        samples_per_s=samples / seconds if seconds > 0 else 0.0,
-        device=device,
-        device_count=count,
-        versions=runtime_info(),
+        stopped_by="exhausted" if cp is not None and cp.exact else "samples", seconds=seconds, device_count=count,
         extra=payloads.make(payloads.payload_type(kind, extra), _json_clean(extra)),
-    )
+    )  # fmt: skip
 
 
 def _json_clean(value: Any) -> Any:
