@@ -104,7 +104,7 @@ OPTIMIZERS = ("sgd", "momentum", "adam")
 DEFAULT_EXPERIMENT_CHUNK = 1024  # training experiments' chunk size: their steps hold a training set
 
 # Experiments (countnets.engine.passes, countnets.measures.composition, countnets.experiments.*,
-# countnets.train.rare_pairs)
+# countnets.experiments.flip_decisive.rare_pairs)
 ALL_FUNCTIONS = "all"
 COMPOSITION_TARGETS = ("parity4", "xor-and-xor")
 COMPOSITION_ESTIMATORS = ("mc", "splitting")

@@ -33,10 +33,10 @@ from pathlib import Path
 
 import numpy as np
 
+from countnets.experiments.flip_decisive import censored
 from countnets.network.architectures import MLP
 from countnets.network.priors import Gaussian
 from countnets.records import encode_float
-from countnets.stats import censored
 from countnets.train.training import TrainConfig, TrainingSet, diverse_runs
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -4,7 +4,7 @@ The planned design: 30 pairs with ln O evenly spread over 0..10 nats (the plan's
 For each censoring scenario (fraction left censored, fraction right censored), the power
 of the primary likelihood-ratio slope test at alpha 0.05 is simulated at several latent
 correlations (400 replicates each, fixed seeds), and the least correlation with 80% power
-is interpolated (countnets.stats.censored.minimum_detectable_rho).
+is interpolated (countnets.experiments.flip_decisive.censored.minimum_detectable_rho).
 
 Not a CountResult, so it lives under results/design/.
 Run: python scripts/flip_decisive_power.py  (about 10 minutes on one CPU core)
@@ -13,7 +13,7 @@ Run: python scripts/flip_decisive_power.py  (about 10 minutes on one CPU core)
 import json
 from pathlib import Path
 
-from countnets.stats import censored
+from countnets.experiments.flip_decisive import censored
 
 X = [10 * (i + 0.5) / 30 for i in range(30)]
 RHOS = (0.3, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7)

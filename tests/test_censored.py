@@ -1,4 +1,4 @@
-"""Censored lambda* statistics (countnets.stats.censored): known answers, and error rates by simulation."""
+"""Censored lambda* statistics (countnets.experiments.flip_decisive.censored): known answers, simulated error rates."""
 
 import math
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from countnets.stats import censored as c
+from countnets.experiments.flip_decisive import censored as c
 from countnets.stats.statistics import clopper_pearson
 
 

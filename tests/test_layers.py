@@ -11,7 +11,7 @@ Every ``import`` counts, including those inside functions (they make cycles too)
 * the package root and the console script's entry point import nothing heavy (they are lazy);
 * ``defaults`` imports no other module but ``_errors``, and the command line's modules import nothing heavy at
   their top level (their runs import the library inside functions), so every ``--help`` is fast;
-* no module under ``experiments/`` imports another experiment;
+* each experiment is one package under ``experiments/``, and none imports another;
 * measures import no engine (no sources, steps, accumulators, driver or front-ends): the layers say so;
 * the package-level import graph has no cycles;
 * no module is much over 700 lines;
@@ -106,10 +106,18 @@ def test_statistics_imports_no_jax(module):
     assert not offenders, offenders
 
 
-def test_no_experiment_imports_another():
-    experiments = {m for m in MODULES if m.startswith("countnets.experiments.")}
-    offenders = {m: sorted(GRAPH[m] & experiments) for m in experiments if GRAPH[m] & experiments}
-    assert not offenders, offenders
+def _experiment(module: str) -> str | None:
+    """The experiment package a module belongs to (``countnets.experiments.<name>...``), or None."""
+    parts = module.split(".")
+    return parts[2] if len(parts) > 2 and parts[1] == "experiments" else None
+
+
+def test_each_experiment_is_one_package_and_none_imports_another():
+    folder = PACKAGE / "experiments"
+    assert not [p.name for p in folder.glob("*.py") if p.name != "__init__.py"]  # no loose modules
+    offenders = {m: sorted(d for d in GRAPH[m] if _experiment(d) not in (None, _experiment(m)))
+                 for m in MODULES if _experiment(m)}  # fmt: skip
+    assert not {m: d for m, d in offenders.items() if d}, offenders
 
 
 def _layer(module: str) -> int:

@@ -1,4 +1,4 @@
-"""SMC tempering of the tilted prior (countnets.train.smc) against closed forms (issue 16)."""
+"""SMC tempering of the tilted prior (countnets.experiments.flip_decisive.smc) against closed forms (issue 16)."""
 
 import math
 
@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from countnets.experiments.flip_decisive import smc
 from countnets.network.architectures import MLP
 from countnets.network.priors import Gaussian
 from countnets.stats import statistics
-from countnets.train import smc
 from countnets.train.conditional import conditional_prior
 from countnets.train.training import training_set
 

@@ -47,9 +47,9 @@ import numpy as np
 from scipy import stats
 
 from countnets._errors import CountnetsError, check_positive_int
+from countnets.experiments.flip_decisive.censored import isotonic_crossing
 from countnets.network import boolean
 from countnets.network.architectures import DEFAULT_PRECISION, apply_flat_batch
-from countnets.stats.censored import isotonic_crossing
 from countnets.train.trainer import TrainingSet, off_set_loss
 
 __all__ = ["TILT_LOSSES", "SMCRun", "smc_tempering", "network_model", "tilt_lambda_star"]
@@ -274,7 +274,7 @@ def tilt_lambda_star(
 ) -> dict[str, Any]:
     """``lambda*`` of the tilted prior from ``replicas`` independent SMC runs.
 
-    Per replica, ``lambda*_r`` is :func:`countnets.stats.censored.isotonic_crossing` of
+    Per replica, ``lambda*_r`` is :func:`countnets.experiments.flip_decisive.censored.isotonic_crossing` of
     ``P(B) / (P(A) + P(B))`` on the grid (log-linear interpolation of the crossing of
     1/2). The estimate is the crossing of the replicas' mean curves; the interval is the
     Student-t interval of the mean of ``ln lambda*_r`` (``exp`` of its ends) when every

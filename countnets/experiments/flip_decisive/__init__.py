@@ -26,10 +26,10 @@ DESIGN section 3b ("Making the flip test decisive"), issue 16. Two steps:
    the same ``runs`` initialisations at every lambda of a pair. ``lambda*`` is the
    crossing of 1/2 by the isotonic fit of ``q = n_B / (n_A + n_B)`` in ``log lambda``,
    with a percentile bootstrap interval over initialisations
-   (:func:`countnets.stats.censored.bootstrap_lambda_star`); right censored (never flipped,
+   (:func:`countnets.experiments.flip_decisive.censored.bootstrap_lambda_star`); right censored (never flipped,
    ``lambda* > max``) or left censored (``lambda* <= min``), never dropped. Plain SGD
    is primary; Adam, if asked for, is reported apart. The tilted prior's ``lambda*``
-   comes from SMC tempering (:func:`countnets.train.smc.tilt_lambda_star`), with its ESS.
+   comes from SMC tempering (:func:`countnets.experiments.flip_decisive.smc.tilt_lambda_star`), with its ESS.
 
 The primary analysis (:data:`PRIMARY_ANALYSIS`, :func:`decisive_summary`) is fixed here
 before any data.
@@ -48,14 +48,20 @@ import jax.numpy as jnp
 import numpy as np
 
 from countnets._errors import CountnetsError, check_positive_int
+from countnets.experiments.flip_decisive import censored, smc
+from countnets.experiments.flip_decisive.rare_pairs import (
+    RARE_ESTIMATOR,
+    RareOptions,
+    pilot_log_p,
+    rare_candidates,
+    rare_log_odds,
+)
 from countnets.network import boolean
 from countnets.records import encode_float
 from countnets.results import CountResult, report
-from countnets.stats import censored, statistics
-from countnets.train import smc
+from countnets.stats import statistics
 from countnets.train import training_results as train_records
 from countnets.train.conditional import conditional_prior
-from countnets.train.rare_pairs import RARE_ESTIMATOR, RareOptions, pilot_log_p, rare_candidates, rare_log_odds
 from countnets.train.training import TrainConfig, TrainingSet, pressure_penalty, train_networks, training_set
 from countnets.train.training_results import DEFAULT_EXPERIMENT_CHUNK, MIN_EVALUABLE_ESS
 
@@ -401,7 +407,7 @@ def train_lambda_star(
     Every setting trains the same ``n_runs`` initialisations (prior samples of ``seed``)
     for exactly ``config.max_steps`` updates (``stop_on_fit`` is forced off, so the
     pressure acts for the whole run). Outcome of a run: not fitting S at the end, A, B
-    or another function. Returns :func:`countnets.stats.censored.bootstrap_lambda_star` over the
+    or another function. Returns :func:`countnets.experiments.flip_decisive.censored.bootstrap_lambda_star` over the
     positive grid, plus ``lambda0`` (counts at lambda = 0 and training's own
     ``log_odds`` ``ln(n_A / n_B)``, ``inf``/``nan`` when a count is 0) and ``seconds``.
 
@@ -480,7 +486,7 @@ def decisive_summary(pairs: Sequence[dict[str, Any]], *, confidence: float = 0.9
 
     Each row needs ``log_odds``, ``hamming``, ``off_points`` and ``lambda_star`` (a dict
     by set name, ``"sgd"``, ``"adam"``, ``"tilt"``, each as
-    :func:`countnets.stats.censored.bootstrap_lambda_star` returns or, for ``"tilt"``, with an
+    :func:`countnets.experiments.flip_decisive.censored.bootstrap_lambda_star` returns or, for ``"tilt"``, with an
     ``evaluable`` flag). Returns per set the interval regression and Kendall tau, the
     Holm-adjusted primary p-values, and the secondary analyses.
     """
