@@ -553,6 +553,23 @@ def _integrated_perceptron(prior, arch, measure, *, seed, replicas, particles, e
     )  # fmt: skip
 
 
+_OPTION_DEFAULTS = {"particles": DEFAULT_PARTICLES, "sweeps": DEFAULT_SWEEPS, "level_fraction": DEFAULT_LEVEL_FRACTION,
+                    "target_acceptance": DEFAULT_TARGET_ACCEPTANCE, "pilot_particles": None,
+                    "max_levels": DEFAULT_MAX_LEVELS, "move": DEFAULT_MOVE, "max_sweeps": None}  # fmt: skip
+
+
+def _options(options: Any, where: str, **keywords: Any) -> SplittingOptions:
+    """``options`` when given (then no option keyword may differ from its default), else the keywords' options."""
+    if options is None:
+        return SplittingOptions(**keywords)
+    if not isinstance(options, SplittingOptions):
+        raise CountnetsError(f"{where}: options must be a countnets.SplittingOptions, got {type(options).__name__}")
+    clash = [name for name, value in keywords.items() if value != _OPTION_DEFAULTS[name]]
+    if clash:
+        raise CountnetsError(f"{where}: give {', '.join(clash)} in options= or as keywords, not both")
+    return options
+
+
 def estimate_rare(
     prior: Prior,
     arch: Architecture,
@@ -584,6 +601,7 @@ def estimate_rare(
     conditional: Measure | None = None,
     conditional_top: int | None = None,
     readout: str = "sample",
+    options: Any = None,  # a SplittingOptions; anything else is a one-line error (_options)
 ) -> CountResult:
     """The prior mass of a rare event by multilevel splitting (see the module docstring).
 
@@ -597,7 +615,8 @@ def estimate_rare(
       replicas: replicas R (the maximum when a stop rule is given). ``None``: 64, or
         :data:`MAX_REPLICAS` when ``rel_halfwidth`` or ``max_seconds`` ends the run.
       particles, sweeps, level_fraction, target_acceptance, pilot_particles, max_levels, move,
-        max_sweeps: :class:`SplittingOptions`.
+        max_sweeps: :class:`SplittingOptions`; or give ``options=SplittingOptions(...)``
+        instead (which also reaches ``adapt_gain``), and none of these keywords.
       retry_factor: a run that is not determined though some replica reached the event (too
         few effective replicas, or a stalled pilot; no stop rule given; at least 30
         replicas) is rerun once, same seed, with ``retry_factor`` times the particles and
@@ -652,11 +671,13 @@ def estimate_rare(
                  "retry_factor": retry_factor != DEFAULT_RETRY_FACTOR, "rel_halfwidth": rel_halfwidth is not None,
                  "max_seconds": max_seconds is not None, "checkpoint": checkpoint is not None,
                  "devices": devices not in (None, 1), "conditional": conditional is not None}  # fmt: skip
+        given["options"] = options is not None
         integrate.refuse_options(given, ": it runs replicas of the cone's mass with `particles` each")
         return _integrated_perceptron(prior, arch, measure, seed=seed, replicas=replicas, particles=particles,
                                       encoding=encoding, precision=precision, confidence=confidence)  # fmt: skip
-    options = SplittingOptions(particles, sweeps, level_fraction, target_acceptance, pilot_particles, max_levels,
-                               move=move, max_sweeps=max_sweeps)  # fmt: skip
+    options = _options(options, "estimate_rare", particles=particles, sweeps=sweeps, level_fraction=level_fraction,
+                       target_acceptance=target_acceptance, pilot_particles=pilot_particles, max_levels=max_levels,
+                       move=move, max_sweeps=max_sweeps)  # fmt: skip
     result, _, _ = _run_retrying(
         prior=prior, arch=arch, measure=measure, seed=seed, replicas=replicas, options=options,
         retry_factor=retry_factor, encoding=encoding, precision=precision,
@@ -689,6 +710,7 @@ def sample_rare(
     confidence: float = 0.95,
     replicas_per_chunk: int = DEFAULT_REPLICAS_PER_CHUNK,
     devices: int | None = None,
+    options: Any = None,  # a SplittingOptions; anything else is a one-line error (_options)
 ) -> RarePopulation:
     """:func:`estimate_rare`, keeping every replica's final population (the prior conditioned on the event).
 
@@ -701,8 +723,9 @@ def sample_rare(
     Raises:
       CountnetsError: as :func:`estimate_rare` (a ``TypeError`` too for an argument of the wrong type).
     """
-    options = SplittingOptions(particles, sweeps, level_fraction, target_acceptance, pilot_particles, max_levels,
-                               move=move, max_sweeps=max_sweeps)  # fmt: skip
+    options = _options(options, "sample_rare", particles=particles, sweeps=sweeps, level_fraction=level_fraction,
+                       target_acceptance=target_acceptance, pilot_particles=pilot_particles, max_levels=max_levels,
+                       move=move, max_sweeps=max_sweeps)  # fmt: skip
     result, acc, z = _run_retrying(
         prior=prior, arch=arch, measure=measure, seed=seed, replicas=replicas, options=options,
         retry_factor=retry_factor, encoding=encoding, precision=precision,
