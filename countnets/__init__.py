@@ -167,11 +167,11 @@ class _MovedModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         warnings.warn(f"{spec.name} moved to {new}; import it from there (the old name goes in the next release)",
                       DeprecationWarning, stacklevel=2)  # fmt: skip
         module = importlib.import_module(new)
-        self._spec = module.__spec__  # the import system sets __spec__ to the alias's; exec_module puts it back
+        spec.loader_state = module.__spec__  # the import system sets __spec__ to the alias's; exec_module puts it back
         return module
 
     def exec_module(self, module: Any) -> None:
-        module.__spec__ = self._spec
+        module.__spec__ = module.__spec__.loader_state
 
 
 if not any(isinstance(finder, _MovedModules) for finder in sys.meta_path):

@@ -4,72 +4,49 @@ Run from the repository root::
 
     python scripts/architecture_figure.py        # writes docs/architecture.png
 
-Every ``import`` of a countnets module in a source file counts (inside functions too), as
-in tests/test_layers.py. Each folder is a box on the row of its layer (lowest at the
-bottom), labelled with its modules; an arrow from folder A to folder B means some module
-in A imports one in B, labelled with how many module-to-module imports there are (imports of
-the base modules at the top of the package, which every folder uses, are left out). Nothing
-is drawn by hand: a new module or import changes the figure when the script is rerun.
+The import graph and the layers are those tests/test_layers.py checks (the script loads
+it; pytest must be installed, as ``pip install -e '.[test]'`` does): every ``import`` of
+a countnets module counts, inside functions too. Each folder is a box on the row of its
+layer (lowest at the bottom), labelled with its modules; an arrow from folder A to folder
+B means some module in A imports one in B, labelled with how many module-to-module
+imports there are (imports of the base modules at the top of the package, which every
+folder uses, are left out). Nothing is drawn by hand: a new module or import changes the
+figure when the script is rerun.
 """
 
 from __future__ import annotations
 
-import ast
+import importlib.util
 from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGE = ROOT / "countnets"
 OUT = ROOT / "docs" / "architecture.png"
-# The layers, lowest first (as tests/test_layers.py states them).
-LAYERS = (("base",), ("stats", "network"), ("measures",), ("results",), ("engine",), ("rare",), ("train",),
-          ("experiments",), ("bench",), ("cli",))  # fmt: skip
-ENTRY_POINTS = {"countnets", "countnets.__main__", "countnets._entry"}
 
 
-def module_name(path: Path) -> str:
-    parts = path.relative_to(ROOT).with_suffix("").parts
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+def _layer_rules():
+    """tests/test_layers.py, whose import graph (``GRAPH``) and ``LAYERS`` the figure draws: the rules it checks."""
+    spec = importlib.util.spec_from_file_location("test_layers", ROOT / "tests" / "test_layers.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def folder(module: str) -> str:
-    parts = module.split(".")
-    return parts[1] if len(parts) > 2 or (len(parts) == 2 and (PACKAGE / parts[1]).is_dir()) else "base"
-
-
-def exists(module: str) -> bool:
-    rel = Path(*module.split("."))
-    return (ROOT / rel).with_suffix(".py").exists() or (ROOT / rel / "__init__.py").exists()
-
-
-def imports(path: Path) -> set[str]:
-    """The countnets modules a file imports, anywhere in it."""
-    out = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            out.update(a.name for a in node.names if a.name.startswith("countnets"))
-        elif isinstance(node, ast.ImportFrom) and not node.level and (node.module or "").startswith("countnets"):
-            for alias in node.names:
-                candidate = f"{node.module}.{alias.name}"
-                out.add(candidate if exists(candidate) else node.module)
-    return out
-
-
-def folder_graph() -> tuple[dict[str, list[str]], Counter]:
-    """Modules per folder, and module-to-module import counts between different folders."""
+def folder_graph(rules) -> tuple[dict[str, list[str]], Counter]:
+    """Modules per folder, and module-to-module import counts between different folders (not into base)."""
     modules: dict[str, list[str]] = {}
     edges: Counter = Counter()
-    for path in sorted(PACKAGE.rglob("*.py")):
-        name = module_name(path)
-        if name in ENTRY_POINTS:
+    for name, path in sorted(rules.MODULES.items()):
+        if name in rules.ENTRY_POINTS:
             continue
+        here = rules.folder(name)
         short = name.rsplit(".", 1)[-1]
-        if path.name == "__init__.py" and folder(name) != "base":
+        if path.name == "__init__.py" and here != "base":
             short = f"{short} (package)"  # the subpackage's own __init__
-        modules.setdefault(folder(name), []).append(short)
-        for dep in imports(path):
-            if dep not in ENTRY_POINTS and folder(dep) not in (folder(name), "base"):  # everything uses base
-                edges[(folder(name), folder(dep))] += 1
+        modules.setdefault(here, []).append(short)
+        for dep in rules.GRAPH[name]:
+            if dep not in rules.ENTRY_POINTS and rules.folder(dep) not in (here, "base"):  # everything uses base
+                edges[(here, rules.folder(dep))] += 1
     return modules, edges
 
 
@@ -79,9 +56,10 @@ def draw(out: Path = OUT) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    modules, edges = folder_graph()
+    rules = _layer_rules()
+    modules, edges = folder_graph(rules)
     where = {}
-    for row, layer in enumerate(LAYERS):
+    for row, layer in enumerate(rules.LAYERS):
         for col, name in enumerate(layer):
             zigzag = 0.0 if len(layer) > 1 else (-0.12 if row % 2 else 0.12)  # arrows between far layers stay apart
             where[name] = ((col + 0.5) / len(layer) + zigzag, row)
@@ -99,7 +77,7 @@ def draw(out: Path = OUT) -> Path:
         ax.text(x, y, label + "\n" + "\n".join(lines), ha="center", va="center", fontsize=8,
                 bbox={"boxstyle": "round", "fc": "#eef3fb", "ec": "#4a6fa5"})  # fmt: skip
     ax.set_xlim(-0.05, 1.05)
-    ax.set_ylim(-0.6, len(LAYERS) - 0.4)
+    ax.set_ylim(-0.6, len(rules.LAYERS) - 0.4)
     ax.axis("off")
     ax.set_title("countnets: folders as layers, lowest at the bottom. Arrows: module imports between folders, with\n"
                  "their counts (imports of the base modules, which every folder uses, are left out)", fontsize=10)

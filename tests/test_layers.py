@@ -120,11 +120,15 @@ def test_each_experiment_is_one_package_and_none_imports_another():
     assert not {m: d for m, d in offenders.items() if d}, offenders
 
 
-def _layer(module: str) -> int:
-    """The index in :data:`LAYERS` of a module's folder (a module at the top of the package is "base")."""
+def folder(module: str) -> str:
+    """A module's folder under the package ("base" for a module at the top of the package)."""
     parts = module.split(".")
-    folder = parts[1] if len(parts) > 2 or (len(parts) == 2 and (PACKAGE / parts[1]).is_dir()) else "base"
-    return next(i for i, layer in enumerate(LAYERS) if folder in layer)
+    return parts[1] if len(parts) > 2 or (len(parts) == 2 and (PACKAGE / parts[1]).is_dir()) else "base"
+
+
+def _layer(module: str) -> int:
+    """The index in :data:`LAYERS` of a module's folder."""
+    return next(i for i, layer in enumerate(LAYERS) if folder(module) in layer)
 
 
 def test_the_folders_are_the_layers():

@@ -553,9 +553,12 @@ def _integrated_perceptron(prior, arch, measure, *, seed, replicas, particles, e
     )  # fmt: skip
 
 
-_OPTION_DEFAULTS = {"particles": DEFAULT_PARTICLES, "sweeps": DEFAULT_SWEEPS, "level_fraction": DEFAULT_LEVEL_FRACTION,
-                    "target_acceptance": DEFAULT_TARGET_ACCEPTANCE, "pilot_particles": None,
-                    "max_levels": DEFAULT_MAX_LEVELS, "move": DEFAULT_MOVE, "max_sweeps": None}  # fmt: skip
+_OPTION_DEFAULTS = {field.name: field.default for field in dataclasses.fields(SplittingOptions)}
+
+
+def _changed(keywords: dict[str, Any]) -> dict[str, bool]:
+    """For each option keyword, whether it differs from the :class:`SplittingOptions` default."""
+    return {name: value != _OPTION_DEFAULTS[name] for name, value in keywords.items()}
 
 
 def _options(options: Any, where: str, **keywords: Any) -> SplittingOptions:
@@ -564,7 +567,7 @@ def _options(options: Any, where: str, **keywords: Any) -> SplittingOptions:
         return SplittingOptions(**keywords)
     if not isinstance(options, SplittingOptions):
         raise CountnetsError(f"{where}: options must be a countnets.SplittingOptions, got {type(options).__name__}")
-    clash = [name for name, value in keywords.items() if value != _OPTION_DEFAULTS[name]]
+    clash = [name for name, changed in _changed(keywords).items() if changed]
     if clash:
         raise CountnetsError(f"{where}: give {', '.join(clash)} in options= or as keywords, not both")
     return options
@@ -663,21 +666,18 @@ def estimate_rare(
     """
     if readout not in READOUTS:
         raise CountnetsError(f"readout must be one of {', '.join(READOUTS)}, got {readout!r}")
-    if readout == "integrate":
-        given = {"sweeps": sweeps != DEFAULT_SWEEPS, "level_fraction": level_fraction != DEFAULT_LEVEL_FRACTION,
-                 "target_acceptance": target_acceptance != DEFAULT_TARGET_ACCEPTANCE,
-                 "pilot_particles": pilot_particles is not None, "max_levels": max_levels != DEFAULT_MAX_LEVELS,
-                 "move": move != DEFAULT_MOVE, "max_sweeps": max_sweeps is not None,
-                 "retry_factor": retry_factor != DEFAULT_RETRY_FACTOR, "rel_halfwidth": rel_halfwidth is not None,
-                 "max_seconds": max_seconds is not None, "checkpoint": checkpoint is not None,
-                 "devices": devices not in (None, 1), "conditional": conditional is not None}  # fmt: skip
-        given["options"] = options is not None
+    keywords = dict(particles=particles, sweeps=sweeps, level_fraction=level_fraction,
+                    target_acceptance=target_acceptance, pilot_particles=pilot_particles, max_levels=max_levels,
+                    move=move, max_sweeps=max_sweeps)  # fmt: skip
+    if readout == "integrate":  # `particles` is the cone replicas' population; every other option is refused
+        given = {name: changed for name, changed in _changed(keywords).items() if name != "particles"}
+        given.update(retry_factor=retry_factor != DEFAULT_RETRY_FACTOR, rel_halfwidth=rel_halfwidth is not None,
+                     max_seconds=max_seconds is not None, checkpoint=checkpoint is not None,
+                     devices=devices not in (None, 1), conditional=conditional is not None, options=options is not None)
         integrate.refuse_options(given, ": it runs replicas of the cone's mass with `particles` each")
         return _integrated_perceptron(prior, arch, measure, seed=seed, replicas=replicas, particles=particles,
                                       encoding=encoding, precision=precision, confidence=confidence)  # fmt: skip
-    options = _options(options, "estimate_rare", particles=particles, sweeps=sweeps, level_fraction=level_fraction,
-                       target_acceptance=target_acceptance, pilot_particles=pilot_particles, max_levels=max_levels,
-                       move=move, max_sweeps=max_sweeps)  # fmt: skip
+    options = _options(options, "estimate_rare", **keywords)
     result, _, _ = _run_retrying(
         prior=prior, arch=arch, measure=measure, seed=seed, replicas=replicas, options=options,
         retry_factor=retry_factor, encoding=encoding, precision=precision,

@@ -45,6 +45,8 @@ __all__ = [
     "figure_format",
     "figure_paths",
     "output_paths",
+    "require",
+    "nonempty",
 ]
 
 # The engine's own result kinds and their figure names, as figure_paths takes them: the first figure is
@@ -110,8 +112,8 @@ def _errorbar(ax, xs, record_list, label, marker="o", linestyle="-"):
 
 def plot_serial_parallel(result: CountResult, path: str | os.PathLike) -> list[Path]:
     """Ratio against L (one line per branch scale) and the k* distributions; returns the files written."""
-    _need(_nonempty(result.extra.get("results")), "serial-parallel", "a non-empty 'results' list")
-    _need(isinstance(result.config.get("arch"), Mapping), "serial-parallel", "config.arch (n, d, w)")
+    require(nonempty(result.extra.get("results")), "serial-parallel", "a non-empty 'results' list")
+    require(isinstance(result.config.get("arch"), Mapping), "serial-parallel", "config.arch (n, d, w)")
     plt = _pyplot()
     entries = result.extra["results"]
     specs = list(dict.fromkeys(e["branch_scale_spec"] for e in entries))
@@ -157,8 +159,8 @@ def plot_serial_parallel(result: CountResult, path: str | os.PathLike) -> list[P
 
 def plot_detour(result: CountResult, path: str | os.PathLike, *, max_targets: int = 12) -> list[Path]:
     """Detour and direct volumes (log scale, intervals), pooled and for the most frequent targets."""
-    _need(result.samples > 0, "detour", "samples > 0")
-    _need(isinstance(result.extra.get("per_target"), (list, tuple)), "detour", "a 'per_target' list")
+    require(result.samples > 0, "detour", "samples > 0")
+    require(isinstance(result.extra.get("per_target"), (list, tuple)), "detour", "a 'per_target' list")
     plt = _pyplot()
     ex = result.extra
     kind = ex["detour_kind"]
@@ -317,7 +319,7 @@ def plot_composition(result: CountResult, path: str | os.PathLike) -> list[Path]
 
     A zero estimate is an upper-bound marker at the upper end of its interval.
     """
-    _need(_nonempty(result.extra.get("rows")), "composition", "a non-empty 'rows' list")
+    require(nonempty(result.extra.get("rows")), "composition", "a non-empty 'rows' list")
     rows = list(result.extra["rows"])
     plt = _pyplot()
     out = figure_paths(path, ("rows",))
@@ -407,19 +409,21 @@ def plot_bench(result: CountResult, path: str | os.PathLike) -> list[Path]:
     return out
 
 
-def _need(condition: bool, kind: str, what: str) -> None:
+def require(condition: bool, kind: str, what: str) -> None:
+    """Refuse, in one line, a result of ``kind`` that lacks ``what`` a figure needs (``condition`` false)."""
     if not condition:
         raise CountnetsError(f"a {kind} result needs {what}")
 
 
-def _nonempty(value: Any) -> bool:
+def nonempty(value: Any) -> bool:
+    """Whether ``value`` is a list or tuple with at least one item."""
     return isinstance(value, (list, tuple)) and len(value) > 0
 
 
 def _check_drawable(result: CountResult) -> None:
     """Refuse, with what is missing, a result whose payload cannot be drawn."""
     if result.kind == "bench":  # an experiment's figure checks its own result
-        _need(_nonempty(result.extra.get("rows")), "bench", "a non-empty 'rows' list")
+        require(nonempty(result.extra.get("rows")), "bench", "a non-empty 'rows' list")
 
 
 def _draw(result: CountResult, path: str | os.PathLike) -> list[Path]:

@@ -22,6 +22,7 @@ from pathlib import Path
 from countnets._errors import CountnetsError
 from countnets._io import figure_paths, write_figure
 from countnets.results import CountResult, report
+from countnets.results.plotting import nonempty, require
 
 __all__ = ["plot_train_vs_prior", "plot_flip", "plot_diverse", "plot_flip_decisive", "plot_basin"]
 
@@ -40,12 +41,7 @@ def _check(result: CountResult, kind: str, *needs: tuple[bool, str]) -> None:
     if result.kind != kind:
         raise CountnetsError(f"expected a {kind} result, got kind {result.kind!r}")
     for holds, what in needs:
-        if not holds:
-            raise CountnetsError(f"a {kind} result needs {what}")
-
-
-def _nonempty(value: object) -> bool:
-    return isinstance(value, (list, tuple)) and len(value) > 0
+        require(holds, kind, what)
 
 
 def _save(fig, path: str | os.PathLike) -> Path:
@@ -109,7 +105,7 @@ def plot_flip(result: CountResult, path: str | os.PathLike) -> Path:
     """
     from countnets.train.training_results import MIN_EVALUABLE_ESS, tilt_evaluable
 
-    _check(result, "flip", (_nonempty(result.extra.get("pairs")), "a non-empty 'pairs' list"))
+    _check(result, "flip", (nonempty(result.extra.get("pairs")), "a non-empty 'pairs' list"))
     plt = _pyplot()
     pairs = result.extra["pairs"][:12]
     n = len(pairs) + 1
@@ -166,7 +162,7 @@ def plot_flip(result: CountResult, path: str | os.PathLike) -> Path:
 def plot_diverse(result: CountResult, path: str | os.PathLike) -> Path:
     """Distinct functions found against runs (mean +- sd over chains) and chains that found B."""
     runs = result.extra.get("runs")
-    _check(result, "diverse", (_nonempty(result.extra.get("settings")), "a non-empty 'settings' list"),
+    _check(result, "diverse", (nonempty(result.extra.get("settings")), "a non-empty 'settings' list"),
            (isinstance(runs, int) and runs > 0, "'runs' > 0"))  # fmt: skip
     plt = _pyplot()
     e = result.extra
@@ -279,7 +275,7 @@ def plot_flip_decisive(result: CountResult, path: str | os.PathLike) -> Path:
     tilted ``lambda*`` that is not evaluable is left out and counted in the title. The
     dashed lines are the ends of the lambda grid.
     """
-    _check(result, "flip-decisive", (_nonempty(result.extra.get("pairs")), "a non-empty 'pairs' list"))
+    _check(result, "flip-decisive", (nonempty(result.extra.get("pairs")), "a non-empty 'pairs' list"))
     plt = _pyplot()
     e = result.extra
     pairs = list(e["pairs"])
@@ -303,7 +299,7 @@ def plot_flip_decisive(result: CountResult, path: str | os.PathLike) -> Path:
 def plot_basin(result: CountResult, path: str | os.PathLike) -> Path:
     """Two panels: basin volume against P(f) (one colour per tolerance), and the radial estimate against the
     star basin's splitting estimate; undetermined rows hollow."""
-    _check(result, "basin", (_nonempty(result.extra.get("rows")), "a non-empty 'rows' list"))
+    _check(result, "basin", (nonempty(result.extra.get("rows")), "a non-empty 'rows' list"))
     plt = _pyplot()
     rows = result.extra["rows"]
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4.6))
