@@ -25,6 +25,7 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "CountnetsError": ("countnets._errors", "CountnetsError"),
     "MLP": ("countnets.network.architectures", "MLP"),
     "GoalNet": ("countnets.network.architectures", "GoalNet"),
+    "Architecture": ("countnets.network.architectures", "Architecture"),
     "ResMLP": ("countnets.network.architectures", "ResMLP"),
     "apply_flat_batch": ("countnets.network.architectures", "apply_flat_batch"),
     "cube": ("countnets.network.boolean", "cube"),
@@ -45,6 +46,7 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "Measure": ("countnets.measures", "Measure"),
     "Gaussian": ("countnets.network.priors", "Gaussian"),
     "Lattice": ("countnets.network.priors", "Lattice"),
+    "Prior": ("countnets.network.priors", "Prior"),
     "Uniform": ("countnets.network.priors", "Uniform"),
     "CountResult": ("countnets.results", "CountResult"),
     "count_result": ("countnets.results", "count_result"),
@@ -79,6 +81,7 @@ if TYPE_CHECKING:  # what a type checker sees: the plain imports
     from countnets.engine.steps import build_step as build_step
     from countnets.measures import Measure as Measure
     from countnets.network.architectures import MLP as MLP
+    from countnets.network.architectures import Architecture as Architecture
     from countnets.network.architectures import GoalNet as GoalNet
     from countnets.network.architectures import ResMLP as ResMLP
     from countnets.network.architectures import apply_flat_batch as apply_flat_batch
@@ -91,6 +94,7 @@ if TYPE_CHECKING:  # what a type checker sees: the plain imports
     from countnets.network.boolean import unpack_table as unpack_table
     from countnets.network.priors import Gaussian as Gaussian
     from countnets.network.priors import Lattice as Lattice
+    from countnets.network.priors import Prior as Prior
     from countnets.network.priors import Uniform as Uniform
     from countnets.rare.replicas import RarePopulation as RarePopulation
     from countnets.rare.splitting import SplittingOptions as SplittingOptions

@@ -89,12 +89,14 @@ def test_priors_architectures_and_results_refuse_arguments_of_the_wrong_type(use
 @pytest.mark.parametrize("front", ["estimate_mc", "histogram_mc", "enumerate_exact"])
 def test_front_ends_refuse_swapped_or_mistyped_prior_and_arch_with_a_type_error(user_session, front):
     # Before: AttributeError from deep inside.
+    a_prior = "a countnets prior (Gaussian, Uniform, Lattice or a countnets.Prior)"
+    an_arch = "a countnets architecture (MLP, ResMLP, GoalNet or a countnets.Architecture)"
     expected = {
-        f"{front}(arch, prior)": f"{front}: prior must be a countnets prior (Gaussian, Uniform or Lattice), got MLP "
+        f"{front}(arch, prior)": f"{front}: prior must be {a_prior}, got MLP "
         "MLP(n=3, hidden=(4,), activation='relu'); prior and arch look swapped: the order is (prior, arch, ...)",
-        f"{front}(dict, arch)": f"{front}: prior must be a countnets prior (Gaussian, Uniform or Lattice), got dict "
+        f"{front}(dict, arch)": f"{front}: prior must be {a_prior}, got dict "
         "{'prior': 'gaussian'}; to rebuild one from a result's config use countnets.network.priors.prior_from_config",
-        f"{front}(prior, 'mlp')": f"{front}: arch must be a countnets architecture (MLP, ResMLP or GoalNet), got str "
+        f"{front}(prior, 'mlp')": f"{front}: arch must be {an_arch}, got str "
         "'mlp'; build one, e.g. countnets.MLP(n=3, hidden=(8,)) for 'mlp'",
     }
     for case, message in expected.items():

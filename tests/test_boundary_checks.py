@@ -97,7 +97,10 @@ def _refused(session, case, *parts):
 
 def test_estimate_rare_with_a_str_arch_says_what_it_received(user_session):
     # cn.estimate_rare(cn.Gaussian(), "mlp", "and", seed=0): an AttributeError before.
-    message = "estimate_rare: arch must be a countnets architecture (MLP, ResMLP or GoalNet), got str 'mlp'"
+    message = (
+        "estimate_rare: arch must be a countnets architecture (MLP, ResMLP, GoalNet or a countnets.Architecture), "
+        "got str 'mlp'"
+    )
     _refused(user_session, "issue", message)
 
 

@@ -16,44 +16,51 @@ import numpy as np
 from countnets import measures as measures_lib
 from countnets._errors import check_type
 from countnets.measures import Measure
-from countnets.network.architectures import MLP, GoalNet, ResMLP
-from countnets.network.priors import Gaussian, Lattice, Uniform
+from countnets.network.architectures import BUILTIN_ARCHITECTURES, Architecture
+from countnets.network.priors import BUILTIN_PRIORS, Gaussian, Prior  # noqa: F401 (Gaussian: the doctest)
 
 __all__ = ["check_prior", "check_arch", "check_prior_and_arch", "check_function", "check_measure", "FUNCTION_TYPES"]
 
-_PRIORS = (Gaussian, Uniform, Lattice)
-_ARCHS = (MLP, ResMLP, GoalNet)
 FUNCTION_TYPES = (int, np.integer, str)
 """What names a Boolean function: an int truth table, a hex string or a name (never a bool)."""
 _FUNCTION = "a function (int truth table, hex or name)"
 
 
 def check_prior(prior: Any, where: str) -> Any:
-    """``prior`` if it is a countnets prior; else :class:`countnets.CountnetsError` (also a ``TypeError``).
+    """``prior`` if it is a prior (:class:`countnets.Prior`: a built-in one, or any object with ``sample`` and
+    ``config``); else :class:`countnets.CountnetsError` (also a ``TypeError``).
 
     >>> check_prior(Gaussian(), "estimate_mc")
     Gaussian(sigma_w=1.0, sigma_b=1.0)
     """
     hint = ""
-    if isinstance(prior, _ARCHS):
+    if isinstance(prior, BUILTIN_ARCHITECTURES):
         hint = "; prior and arch look swapped: the order is (prior, arch, ...)"
     elif isinstance(prior, dict):
         hint = "; to rebuild one from a result's config use countnets.network.priors.prior_from_config"
     return check_type(
-        prior, _PRIORS, "prior", "a countnets prior (Gaussian, Uniform or Lattice)", where=where, hint=hint
+        prior,
+        Prior,
+        "prior",
+        "a countnets prior (Gaussian, Uniform, Lattice or a countnets.Prior)",
+        where=where,
+        hint=hint,
+        exclude=BUILTIN_ARCHITECTURES,
     )
 
 
 def check_arch(arch: Any, where: str) -> Any:
-    """``arch`` if it is a countnets architecture; else :class:`countnets.CountnetsError` (also a ``TypeError``)."""
+    """``arch`` if it is an architecture (:class:`countnets.Architecture`: a built-in one, or any object with its
+    members); else :class:`countnets.CountnetsError` (also a ``TypeError``)."""
     hint = ""
-    if isinstance(arch, _PRIORS):
+    if isinstance(arch, BUILTIN_PRIORS):
         hint = "; prior and arch look swapped: the order is (prior, arch, ...)"
     elif isinstance(arch, str):
         hint = f"; build one, e.g. countnets.MLP(n=3, hidden=(8,)) for {arch!r}"
     elif isinstance(arch, dict):
         hint = "; to rebuild one from a result's config use countnets.network.architectures.arch_from_config"
-    return check_type(arch, _ARCHS, "arch", "a countnets architecture (MLP, ResMLP or GoalNet)", where=where, hint=hint)
+    expected = "a countnets architecture (MLP, ResMLP, GoalNet or a countnets.Architecture)"
+    return check_type(arch, Architecture, "arch", expected, where=where, hint=hint, exclude=BUILTIN_PRIORS)
 
 
 def check_prior_and_arch(prior: Any, arch: Any, where: str) -> None:

@@ -96,7 +96,7 @@ def sampling_source(prior: Prior, arch: Architecture, chunk_size: int = DEFAULT_
             f"x {arch.n_params} parameters; lower chunk_size"
         )
     paired = None
-    if chunk_size % 2 == 0:
+    if chunk_size % 2 == 0 and hasattr(prior, "sample_paired_rows"):  # optional (countnets.Prior): blocks go faster
 
         def paired(key, index, first, rows):
             return prior.sample_paired_rows(key, index, chunk_size, layout, first, rows)

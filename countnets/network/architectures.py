@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from typing import Any, Protocol, runtime_checkable
 
 import jax
 import jax.numpy as jnp
@@ -26,6 +27,7 @@ __all__ = [
     "ResMLP",
     "GoalNet",
     "Architecture",
+    "BUILTIN_ARCHITECTURES",
     "ACTIVATIONS",
     "activation_fn",
     "apply_flat_batch",
@@ -339,7 +341,61 @@ class GoalNet(_FlatParameters):
         return {"arch": "goalnet", "n": self.n, "w": self.w}
 
 
-Architecture = MLP | ResMLP | GoalNet
+@runtime_checkable
+class Architecture(Protocol):
+    """What the engine needs of an architecture: a flat parameter layout and a forward pass with one output.
+
+    :class:`MLP`, :class:`ResMLP` and :class:`GoalNet` are architectures; so is any object with
+    these members (no base class needed). Make it a frozen dataclass (static under ``jit``).
+
+    * ``n``: the number of Boolean inputs (1 .. :data:`countnets.network.boolean.MAX_INPUTS`).
+    * ``name``: a short name for tables and errors.
+    * ``layout()``: the flat parameter order, a tuple of
+      :class:`~countnets.network.layout.ParamSpec` (name, shape, ``"weight"`` or ``"bias"``,
+      fan-in); priors scale by it.
+    * ``n_params``: the layout's total size.
+    * ``unflatten(theta)``: named arrays from ``Float[Array, "*batch n_params"]``.
+    * ``apply(params, x, *, precision)``: the output pre-activation of one network,
+      ``Float[Array, "points"]`` for inputs ``x`` of shape ``(points, n)``; traceable
+      (the engine vmaps it over a chunk). The network computes ``f(x) = 1`` where it is ``> 0``.
+    * ``config()``: a JSON-able dict naming it (key ``"arch"``), stored in results.
+
+    Measures that look inside a network (hidden units, blocks, goals) and the exact readout
+    move (``"lin-ess"``) need the built-in architectures; they refuse others with a
+    one-line error.
+    """
+
+    n: int
+
+    @property
+    def name(self) -> str:
+        """Short name."""
+        ...  # pragma: no cover - a protocol
+
+    @property
+    def n_params(self) -> int:
+        """Number of scalar parameters."""
+        ...  # pragma: no cover - a protocol
+
+    def layout(self) -> tuple[ParamSpec, ...]:
+        """The flat parameter order."""
+        ...  # pragma: no cover - a protocol
+
+    def unflatten(self, theta: Any) -> dict[str, Any]:
+        """Named arrays from a flat parameter vector."""
+        ...  # pragma: no cover - a protocol
+
+    def apply(self, params: dict[str, Any], x: Any, *, precision: str = DEFAULT_PRECISION) -> Any:
+        """Output pre-activation at each input row."""
+        ...  # pragma: no cover - a protocol
+
+    def config(self) -> dict:
+        """Plain-dict description, stored in results."""
+        ...  # pragma: no cover - a protocol
+
+
+BUILTIN_ARCHITECTURES = (MLP, ResMLP, GoalNet)
+"""The architectures countnets ships (result loading and the structural measures know them)."""
 
 
 def apply_flat_batch(
@@ -357,13 +413,21 @@ def apply_flat_batch(
 def readout_indices(arch: Architecture) -> np.ndarray:
     """Flat indices (int32) of the output layer's weights and bias, the last two entries of the layout.
 
-    Every architecture here ends with ``y = h . u + c`` (MLP: ``W_out``, ``b_out``), ``h``
+    Every built-in architecture ends with ``y = h . u + c`` (MLP: ``W_out``, ``b_out``), ``h``
     independent of ``(u, c)``: the output is linear and homogeneous in these parameters
     (what the exact readout move of :mod:`countnets.rare.moves` uses).
+
+    Raises:
+      CountnetsError: for an architecture that is not exactly one of :data:`BUILTIN_ARCHITECTURES`.
 
     >>> readout_indices(MLP(2, (3,))).tolist()
     [9, 10, 11, 12]
     """
+    if type(arch) not in BUILTIN_ARCHITECTURES:  # exact types: a subclass may change the forward pass
+        raise CountnetsError(
+            f"the readout block is known only for the built-in architectures (MLP, ResMLP, GoalNet), "
+            f"got {type(arch).__name__}"
+        )
     last = sum(spec.size for spec in arch.layout()[-2:])
     return np.arange(arch.n_params - last, arch.n_params, dtype=np.int32)
 

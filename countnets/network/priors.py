@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable
+from typing import Any, Protocol, runtime_checkable
 
 import jax
 import jax.numpy as jnp
@@ -25,7 +26,8 @@ from countnets._errors import CountnetsError, check_finite_float
 from countnets.network.layout import ParamSpec, layout_size
 
 __all__ = [
-    "Prior", "Gaussian", "Uniform", "Lattice", "chunk_key", "prior_from_config", "PRNG_DESCRIPTION", "MAX_SCALE",
+    "Prior", "BUILTIN_PRIORS", "Gaussian", "Uniform", "Lattice", "chunk_key", "prior_from_config", "PRNG_DESCRIPTION",
+    "MAX_SCALE",
 ]  # fmt: skip
 
 MAX_SCALE = 1e6
@@ -300,7 +302,44 @@ class Lattice(_ChunkStream):
         return {"prior": "lattice", "values": list(self.values)}
 
 
-Prior = Gaussian | Uniform | Lattice
+@runtime_checkable
+class Prior(Protocol):
+    """What the engine needs of a prior: a law over flat parameter vectors, drawn a chunk at a time.
+
+    :class:`Gaussian`, :class:`Uniform` and :class:`Lattice` are priors; so is any object with
+    these methods (a user's prior needs no base class). Make it a frozen dataclass: the engine
+    closes over it under ``jit``, and its :meth:`config` goes into every result and checkpoint
+    fingerprint.
+
+    * ``sample(key, chunk_index, chunk_size, layout)``: chunk ``chunk_index`` of the stream,
+      ``Float[Array, "chunk_size n_params"]``, a pure function of ``(key, chunk_index,
+      chunk_size)``; ``key`` is a threefry key and ``layout`` the architecture's
+      :class:`~countnets.network.layout.ParamSpec` tuple (fan-ins give scalings). It is traced
+      under ``jit``, so it must be traceable. Counts are reproducible on any batch size or
+      device count exactly when chunk ``i`` depends on nothing else.
+    * ``config()``: a JSON-able dict naming the prior and its parameters (key ``"prior"``).
+
+    Optional methods, each used where present:
+
+    * ``sample_paired_rows(key, chunk_index, chunk_size, layout, first_row, rows)``: rows
+      ``first_row + i`` and ``chunk_size // 2 + first_row + i`` of ``sample``, bit for bit
+      (lets the engine evaluate a chunk in cache-sized blocks; without it, whole chunks).
+    * ``invariant_move(layout, name)``: a :class:`countnets.rare.moves.Move` reversible with
+      respect to this prior, for ``name == "auto"`` or a move the prior knows; what
+      :func:`countnets.estimate_rare` needs. Without it, splitting refuses the prior.
+    """
+
+    def sample(self, key: Any, chunk_index: Any, chunk_size: int, layout: tuple[ParamSpec, ...]) -> Any:
+        """Chunk ``chunk_index``, shape ``(chunk_size, n_params)``."""
+        ...  # pragma: no cover - a protocol
+
+    def config(self) -> dict:
+        """Plain-dict description, stored in results."""
+        ...  # pragma: no cover - a protocol
+
+
+BUILTIN_PRIORS = (Gaussian, Uniform, Lattice)
+"""The priors countnets ships: exact enumeration, the symmetry tests and result loading know them by name."""
 
 
 def prior_from_config(config: dict) -> Prior:

@@ -101,7 +101,7 @@ class Move:
     """A proposal kernel reversible with respect to a prior (see the module docstring).
 
     Attributes:
-      name: one of :data:`MOVES`.
+      name: one of :data:`MOVES` (a user prior's own move may name itself).
       step_name: what the step size means: ``"beta"``, ``"step/bound"``, ``"fraction resampled"``,
         ``"bracket/2pi"`` or ``"none"``.
       propose: ``propose(key, theta, step) -> theta'``, both ``Float[Array, "particles n_params"]``;
@@ -440,15 +440,15 @@ def invariant_move(
     Raises:
       CountnetsError: for a prior without an invariant move: anything but exactly a
         :class:`~countnets.network.priors.Gaussian`, :class:`~countnets.network.priors.Uniform` or
-        :class:`~countnets.network.priors.Lattice` (a subclass may sample another law); for a move
-        name that does not apply to the prior, or that countnets does not know.
+        :class:`~countnets.network.priors.Lattice` (a subclass may sample another law) that has no
+        ``invariant_move(layout, name)`` method of its own (see :class:`countnets.network.priors.Prior`),
+        or whose method returns anything but a :class:`Move`; for a move name that does not apply
+        to the prior, or that countnets does not know.
     """
     # Exact types: a subclass may draw from another law, for which these moves are not invariant.
     kind = type(prior).__name__ if type(prior) in (Gaussian, Uniform, Lattice) else None
     if kind is None:
-        raise CountnetsError(
-            f"splitting needs a prior with an invariant move (Gaussian, Uniform or Lattice), got {type(prior).__name__}"
-        )
+        return _own_move(prior, layout, name)
     if name not in MOVES:
         raise CountnetsError(f"unknown move {name!r}; expected one of {', '.join(MOVES)}")
     own = MOVES_OF[kind]
@@ -467,6 +467,26 @@ def invariant_move(
         "coordinate-resample": lambda: _coordinate_resample(prior, layout_size(layout)),
     }
     return makers[name]()
+
+
+def _own_move(prior: object, layout: tuple[ParamSpec, ...], name: str) -> Move:
+    """The move a user's prior supplies through its ``invariant_move(layout, name)`` method."""
+    supply = getattr(prior, "invariant_move", None)
+    if not callable(supply):
+        raise CountnetsError(
+            f"splitting needs a prior with an invariant move (Gaussian, Uniform, Lattice, or a prior with an "
+            f"invariant_move(layout, name) method), got {type(prior).__name__}"
+        )
+    move = supply(layout, name)
+    if not isinstance(move, Move):
+        raise CountnetsError(
+            f"{type(prior).__name__}.invariant_move must return a countnets.rare.moves.Move, got {type(move).__name__}"
+        )
+    if (move.propose is None) == (move.transition is None):
+        raise CountnetsError(f"{type(prior).__name__}.invariant_move returned a Move with "
+                             f"{'both' if move.propose is not None else 'neither'} of propose and transition; "
+                             f"give exactly one")  # fmt: skip
+    return move
 
 
 def move_for(prior: object, arch: Architecture, measure: Measure, name: str, encoding: str, precision: str) -> Move:
