@@ -15,12 +15,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
-import math
+import functools
 import os
-import sys
 import time
-import zlib
 from collections.abc import Callable
 from typing import Any
 
@@ -33,7 +30,11 @@ from countnets import _io, _version
 from countnets._errors import CountnetsError, check_finite_float, check_positive_int
 from countnets.defaults import DEFAULT_LOG_SECONDS  # noqa: F401 (re-exported)
 from countnets.engine import checkpoint as checkpoint_lib
-from countnets.engine import sharding
+from countnets.engine import resuming, sharding
+from countnets.engine.progress import ProgressLog as ProgressLog
+from countnets.engine.progress import bar_shape as bar_shape
+from countnets.engine.progress import log_interval as log_interval
+from countnets.engine.progress import open_progress
 from countnets.engine.sources import DEFAULT_CHUNK_SIZE, DEFAULT_MAX_EXACT, ChunkSource, lattice_source, sampling_source
 from countnets.network.architectures import Architecture
 from countnets.network.priors import Prior
@@ -68,63 +69,6 @@ def seed_key(seed: int) -> PRNGKeyArray:
     if seed >= 2**32:
         raise CountnetsError(f"seed must be below 2**32, got {seed}")
     return jax.random.key_data(jax.random.key(seed, impl="threefry2x32"))
-
-
-
-
-def log_interval(progress: bool | float) -> float | None:
-    """Seconds between progress lines for a ``progress`` setting (see :class:`RunConfig`); ``None``: no lines.
-
-    Raises:
-      CountnetsError: for anything but a bool or a number >= 0 (``math.inf``: never).
-
-    >>> log_interval(True), log_interval(5), log_interval(False), log_interval(0), log_interval(math.inf)
-    (30.0, 5.0, None, None, None)
-    """
-    if isinstance(progress, bool):
-        return DEFAULT_LOG_SECONDS if progress else None
-    if progress == math.inf:
-        return None
-    value = check_finite_float("progress", progress, non_negative=True)
-    return value or None
-
-
-class ProgressLog:
-    """Progress as plain lines on stderr, for logs (stderr not a terminal): done, rate, ETA.
-
-    ``update(done)`` prints ``countnets: DESCRIPTION: DONE of TOTAL UNIT (P%), R UNIT/s,
-    ETA T`` once at least ``interval`` seconds have passed since the start or the last
-    line; ``interval`` ``None`` prints nothing.
-    """
-
-    def __init__(self, description: str, unit: str, total: int, done: int, interval: float | None):
-        self.description, self.unit, self.total, self.interval = description, unit, total, interval
-        self.start = self.last = time.perf_counter()
-        self.done_at_start = done
-
-    def update(self, done: int) -> None:
-        now = time.perf_counter()
-        if self.interval is None or now - self.last < self.interval:
-            return
-        self.last = now
-        rate = (done - self.done_at_start) / max(now - self.start, 1e-9)
-        eta = f"{(self.total - done) / rate:.0f} s" if rate > 0 else "unknown"
-        share = 100 * done / self.total
-        print(f"countnets: {self.description}: {done:,} of {self.total:,} {self.unit} ({share:.1f}%), "
-              f"{rate:.3g} {self.unit}/s, ETA {eta}", file=sys.stderr, flush=True)  # fmt: skip
-
-
-def bar_shape() -> dict[str, int | None]:
-    """tqdm's ``ncols`` and ``nrows``: ``None`` (tqdm asks the terminal), or 80 x 20 where it reports 0.
-
-    Some terminals (and pseudo-terminals of job schedulers) report a size of 0 x 0, or
-    0 rows only; tqdm then draws a bar of width 0, or none at all, i.e. nothing.
-    """
-    try:
-        size = os.get_terminal_size(sys.stderr.fileno())
-    except (OSError, ValueError, AttributeError):
-        return {"ncols": 80, "nrows": 20}
-    return {"ncols": None if size.columns > 0 else 80, "nrows": None if size.lines > 0 else 20}
 
 
 def plan_chunks_per_step(chunk_size: int, bytes_per_network: int, devices: int | None = None) -> int:
@@ -394,8 +338,72 @@ def _run_chunks(
     state: checkpoint_lib.Checkpointable | None = None,
 ) -> RunOutcome:
     """:func:`run_chunks` without the checkpoint lock."""
-    from tqdm.auto import tqdm
+    chunk_size, n_samples, chunks_per_step, start_chunk, max_seconds = _checked_arguments(
+        chunk_size, n_samples, chunks_per_step, start_chunk, max_seconds, pure
+    )
+    n_chunks = _chunk_count(n_samples, chunk_size)
+    resuming.check_checkpoint(checkpoint, state, description)
+    n_local, n_proc = _run_devices(devices, pure, description)
+    n_total = n_local * n_proc
 
+    done = min(n_samples, start_chunk * chunk_size)
+    resumed_from, seconds_before = 0, 0.0
+    if checkpoint is not None:
+        start_chunk, done, resumed_from, seconds_before = resuming.resume(
+            checkpoint, state, start_chunk, done, n_samples=n_samples, chunk_size=chunk_size, n_chunks=n_chunks
+        )
+    start = time.perf_counter()
+    outcome = functools.partial(
+        _outcome, devices=n_total, processes=n_proc, resumed_from=resumed_from, seconds_before=seconds_before,
+        start=start, checkpoint=checkpoint,
+    )  # fmt: skip
+
+    cps = _step_chunks(chunks_per_step, n_chunks - start_chunk, n_total, chunk_size)
+    dispatch, collect = _dispatcher(step, key, pure, n_local, n_total)
+
+    def launch(first: int) -> tuple[int, Any, int]:
+        """The step from chunk ``first`` dispatched: ``(first, its output, its samples)``."""
+        indices, n_valid = _plan_step(first, cps, n_samples=n_samples, chunk_size=chunk_size, n_chunks=n_chunks)
+        return first, dispatch(indices, n_valid), int(n_valid.sum())
+
+    stopped_before = _stopped_before_start(done, n_samples, resumed_from, should_stop)
+    if stopped_before is not None:
+        return outcome(done, stopped_before)
+
+    stopped_by = "samples"
+    saves = resuming.Saves(checkpoint, state, seconds_before, start)
+    bar, log = open_progress(progress, description, unit, n_samples, done, lead=jax.process_index() == 0)
+    firsts = iter(range(start_chunk, n_chunks, cps))
+    with bar:
+        pending = launch(next(firsts))
+        while pending is not None:
+            first, out, step_samples = pending
+            following = next(firsts, None)
+            # A pure step can run on the devices during this merge.
+            pending = launch(following) if pure and following is not None else None
+            for part in collect(out):
+                merge(part)
+            done += step_samples
+            bar.update(step_samples)
+            if log is not None:
+                log.update(done)
+            finished = done >= n_samples
+            reason = None if finished else _stop_reason(done, should_stop, start, max_seconds)
+            saves.after_step(min(first + cps, n_chunks), done, finished, reason)
+            if finished:
+                break
+            if reason is not None:
+                stopped_by = reason
+                break
+            if pending is None and following is not None:
+                pending = launch(following)
+    return outcome(done, stopped_by)
+
+
+def _checked_arguments(
+    chunk_size: int, n_samples: int, chunks_per_step: int, start_chunk: int, max_seconds: float | None, pure: bool
+) -> tuple[int, int, int, int, float | None]:
+    """``(chunk_size, n_samples, chunks_per_step, start_chunk, max_seconds)`` checked; ``pure`` must be a bool."""
     chunk_size = check_positive_int("chunk_size", chunk_size)
     n_samples = check_positive_int("n_samples (sample count)", n_samples)
     chunks_per_step = check_positive_int("chunks_per_step", chunks_per_step)
@@ -404,21 +412,22 @@ def _run_chunks(
         max_seconds = check_finite_float("max_seconds", max_seconds, positive=True)
     if not isinstance(pure, bool):
         raise CountnetsError(f"pure must be True or False, got {pure!r}")
+    return chunk_size, n_samples, chunks_per_step, start_chunk, max_seconds
+
+
+def _chunk_count(n_samples: int, chunk_size: int) -> int:
+    """The chunks that hold ``n_samples`` samples, which int32 chunk indices must address."""
     n_chunks = -(-n_samples // chunk_size)
     if n_chunks >= 2**31:
         raise CountnetsError(
             f"{n_samples} samples in chunks of {chunk_size} make {n_chunks} chunks, more than the 2**31 - 1 "
             "that chunk indices (int32) can address; raise chunk_size"
         )
-    if checkpoint is not None:
-        if not isinstance(checkpoint, checkpoint_lib.Checkpoint):
-            raise CountnetsError(
-                f"checkpoint must be a countnets.engine.checkpoint.Checkpoint, got {type(checkpoint).__name__}"
-            )
-        if state is None or not (hasattr(state, "state_dict") and hasattr(state, "load_state_dict")):
-            raise CountnetsError(
-                f"{description}: a checkpoint needs state=, an accumulator with state_dict()/load_state_dict()"
-            )
+    return n_chunks
+
+
+def _run_devices(devices: int | None, pure: bool, description: str) -> tuple[int, int]:
+    """``(local devices, processes)`` a step runs on: one device of one process unless the step is ``pure``."""
     n_proc = jax.process_count()
     n_local, explicit = sharding.resolve_devices(devices)
     if not pure:
@@ -429,142 +438,97 @@ def _run_chunks(
                 f"{description}: its step is not pure, so it cannot be sharded over {n_local} devices; use 1 device"
             )
         n_local = 1
-    n_total = n_local * n_proc
+    return n_local, n_proc
 
-    done = min(n_samples, start_chunk * chunk_size)
-    resumed_from, seconds_before = 0, 0.0
-    if checkpoint is not None:
-        saved = checkpoint_lib.load(checkpoint)
-        if saved is not None:
-            if saved.next_chunk > n_chunks or saved.samples != min(n_samples, saved.next_chunk * chunk_size):
-                raise CountnetsError(
-                    f"checkpoint {str(checkpoint.path)!r} is damaged: chunk {saved.next_chunk} and "
-                    f"{saved.samples} samples do not fit {n_samples} samples in chunks of {chunk_size}; "
-                    "delete it to start afresh"
-                )
-            state.load_state_dict(saved.state)  # type: ignore[union-attr]
-            check = getattr(state, "count_problem", None)
-            problem = check(saved.samples) if check is not None else None
-            if problem:
-                raise CountnetsError(
-                    f"checkpoint {str(checkpoint.path)!r} is damaged: {problem}; delete it to start afresh"
-                )
-            start_chunk, done, seconds_before = saved.next_chunk, saved.samples, saved.seconds
-            resumed_from = done
-        digest = zlib.crc32(json.dumps(checkpoint.fingerprint, sort_keys=True).encode())
-        sharding.check_same_on_all_processes(
-            (start_chunk, done, digest), f"checkpoint {str(checkpoint.path)!r} (next chunk, samples, run fingerprint)"
-        )
-    start = time.perf_counter()
 
-    def outcome(samples: int, stopped_by: str) -> RunOutcome:
-        return RunOutcome(
-            samples=samples,
-            stopped_by=stopped_by,
-            devices=n_total,
-            processes=n_proc,
-            resumed_from=resumed_from,
-            seconds_before=seconds_before,
-            seconds=time.perf_counter() - start,
-            checkpoint=None if checkpoint is None else str(checkpoint.path),
-        )
+def _outcome(
+    samples: int,
+    stopped_by: str,
+    *,
+    devices: int,
+    processes: int,
+    resumed_from: int,
+    seconds_before: float,
+    start: float,
+    checkpoint: checkpoint_lib.Checkpoint | None,
+) -> RunOutcome:
+    """The :class:`RunOutcome` of a run that began at ``start`` (``time.perf_counter()``) and stops now."""
+    return RunOutcome(
+        samples=samples,
+        stopped_by=stopped_by,
+        devices=devices,
+        processes=processes,
+        resumed_from=resumed_from,
+        seconds_before=seconds_before,
+        seconds=time.perf_counter() - start,
+        checkpoint=None if checkpoint is None else str(checkpoint.path),
+    )
 
+
+def _step_chunks(chunks_per_step: int, chunks_left: int, n_total: int, chunk_size: int) -> int:
+    """Chunks per step: ``chunks_per_step``, at most the chunks left, rounded up to a multiple of the devices."""
     # Never pad a short run up to a full step of empty chunks; one chunk block per device.
-    cps = sharding.round_chunks_per_step(max(1, min(chunks_per_step, n_chunks - start_chunk)), n_total)
+    cps = sharding.round_chunks_per_step(max(1, min(chunks_per_step, chunks_left)), n_total)
     if cps // n_total * chunk_size >= 2**31:
         raise CountnetsError(
             f"one device's share of a step ({cps // n_total} chunks of {chunk_size}) must be below 2**31 samples "
             "(per-step counts are int32); lower chunks_per_step"
         )
+    return cps
+
+
+def _dispatcher(
+    step: Callable[[PRNGKeyArray, Array, Array], Any], key: PRNGKeyArray, pure: bool, n_local: int, n_total: int
+) -> tuple[Callable[[np.ndarray, np.ndarray], Any], Callable[[Any], list[Any]]]:
+    """``(dispatch, collect)``: start a step on its chunks, and split its output into the parts to merge in order."""
     if pure and n_total > 1:
         runner = sharding.ShardedStep(step, sharding.make_mesh(n_local))
 
         def dispatch(indices, n_valid):
             return runner.dispatch(key, indices, n_valid)
 
-        collect = runner.collect
-    else:
+        return dispatch, runner.collect
 
-        def dispatch(indices, n_valid):
-            return step(key, jnp.asarray(indices, dtype=jnp.int32), jnp.asarray(n_valid, dtype=jnp.int32))
+    def dispatch(indices, n_valid):
+        return step(key, jnp.asarray(indices, dtype=jnp.int32), jnp.asarray(n_valid, dtype=jnp.int32))
 
-        def collect(out):
-            return [out]
+    def collect(out):
+        return [out]
 
-    def plan(first: int):
-        indices = np.arange(first, first + cps, dtype=np.int64)
-        n_valid = np.clip(n_samples - indices * chunk_size, 0, chunk_size)
-        indices = np.where(indices < n_chunks, indices, 0)
-        return first, indices.astype(np.int32), n_valid.astype(np.int32)
+    return dispatch, collect
 
-    def launch(planned):
-        first, indices, n_valid = planned
-        return first, dispatch(indices, n_valid), int(n_valid.sum())
 
-    last_save = start
+def _plan_step(
+    first: int, cps: int, *, n_samples: int, chunk_size: int, n_chunks: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(chunk indices, valid samples)`` (int32) of the step from chunk ``first``; padding: chunk 0, 0 valid."""
+    indices = np.arange(first, first + cps, dtype=np.int64)
+    n_valid = np.clip(n_samples - indices * chunk_size, 0, chunk_size)
+    indices = np.where(indices < n_chunks, indices, 0)
+    return indices.astype(np.int32), n_valid.astype(np.int32)
 
-    def save(next_chunk: int, why: str) -> None:
-        checkpoint_lib.save(
-            checkpoint,  # type: ignore[arg-type]
-            next_chunk=next_chunk,
-            samples=done,
-            seconds=seconds_before + time.perf_counter() - start,
-            stopped_by=why,
-            state=state.state_dict(),  # type: ignore[union-attr]
-        )
 
+def _stopped_before_start(
+    done: int, n_samples: int, resumed_from: int, should_stop: Callable[[int], str | None] | None
+) -> str | None:
+    """Why a run stops before its first step: all samples done, or a resumed run's stop rule met; ``None``: run."""
     if done >= n_samples:
-        return outcome(done, "samples")
+        return "samples"
     if resumed_from and should_stop is not None:
         # A resumed run that had met its stop rule stops again, as the uninterrupted run did.
-        reason = should_stop(done)
-        if reason is not None:
-            return outcome(done, reason)
+        return should_stop(done)
+    return None
 
-    stopped_by = "samples"
-    lead = jax.process_index() == 0
-    show = bool(progress) and sys.stderr.isatty() and lead
-    log = ProgressLog(description, unit, n_samples, done, log_interval(progress)) if lead and not show else None
-    firsts = iter(range(start_chunk, n_chunks, cps))
-    bar = tqdm(
-        total=n_samples, initial=done, unit="net", unit_scale=True, delay=2.0, disable=not show, desc=description,
-        **bar_shape(),
-    )  # fmt: skip
-    with bar:
-        pending = launch(plan(next(firsts)))
-        while pending is not None:
-            first, out, step_samples = pending
-            following = next(firsts, None)
-            # A pure step can run on the devices during this merge.
-            pending = launch(plan(following)) if pure and following is not None else None
-            for part in collect(out):
-                merge(part)
-            done += step_samples
-            bar.update(step_samples)
-            if log is not None:
-                log.update(done)
-            next_chunk = min(first + cps, n_chunks)
-            reason = None
-            if done < n_samples:
-                reason = should_stop(done) if should_stop else None
-                local = None
-                if checkpoint_lib.interrupt_signal() is not None:
-                    local = "interrupted"
-                elif max_seconds is not None and time.perf_counter() - start >= max_seconds:
-                    local = "time"
-                agreed = sharding.agree_stop(local)
-                reason = reason or agreed
-            finished = done >= n_samples
-            now = time.perf_counter()
-            due = checkpoint is not None and now - last_save >= checkpoint.every_seconds
-            if checkpoint is not None and (finished or reason is not None or due):
-                save(next_chunk, "samples" if finished else reason or "running")
-                last_save = now
-            if finished:
-                break
-            if reason is not None:
-                stopped_by = reason
-                break
-            if pending is None and following is not None:
-                pending = launch(plan(following))
-    return outcome(done, stopped_by)
+
+def _stop_reason(
+    done: int, should_stop: Callable[[int], str | None] | None, start: float, max_seconds: float | None
+) -> str | None:
+    """Why to stop after a step short of the samples: ``should_stop``, else a signal or time (agreed); or ``None``."""
+    reason = should_stop(done) if should_stop else None
+    local = None
+    if checkpoint_lib.interrupt_signal() is not None:
+        local = "interrupted"
+    elif max_seconds is not None and time.perf_counter() - start >= max_seconds:
+        local = "time"
+    agreed = sharding.agree_stop(local)  # a collective: every process calls it after every step
+    return reason or agreed
