@@ -365,6 +365,63 @@ def _tilt_block_sums(
     }
 
 
+def _check_tilt_pairs(tset: TrainingSet, pairs: Sequence[tuple[int, int]]) -> None:
+    """Raise unless there is a pair and every pair has ``A != B``, both agreeing with the target on S."""
+    if not pairs:
+        raise CountnetsError("tilted_prior needs at least one (A, B) pair")
+    for k, (a, b) in enumerate(pairs):
+        if int(a) == int(b):
+            raise CountnetsError(f"pair {k}: A and B must be different functions, got A = B = {boolean.to_hex(int(a))}")
+        for name, f in (("A", a), ("B", b)):
+            if not tset.fits(f):
+                raise CountnetsError(f"policy {name}={boolean.to_hex(f)} does not agree with the target on S")
+
+
+def _pair_arrays(tset: TrainingSet, pairs: Sequence[tuple[int, int]], off: np.ndarray) -> tuple[Array, Array, Array]:
+    """Per pair, on device: B's labels off S ``(K, off)`` and the packed tables of A and B ``(K, words)``."""
+    b_off = jnp.asarray(np.stack([boolean.int_to_table(b, tset.n)[off] for _, b in pairs]))  # (K, off)
+    a_words = jnp.asarray(np.stack([boolean.int_to_words(a, tset.n) for a, _ in pairs]))  # (K, words)
+    b_words = jnp.asarray(np.stack([boolean.int_to_words(b, tset.n) for _, b in pairs]))
+    return b_off, a_words, b_words
+
+
+def _finite(v: np.ndarray) -> np.ndarray:
+    """``v`` with its non-finite entries set to 0."""
+    return np.where(np.isfinite(v), v, 0.0)
+
+
+class _TiltTotals:
+    """The tilted prior's float64 host totals of the device's block sums, relative to a running maximum.
+
+    ``acc`` holds the sums of :data:`_TILT_SUMS`, shape ``(6, pairs, lambdas)``, relative to
+    ``exp(shift)`` (the ``s2`` sums to ``exp(2 shift)``); ``fit`` counts the samples fitting S.
+    """
+
+    def __init__(self, n_pairs: int, n_lambdas: int) -> None:
+        self.acc = np.zeros((len(_TILT_SUMS), n_pairs, n_lambdas))
+        self.shift = np.full((n_pairs, n_lambdas), -np.inf)
+        self.fit = 0
+        self.power = np.array([2.0 if name.startswith("s2") else 1.0 for name in _TILT_SUMS])[:, None, None]
+
+    def merge(self, out: dict[str, Any]) -> None:
+        """Add one step's blocks (:func:`_tilt_block_sums`) to the totals."""
+        acc, shift, power = self.acc, self.shift, self.power
+        # One block at a time, in chunk order, so the float64 totals do not depend on how
+        # many chunks a step (or a device) held.
+        tops = np.asarray(out["top"], dtype=np.float64)  # (blocks, K, L)
+        sums = np.stack([np.asarray(out[name], dtype=np.float64) for name in _TILT_SUMS], axis=1)  # (blocks, 6, K, L)
+        for top, block_sums in zip(tops, sums, strict=True):
+            if not np.isfinite(top).any():
+                continue  # no sample of this block fits S (e.g. a padding chunk)
+            if not np.all(top <= shift):  # a new running maximum: rescale the totals to it
+                new = np.maximum(shift, top)
+                acc[:] *= np.where(np.isfinite(shift), np.exp(shift - _finite(new)), 0.0) ** power
+                shift[:] = new
+            scale = np.where(np.isfinite(top), np.exp(top - _finite(shift)), 0.0)
+            acc[:] += block_sums * scale**power
+        self.fit += sum(int(v) for v in np.asarray(out["fit"]).tolist())
+
+
 def tilted_prior(
     prior: Any,
     arch: Any,
@@ -408,14 +465,7 @@ def tilted_prior(
         agree with the target on S, no lambdas or a negative one, S covering the whole
         cube, or no prior sample fitting S.
     """
-    if not pairs:
-        raise CountnetsError("tilted_prior needs at least one (A, B) pair")
-    for k, (a, b) in enumerate(pairs):
-        if int(a) == int(b):
-            raise CountnetsError(f"pair {k}: A and B must be different functions, got A = B = {boolean.to_hex(int(a))}")
-        for name, f in (("A", a), ("B", b)):
-            if not tset.fits(f):
-                raise CountnetsError(f"policy {name}={boolean.to_hex(f)} does not agree with the target on S")
+    _check_tilt_pairs(tset, pairs)
     lams = [check_finite_float("lambda", v, non_negative=True) for v in lambdas]
     if not lams:
         raise CountnetsError("at least one lambda is needed")
@@ -426,9 +476,7 @@ def tilted_prior(
     off = np.array(tset.off_points(), dtype=np.int32)
     if off.shape[0] == 0:
         raise CountnetsError("tilting toward B needs points off S, but S is the whole cube")
-    b_off = jnp.asarray(np.stack([boolean.int_to_table(b, tset.n)[off] for _, b in pairs]))  # (K, off)
-    a_words = jnp.asarray(np.stack([boolean.int_to_words(a, tset.n) for a, _ in pairs]))  # (K, words)
-    b_words = jnp.asarray(np.stack([boolean.int_to_words(b, tset.n) for _, b in pairs]))
+    b_off, a_words, b_words = _pair_arrays(tset, pairs, off)
     lam = jnp.asarray(np.array(lams, dtype=np.float32))  # (L,)
     off_j = jnp.asarray(off)
     n_blocks, block = _tilt_blocks(source.chunk_size)
@@ -449,51 +497,26 @@ def tilted_prior(
         is_b = jnp.all(keys[:, None, :] == b_words[None], axis=-1)
         return _tilt_block_sums(logw, fit, is_a, is_b, chunk_indices.shape[0], n_blocks, block)
 
-    K, L = len(pairs), len(lams)
-    acc = np.zeros((len(_TILT_SUMS), K, L))
-    shift = np.full((K, L), -np.inf)
-    n_fit = [0]
-    power = np.array([2.0 if name.startswith("s2") else 1.0 for name in _TILT_SUMS])[:, None, None]
-
-    def finite(v):
-        return np.where(np.isfinite(v), v, 0.0)
-
-    def merge(out):
-        # One block at a time, in chunk order, so the float64 totals do not depend on how
-        # many chunks a step (or a device) held.
-        tops = np.asarray(out["top"], dtype=np.float64)  # (blocks, K, L)
-        sums = np.stack([np.asarray(out[name], dtype=np.float64) for name in _TILT_SUMS], axis=1)  # (blocks, 6, K, L)
-        for top, block_sums in zip(tops, sums, strict=True):
-            if not np.isfinite(top).any():
-                continue  # no sample of this block fits S (e.g. a padding chunk)
-            if not np.all(top <= shift):  # a new running maximum: rescale the totals to it
-                new = np.maximum(shift, top)
-                acc[:] *= np.where(np.isfinite(shift), np.exp(shift - finite(new)), 0.0) ** power
-                shift[:] = new
-            scale = np.where(np.isfinite(top), np.exp(top - finite(shift)), 0.0)
-            acc[:] += block_sums * scale**power
-        n_fit[0] += sum(int(v) for v in np.asarray(out["fit"]).tolist())
-
+    totals = _TiltTotals(len(pairs), len(lams))
     outcome = _run_prior_pass(
-        step, merge, arch, source, total, exact=exact, seed=seed, chunks_per_step=chunks_per_step, progress=progress,
-        description="tilted prior", devices=devices,
+        step, totals.merge, arch, source, total, exact=exact, seed=seed, chunks_per_step=chunks_per_step,
+        progress=progress, description="tilted prior", devices=devices,
     )  # fmt: skip
-    if n_fit[0] == 0:
+    if totals.fit == 0:
         raise CountnetsError("no prior sample fits S, so the tilted prior is undefined; raise the sample count")
+    acc = totals.acc
     return TiltResult(
         pairs=tuple((int(a), int(b)) for a, b in pairs),
         lambdas=tuple(lams),
-        shift=shift.copy(),
+        shift=totals.shift.copy(),
         sum_w=acc[0].copy(),
         sum_w_a=acc[1].copy(),
         sum_w_b=acc[2].copy(),
         sum_w2=acc[3].copy(),
         sum_w2_a=acc[4].copy(),
         sum_w2_b=acc[5].copy(),
-        fit=n_fit[0],
+        fit=totals.fit,
         samples=outcome.samples,
         exact=exact,
         seconds=outcome.seconds,
     )
-
-

@@ -133,6 +133,88 @@ def _train_batch_cps(chunk_size: int, n_runs: int, n_settings: int, max_batch: i
     return int(max(1, min(chunks, per_step)))
 
 
+def _setting_count(setting_args: Any) -> int:
+    """``G``, the leading (setting) axis shared by every leaf of ``setting_args`` (1 without any)."""
+    leaves = jax.tree_util.tree_leaves(setting_args)
+    G = int(leaves[0].shape[0]) if leaves else 1
+    if any(int(leaf.shape[0]) != G for leaf in leaves):
+        raise CountnetsError("every leaf of setting_args must have the same leading (setting) axis")
+    return G
+
+
+def _train_step(
+    source: Any, arch: Any, trainer: Any, x_full: Any, specs: list, setting_args: Any, G: int, precision: str
+) -> Any:
+    """The jitted chunk step of :func:`train_networks`: train the chunks' prior samples once per setting."""
+    C = source.chunk_size
+    P = arch.n_params
+
+    @jax.jit
+    def step(key, chunk_indices, n_valid):
+        theta0 = jax.vmap(source.params, in_axes=(None, 0))(key, chunk_indices).reshape(-1, P)
+        valid = valid_mask(C, n_valid).reshape(-1)
+        init_keys, _, _ = chunk_tables(arch, theta0, x_full, precision=precision)
+        B = theta0.shape[0]
+        if setting_args is None:
+            args = None
+            theta_all, valid_all = theta0, valid
+        else:
+            args = jax.tree_util.tree_map(
+                lambda leaf: jnp.repeat(jnp.asarray(leaf), B, axis=0, total_repeat_length=G * B), setting_args
+            )
+            theta_all = jnp.tile(theta0, (G, 1))
+            valid_all = jnp.tile(valid, (G,))
+        out = trainer(theta_all, valid_all, args)
+        changed = out.theta != theta_all
+        moved = jnp.stack(
+            [jnp.sum(jnp.any(changed[:, o : o + s.size], axis=1) & valid_all, dtype=jnp.int32) for s, o in specs]
+        )
+        return {
+            "tables": out.tables.reshape(G, B, -1),
+            "fit": out.fit.reshape(G, B),
+            "steps": out.steps.reshape(G, B),
+            "nonfinite": out.nonfinite.reshape(G, B),
+            "init": init_keys,
+            "valid": valid,
+            "moved": moved,
+        }
+
+    return step
+
+
+class _TrainedParts:
+    """The host side of :func:`train_networks`: each step's valid runs, kept in chunk order."""
+
+    def __init__(self, G: int, n_arrays: int) -> None:
+        self.G = G
+        self.parts: dict[str, list] = {"tables": [], "fit": [], "steps": [], "nonfinite": [], "init": []}
+        self.moved = np.zeros(n_arrays, dtype=np.int64)
+
+    def merge(self, out: dict[str, Any]) -> None:
+        """Keep one step's outputs (its valid runs only) and add up the moved parameter arrays."""
+        parts = self.parts
+        valid = np.asarray(out["valid"])
+        tables = np.asarray(out["tables"])
+        parts["tables"].append(
+            np.array(_table_ints(tables.reshape(-1, tables.shape[-1])), dtype=object).reshape(self.G, -1)[:, valid]
+        )
+        for name in ("fit", "steps", "nonfinite"):
+            parts[name].append(np.asarray(out[name])[:, valid])
+        parts["init"].append(np.array(_table_ints(np.asarray(out["init"])), dtype=object)[valid])
+        self.moved[:] += np.asarray(out["moved"], dtype=np.int64)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Every step's parts joined along the runs axis."""
+        parts = self.parts
+        return {
+            "tables": np.concatenate(parts["tables"], axis=1),
+            "fit": np.concatenate(parts["fit"], axis=1),
+            "steps": np.concatenate(parts["steps"], axis=1),
+            "nonfinite": np.concatenate(parts["nonfinite"], axis=1),
+            "init": np.concatenate(parts["init"]),
+        }
+
+
 def train_networks(
     prior: Any,
     arch: Any,
@@ -168,65 +250,17 @@ def train_networks(
         raise CountnetsError("penalty and setting_args must be given together")
     source = sampling_source(prior, arch, chunk_size)
     C = source.chunk_size
-    leaves = jax.tree_util.tree_leaves(setting_args)
-    G = int(leaves[0].shape[0]) if leaves else 1
-    if any(int(leaf.shape[0]) != G for leaf in leaves):
-        raise CountnetsError("every leaf of setting_args must have the same leading (setting) axis")
+    G = _setting_count(setting_args)
     cps = chunks_per_step or _train_batch_cps(C, n_runs, G, max_batch)
     cps = check_positive_int("chunks_per_step", cps)
     trainer = build_trainer(arch, tset, config, encoding=encoding, penalty=penalty)
-    x_full = boolean.cube(arch.n, encoding)
-    P = arch.n_params
     specs = layout_offsets(arch.layout())
-
-    @jax.jit
-    def step(key, chunk_indices, n_valid):
-        theta0 = jax.vmap(source.params, in_axes=(None, 0))(key, chunk_indices).reshape(-1, P)
-        valid = valid_mask(C, n_valid).reshape(-1)
-        init_keys, _, _ = chunk_tables(arch, theta0, x_full, precision=config.precision)
-        B = theta0.shape[0]
-        if setting_args is None:
-            args = None
-            theta_all, valid_all = theta0, valid
-        else:
-            args = jax.tree_util.tree_map(
-                lambda leaf: jnp.repeat(jnp.asarray(leaf), B, axis=0, total_repeat_length=G * B), setting_args
-            )
-            theta_all = jnp.tile(theta0, (G, 1))
-            valid_all = jnp.tile(valid, (G,))
-        out = trainer(theta_all, valid_all, args)
-        changed = out.theta != theta_all
-        moved = jnp.stack(
-            [jnp.sum(jnp.any(changed[:, o : o + s.size], axis=1) & valid_all, dtype=jnp.int32) for s, o in specs]
-        )
-        return {
-            "tables": out.tables.reshape(G, B, -1),
-            "fit": out.fit.reshape(G, B),
-            "steps": out.steps.reshape(G, B),
-            "nonfinite": out.nonfinite.reshape(G, B),
-            "init": init_keys,
-            "valid": valid,
-            "moved": moved,
-        }
-
-    parts: dict[str, list] = {"tables": [], "fit": [], "steps": [], "nonfinite": [], "init": []}
-    moved_total = np.zeros(len(specs), dtype=np.int64)
-
-    def merge(out):
-        valid = np.asarray(out["valid"])
-        tables = np.asarray(out["tables"])
-        parts["tables"].append(
-            np.array(_table_ints(tables.reshape(-1, tables.shape[-1])), dtype=object).reshape(G, -1)[:, valid]
-        )
-        for name in ("fit", "steps", "nonfinite"):
-            parts[name].append(np.asarray(out[name])[:, valid])
-        parts["init"].append(np.array(_table_ints(np.asarray(out["init"])), dtype=object)[valid])
-        moved_total[:] += np.asarray(out["moved"], dtype=np.int64)
-
+    step = _train_step(source, arch, trainer, boolean.cube(arch.n, encoding), specs, setting_args, G, config.precision)
+    parts = _TrainedParts(G, len(specs))
     start = time.perf_counter()
     run_chunks(
         step,
-        merge,
+        parts.merge,
         key=seed_key(seed),
         chunk_size=C,
         n_samples=n_runs,
@@ -236,13 +270,14 @@ def train_networks(
         devices=devices,
     )
     seconds = time.perf_counter() - start
+    arrays = parts.arrays()
     return TrainedRuns(
-        tables=np.concatenate(parts["tables"], axis=1),
-        fit=np.concatenate(parts["fit"], axis=1),
-        steps=np.concatenate(parts["steps"], axis=1),
-        nonfinite=np.concatenate(parts["nonfinite"], axis=1),
-        init_tables=np.concatenate(parts["init"]),
-        moved={s.name: int(v) for (s, _), v in zip(specs, moved_total.tolist(), strict=True)},
+        tables=arrays["tables"],
+        fit=arrays["fit"],
+        steps=arrays["steps"],
+        nonfinite=arrays["nonfinite"],
+        init_tables=arrays["init"],
+        moved={s.name: int(v) for (s, _), v in zip(specs, parts.moved.tolist(), strict=True)},
         chunk_size=C,
         seed=seed,
         config=config,
@@ -380,5 +415,3 @@ def diverse_runs(
         config=config,
         seconds=time.perf_counter() - start,
     )
-
-

@@ -23,12 +23,80 @@ from countnets.network import boolean
 from countnets.results import CountResult, report
 from countnets.results.report import fmt_prob
 from countnets.train import training_results as train_records
-from countnets.train.training import TrainConfig, TrainingSet, conditional_prior, diverse_runs
+from countnets.train.training import ConditionalPrior, TrainConfig, TrainingSet, conditional_prior, diverse_runs
 from countnets.train.training_results import DEFAULT_EXPERIMENT_CHUNK
 
 __all__ = ["KIND", "diverse", "format_diverse"]
 
 KIND = "diverse"  # the result record's ``kind``
+
+
+def _choose_b(cp: ConditionalPrior | None, tset: TrainingSet, b: int | None, b_rank: int | None) -> int | None:
+    """B: the one given, else the ``b_rank``-th most probable function under the conditional prior (or None)."""
+    if b is None and b_rank is not None:
+        ranked = cp.ranked()  # type: ignore[union-attr]
+        if not 1 <= b_rank <= len(ranked):
+            raise CountnetsError(f"--b-rank {b_rank} is out of range: {len(ranked)} functions fitting S were seen")
+        b = ranked[b_rank - 1][0]
+    if b is not None and not tset.fits(b):
+        raise CountnetsError(f"B = {boolean.to_hex(b)} does not agree with the target on S")
+    return b
+
+
+def _setting_row(res: Any, s: int, m: float, curve: np.ndarray) -> dict[str, Any]:
+    """Setting ``s`` (reward ``m``): the distinct-function curve, runs that did not fit S and the functions found."""
+    fit = res.fit[s]
+    found = {}
+    for t in res.tables[s][fit].tolist():
+        found[int(t)] = found.get(int(t), 0) + 1
+    return {
+        "reward": m,
+        "distinct_mean": curve[s].mean(axis=0).tolist(),
+        "distinct_sd": curve[s].std(axis=0).tolist(),
+        "distinct_final_min": int(curve[s][:, -1].min()),
+        "distinct_final_max": int(curve[s][:, -1].max()),
+        "distinct_pooled": len(found),
+        "not_converged": int((~fit).sum()),
+        "not_converged_per_run": (~fit).sum(axis=0).tolist(),
+        "steps_mean": float(res.steps[s].mean()),
+        "trained": report.hist_hex(found),
+    }
+
+
+def _b_hits(first: np.ndarray, chains: int, n_runs: int, confidence: float, method: str) -> dict[str, Any]:
+    """Where the chains first found B (``first``: 1-based run per chain, 0 if never), and how many did."""
+    hit = first > 0
+    return {
+        "first_hit": first.tolist(),
+        "found_b": int(hit.sum()),
+        "found_b_ci": report.interval(int(hit.sum()), chains, confidence, method),
+        "found_b_by_run": [int(np.sum(hit & (first <= k))) for k in range(1, n_runs + 1)],
+        "first_hit_median": float(np.median(first[hit])) if hit.any() else None,
+    }
+
+
+def _settings(
+    res: Any, b: int | None, chains: int, n_runs: int, confidence: float, method: str
+) -> tuple[list[dict[str, Any]], int]:
+    """One row per reward setting (with B's first hits when B is given), and the runs that did not fit S in all."""
+    curve = res.distinct_curve()  # (2, chains, runs)
+    settings = []
+    total_not = 0
+    for s, m in enumerate(res.rewards):
+        entry = _setting_row(res, s, m, curve)
+        total_not += entry["not_converged"]
+        if b is not None:
+            entry.update(_b_hits(res.first_hit(b)[s], chains, n_runs, confidence, method))
+        settings.append(entry)
+    return settings, total_not
+
+
+def _summary(settings: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per reward: the mean number of distinct functions after all runs, and the chains that found B."""
+    return {
+        "distinct_after_all_runs": {f"{st['reward']:g}": st["distinct_mean"][-1] for st in settings},
+        "chains_finding_b": {f"{st['reward']:g}": st.get("found_b") for st in settings},
+    }
 
 
 def diverse(
@@ -73,47 +141,12 @@ def diverse(
             chunks_per_step=chunks_per_step, max_configurations=max_configurations, precision=precision,
             progress=progress, devices=devices,
         )  # fmt: skip
-    if b is None and b_rank is not None:
-        ranked = cp.ranked()  # type: ignore[union-attr]
-        if not 1 <= b_rank <= len(ranked):
-            raise CountnetsError(f"--b-rank {b_rank} is out of range: {len(ranked)} functions fitting S were seen")
-        b = ranked[b_rank - 1][0]
-    if b is not None and not tset.fits(b):
-        raise CountnetsError(f"B = {boolean.to_hex(b)} does not agree with the target on S")
+    b = _choose_b(cp, tset, b, b_rank)
     res = diverse_runs(
         prior, arch, tset, train_config, n_runs=n_runs, chains=chains, rewards=(0.0, mu), seed=seed,
         encoding=encoding, progress=progress,
     )  # fmt: skip
-    curve = res.distinct_curve()  # (2, chains, runs)
-    settings = []
-    total_not = 0
-    for s, m in enumerate(res.rewards):
-        fit = res.fit[s]
-        found = {}
-        for t in res.tables[s][fit].tolist():
-            found[int(t)] = found.get(int(t), 0) + 1
-        entry: dict[str, Any] = {
-            "reward": m,
-            "distinct_mean": curve[s].mean(axis=0).tolist(),
-            "distinct_sd": curve[s].std(axis=0).tolist(),
-            "distinct_final_min": int(curve[s][:, -1].min()),
-            "distinct_final_max": int(curve[s][:, -1].max()),
-            "distinct_pooled": len(found),
-            "not_converged": int((~fit).sum()),
-            "not_converged_per_run": (~fit).sum(axis=0).tolist(),
-            "steps_mean": float(res.steps[s].mean()),
-            "trained": report.hist_hex(found),
-        }
-        total_not += entry["not_converged"]
-        if b is not None:
-            first = res.first_hit(b)[s]
-            hit = first > 0
-            entry["first_hit"] = first.tolist()
-            entry["found_b"] = int(hit.sum())
-            entry["found_b_ci"] = report.interval(int(hit.sum()), chains, confidence, method)
-            entry["found_b_by_run"] = [int(np.sum(hit & (first <= k))) for k in range(1, n_runs + 1)]
-            entry["first_hit_median"] = float(np.median(first[hit])) if hit.any() else None
-        settings.append(entry)
+    settings, total_not = _settings(res, b, chains, n_runs, confidence, method)
     extra: dict[str, Any] = {
         **train_records.set_extra(tset),
         "b": None if b is None else boolean.to_hex(b),
@@ -123,10 +156,7 @@ def diverse(
         "trained": {f"{st['reward']:g}": st["trained"] for st in settings},
         "settings": settings,
         "train_seconds": res.seconds,
-        "summary": {
-            "distinct_after_all_runs": {f"{st['reward']:g}": st["distinct_mean"][-1] for st in settings},
-            "chains_finding_b": {f"{st['reward']:g}": st.get("found_b") for st in settings},
-        },
+        "summary": _summary(settings),
     }
     estimates = []
     if cp is not None:

@@ -44,11 +44,11 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-import jax.numpy as jnp
 import numpy as np
 
 from countnets._errors import CountnetsError
 from countnets.defaults import FLIP_LAMBDAS as DEFAULT_LAMBDAS  # noqa: F401 (re-exported)
+from countnets.experiments.flip.pairs import _choose_pairs, _pair_rows, _pressure_settings
 from countnets.network import boolean
 from countnets.results import CountResult, make_estimate, report
 from countnets.results.report import fmt_prob
@@ -59,7 +59,6 @@ from countnets.train.training import (
     TrainConfig,
     TrainingSet,
     conditional_prior,
-    lambda_star,
     pressure_penalty,
     tilted_prior,
     train_networks,
@@ -78,54 +77,6 @@ __all__ = [
 ]
 
 KIND = "flip"  # the result record's ``kind``
-
-
-
-def _choose_pairs(cp, tset, a, bs, b_ranks) -> list[tuple[int, int]]:
-    ranked = cp.ranked()
-    if a is None:
-        if not ranked:
-            raise CountnetsError("no prior sample fits S, so A (the most probable function) is undefined")
-        a = ranked[0][0]
-    if not tset.fits(a):
-        raise CountnetsError(f"A = {boolean.to_hex(a)} does not agree with the target on S")
-    chosen: list[int] = []
-    for b in bs or ():
-        if not tset.fits(b):
-            raise CountnetsError(f"B = {boolean.to_hex(b)} does not agree with the target on S")
-        chosen.append(b)
-    for k in b_ranks or ():
-        if k < 1 or k > len(ranked):
-            raise CountnetsError(f"--b-rank {k} is out of range: {len(ranked)} functions fitting S were seen")
-        chosen.append(ranked[k - 1][0])
-    pairs = []
-    for b in chosen:
-        if b == a:
-            raise CountnetsError(f"B must differ from A, got both {boolean.to_hex(a)}")
-        if (a, b) not in pairs:
-            pairs.append((a, b))
-    if not pairs:
-        raise CountnetsError("no (A, B) pair: give --b, --b-rank or --pairs")
-    return pairs
-
-
-def _sign_interval_train(na: int, nb: int, confidence: float) -> tuple[float, float, float]:
-    # q = n_B / (n_A + n_B) against 1/2: same sign as P(B) - P(A).
-    if na + nb == 0:
-        return math.nan, -0.5, 0.5
-    lo, hi = statistics.clopper_pearson(nb, na + nb, confidence)
-    return nb / (na + nb) - 0.5, lo - 0.5, hi - 0.5
-
-
-def _log(odds: float) -> float:
-    # ln O: -inf for O = 0 (A never seen), inf for O = inf (B never seen), nan if undefined.
-    if odds == 0:
-        return -math.inf
-    return math.log(odds) if 0 < odds < math.inf else odds
-
-
-def _star_dict(star) -> dict:
-    return {"estimate": star.estimate, "interval": list(star.interval), "censored": star.censored}
 
 
 def _uncensored_fit(log_odds: list[float], stars: list[float]) -> dict[str, Any]:
@@ -206,6 +157,34 @@ def flip_summary(
     }
 
 
+def _sorted_lambdas(lambdas: Sequence[float], tilt_lambdas: Sequence[float] | None) -> tuple[list[float], list[float]]:
+    """The training and tilted sweeps, sorted; each must hold distinct values."""
+    lams = sorted(float(v) for v in lambdas)
+    if len(set(lams)) != len(lams):
+        raise CountnetsError(f"--lambdas must be distinct, got {list(lambdas)}")
+    tlams = lams if tilt_lambdas is None else sorted(float(v) for v in tilt_lambdas)
+    if len(set(tlams)) != len(tlams):
+        raise CountnetsError(f"--tilt-lambdas must be distinct, got {list(tilt_lambdas or ())}")
+    return lams, tlams
+
+
+def _prior_estimates(cp: Any, pairs: list[tuple[int, int]], confidence: float, method: str, exact: bool) -> list:
+    """The result's estimates: P(fit S), then ``P_prior(f | S)`` of every function of the pairs."""
+    prior_method = "exact" if exact else method
+    estimates = [train_records.prior_fit_estimate(cp, confidence, method)]
+    for f in sorted({f for p in pairs for f in p}):
+        estimates.append(
+            make_estimate(
+                f"prior|S {boolean.to_hex(f)}",
+                cp.histogram.get(f, 0),
+                cp.fit,
+                confidence=confidence,
+                method=prior_method,
+            )
+        )
+    return estimates
+
+
 def flip(
     prior: Any,
     arch: Any,
@@ -243,12 +222,7 @@ def flip(
     the string ``"inf"`` and undefined ones ``None`` (JSON ``null``): see the module
     docstring.
     """
-    lams = sorted(float(v) for v in lambdas)
-    if len(set(lams)) != len(lams):
-        raise CountnetsError(f"--lambdas must be distinct, got {list(lambdas)}")
-    tlams = lams if tilt_lambdas is None else sorted(float(v) for v in tilt_lambdas)
-    if len(set(tlams)) != len(tlams):
-        raise CountnetsError(f"--tilt-lambdas must be distinct, got {list(tilt_lambdas or ())}")
+    lams, tlams = _sorted_lambdas(lambdas, tilt_lambdas)
     start = time.perf_counter()
     common = dict(
         exact=exact, encoding=encoding, chunk_size=chunk_size, chunks_per_step=chunks_per_step,
@@ -262,105 +236,14 @@ def flip(
     )  # fmt: skip
     if tilt.fit != cp.fit:
         raise CountnetsError(f"internal inconsistency: the tilted pass saw {tilt.fit} samples fitting S, not {cp.fit}")
-    off = np.array(tset.off_points())
-    K, L = len(pairs), len(lams)
-    lam_g = np.tile(np.array(lams, dtype=np.float32), K)
-    labels_g = np.repeat(np.stack([boolean.int_to_table(b, tset.n)[off] for _, b in pairs]), L, axis=0)
     runs = train_networks(
         prior, arch, tset, train_config, n_runs=n_runs, seed=seed, encoding=encoding, chunk_size=chunk_size,
-        penalty=pressure_penalty(tset, train_config), setting_args=(jnp.asarray(lam_g), jnp.asarray(labels_g)),
+        penalty=pressure_penalty(tset, train_config), setting_args=_pressure_settings(tset, pairs, lams),
         progress=progress, devices=devices,
     )  # fmt: skip
-    prior_method = "exact" if exact else method
-    ta_lo, ta_hi = tilt.interval("a", confidence)
-    tb_lo, tb_hi = tilt.interval("b", confidence)
-    td_lo, td_hi = tilt.interval("diff", confidence)
-    p_a_t, p_b_t, ess = tilt.p_a(), tilt.p_b(), tilt.ess()
-    pair_rows, trained_rows = [], []
-    not_converged = 0
-    for k, (fa, fb) in enumerate(pairs):
-        na_p, nb_p = cp.histogram.get(fa, 0), cp.histogram.get(fb, 0)
-        if exact:
-            odds = na_p / nb_p if nb_p else (math.inf if na_p else math.nan)
-            odds_ci = [odds, odds]
-        else:
-            odds, (olo, ohi) = statistics.ratio_interval(na_p, nb_p, confidence)
-            odds_ci = [olo, ohi]
-        sweep = []
-        tr_d, tr_lo, tr_hi = [], [], []
-        for j, lam in enumerate(lams):
-            g = k * L + j
-            fit = runs.fit[g]
-            tables = runs.tables[g]
-            n_conv = int(fit.sum())
-            na = int(np.sum((tables == fa) & fit))
-            nb = int(np.sum((tables == fb) & fit))
-            not_converged += runs.runs - n_conv
-            d, dlo, dhi = _sign_interval_train(na, nb, confidence)
-            tr_d.append(d)
-            tr_lo.append(dlo)
-            tr_hi.append(dhi)
-            sweep.append(
-                {
-                    "lambda": lam,
-                    "train": {
-                        "runs": runs.runs,
-                        "converged": n_conv,
-                        "not_converged": runs.runs - n_conv,
-                        "a": na,
-                        "b": nb,
-                        "p_a": na / n_conv if n_conv else None,
-                        "p_a_ci": report.interval(na, n_conv, confidence, method),
-                        "p_b": nb / n_conv if n_conv else None,
-                        "p_b_ci": report.interval(nb, n_conv, confidence, method),
-                        "q_b_ci": [dlo + 0.5, dhi + 0.5],
-                        "steps_mean": float(runs.steps[g].mean()),
-                    },
-                }
-            )
-            trained_rows.append(
-                {
-                    "a": boolean.to_hex(fa),
-                    "b": boolean.to_hex(fb),
-                    "lambda": lam,
-                    "counts": report.hist_hex(runs.histogram(g)),
-                }
-            )
-        tilt_sweep = [
-            {
-                "lambda": lam,
-                "p_a": float(p_a_t[k, j]),
-                "p_a_ci": [float(ta_lo[k, j]), float(ta_hi[k, j])],
-                "p_b": float(p_b_t[k, j]),
-                "p_b_ci": [float(tb_lo[k, j]), float(tb_hi[k, j])],
-                "diff_ci": [float(td_lo[k, j]), float(td_hi[k, j])],
-                "ess": float(ess[k, j]),
-            }
-            for j, lam in enumerate(tlams)
-        ]
-        star_train = lambda_star(lams, tr_d, tr_lo, tr_hi)
-        diff_t = (p_b_t[k] - p_a_t[k]).tolist()
-        star_tilt = lambda_star(tlams, diff_t, td_lo[k].tolist(), td_hi[k].tolist())
-        pair_rows.append(
-            {
-                "a": boolean.to_hex(fa),
-                "b": boolean.to_hex(fb),
-                "hamming": boolean.hamming(fa, fb),
-                "prior_counts": [na_p, nb_p],
-                "prior_p": [cp.p(fa), cp.p(fb)],
-                "prior_ci": [
-                    report.interval(na_p, cp.fit, confidence, prior_method),
-                    report.interval(nb_p, cp.fit, confidence, prior_method),
-                ],
-                "prior_odds": odds,
-                "prior_odds_ci": odds_ci,
-                "log_odds": _log(odds),
-                "sweep": sweep,
-                "tilt_sweep": tilt_sweep,
-                "lambda_star_train": _star_dict(star_train),
-                "lambda_star_tilt": _star_dict(star_tilt),
-            }
-        )
+    pair_rows, trained_rows, not_converged = _pair_rows(
+        cp, runs, tilt, pairs, lams, tlams, exact=exact, confidence=confidence, method=method
+    )
     summary = flip_summary(pair_rows, confidence=confidence)
     extra = {
         **train_records.set_extra(tset),
@@ -376,17 +259,7 @@ def flip(
         "tilt_seconds": tilt.seconds,
         "summary": summary,
     }
-    estimates = [train_records.prior_fit_estimate(cp, confidence, method)]
-    for f in sorted({f for p in pairs for f in p}):
-        estimates.append(
-            make_estimate(
-                f"prior|S {boolean.to_hex(f)}",
-                cp.histogram.get(f, 0),
-                cp.fit,
-                confidence=confidence,
-                method=prior_method,
-            )
-        )
+    estimates = _prior_estimates(cp, pairs, confidence, method, exact)
     leading = train_records.experiment_config(
         prior, arch, tset, train_config, encoding=encoding, precision=precision, method=method,
         confidence=confidence, n_samples=n_samples, n_runs=n_runs,
@@ -433,19 +306,8 @@ def plot_flip(result: CountResult, path: Any) -> Any:
     return training_plots.plot_flip(dataclasses.replace(result, extra={**result.extra, "pairs": pairs}), path)
 
 
-def format_flip(result: CountResult, *, sweep_tables: int = 3, min_ess: float = MIN_EVALUABLE_ESS) -> str:
-    """Terminal summary: per-pair odds and lambda*, then the sweep of the first pairs.
-
-    The correlation lines are :func:`flip_summary` of the stored pairs. Tilted-prior
-    numbers whose effective sample size is below ``min_ess`` print as "not evaluable".
-    """
-    e = result.extra
-    conf = result.config["confidence"]
-    lines = [
-        f"flip: target {e['target']} on S = {len(e['train_points'])} points; {report.arch_name(result.config)}; "
-        f"{e['prior_fit']:,} of {e['prior_samples']:,} prior samples fit S; {e['runs']:,} runs per (pair, lambda), "
-        f"{e['not_converged']:,} runs did not fit S in all",
-    ]
+def _pairs_table(pairs: list[dict], conf: float, min_ess: float) -> list[str]:
+    """The per-pair table (counts, odds, both lambda*) and the notes on what it could not show."""
     rows = [
         [
             "A",
@@ -461,7 +323,7 @@ def format_flip(result: CountResult, *, sweep_tables: int = 3, min_ess: float = 
         ]
     ]
     not_evaluable = 0
-    for p in e["pairs"]:
+    for p in pairs:
         st, sl = p["lambda_star_train"], p["lambda_star_tilt"]
         tilt_ok, _ = tilt_evaluable(p, min_ess)
         not_evaluable += not tilt_ok
@@ -472,17 +334,22 @@ def format_flip(result: CountResult, *, sweep_tables: int = 3, min_ess: float = 
              _fmt_lam(sl["estimate"]) if tilt_ok else "not evaluable",
              f"({_fmt_lam(sl['interval'][0])}, {_fmt_lam(sl['interval'][1])}]" if tilt_ok else "-"]
         )  # fmt: skip
-    lines += report.text_table(rows)
+    lines = report.text_table(rows)
     if not_evaluable:
         lines.append(
             f"lambda* tilt not evaluable: the effective sample size falls below {min_ess:g} at a sweep value "
             "the estimate or its bracket rests on"
         )
-    if any(p["prior_odds"] == "inf" for p in e["pairs"]):
+    if any(p["prior_odds"] == "inf" for p in pairs):
         lines.append("odds inf: B was never seen among the prior samples fitting S")
-    if any(report.undefined(p["prior_odds"]) for p in e["pairs"]):
+    if any(report.undefined(p["prior_odds"]) for p in pairs):
         lines.append("odds -: neither A nor B was seen among the prior samples fitting S (odds undefined)")
-    s = flip_summary(e["pairs"], confidence=conf, min_ess=min_ess)
+    return lines
+
+
+def _correlation_lines(s: dict[str, Any], conf: float, min_ess: float) -> list[str]:
+    """The ``ln O`` vs ``lambda*`` lines of a :func:`flip_summary`, for training and the tilted prior."""
+    lines = []
     for name in ("train", "tilt"):
         t = s[name]
         if name == "tilt" and t["pairs_evaluable"] < 4:
@@ -499,24 +366,49 @@ def format_flip(result: CountResult, *, sweep_tables: int = 3, min_ess: float = 
             )
         else:
             lines.append(f"ln O vs lambda* ({name}): too few pairs with a defined ln O and lambda* ({t['pairs_used']})")
+    return lines
+
+
+def _sweep_tables(p: dict[str, Any], min_ess: float) -> list[str]:
+    """One pair's sweep tables: training, then the tilted prior."""
+    lines = [f"\nA = {p['a']}, B = {p['b']}: training"]
+    rows = [["lambda", "P_opt(A)", "P_opt(B)", "not fit", "mean steps"]]
+    for r in p["sweep"]:
+        t = r["train"]
+        rows.append(
+            [f"{r['lambda']:g}", f"{fmt_prob(t['p_a'])} {fmt_ci(t['p_a_ci'])}",
+             f"{fmt_prob(t['p_b'])} {fmt_ci(t['p_b_ci'])}", str(t["not_converged"]), f"{t['steps_mean']:.1f}"]
+        )  # fmt: skip
+    lines += report.text_table(rows)
+    lines.append(f"A = {p['a']}, B = {p['b']}: tilted prior (not evaluable where ESS < {min_ess:g})")
+    rows = [["lambda", "P_tilt(A)", "P_tilt(B)", "ESS"]]
+    for w in p["tilt_sweep"]:
+        ok = w["ess"] >= min_ess
+        rows.append(
+            [f"{w['lambda']:g}", f"{fmt_prob(w['p_a'])} {fmt_ci(w['p_a_ci'])}" if ok else "not evaluable",
+             f"{fmt_prob(w['p_b'])} {fmt_ci(w['p_b_ci'])}" if ok else "not evaluable", f"{w['ess']:.1f}"]
+        )  # fmt: skip
+    lines += report.text_table(rows)
+    return lines
+
+
+def format_flip(result: CountResult, *, sweep_tables: int = 3, min_ess: float = MIN_EVALUABLE_ESS) -> str:
+    """Terminal summary: per-pair odds and lambda*, then the sweep of the first pairs.
+
+    The correlation lines are :func:`flip_summary` of the stored pairs. Tilted-prior
+    numbers whose effective sample size is below ``min_ess`` print as "not evaluable".
+    """
+    e = result.extra
+    conf = result.config["confidence"]
+    lines = [
+        f"flip: target {e['target']} on S = {len(e['train_points'])} points; {report.arch_name(result.config)}; "
+        f"{e['prior_fit']:,} of {e['prior_samples']:,} prior samples fit S; {e['runs']:,} runs per (pair, lambda), "
+        f"{e['not_converged']:,} runs did not fit S in all",
+    ]
+    lines += _pairs_table(e["pairs"], conf, min_ess)
+    s = flip_summary(e["pairs"], confidence=conf, min_ess=min_ess)
+    lines += _correlation_lines(s, conf, min_ess)
     lines.append(f"smallest effective sample size of the tilted prior: {s['min_ess']:.1f}")
     for p in e["pairs"][:sweep_tables]:
-        lines.append(f"\nA = {p['a']}, B = {p['b']}: training")
-        rows = [["lambda", "P_opt(A)", "P_opt(B)", "not fit", "mean steps"]]
-        for r in p["sweep"]:
-            t = r["train"]
-            rows.append(
-                [f"{r['lambda']:g}", f"{fmt_prob(t['p_a'])} {fmt_ci(t['p_a_ci'])}",
-                 f"{fmt_prob(t['p_b'])} {fmt_ci(t['p_b_ci'])}", str(t["not_converged"]), f"{t['steps_mean']:.1f}"]
-            )  # fmt: skip
-        lines += report.text_table(rows)
-        lines.append(f"A = {p['a']}, B = {p['b']}: tilted prior (not evaluable where ESS < {min_ess:g})")
-        rows = [["lambda", "P_tilt(A)", "P_tilt(B)", "ESS"]]
-        for w in p["tilt_sweep"]:
-            ok = w["ess"] >= min_ess
-            rows.append(
-                [f"{w['lambda']:g}", f"{fmt_prob(w['p_a'])} {fmt_ci(w['p_a_ci'])}" if ok else "not evaluable",
-                 f"{fmt_prob(w['p_b'])} {fmt_ci(w['p_b_ci'])}" if ok else "not evaluable", f"{w['ess']:.1f}"]
-            )  # fmt: skip
-        lines += report.text_table(rows)
+        lines += _sweep_tables(p, min_ess)
     return "\n".join(lines)

@@ -177,9 +177,7 @@ def rare_log_odds(
     }
 
 
-def pilot_log_p(
-    prior: Any, arch: Any, b: int, seed: int, options: RareOptions, encoding: str, precision: str
-) -> float:
+def pilot_log_p(prior: Any, arch: Any, b: int, seed: int, options: RareOptions, encoding: str, precision: str) -> float:
     """The splitting pilot's own (adaptive, slightly biased) ``ln P(B)``, in nats: a cheap guess to choose B by.
 
     ``-inf`` when the pilot did not reach B. Not an estimate to report: the planner

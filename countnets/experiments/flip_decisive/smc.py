@@ -111,6 +111,60 @@ def _compiled(evaluate: Callable, scales: tuple[float, ...], n_moves: int) -> tu
     return ev, moves
 
 
+def _check_smc_args(grid: Sequence[float], n_particles: int, ess_fraction: float) -> tuple[list[float], int]:
+    """The grid as floats (positive, strictly increasing) and the particle count N, checked."""
+    lams = [float(v) for v in grid]
+    if not lams or lams[0] <= 0 or any(b <= a for a, b in zip(lams, lams[1:], strict=False)):
+        raise CountnetsError(f"the SMC grid must be positive and strictly increasing, got {lams}")
+    N = check_positive_int("n_particles", n_particles)
+    if not 0 < ess_fraction < 1:
+        raise CountnetsError(f"ess_fraction must be in (0, 1), got {ess_fraction}")
+    return lams, N
+
+
+def _sample_fitting(key: Any, draw_prior: Callable, ev: Callable, N: int) -> tuple[Any, int]:
+    """``N`` particles from ``p(. | S)`` by rejection sampling, and the number of prior samples drawn."""
+    kept, draws, i = [], 0, 0
+    while sum(len(k) for k in kept) < N:
+        batch = max(N, 1024)
+        theta = jnp.asarray(draw_prior(jax.random.fold_in(key, 10_000 + i), batch))
+        _, fits, _, _ = ev(theta)
+        kept.append(np.asarray(theta)[np.asarray(fits)])
+        draws += batch
+        i += 1
+        if i > 10_000:
+            raise CountnetsError("fewer than n_particles prior samples fit S after 10,000 batches")
+    return jnp.asarray(np.concatenate(kept)[:N]), draws
+
+
+def _ess_at(new: float, lam: float, lf: np.ndarray) -> float:
+    """The ESS of the incremental weights of a step from ``lam`` to ``new`` (0 when no loss is finite)."""
+    return _ess(-(new - lam) * lf) if np.isfinite(lf).any() else 0.0
+
+
+def _next_lambda(lam: float, target: float, lf: np.ndarray, ess_min: float) -> float:
+    """The next lambda from ``lam``: ``target`` if its ESS stays >= ``ess_min``, else where the ESS equals it."""
+    new = target
+    if _ess_at(target, lam, lf) < ess_min:
+        lo_l, hi_l = lam, target
+        for _ in range(60):
+            mid = 0.5 * (lo_l + hi_l)
+            lo_l, hi_l = (mid, hi_l) if _ess_at(mid, lam, lf) >= ess_min else (lo_l, mid)
+        new = max(lo_l, lam + 1e-12 * max(1.0, target))
+    return new
+
+
+def _systematic_resample(rng: np.random.Generator, w: np.ndarray, N: int) -> np.ndarray:
+    """Indices of ``N`` particles drawn by systematic resampling with normalised weights ``w`` (one uniform)."""
+    u = (rng.random() + np.arange(N)) / N
+    return np.minimum(np.searchsorted(np.cumsum(w), u), N - 1)
+
+
+def _adapt_beta(beta: float, rate: float) -> float:
+    """The pCN step size for the next step: larger above an acceptance rate of 0.5, smaller below 0.2."""
+    return float(min(1.0, beta * 1.5) if rate > 0.5 else (beta / 1.5 if rate < 0.2 else beta))
+
+
 def smc_tempering(
     key: Any,
     draw_prior: Callable[[Any, int], np.ndarray],
@@ -132,26 +186,11 @@ def smc_tempering(
       evaluate: jittable ``theta (M, d) -> (loss, fits, is_a, is_b)``, each ``(M,)``.
       grid: increasing positive lambdas.
     """
-    lams = [float(v) for v in grid]
-    if not lams or lams[0] <= 0 or any(b <= a for a, b in zip(lams, lams[1:], strict=False)):
-        raise CountnetsError(f"the SMC grid must be positive and strictly increasing, got {lams}")
-    N = check_positive_int("n_particles", n_particles)
-    if not 0 < ess_fraction < 1:
-        raise CountnetsError(f"ess_fraction must be in (0, 1), got {ess_fraction}")
+    lams, N = _check_smc_args(grid, n_particles, ess_fraction)
     ev, moves = _compiled(evaluate, tuple(float(v) for v in np.asarray(scales).ravel()), int(n_moves))
 
     # 1. rejection sampling of p(. | S)
-    kept, draws, i = [], 0, 0
-    while sum(len(k) for k in kept) < N:
-        batch = max(N, 1024)
-        theta = jnp.asarray(draw_prior(jax.random.fold_in(key, 10_000 + i), batch))
-        _, fits, _, _ = ev(theta)
-        kept.append(np.asarray(theta)[np.asarray(fits)])
-        draws += batch
-        i += 1
-        if i > 10_000:
-            raise CountnetsError("fewer than n_particles prior samples fit S after 10,000 batches")
-    theta = jnp.asarray(np.concatenate(kept)[:N])
+    theta, draws = _sample_fitting(key, draw_prior, ev, N)
     loss, _, is_a, is_b = (np.asarray(v) for v in ev(theta))
     lam, log_z, step = 0.0, 0.0, 0
     rng = np.random.default_rng(np.asarray(jax.random.randint(jax.random.fold_in(key, 99), (2,), 0, 2**30)).tolist())
@@ -161,17 +200,7 @@ def smc_tempering(
     for target in lams:
         while lam < target:
             lf = np.where(np.isfinite(loss), loss.astype(np.float64), np.inf)
-
-            def ess_at(new, lf=lf):
-                return _ess(-(new - lam) * lf) if np.isfinite(lf).any() else 0.0
-
-            new = target
-            if ess_at(target) < ess_fraction * N:
-                lo_l, hi_l = lam, target
-                for _ in range(60):
-                    mid = 0.5 * (lo_l + hi_l)
-                    lo_l, hi_l = (mid, hi_l) if ess_at(mid) >= ess_fraction * N else (lo_l, mid)
-                new = max(lo_l, lam + 1e-12 * max(1.0, target))
+            new = _next_lambda(lam, target, lf, ess_fraction * N)
             logw = -(new - lam) * lf
             w = np.exp(logw - logw.max())
             log_z += float(np.log(w.mean()) + logw.max())
@@ -188,15 +217,14 @@ def smc_tempering(
                 out["min_ess"].append(min_ess)
                 out["log_z"].append(log_z)
             # systematic resampling, then invariant pCN moves at the new lambda
-            u = (rng.random() + np.arange(N)) / N
-            idx = np.minimum(np.searchsorted(np.cumsum(w), u), N - 1)
+            idx = _systematic_resample(rng, w, N)
             theta = theta[jnp.asarray(idx)]
             th, lj, acc = moves(jax.random.fold_in(key, step), theta, jnp.asarray(loss[idx]), jnp.float32(lam),
                                 jnp.float32(beta))  # fmt: skip
             theta = th
             rate = float(np.asarray(acc).mean()) / n_moves
             acceptance.append(rate)
-            beta = float(min(1.0, beta * 1.5) if rate > 0.5 else (beta / 1.5 if rate < 0.2 else beta))
+            beta = _adapt_beta(beta, rate)
             loss, _, is_a, is_b = (np.asarray(v) for v in ev(theta))
             step += 1
             if step > 100_000:

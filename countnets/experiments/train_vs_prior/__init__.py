@@ -80,6 +80,58 @@ def comparison_summary(
     return summary
 
 
+def _function_rows(
+    cp: Any, trained: dict[int, int], n_conv: int, confidence: float, method: str, prior_method: str
+) -> list[dict[str, Any]]:
+    """One row per function seen (by prior, then trained count): counts, probabilities and intervals."""
+    rows = []
+    for f in sorted(set(cp.histogram) | set(trained), key=lambda f: (-cp.histogram.get(f, 0), -trained.get(f, 0), f)):
+        cq, co = cp.histogram.get(f, 0), trained.get(f, 0)
+        rows.append(
+            {
+                "function": boolean.to_hex(f),
+                "prior_count": cq,
+                "prior_p": cq / cp.fit if cp.fit else None,
+                "prior_ci": report.interval(cq, cp.fit, confidence, prior_method),
+                "trained_count": co,
+                "trained_p": co / n_conv if n_conv else None,
+                "trained_ci": report.interval(co, n_conv, confidence, method),
+            }
+        )
+    return rows
+
+
+def _steps_summary(steps: np.ndarray, budget: int) -> dict[str, Any]:
+    """The step budget and the mean, median and largest number of updates of the runs."""
+    return {
+        "budget": budget,
+        "mean": float(steps.mean()),
+        "median": float(np.median(steps)),
+        "max": int(steps.max()),
+    }
+
+
+def _estimates(
+    cp: Any, rows: list[dict[str, Any]], n_conv: int, confidence: float, method: str, prior_method: str
+) -> list:
+    """The result's estimates: P(fit S), then prior and trained probabilities of the ten most probable functions."""
+    estimates = [train_records.prior_fit_estimate(cp, confidence, method)]
+    for row in rows[:10]:
+        if cp.fit:
+            estimates.append(
+                make_estimate(
+                    f"prior|S {row['function']}", row["prior_count"], cp.fit, confidence=confidence, method=prior_method
+                )
+            )
+        if n_conv:
+            estimates.append(
+                make_estimate(
+                    f"trained|S {row['function']}", row["trained_count"], n_conv, confidence=confidence, method=method
+                )
+            )
+    return estimates
+
+
 def train_vs_prior(
     prior: Any,
     arch: Any,
@@ -125,20 +177,7 @@ def train_vs_prior(
     not_conv = runs.histogram(0, converged=False)
     n_conv = int(runs.fit[0].sum())
     prior_method = "exact" if exact else method
-    rows = []
-    for f in sorted(set(cp.histogram) | set(trained), key=lambda f: (-cp.histogram.get(f, 0), -trained.get(f, 0), f)):
-        cq, co = cp.histogram.get(f, 0), trained.get(f, 0)
-        rows.append(
-            {
-                "function": boolean.to_hex(f),
-                "prior_count": cq,
-                "prior_p": cq / cp.fit if cp.fit else None,
-                "prior_ci": report.interval(cq, cp.fit, confidence, prior_method),
-                "trained_count": co,
-                "trained_p": co / n_conv if n_conv else None,
-                "trained_ci": report.interval(co, n_conv, confidence, method),
-            }
-        )
+    rows = _function_rows(cp, trained, n_conv, confidence, method, prior_method)
     summary = comparison_summary(
         trained, cp.histogram, min_count=min_count, bootstrap=bootstrap, confidence=confidence, seed=seed, exact=exact
     )
@@ -153,32 +192,14 @@ def train_vs_prior(
         "not_converged": runs.runs - n_conv,
         "trained_nonfinite": int(runs.nonfinite[0].sum()),
         "init_fit": init_fit,
-        "steps": {
-            "budget": train_config.max_steps,
-            "mean": float(steps.mean()),
-            "median": float(np.median(steps)),
-            "max": int(steps.max()),
-        },
+        "steps": _steps_summary(steps, train_config.max_steps),
         "moved": runs.moved,
         "train_seconds": runs.seconds,
         "prior_seconds": cp.seconds,
         "functions": rows,
         "summary": summary,
     }
-    estimates = [train_records.prior_fit_estimate(cp, confidence, method)]
-    for row in rows[:10]:
-        if cp.fit:
-            estimates.append(
-                make_estimate(
-                    f"prior|S {row['function']}", row["prior_count"], cp.fit, confidence=confidence, method=prior_method
-                )
-            )
-        if n_conv:
-            estimates.append(
-                make_estimate(
-                    f"trained|S {row['function']}", row["trained_count"], n_conv, confidence=confidence, method=method
-                )
-            )
+    estimates = _estimates(cp, rows, n_conv, confidence, method, prior_method)
     leading = train_records.experiment_config(
         prior, arch, tset, train_config, encoding=encoding, precision=precision, method=method,
         confidence=confidence, n_samples=n_samples, n_runs=n_runs,
