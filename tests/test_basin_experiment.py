@@ -76,6 +76,18 @@ def test_an_interrupted_run_resumes_from_its_checkpoint_with_identical_rows(tmp_
     assert resumed.extra["rows"] == fresh.extra["rows"]
 
 
+def test_a_resumed_run_counts_the_seconds_of_every_session(tmp_path):
+    # The saved state's seconds never grew, so a resumed result reported only its last session's time.
+    tset = training_set(2, "and", points=[0, 3])
+    kw = dict(anchors=1, runs=16, tolerances=(0.3,), directions=8, fit_samples=4096, seed=0,
+              splitting_options={"replicas": 8, "particles": 20}, checkpoint=tmp_path / "basin.ckpt")  # fmt: skip
+    args = (cn.Gaussian(), cn.MLP(2, (2,)), tset, TrainConfig())
+    first = basin_volume.basin_experiment(*args, **kw)
+    again = basin_volume.basin_experiment(*args, **kw)  # every row is in the checkpoint: nothing left to run
+    assert again.extra["rows"] == first.extra["rows"]
+    assert again.seconds >= first.seconds > 0
+
+
 def _row(anchor, tol, basin, star, radial, p_f=1e-3, reliable=True, theta=(0.0,)):
     interval = lambda p: {"p": p, "ci": [p / 2, p * 2], "reliable": reliable}  # noqa: E731
     return {"anchor": anchor, "tolerance": tol, "function": "0x1", "basin": interval(basin),

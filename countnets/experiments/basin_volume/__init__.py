@@ -115,23 +115,15 @@ def basin_experiment(
     """
     anchors = check_positive_int("anchors", anchors)
     runs = check_positive_int("runs (trained networks)", runs)
-    tols = tuple(check_finite_float("tolerance", t, positive=True) for t in tolerances)
-    if not tols:
-        raise CountnetsError("give at least one tolerance")
+    tols = _tolerances(tolerances)
     if type(prior) is not Gaussian:
         raise CountnetsError(f"the basin experiment needs a Gaussian prior (its radial baseline), got "
                              f"{type(prior).__name__}")  # fmt: skip
     split = {**DEFAULT_SPLITTING, **(splitting_options or {})}
-    config = {"arch": arch.config(), "prior": prior.config(), "encoding": encoding, "confidence": confidence,
-              "training_set": tset.config(), "training": train_config.config(), "runs": runs, "anchors": anchors,
-              "tolerances": list(tols), "star_points": star_points, "directions": directions,
-              "fit_samples": fit_samples, "splitting": split}  # fmt: skip
-    ckpt, state = None, {"rows": [], "p_f": {}, "seconds": 0.0}
-    if checkpoint is not None:
-        ckpt = checkpoint_lib.Checkpoint(checkpoint, {"kind": KIND, "seed": seed, "config": config}, 0.0)
-        saved = checkpoint_lib.load(ckpt)
-        if saved is not None:
-            state = dict(saved.state)
+    config = _config(prior, arch, tset, train_config, encoding=encoding, confidence=confidence, runs=runs,
+                     anchors=anchors, tols=tols, star_points=star_points, directions=directions,
+                     fit_samples=fit_samples, split=split)  # fmt: skip
+    ckpt, state = _resume(checkpoint, seed, config)
     start = time.perf_counter()
     thetas, fitted = _anchors(prior, arch, tset, train_config, runs=runs, anchors=anchors, seed=seed,
                               encoding=encoding)  # fmt: skip
@@ -142,44 +134,28 @@ def basin_experiment(
     rows: list[dict[str, Any]] = list(state["rows"])
     stopped = "samples"
     for i, theta in enumerate(thetas):
-        if all(any(r["anchor"] == i and r["tolerance"] == t for r in rows) for t in tols):
+        if all(_has_row(rows, i, t) for t in tols):
             continue
         f = basin_lib.anchor_table(arch, theta, encoding)
-        key = boolean.to_hex(f)
-        if key not in p_f_cache:
-            r = splitting.estimate_rare(prior, arch, measures.implements(f), seed=seed + i, encoding=encoding,
-                                        confidence=confidence, **split)  # fmt: skip
-            p_f_cache[key] = _interval(r)
-        p_f = p_f_cache[key]
-        given_s = {"p": min(1.0, p_f["p"] / p_s.p) if p_s.p > 0 else None,
-                   "ci": [min(1.0, p_f["ci"][0] / p_s.ci[1]), min(1.0, p_f["ci"][1] / p_s.ci[0]) if p_s.ci[0] > 0
-                          else 1.0], "confidence": 1 - 2 * (1 - confidence)}  # fmt: skip
+        p_f = _p_f(p_f_cache, prior, arch, f, seed=seed + i, encoding=encoding, confidence=confidence, split=split)
+        given_s = _p_f_given_s(p_f, p_s, confidence)
         for tol in tols:
-            if any(r["anchor"] == i and r["tolerance"] == tol for r in rows):
+            if _has_row(rows, i, tol):
                 continue
             if max_seconds is not None and time.perf_counter() - start >= max_seconds:
                 stopped = "time"
                 break
             row: dict[str, Any] = {"anchor": i, "function": boolean.to_hex(f), "tolerance": tol, "p_f": p_f,
                                    "p_f_given_s": given_s, "anchor_theta": [float(v) for v in theta]}  # fmt: skip
-            for name, star in (("basin", False), ("basin_star", True)):
-                m = basin_lib.basin(theta, tolerance=tol, star=star, star_points=star_points)
-                r = splitting.estimate_rare(prior, arch, m, seed=seed + i, encoding=encoding, confidence=confidence,
-                                            **split)  # fmt: skip
-                row[name] = _interval(r)
-            radial = basin_lib.radial_estimate(prior, arch, basin_lib.basin(theta, tolerance=tol), theta,
-                                               directions=directions, seed=seed + i, encoding=encoding)  # fmt: skip
-            row["radial"] = {"estimate": radial["estimate"], "spread": radial["relative_spread"],
-                             "hit_r_max": radial["hit_r_max"]}  # fmt: skip
+            row.update(_basin_estimates(prior, arch, theta, tol, star_points=star_points, directions=directions,
+                                        split=split, seed=seed + i, encoding=encoding,
+                                        confidence=confidence))  # fmt: skip
             rows.append(row)
             if ckpt is not None:
-                state = {"rows": rows, "p_f": p_f_cache, "seconds": state["seconds"]}
-                checkpoint_lib.save(ckpt, next_chunk=len(rows), samples=len(rows),
-                                    seconds=state["seconds"] + time.perf_counter() - start, stopped_by="running",
-                                    state=state)  # fmt: skip
+                _save_rows(ckpt, rows, p_f_cache, seconds=state["seconds"] + time.perf_counter() - start)
             if progress:
                 print(f"anchor {i} tol {tol}: basin {row['basin']['p']:.3g} star {row['basin_star']['p']:.3g} "
-                      f"radial {radial['estimate']:.3g}", flush=True)  # fmt: skip
+                      f"radial {row['radial']['estimate']:.3g}", flush=True)  # fmt: skip
             if checkpoint_lib.interrupt_signal() is not None:
                 stopped = "interrupted"
                 break
@@ -192,6 +168,88 @@ def basin_experiment(
         KIND, config, seed=seed, chunk_size=runs, samples=len(rows), stopped_by=stopped, seconds=seconds,
         device_count=sharding.resolve_devices(None)[0], extra=payloads.make(payloads.BasinPayload, extra),
     )  # fmt: skip
+
+
+def _tolerances(tolerances: tuple[float, ...]) -> tuple[float, ...]:
+    """The basins' tolerances, checked: at least one, each finite and > 0."""
+    tols = tuple(check_finite_float("tolerance", t, positive=True) for t in tolerances)
+    if not tols:
+        raise CountnetsError("give at least one tolerance")
+    return tols
+
+
+def _config(prior: Any, arch: Any, tset: TrainingSet, train_config: TrainConfig, *, encoding: str, confidence: float,
+            runs: int, anchors: int, tols: tuple[float, ...], star_points: int, directions: int, fit_samples: int,
+            split: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
+    """The run's config: stored in the result and, with the seed, the checkpoint's fingerprint."""
+    return {"arch": arch.config(), "prior": prior.config(), "encoding": encoding, "confidence": confidence,
+            "training_set": tset.config(), "training": train_config.config(), "runs": runs, "anchors": anchors,
+            "tolerances": list(tols), "star_points": star_points, "directions": directions,
+            "fit_samples": fit_samples, "splitting": split}  # fmt: skip
+
+
+def _resume(
+    checkpoint: str | os.PathLike | None, seed: int, config: dict[str, Any]
+) -> tuple[checkpoint_lib.Checkpoint | None, dict[str, Any]]:
+    """The checkpoint (``None`` without one) and the state saved in it, or an empty state (no rows yet)."""
+    ckpt, state = None, {"rows": [], "p_f": {}, "seconds": 0.0}
+    if checkpoint is not None:
+        ckpt = checkpoint_lib.Checkpoint(checkpoint, {"kind": KIND, "seed": seed, "config": config}, 0.0)
+        saved = checkpoint_lib.load(ckpt)
+        if saved is not None:
+            state = dict(saved.state)
+    return ckpt, state
+
+
+def _has_row(rows: list[dict[str, Any]], anchor: int, tolerance: float) -> bool:
+    """Whether ``rows`` already hold the row of (anchor, tolerance)."""
+    return any(r["anchor"] == anchor and r["tolerance"] == tolerance for r in rows)
+
+
+def _p_f(cache: dict[str, dict[str, Any]], prior: Any, arch: Any, f: int, *, seed: int, encoding: str,
+         confidence: float, split: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
+    """P(f) by splitting, computed once per function: ``cache`` (keyed by f's hex) keeps it for later anchors."""
+    key = boolean.to_hex(f)
+    if key not in cache:
+        r = splitting.estimate_rare(prior, arch, measures.implements(f), seed=seed, encoding=encoding,
+                                    confidence=confidence, **split)  # fmt: skip
+        cache[key] = _interval(r)
+    return cache[key]
+
+
+def _p_f_given_s(p_f: dict[str, Any], p_s: Any, confidence: float) -> dict[str, Any]:
+    """``P(f) / P(fits S)`` clipped at 1, its interval the ratio of the two intervals' ends (Bonferroni confidence)."""
+    return {"p": min(1.0, p_f["p"] / p_s.p) if p_s.p > 0 else None,
+            "ci": [min(1.0, p_f["ci"][0] / p_s.ci[1]), min(1.0, p_f["ci"][1] / p_s.ci[0]) if p_s.ci[0] > 0
+                   else 1.0], "confidence": 1 - 2 * (1 - confidence)}  # fmt: skip
+
+
+def _basin_estimates(prior: Any, arch: Any, theta: np.ndarray, tol: float, *, star_points: int, directions: int,
+                     split: dict[str, Any], seed: int, encoding: str, confidence: float) -> dict[str, Any]:  # fmt: skip
+    """One row's ``basin`` and ``basin_star`` (splitting) and ``radial`` estimates around the anchor ``theta``."""
+    out: dict[str, Any] = {}
+    for name, star in (("basin", False), ("basin_star", True)):
+        m = basin_lib.basin(theta, tolerance=tol, star=star, star_points=star_points)
+        r = splitting.estimate_rare(prior, arch, m, seed=seed, encoding=encoding, confidence=confidence,
+                                    **split)  # fmt: skip
+        out[name] = _interval(r)
+    radial = basin_lib.radial_estimate(prior, arch, basin_lib.basin(theta, tolerance=tol), theta,
+                                       directions=directions, seed=seed, encoding=encoding)  # fmt: skip
+    out["radial"] = {"estimate": radial["estimate"], "spread": radial["relative_spread"],
+                     "hit_r_max": radial["hit_r_max"]}  # fmt: skip
+    return out
+
+
+def _save_rows(ckpt: checkpoint_lib.Checkpoint, rows: list[dict[str, Any]], p_f_cache: dict[str, dict[str, Any]], *,
+               seconds: float) -> None:  # fmt: skip
+    """Save the rows so far with ``seconds``, the run's seconds over every session so far.
+
+    A resumed run starts from the saved ``seconds``, so a result's ``seconds`` covers every
+    session (it held only the last session's before, the saved value never growing).
+    """
+    state = {"rows": rows, "p_f": p_f_cache, "seconds": seconds}
+    checkpoint_lib.save(ckpt, next_chunk=len(rows), samples=len(rows), seconds=seconds, stopped_by="running",
+                        state=state)  # fmt: skip
 
 
 def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:

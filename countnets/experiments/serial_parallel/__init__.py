@@ -150,6 +150,38 @@ def _depth_summary(
     }
 
 
+def _block_counts(blocks: Sequence[int]) -> list[int]:
+    """The block counts L, checked: a non-empty sequence of distinct positive ints."""
+    try:
+        blocks = [check_positive_int("blocks (L)", L) for L in blocks]
+    except TypeError:
+        raise CountnetsError(f"blocks must be a sequence of block counts, got {blocks!r}") from None
+    if not blocks or len(set(blocks)) != len(blocks):
+        raise CountnetsError(f"blocks must be a non-empty list of distinct block counts, got {blocks}")
+    return blocks
+
+
+def _entry(summary: dict[str, Any], arch: ResMLP, spec: str, *, stopped_by: str, seconds: float) -> dict[str, Any]:
+    """The result entry of one (L, alpha): the configuration, then its :func:`_depth_summary`."""
+    return {
+        "blocks": arch.L,
+        "branch_scale": arch.branch_scale,
+        "branch_scale_spec": spec,
+        "arch": arch.config(),
+        "stopped_by": stopped_by,
+        "seconds": seconds,
+        **summary,
+    }
+
+
+def _estimates(summary: dict[str, Any], label: str, done: int, confidence: float, method: str) -> list[Any]:
+    """The ``parallel`` and ``serial`` estimates of one (L, alpha), named ``"{label} parallel"`` and so on."""
+    return [
+        make_estimate(f"{label} {event}", summary[event]["hits"], done, confidence=confidence, method=method)
+        for event in ("parallel", "serial")
+    ]
+
+
 def serial_parallel(
     prior: Prior,
     *,
@@ -207,12 +239,7 @@ def serial_parallel(
       CountnetsError: for invalid sizes, targets, branch scales or run options.
     """
     n_samples, confidence, method = passes.check_run(n_samples, confidence, method, exact)
-    try:
-        blocks = [check_positive_int("blocks (L)", L) for L in blocks]
-    except TypeError:
-        raise CountnetsError(f"blocks must be a sequence of block counts, got {blocks!r}") from None
-    if not blocks or len(set(blocks)) != len(blocks):
-        raise CountnetsError(f"blocks must be a non-empty list of distinct block counts, got {blocks}")
+    blocks = _block_counts(blocks)
     specs = parse_branch_scales(branch_scales)
     archs_by_L = {L: [ResMLP(n, d, L, w, resolve_branch_scale(s, L)) for s in specs] for L in blocks}
     target_ints, max_seconds, config = passes.experiment_config(
@@ -251,23 +278,9 @@ def serial_parallel(
         for index, (spec, arch) in enumerate(zip(specs, archs, strict=True)):
             sub = {(f, code): c for (a, f, code), c in acc.histogram.items() if a == index}
             summary = _depth_summary(sub, L, n, done, target_ints, confidence, method)
-            entry = {
-                "blocks": L,
-                "branch_scale": arch.branch_scale,
-                "branch_scale_spec": spec,
-                "arch": arch.config(),
-                "stopped_by": passes.stop_reason(exact, stopped_by),
-                "seconds": seconds,
-                **summary,
-            }
-            entries.append(entry)
-            label = f"L={L} alpha={spec}"
-            for event in ("parallel", "serial"):
-                estimates.append(
-                    make_estimate(
-                        f"{label} {event}", summary[event]["hits"], done, confidence=confidence, method=method
-                    )
-                )
+            entries.append(_entry(summary, arch, spec, stopped_by=passes.stop_reason(exact, stopped_by),
+                                  seconds=seconds))  # fmt: skip
+            estimates += _estimates(summary, f"L={L} alpha={spec}", done, confidence, method)
     outcome = dataclasses.replace(
         outcome, samples=total_samples, stopped_by=stopped, seconds=time.perf_counter() - start,
         resumed_from=resumed_total, seconds_before=seconds_before_total,
