@@ -36,13 +36,14 @@ _EXPORTS: dict[str, tuple[str, str | None]] = {
     "truth_table": ("countnets.network.boolean", "truth_table"),
     "unpack_table": ("countnets.network.boolean", "unpack_table"),
     "RunConfig": ("countnets.engine.driver", "RunConfig"),
+    "IntervalConfig": ("countnets.engine.frontend", "IntervalConfig"),
     "RunOutcome": ("countnets.engine.driver", "RunOutcome"),
     "run_chunks": ("countnets.engine.driver", "run_chunks"),
     "build_chunk_counter": ("countnets.engine.estimators", "build_chunk_counter"),
-    "build_chunk_histogram": ("countnets.engine.estimators", "build_chunk_histogram"),
-    "enumerate_exact": ("countnets.engine.estimators", "enumerate_exact"),
+    "build_chunk_histogram": ("countnets.engine.histograms", "build_chunk_histogram"),
+    "enumerate_exact": ("countnets.engine.histograms", "enumerate_exact"),
     "estimate_mc": ("countnets.engine.estimators", "estimate_mc"),
-    "histogram_mc": ("countnets.engine.estimators", "histogram_mc"),
+    "histogram_mc": ("countnets.engine.histograms", "histogram_mc"),
     "Measure": ("countnets.measures", "Measure"),
     "Gaussian": ("countnets.network.priors", "Gaussian"),
     "Lattice": ("countnets.network.priors", "Lattice"),
@@ -74,10 +75,11 @@ if TYPE_CHECKING:  # what a type checker sees: the plain imports
     from countnets.engine.driver import RunOutcome as RunOutcome
     from countnets.engine.driver import run_chunks as run_chunks
     from countnets.engine.estimators import build_chunk_counter as build_chunk_counter
-    from countnets.engine.estimators import build_chunk_histogram as build_chunk_histogram
-    from countnets.engine.estimators import enumerate_exact as enumerate_exact
     from countnets.engine.estimators import estimate_mc as estimate_mc
-    from countnets.engine.estimators import histogram_mc as histogram_mc
+    from countnets.engine.frontend import IntervalConfig as IntervalConfig
+    from countnets.engine.histograms import build_chunk_histogram as build_chunk_histogram
+    from countnets.engine.histograms import enumerate_exact as enumerate_exact
+    from countnets.engine.histograms import histogram_mc as histogram_mc
     from countnets.engine.steps import build_step as build_step
     from countnets.measures import Measure as Measure
     from countnets.network.architectures import MLP as MLP
@@ -221,6 +223,7 @@ __all__ = [
     "bench",
     "Measure",
     "RunConfig",
+    "IntervalConfig",
     "RunOutcome",
     "run_chunks",
     "build_step",
@@ -236,6 +239,8 @@ __all__ = [
     "Gaussian",
     "Lattice",
     "Uniform",
+    "Prior",
+    "Architecture",
     "CountResult",
     "count_result",
     "Estimate",

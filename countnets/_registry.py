@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from countnets._errors import CountnetsError
+from countnets.defaults import ENGINE_KINDS, LEGACY_KINDS
 
 __all__ = ["Experiment", "LazyAttribute", "register", "registered", "get", "unregister"]
 
@@ -70,6 +71,10 @@ class Experiment:
         returning that type; ``None``: ``extra`` is kept as plain values.
       description: the paragraph at the top of the command's ``--help``.
       checkpoints: whether ``--checkpoint PATH`` makes the command resumable.
+      bench_tasks: ``bench_tasks()`` returns the experiment's rows of the counting suite (a list
+        of :class:`countnets.bench.Task`); ``None``: it has none. :mod:`countnets.bench` registers
+        the tasks of every experiment registered when it is first imported; a later one adds
+        its own with :func:`countnets.bench.register`.
     """
 
     # Checked in __post_init__ with one-line errors, so annotated loosely: (parser) -> None, (args) -> result or
@@ -84,6 +89,7 @@ class Experiment:
     payload: Any = None
     description: str | None = None
     checkpoints: bool = False
+    bench_tasks: Any = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _NAME.match(self.name):
@@ -93,6 +99,8 @@ class Experiment:
                 raise CountnetsError(f"experiment {self.name!r}: {field} must be callable")
         if self.plot is not None and not callable(self.plot):
             raise CountnetsError(f"experiment {self.name!r}: plot must be callable or None")
+        if self.bench_tasks is not None and not callable(self.bench_tasks):
+            raise CountnetsError(f"experiment {self.name!r}: bench_tasks must be callable or None")
         if self.payload is not None and not callable(self.payload):
             raise CountnetsError(f"experiment {self.name!r}: payload must be a record type, a function or None")
         if not self.figures or not all(isinstance(f, str) and f for f in self.figures):
@@ -106,8 +114,8 @@ class Experiment:
 
 
 _REGISTRY: dict[str, Experiment] = {}
-# Result kinds the engine itself writes: no experiment may take their name.
-_RESERVED = ("estimate", "histogram", "bench")
+# Result kinds the engine itself writes, or wrote: no experiment may take their name.
+_RESERVED = ENGINE_KINDS + LEGACY_KINDS
 
 
 def register(experiment: Any, *, replace: bool = False) -> Experiment:
@@ -115,7 +123,8 @@ def register(experiment: Any, *, replace: bool = False) -> Experiment:
 
     Raises:
       CountnetsError: for something that is not an :class:`Experiment`, a name the engine's
-        own results use (``estimate``, ``histogram``, ``bench``), or a name already
+        own results use (:data:`countnets.defaults.ENGINE_KINDS`, or the older ``estimate`` and
+        ``histogram``), or a name already
         registered unless ``replace=True``.
     """
     if not isinstance(experiment, Experiment):
@@ -162,9 +171,10 @@ def _fixed(name: str) -> Callable[[Mapping[str, Any]], type]:
 
 def _builtin(name: str, cli: str, command: str, library: str, fmt: str, plot: tuple[str, str] | None,
              figures: tuple[str, ...], payload: Any, *, help: str, description: str,
-             checkpoints: bool) -> None:  # fmt: skip
+             checkpoints: bool, bench: str | None = None) -> None:  # fmt: skip
     register(Experiment(
         name=name, help=help, description=description, checkpoints=checkpoints,
+        bench_tasks=None if bench is None else LazyAttribute("countnets.bench.experiment_tasks", bench),
         add_arguments=LazyAttribute(f"countnets.cli.{cli}", f"add_{command}_arguments"),
         run=LazyAttribute(f"countnets.cli.{cli}", f"run_{command}"),
         format=LazyAttribute(f"countnets.experiments.{library}", fmt),
@@ -183,13 +193,14 @@ _builtin(
 _builtin(
     "composition", "circuits", "composition", "composition", "format_composition",
     ("countnets.results.plotting", "plot_composition"), ("rows",), _fixed("CompositionPayload"), checkpoints=True,
+    bench="composition_tasks",
     help="serial vs parallel on gate-built targets (parity of 4, XOR-and-XOR) in narrow-block ResMLPs",
     description="P(f), P(k* = k | f), the Hamming distance at order k*-1, min_depth and the "
     "parallel/serial ratio beside the placement null, per (target, form, n, d, L, w, alpha).",
 )
 _builtin(
     "detour", "circuits", "detour", "detour", "format_detour", ("countnets.results.plotting", "plot_detour"),
-    ("volumes",), _detour_payload, checkpoints=True,
+    ("volumes",), _detour_payload, checkpoints=True, bench="detour_tasks",
     help="detour vs direct volumes: cancelling block pairs (write-erase) or goal units (goal)",
     description="write-erase: ResMLPs implementing f with a cancelling pair of blocks vs with none. "
     "goal: GoalNets implementing f via a goal g (summed over g) vs directly. --width is d for "
@@ -204,7 +215,7 @@ _builtin(
 )
 _builtin(
     "flip", "training", "flip", "flip", "format_flip", ("countnets.experiments.flip", "plot_flip"),
-    ("pairs",), _fixed("FlipPayload"), checkpoints=False,
+    ("pairs",), _fixed("FlipPayload"), checkpoints=False, bench="flip_tasks",
     help="prior odds of two policies A, B fitting S and the pressure lambda* needed to make B as likely",
     description="Prior odds O = P(A|S)/P(B|S) and the least pressure lambda (loss term toward B's labels off S) "
     "at which training, and the exp(-lambda l_B)-tilted prior, find B at least as often as A.",
@@ -221,6 +232,7 @@ _builtin(
     "serial-parallel", "circuits", "serial_parallel", "serial_parallel", "format_serial_parallel",
     ("countnets.results.plotting", "plot_serial_parallel"), ("ratio", "kstar"), _fixed("SerialParallelPayload"),
     checkpoints=True,
+    bench="serial_parallel_tasks",
     help="effective depth k* of ResMLPs: parallel (k* <= 1) vs serial (k* >= 2) volume",
     description="Volume of ResMLP parameter space implementing functions in parallel (k* <= 1) "
     "versus serially (k* >= 2), per block count and branch scale.",

@@ -22,6 +22,8 @@ __all__ = [
     "ACTIVATIONS",
     "PRECISIONS",
     "INTERVAL_METHODS",
+    "ENGINE_KINDS",
+    "LEGACY_KINDS",
     "DEFAULT_CHUNK_SIZE",
     "DEFAULT_MAX_EXACT",
     "DEFAULT_MAX_DISTINCT",
@@ -71,6 +73,10 @@ PRECISIONS = ("highest", "high", "default")
 # Counting runs (countnets.stats.statistics, countnets.engine.sources, countnets.engine.accumulators,
 # countnets.engine.driver, countnets.engine.checkpoint, countnets.engine.sharding)
 INTERVAL_METHODS = ("clopper-pearson", "wilson", "jeffreys")
+# The result kinds the engine's front ends write, each naming what made it (countnets.results).
+ENGINE_KINDS = ("estimate-mc", "estimate-splitting", "estimate-integrated", "histogram-mc", "histogram-exact", "bench")
+# Kinds older files carry; countnets.results.current_kind reads them as the kinds above.
+LEGACY_KINDS = ("estimate", "histogram")
 DEFAULT_CHUNK_SIZE = 4096
 DEFAULT_MAX_EXACT = 2**34
 DEFAULT_MAX_DISTINCT = 1_000_000

@@ -376,7 +376,7 @@ def test_output_paths_of_every_kind_are_written_safely_or_refused_up_front(optio
     assert code == 0, err
     target = os.path.realpath(path)
     data = json.loads(open(target).read())
-    assert data.get("kind") == "histogram" if option == "--json" else data.get("format") == "countnets-checkpoint"
+    assert data.get("kind") == "histogram-mc" if option == "--json" else data.get("format") == "countnets-checkpoint"
     if kind == "symlink":
         assert os.path.islink(path)  # written through the link, which stays a link
     assert [n for n in os.listdir(os.path.dirname(target)) if n.endswith((".tmp", ".lock"))] == []
@@ -387,7 +387,7 @@ def test_json_dash_writes_the_result_to_stdout_and_the_table_to_stderr(tmp_path,
     argv = [a for a in FAST if a != "--quiet"] + ["--json", "-"]
     code, out, err = _run_main(argv)
     assert code == 0, err
-    assert json.loads(out)["kind"] == "histogram"  # stdout is the JSON alone
+    assert json.loads(out)["kind"] == "histogram-mc"  # stdout is the JSON alone
     assert "histogram: 512 samples" in err
     assert list(tmp_path.iterdir()) == []  # no file named '-'
 
@@ -420,7 +420,7 @@ def test_a_failed_json_write_keeps_the_result_and_prints_the_table_first(tmp_pat
     assert code == 2
     first, rest = err.split("\n", 1)
     assert first.endswith("No space left on device; the result JSON follows on stderr")
-    assert json.loads(rest)["kind"] == "histogram"
+    assert json.loads(rest)["kind"] == "histogram-mc"
 
 
 def test_where_the_result_went_is_always_said(tmp_path):

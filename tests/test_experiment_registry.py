@@ -80,9 +80,10 @@ def test_built_in_payload_types_are_the_records_they_were():
         assert payloads.payload_type(kind, {}) is payload_type
     assert payloads.payload_type("detour", {"detour_kind": "write-erase"}) is payloads.WriteErasePayload
     assert payloads.payload_type("detour", {"detour_kind": "goal"}) is payloads.GoalPayload
-    assert payloads.payload_type("estimate", {"method": "splitting"}) is payloads.SplittingPayload
-    assert payloads.payload_type("estimate", {"method": "integrate"}) is payloads.IntegratedPayload
-    assert payloads.payload_type("estimate", {}) is None
+    assert payloads.payload_type("estimate-splitting", {"method": "splitting"}) is payloads.SplittingPayload
+    assert payloads.payload_type("estimate-integrated", {"method": "integrate"}) is payloads.IntegratedPayload
+    assert payloads.payload_type("estimate-mc", {}) is None
+    assert payloads.payload_type("histogram-exact", {}) is None
     assert payloads.payload_type("bench", {}) is payloads.BenchPayload
     assert payloads.payload_type("no-such-kind", {}) is None
 
@@ -138,6 +139,9 @@ def test_a_run_that_returns_another_kind_is_a_bug_in_the_experiment(tmp_path):
         ({"run": None}, "run must be callable"),
         ({"plot": 3}, "plot must be callable or None"),
         ({"figures": ()}, "figures must be non-empty"),
+        ({"bench_tasks": ["exp-toy"]}, "bench_tasks must be callable or None"),
+        ({"name": "estimate-mc"}, "engine's own results"),
+        ({"name": "histogram"}, "engine's own results"),
     ],
 )
 def test_bad_records_are_refused_in_one_line(change, message):
@@ -151,3 +155,15 @@ def test_register_takes_records_only_and_unregister_names_registered_ones():
     with pytest.raises(cn.CountnetsError, match="no experiment named 'toy'"):
         cn.experiments.unregister("toy")
     assert cn.experiments.get("toy") is None
+
+
+def test_the_suite_holds_the_bench_tasks_each_experiment_record_names():
+    # countnets.bench reads each record's bench_tasks instead of importing the experiments it knows.
+    from countnets.bench import experiment_tasks, registered
+
+    named = {e.name: [t.name for t in e.bench_tasks()] for e in cn.experiments.registered() if e.bench_tasks}
+    assert named == {"composition": ["exp-composition"], "detour": ["exp-detour-write-erase", "exp-detour-goal"],
+                     "flip": ["exp-flip"], "serial-parallel": ["exp-serial-parallel"]}  # fmt: skip
+    suite = registered()
+    assert [t.name for t in experiment_tasks.TASKS] == [name for names in named.values() for name in names]
+    assert all(suite[t.name] is t for t in experiment_tasks.TASKS)

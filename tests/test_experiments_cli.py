@@ -120,7 +120,7 @@ def test_bad_input_gives_one_line_and_exit_2(argv, message, capsys):
 
 
 def test_plot_refuses_undrawable_results_naming_the_file(tmp_path, capsys):
-    record = results.CountResult(kind="histogram", config={}, seed=0, chunk_size=1, samples=1, exact=False,
+    record = results.CountResult(kind="histogram-mc", config={}, seed=0, chunk_size=1, samples=1, exact=False,
                                  histogram={"0x0": 1}, estimates=())  # fmt: skip
     results.save_json(record, tmp_path / "h.json")
     rc, _, err = _run(["plot", str(tmp_path / "h.json")], capsys)

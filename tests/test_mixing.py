@@ -271,11 +271,11 @@ def test_past_twelve_inputs_and_histograms_past_eight_are_one_line_errors():
 def test_many_seeds_in_one_process_compile_once():
     # The same call as a user writes, a function given by name, for several seeds: the pilot's steps (resampling,
     # sweeps, the mixing check's outputs) and the replicas' step are compiled for the first seed only.
-    from countnets.rare import pilot, splitting
+    from countnets.rare import pilot, replica_step
 
     def sizes():
         steps = (pilot._pilot_init, pilot._pilot_resample, pilot._pilot_sweeps, pilot._pilot_outputs,
-                 splitting._replica_step)  # fmt: skip
+                 replica_step._replica_step)  # fmt: skip
         return [step._cache_size() for step in steps]
 
     kw = dict(replicas=8, particles=50, encoding="pm1", devices=1)

@@ -49,3 +49,13 @@ def test_no_module_of_the_package_uses_an_old_name():
                  for text in [p.read_text()] if any(f"{o} " in text or f"{o}." in text or f'"{o}"' in text
                                                      for o in old)]  # fmt: skip
     assert not offenders, offenders
+
+
+@pytest.mark.parametrize("name", ["level_kernel", "sweep_kernel", "move_kernel", "resample", "LevelState"])
+def test_kernel_names_that_left_moves_still_resolve_there_with_a_warning(name):
+    from countnets.rare import kernels, moves
+
+    with pytest.warns(DeprecationWarning, match=f"countnets.rare.moves.{name} moved to countnets.rare.kernels"):
+        assert getattr(moves, name) is getattr(kernels, name)
+    with pytest.raises(AttributeError):
+        moves.no_such_name  # noqa: B018

@@ -12,7 +12,7 @@ import pytest
 
 import countnets as cn
 from countnets import measures as M
-from countnets.rare import moves, pilot
+from countnets.rare import kernels, moves, pilot
 
 LATTICE = cn.Lattice((-1.0, 0.0, 1.0))
 
@@ -93,15 +93,15 @@ def test_a_move_kernel_is_an_init_step_pair_that_jits_and_keeps_the_level():
     arch, measure = cn.MLP(2, (3,)), M.implements("and")
     spec = pilot.KernelSpec(cn.Gaussian(), arch, pilot.ByIdentity(measure), "pm1", "highest", 8, 0.3, 1.5)
     move, score_fn, _ = spec.parts()
-    kernel = moves.move_kernel(move, score_fn)
+    kernel = kernels.move_kernel(move, score_fn)
     key = jax.numpy.zeros(2, jax.numpy.uint32)
     state = kernel.init(cn.Gaussian().sample(key, 0, 256, arch.layout()))
     level = np.float32(2.0)
     start = np.asarray(state.scores) >= level
-    state = moves.LevelState(state.theta[start], state.scores[start])
+    state = kernels.LevelState(state.theta[start], state.scores[start])
     step = jax.jit(kernel.step)
     for sweep in range(3):
         state, info = step(moves.subkey(key, sweep), state, level, np.float32(1.0), sweep)
-        assert isinstance(info, moves.MoveInfo) and 0 < int(info.moved) <= len(state.scores)
+        assert isinstance(info, kernels.MoveInfo) and 0 < int(info.moved) <= len(state.scores)
     assert np.all(np.asarray(state.scores) >= level)
     np.testing.assert_array_equal(np.asarray(score_fn(state.theta)), np.asarray(state.scores))

@@ -46,7 +46,7 @@ def _splitting(replica_estimates, estimate: Estimate, interval="log-t"):
                   levels=[level], replica_estimates=list(replica_estimates), relative_error=0.2, replica_cv=0.5,
                   evaluations=10_000, mc_equivalent_evaluations=20_000.0, speedup=2.0)  # fmt: skip
     payload = payloads.make(payloads.SplittingPayload, fields)
-    return _result("estimate", [estimate], payload, seed=3, samples=len(replica_estimates), chunk_size=4)
+    return _result("estimate-splitting", [estimate], payload, seed=3, samples=len(replica_estimates), chunk_size=4)
 
 
 def _split_estimate(p, lo, hi, hits, n, method="splitting-log-t"):
@@ -58,11 +58,18 @@ def _split_estimate(p, lo, hi, hits, n, method="splitting-log-t"):
 SPLITTING = _splitting([2e-6, 0.0, 5e-7, 1e-6], _split_estimate(8.75e-7, 2.1e-7, 3.6e-6, hits=3, n=4))
 SPLITTING_BOUND = _splitting([0.0] * 4, _split_estimate(0.0, 0.0, 1.6e-6, hits=0, n=4, method="splitting-upper-bound"),
                              interval="upper-bound")  # fmt: skip
+INTEGRATED = payloads.make(payloads.IntegratedPayload, dict(
+    method="integrate", algorithm="conditional Monte Carlo", readout_parameters=4, exact_cones=False,
+    cone_particles=100, cone_sweeps=2, draws=64, nonempty_cones=60, reliable=True, unreliable_reasons=[],
+    effective_draws=40.0, max_draw_share=0.05, reliability_rule="effective draws >= 30"))  # fmt: skip
 BUILT = {
     "histogram": _result(
-        "histogram", [make_estimate("0x0", 40, 64), make_estimate("0x8", 1, 64)], histogram={"0x0": 40, "0x8": 1}
+        "histogram-mc", [make_estimate("0x0", 40, 64), make_estimate("0x8", 1, 64)], histogram={"0x0": 40, "0x8": 1}
     ),
-    "estimate": _result("estimate", [make_estimate("0x8", 3, 64), make_estimate("0x6", 0, 64)]),
+    "histogram-exact": _result("histogram-exact", [make_estimate("0x0", 40, 64, method="exact")], exact=True,
+                               seed=None, histogram={"0x0": 40, "0x8": 24}),  # fmt: skip
+    "estimate": _result("estimate-mc", [make_estimate("0x8", 3, 64), make_estimate("0x6", 0, 64)]),
+    "integrated": _result("estimate-integrated", [make_estimate("0x8", 3, 64)], INTEGRATED),
     "splitting": SPLITTING,
     "splitting-upper-bound": SPLITTING_BOUND,
     "basin": _result("basin", [], payloads.make(payloads.BasinPayload, {

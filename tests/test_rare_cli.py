@@ -18,7 +18,7 @@ def test_splitting_from_the_command_line_equals_the_library_call(tmp_path, capsy
     path = tmp_path / "rare.json"
     assert main([*LATTICE_ARGS, *SPLIT, "--targets", "0x7", "--json", str(path)]) == 0
     data = json.loads(path.read_text())
-    assert data["method"] == "splitting" and data["kind"] == "estimate"
+    assert data["method"] == "splitting" and data["kind"] == "estimate-splitting"
     loaded = results.load_json(path)
     assert isinstance(loaded.extra, payloads.SplittingPayload)
     ref = cn.estimate_rare(cn.Lattice((-1.0, 0.0, 1.0)), cn.MLP(3, (2,)), "0x7", seed=3, replicas=8, particles=200,

@@ -16,7 +16,7 @@ def _refuse_constant(token):
 
 
 def _record(**kwargs):
-    fields = dict(kind="histogram", config={"n": 2}, seed=0, chunk_size=4, samples=8, exact=False,
+    fields = dict(kind="histogram-mc", config={"n": 2}, seed=0, chunk_size=4, samples=8, exact=False,
                   histogram={"0x0": 8}, estimates=(results.make_estimate("0x1", 0, 8),))  # fmt: skip
     return results.CountResult(**{**fields, **kwargs})
 
@@ -109,3 +109,30 @@ def test_a_legacy_record_with_fields_under_extra_still_reads():
     for name in data.pop("extra_fields"):
         data["extra"][name] = data.pop(name)
     assert results.from_json(data) == record
+
+
+@pytest.mark.parametrize(
+    ("old", "extra", "exact", "now"),
+    [("estimate", {}, False, "estimate-mc"), ("estimate", {"method": "splitting"}, False, "estimate-splitting"),
+     ("histogram", {}, False, "histogram-mc"), ("histogram", {}, True, "histogram-exact"),
+     ("serial-parallel", {}, False, "serial-parallel")],
+)  # fmt: skip
+def test_older_kinds_read_back_as_the_kinds_that_say_what_made_them(old, extra, exact, now):
+    assert results.current_kind(old, extra, exact) == now
+
+
+def test_a_file_written_with_an_older_kind_loads_with_its_payload(tmp_path):
+    # Files written before the kinds said what made them carry "estimate": a splitting run's reads back as
+    # "estimate-splitting" with its typed payload, a Monte Carlo run's as "estimate-mc".
+    import countnets as cn
+
+    prior, arch = cn.Lattice((-1.0, 0.0, 1.0)), cn.MLP(2, (2,))
+    for result, now in ((cn.estimate_rare(prior, arch, "and", replicas=4, particles=20, retry_factor=1),
+                         "estimate-splitting"),
+                        (cn.estimate_mc(prior, arch, ["and"], n_samples=64), "estimate-mc")):  # fmt: skip
+        assert result.kind == now
+        data = json.loads(results.dumps(result))
+        data["kind"] = "estimate"
+        path = tmp_path / f"{now}.json"
+        path.write_text(json.dumps(data))
+        assert results.load_json(path) == result

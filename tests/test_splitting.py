@@ -317,7 +317,8 @@ def test_json_round_trip(tmp_path, gaussian_dead):
     path = tmp_path / "r.json"
     cn.save_json(gaussian_dead, path)
     data = json.loads(path.read_text())
-    assert data["method"] == "splitting" and data["kind"] == "estimate" and len(data["levels"]) == data["n_levels"]
+    assert data["method"] == "splitting" and data["kind"] == "estimate-splitting"
+    assert len(data["levels"]) == data["n_levels"]
     back = cn.load_json(path)
     assert back == gaussian_dead
     assert type(back.extra).__name__ == "SplittingPayload"

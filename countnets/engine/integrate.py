@@ -71,9 +71,7 @@ CONE_STREAM = 2**32 - 2  # cone replicas draw from fold_in(seed key, CONE_STREAM
 ALGORITHM = "conditional Monte Carlo over hidden draws, the readout's Gaussian cone mass integrated exactly or by HDR"
 
 
-def readout_features(
-    arch: Architecture, theta: Array, x: Array, precision: str = DEFAULT_PRECISION
-) -> Array:
+def readout_features(arch: Architecture, theta: Array, x: Array, precision: str = DEFAULT_PRECISION) -> Array:
     """The features ``H`` in which the output is linear: ``y_x = H[x] . r`` for the readout ``r``.
 
     Column j is the output with the readout set to the unit vector ``e_j`` (the last column,
@@ -155,7 +153,7 @@ def estimate_integrated(
         whose draws are all the same cone, so that the HDR replicas' spread is the whole spread).
 
     Returns:
-      A :class:`~countnets.CountResult` of kind ``"estimate"`` with one estimate
+      A :class:`~countnets.CountResult` of kind ``"estimate-integrated"`` with one estimate
       (``hits``: draws with a non-empty cone, ``n``: draws; method ``"integrate-log-t"``
       when determined, ``"integrate-markov"`` when not, ``"integrate-upper-bound"`` when
       every draw's value was 0) and an :class:`~countnets.results.payloads.IntegratedPayload`.
@@ -244,6 +242,6 @@ def _result(measure, arch, values, nonempty, k, *, config, seed, confidence, per
         f"{reliability.MIN_EFFECTIVE_REPLICAS}",
     )  # fmt: skip
     return count_result(
-        "estimate", config, seed=seed, chunk_size=per_chunk, samples=n, estimates=(estimate,), seconds=seconds,
-        samples_per_s=n / seconds if seconds > 0 else math.inf, device_count=1, extra=payload,
+        "estimate-integrated", config, seed=seed, chunk_size=per_chunk, samples=n, estimates=(estimate,),
+        seconds=seconds, samples_per_s=n / seconds if seconds > 0 else math.inf, device_count=1, extra=payload,
     )  # fmt: skip

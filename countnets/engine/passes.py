@@ -37,7 +37,6 @@ __all__ = [
 ]
 
 
-
 def resolve_targets(targets: str | Sequence[int | str], n: int) -> list[int] | None:
     """Target truth tables as ints, or ``None`` for ``"all"`` (every one of the 2**(2**n) functions).
 

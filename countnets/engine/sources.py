@@ -37,7 +37,6 @@ __all__ = [
 ]
 
 
-
 @dataclasses.dataclass(frozen=True)
 class ChunkSource:
     """Where a chunk's parameter vectors come from.

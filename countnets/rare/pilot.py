@@ -37,7 +37,8 @@ from countnets.measures import Measure
 from countnets.network import boolean
 from countnets.network.architectures import Architecture
 from countnets.network.priors import Prior
-from countnets.rare.moves import Move, level_kernel, move_for, resample, subkey, sweep_kernel
+from countnets.rare.kernels import level_kernel, resample, sweep_kernel
+from countnets.rare.moves import Move, move_for, subkey
 
 __all__ = ["MIXING_THRESHOLD", "Pilot", "ByIdentity", "KernelSpec", "mixing_correlation", "adaptive_levels"]
 
@@ -134,12 +135,12 @@ class KernelSpec:
         return move_for(self.prior, arch, measure, self.move, self.encoding, precision), jax.vmap(one), x
 
     def kernel(self, adapt: bool):
-        """:func:`countnets.rare.moves.level_kernel` of this spec."""
+        """:func:`countnets.rare.kernels.level_kernel` of this spec."""
         move, score_fn, _ = self.parts()
         return level_kernel(score_fn, move, self.max_sweeps, adapt=adapt, target=self.target_acceptance, gain=self.gain)
 
     def sweeper(self, adapt: bool):
-        """:func:`countnets.rare.moves.sweep_kernel` of this spec."""
+        """:func:`countnets.rare.kernels.sweep_kernel` of this spec."""
         move, score_fn, _ = self.parts()
         return sweep_kernel(score_fn, move, self.max_sweeps, adapt=adapt, target=self.target_acceptance, gain=self.gain)
 

@@ -29,9 +29,9 @@ from countnets.engine.steps import check_precision
 from countnets.measures import Measure
 from countnets.network import boolean
 from countnets.network.architectures import DEFAULT_PRECISION, Architecture
-from countnets.results import CountResult
+from countnets.results import CountResult, Estimate
 from countnets.results.payloads import ConditionalRow, SplittingLevel
-from countnets.stats import reliability
+from countnets.stats import reliability, statistics
 from countnets.stats.statistics import ratio_of_means, replica_interval
 
 __all__ = [
@@ -41,6 +41,7 @@ __all__ = [
     "upper_bound",
     "conditional_rows",
     "level_records",
+    "splitting_estimate",
     "RarePopulation",
 ]
 
@@ -288,6 +289,34 @@ def conditional_rows(
                                    conditional=ratio, conditional_ci=ci, effective_replicas=verdict.effective_replicas,
                                    reliable=verdict.reliable))  # fmt: skip
     return sorted(rows, key=lambda r: (-r.conditional, r.key))
+
+
+def splitting_estimate(name: str, z: np.ndarray, survivors: np.ndarray, levels: list, pilot_status: str,
+                       particles: int, confidence: float) -> tuple[Estimate, Any, int | None, Any]:  # fmt: skip
+    """A splitting run's estimate of ``p`` from its replicas' ``Z_r``, under the reliability rule.
+
+    Returns ``(estimate, verdict, upper bound's level or None, replica interval)``.
+
+    Determined: the log-t interval. Not determined though some replica reached the event: the unbiased
+    estimate and only the lower bound Markov's inequality supports. No replica reached it: ``p = 0``
+    and an upper bound.
+    """
+    interval = replica_interval(z, confidence)
+    verdict = reliability.assess(z, pilot_status=pilot_status, survival=[lv.survival for lv in levels],
+                                 particles=particles)  # fmt: skip
+    bound_level = None
+    if interval.mean > 0 and verdict.reliable:
+        p, ci, method = interval.mean, (interval.lo, interval.hi), "splitting-log-t"
+    elif interval.mean > 0:  # not determined: the unbiased estimate, and only what Markov's inequality supports
+        p, ci, method = interval.mean, reliability.markov_lower_bound(interval.mean, confidence), "splitting-markov"
+    else:
+        bound, bound_level = upper_bound(survivors, particles, confidence)
+        p, ci, method = 0.0, (0.0, bound), "splitting-upper-bound"
+    estimate = Estimate(
+        function=name, hits=int((z > 0).sum()), n=len(z), p=p, ci=ci, confidence=confidence, method=method,
+        bits=statistics.bits(p), bits_ci=(statistics.bits(ci[1]), statistics.bits(ci[0])), log10_p=statistics.log10(p),
+    )  # fmt: skip
+    return estimate, verdict, bound_level, interval
 
 
 @dataclasses.dataclass(frozen=True)

@@ -41,16 +41,14 @@ The worked example of ``docs/rare-events.md`` runs in the tests as written.
 from __future__ import annotations
 
 import dataclasses
-import functools
+import inspect
 import math
 import os
 import time
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array
 
 from countnets import measures as measures_lib
 from countnets._errors import CountnetsError, check_finite_float, check_positive_int
@@ -77,20 +75,28 @@ from countnets.measures import Measure
 from countnets.network import boolean
 from countnets.network.architectures import DEFAULT_PRECISION, Architecture, readout_indices
 from countnets.network.priors import Prior
-from countnets.rare.moves import MOVES, move_for, subkey
+from countnets.rare.moves import move_for, subkey
+from countnets.rare.options import (  # noqa: F401 (re-exported)
+    DEFAULT_ADAPT_GAIN,
+    SplittingOptions,
+    changed_options,
+    resolve_options,
+    resolve_run,
+)
 from countnets.rare.pilot import ByIdentity, KernelSpec, Pilot, adaptive_levels
+from countnets.rare.replica_step import replica_step_for
 from countnets.rare.replicas import (
     RarePopulation,
     ReplicaAccumulator,
     conditional_rows,
     level_records,
     replica_estimates,
-    upper_bound,
+    splitting_estimate,
 )
 from countnets.records import StopReason
 from countnets.results import CountResult, Estimate, count_result
 from countnets.results.payloads import SplittingAttempt, SplittingPayload
-from countnets.stats import reliability, statistics
+from countnets.stats import reliability
 from countnets.stats.statistics import replica_interval
 
 __all__ = [
@@ -112,170 +118,11 @@ __all__ = [
     "sample_rare",
 ]
 
-DEFAULT_ADAPT_GAIN = 1.5
 MIN_REPLICAS_TO_STOP = reliability.MIN_EFFECTIVE_REPLICAS  # rel_halfwidth is not checked before this many replicas
 PILOT_STREAM = 2**32 - 1  # the pilot draws from fold_in(seed key, PILOT_STREAM); replica r from fold_in(seed key, r)
 
 
 ALGORITHM = "fixed-level splitting (SMC) with levels and steps from an adaptive pilot; log-t interval over replicas"
-
-
-@dataclasses.dataclass(frozen=True)
-class SplittingOptions:
-    """The algorithm's settings (they decide the random stream together with the seed).
-
-    Attributes:
-      particles: particles per replica, N (>= 2).
-      sweeps: move sweeps per level (every particle proposes once per sweep), and the
-        step by which the pilot adds sweeps until its mixing check passes (:mod:`countnets.rare.pilot`).
-      max_sweeps: the mixing cap, the most sweeps the pilot may give a level (``None``:
-        ``sweeps``, no adaptation: the check is then only reported, per level).
-      level_fraction: the fraction of the pilot population above each new level, in (0, 1).
-      target_acceptance: the acceptance rate the pilot's step adaptation aims at, in (0, 1).
-      pilot_particles: the pilot's population (``None``: ``2 * particles``).
-      max_levels: the most levels the pilot may set; past it the event becomes the next level.
-      adapt_gain: Robbins-Monro gain on the log step per sweep.
-      move: the move restricted to each level (:data:`countnets.rare.moves.MOVES`): ``"auto"``
-        is the prior's default (elliptical slice sampling for a Gaussian prior, a unit's exact
-        conditional, ``"unit-gibbs"``, for a lattice, the reflected walk for a uniform box);
-        ``"pcn"`` and ``"coordinate-resample"`` are the earlier moves, kept to compare;
-        ``"lin-ess"`` (Gaussian) draws the readout exactly on the arcs of its ellipse.
-
-    Raises:
-      CountnetsError: for any invalid field.
-    """
-
-    particles: int = DEFAULT_PARTICLES
-    sweeps: int = DEFAULT_SWEEPS
-    level_fraction: float = DEFAULT_LEVEL_FRACTION
-    target_acceptance: float = DEFAULT_TARGET_ACCEPTANCE
-    pilot_particles: int | None = None
-    max_levels: int = DEFAULT_MAX_LEVELS
-    adapt_gain: float = DEFAULT_ADAPT_GAIN
-    move: str = DEFAULT_MOVE
-    max_sweeps: int | None = None
-
-    def __post_init__(self) -> None:
-        fix = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731
-        fix("particles", check_positive_int("particles", self.particles))
-        if self.particles < 2:
-            raise CountnetsError(f"particles must be at least 2, got {self.particles}")
-        fix("sweeps", check_positive_int("sweeps", self.sweeps))
-        cap = self.sweeps if self.max_sweeps is None else self.max_sweeps
-        fix("max_sweeps", check_positive_int("max_sweeps (the mixing cap)", cap))
-        if self.max_sweeps < self.sweeps:  # type: ignore[operator]
-            raise CountnetsError(f"max_sweeps must be at least sweeps ({self.sweeps}), got {self.max_sweeps}")
-        for name in ("level_fraction", "target_acceptance"):
-            value = check_finite_float(name, getattr(self, name))
-            if not 0 < value < 1:
-                raise CountnetsError(f"{name} must be in (0, 1), got {value}")
-            fix(name, value)
-        pilot = 2 * self.particles if self.pilot_particles is None else self.pilot_particles
-        fix("pilot_particles", check_positive_int("pilot_particles", pilot))
-        if self.pilot_particles < 2:
-            raise CountnetsError(f"pilot_particles must be at least 2, got {self.pilot_particles}")
-        fix("max_levels", check_positive_int("max_levels", self.max_levels))
-        fix("adapt_gain", check_finite_float("adapt_gain", self.adapt_gain, positive=True))
-        if self.move not in MOVES:
-            raise CountnetsError(f"move must be one of {', '.join(MOVES)}, got {self.move!r}")
-
-    def config(self) -> dict:
-        """Plain-dict description, stored in results and checkpoint fingerprints."""
-        return dataclasses.asdict(self)
-
-
-def _zero_like(ref: Array, dtype: Any) -> Array:
-    """A scalar 0 of ``dtype`` computed from ``ref``, so that under ``shard_map`` it varies like ``ref``."""
-    return (ref > ref).astype(dtype)
-
-
-def _final_outputs(static: KernelSpec, theta: Array, x: Array) -> dict[str, Array]:
-    """Flags (non-finite, near 0) of the final particles, their conditional keys, and the particles."""
-    arch, measure, precision = static.arch, static.measure.measure, static.precision
-    conditional = None if static.conditional is None else static.conditional.measure
-
-    def one(t):
-        params = arch.unflatten(t)
-        values = measure.outputs(arch, params, x, precision)
-        flags = (~jnp.all(jnp.isfinite(values)), jnp.any(jnp.abs(values) <= static.margin))
-        return flags, (() if conditional is None else (conditional.key(arch, params, x, precision),))
-
-    (nonfinite, near), key = jax.vmap(one)(theta)
-    out = {"nonfinite": jnp.sum(nonfinite, dtype=jnp.int32), "near": jnp.sum(near, dtype=jnp.int32)}
-    if conditional is not None:
-        out["keys"] = key[0].reshape(-1, key[0].shape[-1])
-    out["theta"] = theta
-    return out
-
-
-@functools.partial(jax.jit, static_argnums=0)
-def _replica_step(static: KernelSpec, levels, log_steps, sweeps, first, key, chunk_indices, n_valid):
-    """Replicas of a batch of chunks: chunk i holds replicas ``i C .. i C + C - 1``, replica r keyed by r.
-
-    ``levels``, ``log_steps`` and ``sweeps`` (the pilot's per level) are padded at the front to a multiple of
-    :data:`_LEVEL_PAD`; levels before ``first`` are skipped (survivors N, nothing moved)
-    and real level ``k`` draws from ``fold_in(replica key, k + 1)``, so padding changes nothing.
-    """
-    n, per_chunk, layout = static.particles, static.per_chunk, static.arch.layout()
-    _, score_fn, x = static.parts()
-    kernel = static.kernel(False)
-
-    def replica(rkey):
-        theta = static.prior.sample(rkey, 0, n, layout)
-
-        def body(carry, xs):
-            k, level, log_step, n_sweeps = xs
-
-            def run(carry):
-                theta, scores, roots = carry
-                out = kernel(subkey(rkey, k - first + 1), theta, scores, level, log_step, roots, n_sweeps)
-                theta, scores, count, accepted, _, _, _, roots, distinct = out
-                return (theta, scores, roots), (count, accepted, distinct)
-
-            def skip(carry):
-                zero = _zero_like(carry[1][0], jnp.int32)
-                return carry, (jnp.int32(n) + zero, zero, jnp.int32(n) + zero)
-
-            return jax.lax.cond(k >= first, run, skip, carry)
-
-        xs = (jnp.arange(levels.shape[0], dtype=jnp.int32), levels, log_steps, sweeps)
-        scores = score_fn(theta)
-        roots = jnp.arange(n, dtype=jnp.int32) + _zero_like(scores[0], jnp.int32)
-        (theta, _, _), (counts, accepted, ancestors) = jax.lax.scan(body, (theta, scores, roots), xs)
-        return {"survivors": counts, "accepted": accepted, "ancestors": ancestors, **_final_outputs(static, theta, x)}
-
-    def chunk(index):
-        replicas = index.astype(jnp.uint32) * np.uint32(per_chunk) + jnp.arange(per_chunk, dtype=jnp.uint32)
-        return jax.vmap(lambda r: replica(subkey(key, r)))(replicas)
-
-    def empty(index):
-        # What chunk() returns, as zeros (a padding chunk is skipped, not evaluated).
-        c, k = per_chunk, levels.shape[0]
-
-        def zeros(shape, dtype):
-            return jnp.zeros(shape, dtype) + _zero_like(index, dtype)
-
-        out = {"survivors": zeros((c, k), jnp.int32), "accepted": zeros((c, k), jnp.int32),
-               "ancestors": zeros((c, k), jnp.int32), "nonfinite": zeros((c,), jnp.int32),
-               "near": zeros((c,), jnp.int32)}  # fmt: skip
-        if static.conditional is not None:
-            params = jax.ShapeDtypeStruct((static.arch.n_params,), jnp.float32)
-            rows = jax.eval_shape(lambda t: static.conditional.measure.key(  # type: ignore[union-attr]
-                static.arch, static.arch.unflatten(t), x, static.precision), params)  # fmt: skip
-            out["keys"] = zeros((c, n * rows.shape[0], rows.shape[1]), jnp.uint32)
-        out["theta"] = zeros((c, n, static.arch.n_params), jnp.float32)
-        return out
-
-    def one(args):
-        index, valid = args
-        out = jax.lax.cond(valid > 0, chunk, empty, index)
-        out["valid"] = jnp.arange(per_chunk, dtype=jnp.int32) < valid
-        return out
-
-    return jax.lax.map(one, (chunk_indices, n_valid))
-
-
-_LEVEL_PAD = 8  # replica steps are compiled for level counts rounded up to a multiple of this
 
 
 def _checked(prior: Prior, arch: Architecture, measure: Measure | int | str, encoding: str, precision: str, where: str,
@@ -342,30 +189,10 @@ def run_pilot(
     return Pilot(**fields, seconds=time.perf_counter() - start)
 
 
-def _replica_step_for(static: KernelSpec, pilot: Pilot):
-    """``step(key, chunk_indices, n_valid)`` for :func:`countnets.run_chunks`: the pilot's levels, padded."""
-    k = len(pilot.levels)
-    padded = -(-k // _LEVEL_PAD) * _LEVEL_PAD
-    levels = np.full(padded, -np.inf, np.float32)
-    log_steps = np.zeros(padded, np.float32)
-    levels[padded - k :] = np.asarray(pilot.levels, np.float32)
-    log_steps[padded - k :] = np.log(np.asarray(pilot.steps, np.float32))
-    sweeps = np.zeros(padded, np.int32)
-    sweeps[padded - k :] = np.asarray(pilot.sweeps, np.int32)
-    first = np.int32(padded - k)
-
-    def step(key, chunk_indices, n_valid):
-        out = _replica_step(static, levels, log_steps, sweeps, first, key, chunk_indices, n_valid)
-        for name in ("survivors", "accepted", "ancestors"):
-            out[name] = out[name][..., padded - k :]
-        return out
-
-    return step
-
-
-def _run(prior, arch, measure, *, seed, replicas, options, encoding, precision, margin, confidence, rel_halfwidth,
-         max_seconds, replicas_per_chunk, chunks_per_step, devices, checkpoint, checkpoint_every, progress,
-         conditional, conditional_top, keep, where, checkpoint_suffix=""):  # fmt: skip
+def _checked_run(prior, arch, measure, *, seed, replicas, options, encoding, precision, margin, confidence,
+                 rel_halfwidth, max_seconds, replicas_per_chunk, chunks_per_step, devices, checkpoint,
+                 checkpoint_every, progress, conditional, conditional_top, where) -> dict[str, Any]:  # fmt: skip
+    """Every argument of a splitting run checked: the measure, its move and name, the conditional, and the run."""
     measure, move = _checked(prior, arch, measure, encoding, precision, where, options.move)
     name = measures_lib.target_of(measure, arch.n)
     name = measure.name if name is None else boolean.to_hex(name)
@@ -394,8 +221,49 @@ def _run(prior, arch, measure, *, seed, replicas, options, encoding, precision, 
         checkpoint=checkpoint, checkpoint_every=checkpoint_every, max_seconds=max_seconds,
         rel_halfwidth=rel_halfwidth, progress=progress,
     )  # fmt: skip
-    precision = check_precision(precision)
-    margin = check_finite_float("margin", margin, non_negative=True)
+    return dict(measure=measure, move=move, name=name, cond=cond, confidence=confidence,
+                conditional_top=conditional_top, run=run, precision=check_precision(precision),
+                margin=check_finite_float("margin", margin, non_negative=True))  # fmt: skip
+
+
+def _payload(*, move, options: SplittingOptions, pilot: Pilot, levels: list, z: np.ndarray, estimate: Estimate,
+             interval: Any, verdict: Any, bound_level: int | None, cond: Measure | None, rows: Any,
+             outcome: Any) -> SplittingPayload:  # fmt: skip
+    """The run's :class:`~countnets.results.payloads.SplittingPayload`: levels, replicas, cost, the rule's verdict."""
+    evaluations = pilot.evaluations + len(z) * options.particles * (2 + sum(pilot.sweeps))
+    p, e = estimate.p, interval.relative_error
+    mc = (1 - p) / (p * e * e) if p > 0 and e > 0 else math.inf
+    info: dict[str, Any] = {}
+    if outcome.checkpoint is not None:
+        info["checkpoint"] = {"path": outcome.checkpoint, "resumed_from": outcome.resumed_from,
+                              "seconds_before": outcome.seconds_before,
+                              "seconds_total": outcome.seconds_before + outcome.seconds}  # fmt: skip
+    if outcome.processes > 1:
+        info["processes"] = outcome.processes
+    return SplittingPayload(
+        method="splitting", algorithm=ALGORITHM, interval="upper-bound" if bound_level is not None else "log-t",
+        move=move.name, step_name=move.step_name, particles=options.particles, sweeps=options.sweeps,
+        max_sweeps=options.max_sweeps, level_fraction=options.level_fraction,
+        target_acceptance=options.target_acceptance,
+        pilot_particles=pilot.particles, pilot_status=pilot.status, pilot_evaluations=pilot.evaluations,
+        pilot_seconds=pilot.seconds, n_levels=len(pilot.levels), levels=levels,
+        replica_estimates=[float(v) for v in z],
+        relative_error=e, replica_cv=e * math.sqrt(len(z)), evaluations=evaluations, mc_equivalent_evaluations=mc,
+        speedup=mc / evaluations, upper_bound_level=bound_level,
+        conditional_measure=None if cond is None else cond.name, conditional=rows, **info,
+        reliable=verdict.reliable, unreliable_reasons=verdict.unreliable_reasons,
+        effective_replicas=verdict.effective_replicas, max_replica_share=verdict.max_replica_share,
+        extinct_replicas=verdict.extinct_replicas, relative_variance=verdict.relative_variance,
+        well_mixed_relative_variance=verdict.well_mixed_relative_variance, reliability_rule=verdict.rule,
+    )  # fmt: skip
+
+
+def _run(prior, arch, measure, *, options, encoding, keep, checkpoint_suffix="", **kwargs):
+    """One splitting run (pilot, then replicas through the driver): ``(result, accumulator, Z_r per replica)``."""
+    checked = _checked_run(prior, arch, measure, options=options, encoding=encoding, **kwargs)
+    measure, move, name, cond, run = (checked[k] for k in ("measure", "move", "name", "cond", "run"))
+    confidence, precision, margin = checked["confidence"], checked["precision"], checked["margin"]
+    per_chunk, replicas = run.chunk_size, run.n_samples
     pilot = run_pilot(prior, arch, measure, seed=run.seed, options=options, encoding=encoding, precision=precision)
     config = base_config(prior, arch, encoding, precision, margin, "log-t")
     config.update(method="splitting", targets=[name], measures=[measure.spec], options=options.config())
@@ -406,7 +274,7 @@ def _run(prior, arch, measure, *, seed, replicas, options, encoding, precision, 
         options.adapt_gain, margin, per_chunk, options.particles, None if cond is None else ByIdentity(cond),
         options.move,
     )  # fmt: skip
-    step = _replica_step_for(static, pilot)
+    step = replica_step_for(static, pilot)
     acc = ReplicaAccumulator(len(pilot.levels), None if cond is None else cond.key_fields(arch), arch.n, keep,
                              particles=options.particles, sweeps=options.max_sweeps)  # fmt: skip
     ckpt = run.open_checkpoint(run.fingerprint("splitting", config, pilot=pilot.fingerprint()), checkpoint_suffix)
@@ -426,7 +294,7 @@ def _run(prior, arch, measure, *, seed, replicas, options, encoding, precision, 
     outcome = run_chunks(
         step, acc.merge, key=seed_key(run.seed), chunk_size=per_chunk, n_samples=replicas,
         chunks_per_step=run.chunks_per_step or n_local * jax.process_count(), should_stop=should_stop,
-        max_seconds=None if max_seconds is None else max(1e-9, run.max_seconds - pilot.seconds),  # type: ignore[operator]
+        max_seconds=None if run.max_seconds is None else max(1e-9, run.max_seconds - pilot.seconds),
         progress=run.progress, description="splitting", unit="replicas", devices=run.devices, checkpoint=ckpt,
         state=acc if ckpt is not None else None,
     )  # fmt: skip
@@ -434,57 +302,21 @@ def _run(prior, arch, measure, *, seed, replicas, options, encoding, precision, 
     accepted = np.asarray(acc.accepted, np.int64).reshape(survivors.shape)
     ancestors = np.asarray(acc.ancestors, np.int64).reshape(survivors.shape)
     z = replica_estimates(survivors, options.particles)
-    interval = replica_interval(z, confidence)
     levels = level_records(pilot, survivors, accepted, ancestors, options.particles)
-    verdict = reliability.assess(z, pilot_status=pilot.status, survival=[lv.survival for lv in levels],
-                                 particles=options.particles)  # fmt: skip
-    bound_level = None
-    if interval.mean > 0 and verdict.reliable:
-        p, ci, method = interval.mean, (interval.lo, interval.hi), "splitting-log-t"
-    elif interval.mean > 0:  # not determined: the unbiased estimate, and only what Markov's inequality supports
-        p, ci, method = interval.mean, reliability.markov_lower_bound(interval.mean, confidence), "splitting-markov"
-    else:
-        bound, bound_level = upper_bound(survivors, options.particles, confidence)
-        p, ci, method = 0.0, (0.0, bound), "splitting-upper-bound"
-    estimate = Estimate(
-        function=name, hits=int((z > 0).sum()), n=len(z), p=p, ci=ci, confidence=confidence, method=method,
-        bits=statistics.bits(p), bits_ci=(statistics.bits(ci[1]), statistics.bits(ci[0])), log10_p=statistics.log10(p),
-    )  # fmt: skip
-    evaluations = pilot.evaluations + len(z) * options.particles * (2 + sum(pilot.sweeps))
-    e = interval.relative_error
-    mc = (1 - p) / (p * e * e) if p > 0 and e > 0 else math.inf
+    estimate, verdict, bound_level, interval = splitting_estimate(name, z, survivors, levels, pilot.status,
+                                                                  options.particles, confidence)  # fmt: skip
     rows = None
     if cond is not None:
         rows = conditional_rows(z, acc.keys, options.particles, confidence, pilot_status=pilot.status)
-        rows = rows[:conditional_top]
-    info: dict[str, Any] = {}
-    if outcome.checkpoint is not None:
-        info["checkpoint"] = {"path": outcome.checkpoint, "resumed_from": outcome.resumed_from,
-                              "seconds_before": outcome.seconds_before,
-                              "seconds_total": outcome.seconds_before + outcome.seconds}  # fmt: skip
-    if outcome.processes > 1:
-        info["processes"] = outcome.processes
-    payload = SplittingPayload(
-        method="splitting", algorithm=ALGORITHM, interval="upper-bound" if bound_level is not None else "log-t",
-        move=move.name, step_name=move.step_name, particles=options.particles, sweeps=options.sweeps,
-        max_sweeps=options.max_sweeps, level_fraction=options.level_fraction,
-        target_acceptance=options.target_acceptance,
-        pilot_particles=pilot.particles, pilot_status=pilot.status, pilot_evaluations=pilot.evaluations,
-        pilot_seconds=pilot.seconds, n_levels=len(pilot.levels), levels=levels,
-        replica_estimates=[float(v) for v in z],
-        relative_error=e, replica_cv=e * math.sqrt(len(z)), evaluations=evaluations, mc_equivalent_evaluations=mc,
-        speedup=mc / evaluations, upper_bound_level=bound_level,
-        conditional_measure=None if cond is None else cond.name, conditional=rows, **info,
-        reliable=verdict.reliable, unreliable_reasons=verdict.unreliable_reasons,
-        effective_replicas=verdict.effective_replicas, max_replica_share=verdict.max_replica_share,
-        extinct_replicas=verdict.extinct_replicas, relative_variance=verdict.relative_variance,
-        well_mixed_relative_variance=verdict.well_mixed_relative_variance, reliability_rule=verdict.rule,
-    )  # fmt: skip
+        rows = rows[: checked["conditional_top"]]
+    payload = _payload(move=move, options=options, pilot=pilot, levels=levels, z=z, estimate=estimate,
+                       interval=interval, verdict=verdict, bound_level=bound_level, cond=cond, rows=rows,
+                       outcome=outcome)  # fmt: skip
     result = count_result(
-        "estimate", config, seed=run.seed, chunk_size=per_chunk, samples=outcome.samples, estimates=(estimate,),
-        nonfinite=acc.nonfinite, near_threshold=acc.near, stopped_by=StopReason(outcome.stopped_by),
-        seconds=pilot.seconds + outcome.seconds, samples_per_s=outcome.samples_per_s, device_count=outcome.devices,
-        extra=payload,
+        "estimate-splitting", config, seed=run.seed, chunk_size=per_chunk, samples=outcome.samples,
+        estimates=(estimate,), nonfinite=acc.nonfinite, near_threshold=acc.near,
+        stopped_by=StopReason(outcome.stopped_by), seconds=pilot.seconds + outcome.seconds,
+        samples_per_s=outcome.samples_per_s, device_count=outcome.devices, extra=payload,
     )  # fmt: skip
     return result, acc, z
 
@@ -520,8 +352,9 @@ def _run_retrying(*, options: SplittingOptions, retry_factor: int, **kwargs: Any
     if not _needs_retry(first[0], retry_factor, stop_rule):
         result, acc, z = first
         return dataclasses.replace(result, extra=dataclasses.replace(result.extra, retry_factor=retry_factor)), acc, z
-    more = dataclasses.replace(options, particles=options.particles * retry_factor,
-                               pilot_particles=options.pilot_particles * retry_factor)  # type: ignore[operator]
+    more = dataclasses.replace(
+        options, particles=options.particles * retry_factor, pilot_particles=options.pilot_particles * retry_factor
+    )  # type: ignore[operator]
     result, acc, z = _run(options=more, checkpoint_suffix=f".particles-{more.particles}", **kwargs)
     before, x = first[0], result.extra
     attempt = SplittingAttempt(
@@ -551,26 +384,6 @@ def _integrated_perceptron(prior, arch, measure, *, seed, replicas, particles, e
         prior, arch, measure, config=config, n_samples=replicas, seed=seed, encoding=encoding, precision=precision,
         confidence=confidence, cone_particles=particles,
     )  # fmt: skip
-
-
-_OPTION_DEFAULTS = {field.name: field.default for field in dataclasses.fields(SplittingOptions)}
-
-
-def _changed(keywords: dict[str, Any]) -> dict[str, bool]:
-    """For each option keyword, whether it differs from the :class:`SplittingOptions` default."""
-    return {name: value != _OPTION_DEFAULTS[name] for name, value in keywords.items()}
-
-
-def _options(options: Any, where: str, **keywords: Any) -> SplittingOptions:
-    """``options`` when given (then no option keyword may differ from its default), else the keywords' options."""
-    if options is None:
-        return SplittingOptions(**keywords)
-    if not isinstance(options, SplittingOptions):
-        raise CountnetsError(f"{where}: options must be a countnets.SplittingOptions, got {type(options).__name__}")
-    clash = [name for name, changed in _changed(keywords).items() if changed]
-    if clash:
-        raise CountnetsError(f"{where}: give {', '.join(clash)} in options= or as keywords, not both")
-    return options
 
 
 def estimate_rare(
@@ -604,7 +417,9 @@ def estimate_rare(
     conditional: Measure | None = None,
     conditional_top: int | None = None,
     readout: str = "sample",
-    options: Any = None,  # a SplittingOptions; anything else is a one-line error (_options)
+    options: Any = None,  # a SplittingOptions; anything else is a one-line error (resolve_options)
+    run: Any = None,  # a RunConfig (resolve_run)
+    interval: Any = None,  # an IntervalConfig (resolve_run)
 ) -> CountResult:
     """The prior mass of a rare event by multilevel splitting (see the module docstring).
 
@@ -640,6 +455,14 @@ def estimate_rare(
       conditional: a measure with a key (e.g. ``table()``, ``effective_depth()``, ``goal()``):
         report each key's ``P(event and key)`` and ``P(key | event)`` over the final populations.
       conditional_top: keep only this many conditional rows (default: all).
+      run: the run options at once, as a :class:`~countnets.RunConfig` (then give none of ``seed``,
+        ``replicas``, ``replicas_per_chunk``, ``chunks_per_step``, ``devices``, ``checkpoint``,
+        ``checkpoint_every``, ``max_seconds``, ``rel_halfwidth`` or ``progress``). A sample is a
+        replica: ``n_samples`` is R and ``chunk_size`` the replicas per chunk (RunConfig's default
+        chunk size, sized for networks, means :data:`DEFAULT_REPLICAS_PER_CHUNK` here; results
+        never depend on it).
+      interval: the confidence as an :class:`~countnets.IntervalConfig` (then not ``confidence``);
+        its method is left at the default, since splitting's interval is its own (log-t over replicas).
       readout: ``"sample"`` (default); ``"integrate"`` integrates the readout's Gaussian cone
         mass (:mod:`countnets.engine.cones`). Built for a perceptron (``MLP(n, ())``, all readout):
         the result is ``replicas`` Holmes-Diaconis-Ross replicas of the cone's mass with
@@ -648,7 +471,7 @@ def estimate_rare(
         a one-line error.
 
     Returns:
-      A :class:`~countnets.CountResult` of kind ``"estimate"`` with one estimate (``hits``:
+      A :class:`~countnets.CountResult` of kind ``"estimate-splitting"`` with one estimate (``hits``:
       replicas that reached the event, ``n``: replicas; method ``"splitting-log-t"``, or
       ``"splitting-upper-bound"`` with ``p = 0`` and ``ci = (0, bound)`` when none did),
       ``samples`` = replicas done, ``chunk_size`` = replicas per chunk, ``nonfinite`` and
@@ -666,27 +489,42 @@ def estimate_rare(
     """
     if readout not in READOUTS:
         raise CountnetsError(f"readout must be one of {', '.join(READOUTS)}, got {readout!r}")
+    given_run = dict(seed=seed, replicas=replicas, replicas_per_chunk=replicas_per_chunk,
+                     chunks_per_step=chunks_per_step, devices=devices, checkpoint=checkpoint,
+                     checkpoint_every=checkpoint_every, max_seconds=max_seconds, rel_halfwidth=rel_halfwidth,
+                     progress=progress)  # fmt: skip
+    chosen, confidence = resolve_run(run, interval, "estimate_rare", given_run, _defaults(estimate_rare), confidence)
+    seed, replicas, rel_halfwidth = chosen["seed"], chosen["replicas"], chosen["rel_halfwidth"]
+    max_seconds, checkpoint, devices = chosen["max_seconds"], chosen["checkpoint"], chosen["devices"]
     keywords = dict(particles=particles, sweeps=sweeps, level_fraction=level_fraction,
                     target_acceptance=target_acceptance, pilot_particles=pilot_particles, max_levels=max_levels,
                     move=move, max_sweeps=max_sweeps)  # fmt: skip
     if readout == "integrate":  # `particles` is the cone replicas' population; every other option is refused
-        given = {name: changed for name, changed in _changed(keywords).items() if name != "particles"}
-        given.update(retry_factor=retry_factor != DEFAULT_RETRY_FACTOR, rel_halfwidth=rel_halfwidth is not None,
-                     max_seconds=max_seconds is not None, checkpoint=checkpoint is not None,
-                     devices=devices not in (None, 1), conditional=conditional is not None, options=options is not None)
+        given = {name: changed for name, changed in changed_options(keywords).items() if name != "particles"}
+        given.update(
+            retry_factor=retry_factor != DEFAULT_RETRY_FACTOR,
+            rel_halfwidth=rel_halfwidth is not None,
+            max_seconds=max_seconds is not None,
+            checkpoint=checkpoint is not None,
+            devices=devices not in (None, 1),
+            conditional=conditional is not None,
+            options=options is not None,
+        )
         integrate.refuse_options(given, ": it runs replicas of the cone's mass with `particles` each")
         return _integrated_perceptron(prior, arch, measure, seed=seed, replicas=replicas, particles=particles,
                                       encoding=encoding, precision=precision, confidence=confidence)  # fmt: skip
-    options = _options(options, "estimate_rare", **keywords)
+    options = resolve_options(options, "estimate_rare", **keywords)
     result, _, _ = _run_retrying(
-        prior=prior, arch=arch, measure=measure, seed=seed, replicas=replicas, options=options,
-        retry_factor=retry_factor, encoding=encoding, precision=precision,
-        margin=margin, confidence=confidence, rel_halfwidth=rel_halfwidth, max_seconds=max_seconds,
-        replicas_per_chunk=replicas_per_chunk, chunks_per_step=chunks_per_step, devices=devices,
-        checkpoint=checkpoint, checkpoint_every=checkpoint_every, progress=progress, conditional=conditional,
-        conditional_top=conditional_top, keep=False, where="estimate_rare",
+        prior=prior, arch=arch, measure=measure, options=options, retry_factor=retry_factor, encoding=encoding,
+        precision=precision, margin=margin, confidence=confidence, conditional=conditional,
+        conditional_top=conditional_top, keep=False, where="estimate_rare", **chosen,
     )  # fmt: skip
     return result
+
+
+def _defaults(front_end: Any) -> dict[str, Any]:
+    """A front end's keyword defaults, read from its signature (so they are stated once)."""
+    return {name: p.default for name, p in inspect.signature(front_end).parameters.items() if p.kind == p.KEYWORD_ONLY}
 
 
 def sample_rare(
@@ -710,12 +548,16 @@ def sample_rare(
     confidence: float = 0.95,
     replicas_per_chunk: int = DEFAULT_REPLICAS_PER_CHUNK,
     devices: int | None = None,
-    options: Any = None,  # a SplittingOptions; anything else is a one-line error (_options)
+    options: Any = None,  # a SplittingOptions; anything else is a one-line error (resolve_options)
+    run: Any = None,  # a RunConfig with only n_samples, seed, chunk_size and devices (resolve_run)
+    interval: Any = None,  # an IntervalConfig (resolve_run)
 ) -> RarePopulation:
     """:func:`estimate_rare`, keeping every replica's final population (the prior conditioned on the event).
 
     The same seed and options give the same estimate as :func:`estimate_rare`. Memory:
-    ``replicas * particles * n_params`` float32 values on the host.
+    ``replicas * particles * n_params`` float32 values on the host. ``run`` may set only
+    ``n_samples`` (replicas), ``seed``, ``chunk_size`` (replicas per chunk) and ``devices``;
+    ``options`` and ``interval`` are as in :func:`estimate_rare`.
 
     Returns:
       A :class:`RarePopulation`.
@@ -723,15 +565,15 @@ def sample_rare(
     Raises:
       CountnetsError: as :func:`estimate_rare` (a ``TypeError`` too for an argument of the wrong type).
     """
-    options = _options(options, "sample_rare", particles=particles, sweeps=sweeps, level_fraction=level_fraction,
-                       target_acceptance=target_acceptance, pilot_particles=pilot_particles, max_levels=max_levels,
-                       move=move, max_sweeps=max_sweeps)  # fmt: skip
+    given_run = dict(seed=seed, replicas=replicas, replicas_per_chunk=replicas_per_chunk, devices=devices)
+    chosen, confidence = resolve_run(run, interval, "sample_rare", given_run, _defaults(sample_rare), confidence)
+    options = resolve_options(options, "sample_rare", particles=particles, sweeps=sweeps, level_fraction=level_fraction,
+                              target_acceptance=target_acceptance, pilot_particles=pilot_particles,
+                              max_levels=max_levels, move=move, max_sweeps=max_sweeps)  # fmt: skip
     result, acc, z = _run_retrying(
-        prior=prior, arch=arch, measure=measure, seed=seed, replicas=replicas, options=options,
-        retry_factor=retry_factor, encoding=encoding, precision=precision,
-        margin=DEFAULT_MARGIN, confidence=confidence, rel_halfwidth=None, max_seconds=None,
-        replicas_per_chunk=replicas_per_chunk, chunks_per_step=None, devices=devices, checkpoint=None,
-        checkpoint_every=checkpoint_lib.DEFAULT_EVERY_SECONDS, progress=False, conditional=None,
-        conditional_top=None, keep=True, where="sample_rare",
+        prior=prior, arch=arch, measure=measure, options=options, retry_factor=retry_factor, encoding=encoding,
+        precision=precision, margin=DEFAULT_MARGIN, confidence=confidence, rel_halfwidth=None, max_seconds=None,
+        chunks_per_step=None, checkpoint=None, checkpoint_every=checkpoint_lib.DEFAULT_EVERY_SECONDS,
+        progress=False, conditional=None, conditional_top=None, keep=True, where="sample_rare", **chosen,
     )  # fmt: skip
     return RarePopulation(theta=np.stack(acc.theta), weights=z, result=result)

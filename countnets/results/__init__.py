@@ -40,6 +40,7 @@ __all__ = [
     "make_estimate",
     "to_json",
     "from_json",
+    "current_kind",
     "save_json",
     "load_json",
     "dumps",
@@ -57,7 +58,12 @@ class CountResult:
     """A counting run: counts, estimates and everything needed to reproduce it.
 
     Attributes:
-      kind: ``"histogram"`` or ``"estimate"``, or an experiment name.
+      kind: what made the result: ``"estimate-mc"`` (:func:`countnets.estimate_mc`),
+        ``"estimate-splitting"`` (:func:`countnets.estimate_rare`), ``"estimate-integrated"``
+        (the integrated readout), ``"histogram-mc"`` (:func:`countnets.histogram_mc`),
+        ``"histogram-exact"`` (:func:`countnets.enumerate_exact`), ``"bench"``, or an
+        experiment's name. Files written before these kinds said ``"estimate"`` or
+        ``"histogram"``; they read back with the kinds above (:func:`current_kind`).
       config: full configuration (architecture, prior, encoding, precision, targets...).
       seed: the integer seed (``None`` for an exact enumeration, which uses none).
       chunk_size: samples per chunk, C; sample i lives in chunk ``i // C``.
@@ -282,12 +288,30 @@ def to_json(result: CountResult) -> dict[str, Any]:
     return out
 
 
+def current_kind(kind: str, extra: Mapping[str, Any], exact: bool) -> str:
+    """The kind a result has now, for a kind read from a file (older files said less about what made them).
+
+    ``"estimate"`` becomes ``"estimate-splitting"`` or ``"estimate-integrated"`` by its payload's
+    ``method``, else ``"estimate-mc"``; ``"histogram"`` becomes ``"histogram-exact"`` for an
+    enumeration, else ``"histogram-mc"``. Every other kind is returned as it is.
+
+    >>> current_kind("estimate", {"method": "splitting"}, False), current_kind("histogram", {}, True)
+    ('estimate-splitting', 'histogram-exact')
+    """
+    if kind == "estimate":
+        return {"splitting": "estimate-splitting", "integrate": "estimate-integrated"}.get(extra.get("method"),
+                                                                                          "estimate-mc")  # fmt: skip
+    if kind == "histogram":
+        return "histogram-exact" if exact else "histogram-mc"
+    return kind
+
+
 def from_json(data: Any) -> CountResult:
     """Inverse of :func:`to_json`; refuses an unknown ``schema_version`` or a malformed record.
 
-    Reads schema 1 and 2. A kind with a payload type (:func:`countnets.results.payloads.payload_type`)
-    gets its ``extra`` decoded as that record, which refuses missing, unknown or mistyped
-    fields, naming the path of the first one.
+    Reads schema 1 and 2, and the kinds older files carry (:func:`current_kind`). A kind with a
+    payload type (:func:`countnets.results.payloads.payload_type`) gets its ``extra`` decoded as
+    that record, which refuses missing, unknown or mistyped fields, naming the path of the first one.
     """
     if not isinstance(data, dict):
         raise CountnetsError(f"a result record must be a JSON object, got {type(data).__name__}")
@@ -301,8 +325,9 @@ def from_json(data: Any) -> CountResult:
         kwargs = {k: v for k, v in data.items() if k in fields}
         kwargs["estimates"] = tuple(_estimate_from_dict(e) for e in data["estimates"])
         extra = {**data.get("extra", {}), **{name: data[name] for name in data.get("extra_fields", [])}}
-        typed = payloads.payload_type(str(data.get("kind")), extra)
-        kwargs["extra"] = extra if typed is None else decode(typed, extra, str(data.get("kind")))
+        kwargs["kind"] = kind = current_kind(str(data.get("kind")), extra, bool(data.get("exact")))
+        typed = payloads.payload_type(kind, extra)
+        kwargs["extra"] = extra if typed is None else decode(typed, extra, kind)
         kwargs["schema_version"] = SCHEMA_VERSION
         return CountResult(**kwargs)
     except (KeyError, TypeError, ValueError, IndexError, AttributeError) as err:

@@ -485,13 +485,15 @@ def make(payload_type: type, fields: Mapping[str, Any]) -> Record:
 def payload_type(kind: str, fields: Mapping[str, Any]) -> type | None:
     """The payload record of a result of ``kind`` with these top-level ``fields``, or ``None``.
 
-    ``None`` means the kind's extra fields are run information only (``estimate`` by
-    Monte Carlo, ``histogram``); an ``estimate`` whose ``method`` is ``"splitting"`` holds a
-    :class:`SplittingPayload`. An experiment's kind has the payload its registry record
-    names (:mod:`countnets.experiments`).
+    ``None`` means the kind's extra fields are run information only (``estimate-mc``,
+    ``histogram-mc``, ``histogram-exact``); ``estimate-splitting`` holds a :class:`SplittingPayload`
+    and ``estimate-integrated`` an :class:`IntegratedPayload`. An experiment's kind has the
+    payload its registry record names (:mod:`countnets.experiments`). The kinds of older
+    files are read as today's first (:func:`countnets.results.current_kind`).
     """
-    if kind == "estimate":
-        return {"splitting": SplittingPayload, "integrate": IntegratedPayload}.get(fields.get("method"))
+    rare = {"estimate-splitting": SplittingPayload, "estimate-integrated": IntegratedPayload}
+    if kind in rare:
+        return rare[kind]
     if kind == "bench":
         return BenchPayload
     from countnets import _registry as experiments

@@ -30,6 +30,7 @@ from typing import Any
 
 from countnets._errors import CountnetsError
 from countnets._io import FORMATS, figure_format, figure_paths, write_figure
+from countnets.defaults import ENGINE_KINDS
 from countnets.results import CountResult
 
 __all__ = [
@@ -51,8 +52,8 @@ __all__ = [
 
 # The engine's own result kinds and their figure names, as figure_paths takes them: the first figure is
 # written at PATH, the others at PATH_NAME. An experiment's kind and figures are in its registry record.
-_ENGINE_FIGURES: dict[str, tuple[str, ...]] = {"histogram": ("estimates",), "estimate": ("estimates",),
-                                               "bench": ("rows",)}  # fmt: skip
+_ESTIMATE_KINDS = tuple(kind for kind in ENGINE_KINDS if kind != "bench")  # each draws its estimates
+_ENGINE_FIGURES: dict[str, tuple[str, ...]] = {**dict.fromkeys(_ESTIMATE_KINDS, ("estimates",)), "bench": ("rows",)}
 
 
 def kinds() -> tuple[str, ...]:
@@ -69,6 +70,7 @@ def _figures(kind: str) -> tuple[str, ...] | None:
     if experiment is not None:
         return experiment.figures if experiment.plot is not None else None
     return _ENGINE_FIGURES.get(kind)
+
 
 def _pyplot():
     import matplotlib
@@ -427,7 +429,7 @@ def _check_drawable(result: CountResult) -> None:
 
 
 def _draw(result: CountResult, path: str | os.PathLike) -> list[Path]:
-    engine = {"histogram": plot_estimates, "estimate": plot_estimates, "bench": plot_bench}.get(result.kind)
+    engine = {**dict.fromkeys(_ESTIMATE_KINDS, plot_estimates), "bench": plot_bench}.get(result.kind)
     if engine is not None:
         return engine(result, path)
     from countnets import _registry as experiments
