@@ -13,6 +13,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from countnets import _registry as experiments
 from countnets.bench.registry import Measurement, Reference, Task, call, register
 from countnets.experiments.composition import composition_experiment
 from countnets.experiments.detour import goal_detour, write_erase
@@ -22,7 +23,7 @@ from countnets.network.architectures import MLP
 from countnets.network.priors import Gaussian
 from countnets.train.training import TrainConfig, training_set
 
-__all__ = ["TASKS"]
+__all__ = ["TASKS", "serial_parallel_tasks", "detour_tasks", "composition_tasks", "flip_tasks"]
 
 _MEASURED = Reference(source="measured-only")
 
@@ -164,8 +165,10 @@ def _plain(value: Any) -> float:
 _RESMLP = {"n": 3, "d": 8, "w": 8, "encoding": "pm1"}
 _FLIP = {"n": 5, "hidden": [16], "target": "or", "train_size": 16, "optimizer": "sgd", "b_rank": 2}
 
-TASKS = [
-    register(
+
+def serial_parallel_tasks() -> list[Task]:
+    """The serial-parallel experiment's row: the parallel/serial volume ratio."""
+    return [
         Task(
             name="exp-serial-parallel",
             group="experiments",
@@ -176,9 +179,13 @@ TASKS = [
             },
             measure=_serial_parallel_measure,
             reference=_MEASURED,
-        )
-    ),
-    register(
+        ),
+    ]
+
+
+def detour_tasks() -> list[Task]:
+    """The detour experiment's rows: cancelling block pairs, and goal units."""
+    return [
         Task(
             name="exp-detour-write-erase",
             group="experiments",
@@ -189,9 +196,7 @@ TASKS = [
             },
             measure=_write_erase_measure,
             reference=_MEASURED,
-        )
-    ),
-    register(
+        ),
         Task(
             name="exp-detour-goal",
             group="experiments",
@@ -202,23 +207,41 @@ TASKS = [
             },
             measure=_goal_measure,
             reference=_MEASURED,
-        )
-    ),
-    register(
+        ),
+    ]
+
+
+def composition_tasks() -> list[Task]:
+    """The composition experiment's row: the ratio on a gate-built target by splitting."""
+    return [
         Task(
             name="exp-composition",
             group="experiments",
             what="parallel/serial volume ratio on a gate-built target (XOR-and-XOR, ResMLP n = 4, d = 8, L = 3, w = 2) "
             "by splitting, beside the placement null",
             suites={
-                "standard": {"n": 4, "d": 8, "blocks": 3, "w": 2, "branch_scale": "1", "target": "xor-and-xor",
-                             "kstar_parallel": 1, "kstar_serial": 2, "replicas": 32, "particles": 500},
+                "standard": {
+                    "n": 4,
+                    "d": 8,
+                    "blocks": 3,
+                    "w": 2,
+                    "branch_scale": "1",
+                    "target": "xor-and-xor",
+                    "kstar_parallel": 1,
+                    "kstar_serial": 2,
+                    "replicas": 32,
+                    "particles": 500,
+                },
             },  # fmt: skip
             measure=_composition_measure,
             reference=_MEASURED,
-        )
-    ),
-    register(
+        ),
+    ]
+
+
+def flip_tasks() -> list[Task]:
+    """The flip experiment's row: the SGD pressure lambda* of the top two policies."""
+    return [
         Task(
             name="exp-flip",
             group="experiments",
@@ -234,6 +257,14 @@ TASKS = [
             },
             measure=_flip_measure,
             reference=_MEASURED,
-        )
-    ),
+        ),
+    ]
+
+
+# Every registered experiment's rows (its record's ``bench_tasks``), in the registry's order.
+TASKS = [
+    register(task)
+    for experiment in experiments.registered()
+    if experiment.bench_tasks is not None
+    for task in experiment.bench_tasks()
 ]
