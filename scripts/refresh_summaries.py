@@ -137,10 +137,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--figures", action="store_true", help="also redraw results/flip_pairs*.png")
     args = parser.parse_args(argv)
     if args.figures and not args.check:
-        from countnets.experiments.flip import _plot_flip
+        from countnets.experiments.flip import plot_flip
 
         for path in sorted(RESULTS.glob("flip_pairs*.json")):
-            print(f"wrote {_plot_flip(results.load_json(path), path.with_suffix('.png')).relative_to(ROOT)}")
+            print(f"wrote {plot_flip(results.load_json(path), path.with_suffix('.png')).relative_to(ROOT)}")
     files = refreshed()
     changed = {p: d for p, text in files.items() if (d := differences(p, text))}
     for p, how in changed.items():

@@ -479,6 +479,21 @@ def test_cli_flip_and_diverse_json(tmp_path, capsys):
     assert all(len(s["distinct_mean"]) == 4 for s in d["settings"])
 
 
+def test_a_diverse_run_without_a_conditional_prior_formats_after_loading(tmp_path):
+    # Called without n_samples, exact or b_rank, diverse computes no conditional prior: its fields are None in the
+    # payload, and the summary of the loaded result says nothing of the prior (it raised a TypeError on None before).
+    from countnets.experiments.diverse import diverse, format_diverse
+    from countnets.train.training import TrainConfig, training_set
+
+    result = diverse(cn.Gaussian(), cn.MLP(3, (4,)), training_set(3, "or", points=[0, 3, 5]), TrainConfig(),
+                     reward=1.0, n_runs=2, chains=2, chunk_size=128)  # fmt: skip
+    cn.save_json(result, tmp_path / "div.json")
+    loaded = cn.load_json(tmp_path / "div.json")
+    assert loaded.extra["prior_fit"] is None
+    text = format_diverse(loaded)
+    assert text.startswith("diverse: target") and "prior:" not in text
+
+
 def test_cli_errors_are_one_line(capsys):
     assert cli.main(["experiment", "flip", *COMMON, "--b", "0x0", "--samples", "1000"]) == 2
     assert "does not agree with the target" in capsys.readouterr().err

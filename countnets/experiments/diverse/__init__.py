@@ -196,9 +196,9 @@ def format_diverse(result: CountResult) -> str:
         f"diverse: target {e['target']} on S = {len(e['train_points'])} points; {report.arch_name(result.config)}; "
         f"{e['chains']} chains x {e['runs']} runs; {e['not_converged']} runs did not fit S in all",
     ]
-    if "prior_fit" in e:
-        lines.append(f"prior: {e['prior_fit']:,} of {e['prior_samples']:,} samples fit S; B = {e['b']}"
-                     + (f", P_prior(B|S) = {fmt_prob(e['prior_b'])}" if "prior_b" in e else ""))  # fmt: skip
+    if e.get("prior_fit") is not None:  # a field of the payload, None when no conditional prior was computed
+        prior_b = f", P_prior(B|S) = {fmt_prob(e['prior_b'])}" if e.get("prior_b") is not None else ""
+        lines.append(f"prior: {e['prior_fit']:,} of {e['prior_samples']:,} samples fit S; B = {e['b']}{prior_b}")
     header = ["run"] + [f"distinct (mu={st['reward']:g})" for st in e["settings"]]
     if e["b"] is not None:
         header += [f"chains with B (mu={st['reward']:g})" for st in e["settings"]]
