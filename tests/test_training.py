@@ -19,6 +19,7 @@ from countnets import cli
 from countnets.engine import estimators
 from countnets.network import boolean
 from countnets.stats import statistics
+from countnets.train import conditional
 from countnets.train import training as T
 
 # ----------------------------------------------------------------------------- helpers
@@ -378,7 +379,7 @@ def test_tilt_block_sums_match_numpy_when_chunks_are_cut_into_padded_blocks():
     fit[7:10] = False  # the first block of chunk 1 has no sample fitting S
     is_a = rng.random((chunks * chunk, 2)) < 0.4
     is_b = ~is_a & (rng.random((chunks * chunk, 2)) < 0.5)
-    out = jax.jit(T._tilt_block_sums, static_argnums=(4, 5, 6))(
+    out = jax.jit(conditional.tilt_block_sums, static_argnums=(4, 5, 6))(
         jnp.asarray(logw), jnp.asarray(fit), jnp.asarray(is_a), jnp.asarray(is_b), chunks, n_blocks, block
     )
     for c in range(chunks):

@@ -41,6 +41,7 @@ __all__ = [
     "to_json",
     "from_json",
     "current_kind",
+    "estimate_to_dict",
     "save_json",
     "load_json",
     "dumps",
@@ -223,7 +224,8 @@ def _float_from_json(x: float | str) -> float:
     return float(x)
 
 
-def _estimate_to_dict(est: Estimate) -> dict[str, Any]:
+def estimate_to_dict(est: Estimate) -> dict[str, Any]:
+    """An :class:`Estimate` as the plain JSON values a result file holds (non-finite floats as strings)."""
     return {
         "function": est.function,
         "hits": est.hits,
@@ -271,7 +273,7 @@ def to_json(result: CountResult) -> dict[str, Any]:
     _check_result(result, "to_json")
     _check_extra_names(result.extra)
     out = dataclasses.asdict(dataclasses.replace(result, extra={}))
-    out["estimates"] = [_estimate_to_dict(e) for e in result.estimates]
+    out["estimates"] = [estimate_to_dict(e) for e in result.estimates]
     out["stopped_by"] = result.stopped_by.value
     out.pop("extra")
     for name, value in out.items():

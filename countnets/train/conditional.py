@@ -40,7 +40,7 @@ from countnets.network.priors import Lattice
 from countnets.stats import statistics
 from countnets.train.trainer import TrainingSet, pointwise_loss
 
-__all__ = ["ConditionalPrior", "conditional_prior", "TiltResult", "tilted_prior"]
+__all__ = ["ConditionalPrior", "conditional_prior", "TiltResult", "tilted_prior", "tilt_block_sums"]
 
 # --------------------------------------------------------------------------- conditional prior
 
@@ -316,7 +316,7 @@ def _tilt_blocks(chunk_size: int) -> tuple[int, int]:
     return n_blocks, -(-chunk_size // n_blocks)
 
 
-def _tilt_block_sums(
+def tilt_block_sums(
     logw: Float[Array, "samples pairs lambdas"],
     fit: Bool[Array, " samples"],
     is_a: Bool[Array, "samples pairs"],
@@ -404,7 +404,7 @@ class _TiltTotals:
         self.power = np.array([2.0 if name.startswith("s2") else 1.0 for name in _TILT_SUMS])[:, None, None]
 
     def merge(self, out: dict[str, Any]) -> None:
-        """Add one step's blocks (:func:`_tilt_block_sums`) to the totals."""
+        """Add one step's blocks (:func:`tilt_block_sums`) to the totals."""
         acc, shift, power = self.acc, self.shift, self.power
         # One block at a time, in chunk order, so the float64 totals do not depend on how
         # many chunks a step (or a device) held.
@@ -495,7 +495,7 @@ def tilted_prior(
         logw = jnp.where(lam[None, None, :] == 0, 0.0, -lam[None, None, :] * l_b[:, :, None])  # (M, K, L)
         is_a = jnp.all(keys[:, None, :] == a_words[None], axis=-1)  # (M, K)
         is_b = jnp.all(keys[:, None, :] == b_words[None], axis=-1)
-        return _tilt_block_sums(logw, fit, is_a, is_b, chunk_indices.shape[0], n_blocks, block)
+        return tilt_block_sums(logw, fit, is_a, is_b, chunk_indices.shape[0], n_blocks, block)
 
     totals = _TiltTotals(len(pairs), len(lams))
     outcome = _run_prior_pass(

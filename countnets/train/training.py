@@ -33,7 +33,7 @@ from countnets.engine.steps import chunk_tables
 from countnets.network import boolean
 from countnets.network.layout import layout_offsets
 from countnets.stats.statistics import LambdaStar, compare_distributions, lambda_star
-from countnets.train.conditional import ConditionalPrior, TiltResult, _tilt_block_sums, conditional_prior, tilted_prior
+from countnets.train.conditional import ConditionalPrior, TiltResult, conditional_prior, tilted_prior
 from countnets.train.trainer import (
     DEFAULT_LEARNING_RATES,
     DEFAULT_MAX_TRAIN_BATCH,
@@ -77,8 +77,6 @@ __all__ = [
     "lambda_star",
     "compare_distributions",
 ]
-
-_tilt_block_sums = _tilt_block_sums  # for tests of the float32 block sums
 
 
 def _table_ints(packed: np.ndarray) -> list[int]:

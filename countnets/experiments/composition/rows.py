@@ -20,7 +20,7 @@ from countnets._errors import CountnetsError
 from countnets.measures import composition
 from countnets.network import boolean
 from countnets.network.architectures import DEFAULT_PRECISION, ResMLP
-from countnets.results import _estimate_to_dict, make_estimate
+from countnets.results import estimate_to_dict, make_estimate
 from countnets.results.report import ratio_record
 from countnets.stats import statistics
 from countnets.stats.statistics import Estimate, clopper_pearson, ratio_of_means, replica_interval
@@ -97,7 +97,7 @@ def rows_from_histogram(
             "branch_scale_spec": spec, "samples": samples, "stopped_by": stopped_by, "seconds": seconds,
             "min_depth": bound["min_depth"], "min_depth_lower": bound["lower"], "min_depth_upper": bound["upper"],
             "min_depth_status": bound["status"], "one_hidden_layer": bound["one_hidden_layer"],
-            "p": _estimate_to_dict(p), "needs_splitting": bool(loose),
+            "p": estimate_to_dict(p), "needs_splitting": bool(loose),
             "kstar_given_f": {str(k): _conditional(int(kstar[k]), hits, confidence, exact) for k in range(L + 1)},
             "hamming": {str(k): ham[k].tolist() for k in range(1, L + 1) if kstar[k]},
             "below_min_depth": int(kstar[: bound["lower"]].sum()),
@@ -106,7 +106,7 @@ def rows_from_histogram(
                        "lower": bound["lower"], "below": base["below_min_depth"]})  # fmt: skip
 
         def p_form(k: int, label: str) -> dict[str, Any]:
-            return _estimate_to_dict(make_estimate(label, int(kstar[k]), samples, confidence=confidence, method=method))
+            return estimate_to_dict(make_estimate(label, int(kstar[k]), samples, confidence=confidence, method=method))
 
         def ratio(kp: int, ks: int) -> dict[str, Any]:
             return ratio_record(int(kstar[kp]), int(kstar[ks]), confidence, exact)
@@ -190,7 +190,7 @@ def rows_from_population(
             method=how, bits=statistics.bits(iv.mean), bits_ci=(statistics.bits(ci[1]), statistics.bits(ci[0])),
             log10_p=statistics.log10(iv.mean),
         )  # fmt: skip
-        return _estimate_to_dict(est)
+        return estimate_to_dict(est)
 
     def ratio(kp: int, ks: int) -> dict[str, Any]:
         if not reached:
@@ -212,7 +212,7 @@ def rows_from_population(
         "branch_scale_spec": spec, "samples": int(result.samples), "stopped_by": str(result.stopped_by),
         "seconds": float(result.seconds), "min_depth": bound["min_depth"], "min_depth_lower": bound["lower"],
         "min_depth_upper": bound["upper"], "min_depth_status": bound["status"],
-        "one_hidden_layer": bound["one_hidden_layer"], "p": _estimate_to_dict(estimate),
+        "one_hidden_layer": bound["one_hidden_layer"], "p": estimate_to_dict(estimate),
         "needs_splitting": False, "estimator": "splitting",
         "interval_factor": hi / lo if reached and lo > 0 else "inf",
         "splitting": {"pilot_status": payload.pilot_status, "levels": payload.n_levels, "particles": particles,

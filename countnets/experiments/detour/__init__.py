@@ -36,7 +36,7 @@ from countnets.measures import circuits
 from countnets.network import boolean
 from countnets.network.architectures import DEFAULT_PRECISION, GoalNet, ResMLP
 from countnets.network.priors import Prior
-from countnets.results import CountResult, _estimate_to_dict, make_estimate, payloads
+from countnets.results import CountResult, estimate_to_dict, make_estimate, payloads
 from countnets.results.report import interval, ratio_p_value, ratio_record, ratio_verdict, verdict_counts
 from countnets.stats import statistics
 
@@ -199,9 +199,9 @@ def _write_erase_entry(
         "branch_scale_spec": spec,
         "counts": {"with_pair": with_pair, "without_pair": without_pair},
         "pair_counts": {f"{i},{j}": pair_counts[f"{i},{j}"] for i, j in pairs},
-        "with_pair": _estimate_to_dict(make_estimate("with_pair", with_pair, done, confidence=confidence,
+        "with_pair": estimate_to_dict(make_estimate("with_pair", with_pair, done, confidence=confidence,
                                                      method=method)),
-        "without_pair": _estimate_to_dict(make_estimate("without_pair", without_pair, done, confidence=confidence,
+        "without_pair": estimate_to_dict(make_estimate("without_pair", without_pair, done, confidence=confidence,
                                                         method=method)),
         "ratio": ratio_record(with_pair, without_pair, confidence, method == "exact"),
         "distinct_functions": len(per_f),
@@ -280,8 +280,8 @@ def goal_detour(
     extra = {
         "detour_kind": "goal",
         "counts": {"direct": counts["direct"], "detour": counts["detour"], "other": counts["other"]},
-        "direct": _estimate_to_dict(estimates[0]),
-        "detour": _estimate_to_dict(estimates[1]),
+        "direct": estimate_to_dict(estimates[0]),
+        "detour": estimate_to_dict(estimates[1]),
         "ratio": ratio_record(counts["detour"], counts["direct"], confidence, exact_mode),
         "distinct_goals": len(goals),
         "distinct_function_goal_pairs": sum(len(e["goals"]) for e in per_f.values()),

@@ -45,7 +45,7 @@ from countnets.measures import parse_branch_scales, resolve_branch_scale
 from countnets.network import boolean
 from countnets.network.architectures import DEFAULT_PRECISION, ResMLP
 from countnets.network.priors import Prior
-from countnets.results import CountResult, _estimate_to_dict, make_estimate, payloads
+from countnets.results import CountResult, estimate_to_dict, make_estimate, payloads
 from countnets.results.report import (
     SHORT_VERDICTS,
     fmt_interval,
@@ -141,8 +141,8 @@ def _depth_summary(
         "stable_exceeds_kstar": stable_gt_kstar,
         "serial_one_bit": serial_one_bit,
         "distinct_functions": len(per_f),
-        "parallel": _estimate_to_dict(make_estimate("parallel", par, samples, confidence=confidence, method=method)),
-        "serial": _estimate_to_dict(make_estimate("serial", ser, samples, confidence=confidence, method=method)),
+        "parallel": estimate_to_dict(make_estimate("parallel", par, samples, confidence=confidence, method=method)),
+        "serial": estimate_to_dict(make_estimate("serial", ser, samples, confidence=confidence, method=method)),
         "ratio": ratio_record(par, ser, confidence, exact),
         "ratio_nonconstant": ratio_record(par_nc, ser_nc, confidence, exact),
         "target_verdicts": verdict_counts(verdicts),
