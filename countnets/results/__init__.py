@@ -42,6 +42,7 @@ __all__ = [
     "from_json",
     "current_kind",
     "estimate_to_dict",
+    "estimate_from_dict",
     "save_json",
     "load_json",
     "dumps",
@@ -240,7 +241,8 @@ def estimate_to_dict(est: Estimate) -> dict[str, Any]:
     }
 
 
-def _estimate_from_dict(d: dict[str, Any]) -> Estimate:
+def estimate_from_dict(d: dict[str, Any]) -> Estimate:
+    """The inverse of :func:`estimate_to_dict`: an :class:`Estimate` from a result file's plain values."""
     return Estimate(
         function=d["function"],
         hits=int(d["hits"]),
@@ -325,7 +327,7 @@ def from_json(data: Any) -> CountResult:
     fields = {f.name for f in dataclasses.fields(CountResult)}
     try:
         kwargs = {k: v for k, v in data.items() if k in fields}
-        kwargs["estimates"] = tuple(_estimate_from_dict(e) for e in data["estimates"])
+        kwargs["estimates"] = tuple(estimate_from_dict(e) for e in data["estimates"])
         extra = {**data.get("extra", {}), **{name: data[name] for name in data.get("extra_fields", [])}}
         kwargs["kind"] = kind = current_kind(str(data.get("kind")), extra, bool(data.get("exact")))
         typed = payloads.payload_type(kind, extra)

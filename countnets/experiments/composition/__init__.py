@@ -69,7 +69,7 @@ from countnets.network.architectures import DEFAULT_PRECISION, ResMLP
 from countnets.network.priors import Prior
 from countnets.rare import splitting
 from countnets.records import encode
-from countnets.results import CountResult, _estimate_from_dict, make_estimate, payloads
+from countnets.results import CountResult, estimate_from_dict, make_estimate, payloads
 
 __all__ = [
     "KIND",
@@ -319,7 +319,7 @@ def _splitting_result(
         devices=devices,
     )  # fmt: skip
     fields["splitting_run"] = info
-    estimates = [_estimate_from_dict(r["p"]) for r in group_rows(fields["rows"])]
+    estimates = [estimate_from_dict(r["p"]) for r in group_rows(fields["rows"])]
     outcome = RunOutcome(samples=sum(r["samples"] for r in group_rows(fields["rows"])),
                          stopped_by=info["stopped_by"], seconds=time.perf_counter() - start)  # fmt: skip
     source = sampling_source(prior, first, options["replicas_per_chunk"])
