@@ -24,6 +24,18 @@ from countnets.network.architectures import Architecture, GoalNet, ResMLP
 __all__ = ["effective_depth", "depth_code_parts", "cancelling_pair", "goal"]
 
 
+def _at_branch_scales(branch_scales: Sequence[float | str] | None):
+    """``archs(arch)``: the network at each branch scale (resolved at its L), or as it is for ``None``."""
+    specs = None if branch_scales is None else tuple(branch_scales)
+
+    def archs(arch):
+        if specs is None:
+            return (arch,)
+        return tuple(dataclasses.replace(arch, branch_scale=resolve_branch_scale(s, arch.L)) for s in specs)
+
+    return archs
+
+
 def _require(arch: Architecture, kind: type, what: str) -> None:
     if not isinstance(arch, kind):
         raise CountnetsError(f"{what} needs a {kind.__name__}, got {type(arch).__name__}")
@@ -44,11 +56,7 @@ def effective_depth(branch_scales: Sequence[str | float] | None = None) -> Measu
         ``None`` means the architecture's own ``branch_scale``.
     """
     specs = None if branch_scales is None else tuple(branch_scales)
-
-    def archs(arch):
-        if specs is None:
-            return (arch,)
-        return tuple(dataclasses.replace(arch, branch_scale=resolve_branch_scale(s, arch.L)) for s in specs)
+    archs = _at_branch_scales(specs)
 
     def check(arch):
         _require(arch, ResMLP, "effective depth")
@@ -107,11 +115,7 @@ def cancelling_pair(branch_scales: Sequence[str | float] | None = None) -> Measu
         event is then "some pair cancels at the first alpha".
     """
     specs = None if branch_scales is None else tuple(branch_scales)
-
-    def archs(arch):
-        if specs is None:
-            return (arch,)
-        return tuple(dataclasses.replace(arch, branch_scale=resolve_branch_scale(s, arch.L)) for s in specs)
+    archs = _at_branch_scales(specs)
 
     def check(arch):
         _require(arch, ResMLP, "a cancelling-pair search")
