@@ -404,6 +404,39 @@ def test_experiment_histogram_matches_the_per_network_library():
         assert entry["branch_scale"] == alpha and entry["arch"]["branch_scale"] == alpha
 
 
+def test_kstar_terms_recombine_to_the_effective_depth_counts_exactly():
+    # P(f, k* = k) as a signed sum of joint masses (measures.kstar_terms, issue 28): on the same networks, the signed
+    # sum of the terms' Monte Carlo hits equals the count of (f, k* = k) by depth_statistics, for every k and f.
+    arch, prior = ResMLP(3, 4, 3, 2, 1.0), cn.Gaussian(1, 1)
+    x = boolean.cube(3, "pm1")
+    theta = _sample(arch, prior, 5, 512, 4)
+
+    @jax.jit
+    @jax.vmap
+    def per_network(t):
+        tables = circuits.truncated_outputs(arch, arch.unflatten(t), x) > 0
+        return boolean.pack_table(tables[-1])[0], circuits.depth_statistics(tables)[0]
+
+    fs, kstar = (np.asarray(a).tolist() for a in per_network(theta))
+    counts = Counter(zip(fs, kstar, strict=True))
+    spread = Counter(f for f, _ in counts)  # functions reached at several depths
+    chosen = [f for f, _ in Counter(fs).most_common() if spread[f] >= 2][:2]
+    assert len(chosen) == 2 and all(counts[(f, k)] > 0 for f in chosen for k in (0, 1))
+    terms = {(f, k): cn.measures.kstar_terms(f, k) for f in chosen for k in range(arch.L + 1)}
+    measures = list({m.name: m for ts in terms.values() for _, m in ts}.values())
+    result = cn.estimate_mc(prior, arch, measures, n_samples=2048, seed=5, chunk_size=512, encoding="pm1")
+    hits = {m.name: e.hits for m, e in zip(measures, result.estimates, strict=True)}
+    for (f, k), ts in terms.items():
+        assert sum(sign * hits[m.name] for sign, m in ts) == counts[(f, k)], (hex(f), k)
+
+
+def test_a_truncation_order_checks_its_network():
+    with pytest.raises(cn.CountnetsError, match="truncation order 4 is past the network's L = 3 blocks"):
+        cn.estimate_mc(cn.Gaussian(), ResMLP(3, 4, 3, 2), [cn.measures.truncation("xor", 4)], n_samples=8)
+    with pytest.raises(cn.CountnetsError, match="a truncation order needs a ResMLP, got MLP"):
+        cn.estimate_mc(cn.Gaussian(), cn.MLP(3, (4,)), [cn.measures.truncation("xor", 1)], n_samples=8)
+
+
 def _exact_and_mc(fn, prior, splits, **kw):
     """Exact enumeration, and the same Monte Carlo run split into steps and devices in different ways."""
     exact = fn(prior, exact=True, **kw)

@@ -52,6 +52,7 @@ from jaxtyping import Array, Bool, Float
 
 from countnets._errors import CountnetsError, check_positive_int
 from countnets.defaults import parse_branch_scales, resolve_branch_scale  # noqa: F401 (re-exported)
+from countnets.measures import circuits
 from countnets.measures.circuit_measures import cancelling_pair, depth_code_parts, effective_depth, goal
 from countnets.measures.measure import (
     Measure,
@@ -69,6 +70,8 @@ __all__ = [
     "Measure",
     "MeasureFn",
     "implements",
+    "truncation",
+    "kstar_terms",
     "target_of",
     "table",
     "fits",
@@ -175,6 +178,83 @@ def implements(f: int | str) -> Measure:
         check=check,
         agreement=lambda arch: (np.arange(2**arch.n, dtype=np.int32), labels(arch)),
     )
+
+
+def truncation(f: int | str, order: int) -> Measure:
+    """A ResMLP's path-order truncation ``y^(order)`` computes ``f`` (DESIGN section 3).
+
+    ``y^(k)`` keeps the paths through at most k blocks
+    (:func:`countnets.measures.circuits.truncated_outputs`; ``y^(L)`` is the network itself), so
+    ``k* = min{k : y^(k) computes the network's function}``. Event, score and level are those of
+    :func:`implements`, on ``y^(order)`` instead of ``y``. ``all_of(implements(f), truncation(f, k))``
+    is the joint event "f, and order k computes it", whose masses :func:`kstar_terms` combines
+    into ``P(f, k* = k)``.
+
+    Args:
+      f: an int truth table, a hex string or a name, as for :func:`implements`.
+      order: the truncation order k, ``0 <= k <= L`` (checked against the architecture).
+    """
+    spec_f = _function_spec(f)
+    order = check_positive_int("order (the truncation order)", order, allow_zero=True)
+
+    def truncated(arch, params, x, precision):
+        return circuits.truncated_outputs(arch, params, x, precision=precision)[order]
+
+    def labels(arch):
+        return boolean.int_to_table(_resolve(spec_f, arch.n), arch.n)
+
+    def event(arch, params, x, precision):
+        keys = boolean.pack_table(boolean.truth_table(truncated(arch, params, x, precision)))
+        return jnp.all(keys == jnp.asarray(boolean.int_to_words(_resolve(spec_f, arch.n), arch.n)))
+
+    def score(arch, params, x, precision):
+        return _agreement_score(truncated(arch, params, x, precision), jnp.asarray(labels(arch)))
+
+    def check(arch):
+        if not isinstance(arch, ResMLP):
+            raise CountnetsError(f"a truncation order needs a ResMLP, got {type(arch).__name__}")
+        if order > arch.L:
+            raise CountnetsError(f"truncation order {order} is past the network's L = {arch.L} blocks")
+        _resolve(spec_f, arch.n)
+
+    return Measure(
+        name=f"truncation({_label(spec_f)}, order={order})",
+        spec={"truncation": _label(spec_f), "order": order},
+        event=event,
+        key=None,
+        key_fields=_no_fields,
+        score=score,
+        level=lambda arch: float(2**arch.n),
+        outputs=lambda arch, params, x, precision: truncated(arch, params, x, precision)[None, :],
+        check=check,
+        agreement=lambda arch: (np.arange(2**arch.n, dtype=np.int32), labels(arch)),
+    )
+
+
+def kstar_terms(f: int | str, k: int) -> list[tuple[int, Measure]]:
+    """``P(f, k* = k)`` as a signed sum of joint masses, each an event splitting can climb.
+
+    ``k* = k`` is "order k computes f, and no order j < k does"; expanding the product of
+    ``1 - [order j computes f]`` gives, over the subsets S of ``{0 .. k-1}``,
+    ``P(f, k* = k) = sum_S (-1)^|S| P(f, order k and every order in S computes f)``
+    (2^k terms; at ``k = L`` the order-L part repeats "f", which changes no event).
+    Estimate each mass by its own run and combine them with the signs; a term with an order
+    below the target's minimal depth is 0 by the proof.
+
+    Returns:
+      ``[(sign, measure)]``, the measure ``all_of(implements(f), truncation(f, j) for j in
+      sorted(S | {k}))``.
+
+    >>> [(sign, [part["order"] for part in m.spec["all_of"][1:]]) for sign, m in kstar_terms("xor", 2)]
+    [(1, [2]), (-1, [0, 2]), (-1, [1, 2]), (1, [0, 1, 2])]
+    """
+    k = check_positive_int("k", k, allow_zero=True)
+    out = []
+    for mask in range(2**k):
+        orders = [j for j in range(k) if mask >> j & 1] + [k]
+        sign = -1 if bin(mask).count("1") % 2 else 1
+        out.append((sign, all_of(implements(f), *(truncation(f, j) for j in orders))))
+    return out
 
 
 def target_of(measure: Measure, n: int) -> int | None:
