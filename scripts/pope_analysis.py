@@ -15,16 +15,17 @@ The analysis, in the order docs/verdicts.md states it:
 A. Rows used. A parallel/serial row is *used* when its ratio is determined (both joint
    events pass the reliability rule), its replicate's ratio is determined, and the two
    ratio intervals overlap. Any other row is listed with the reason it is not used.
-B. Pope's prediction against the placement null, on the used rows whose target needs
-   composition (``min_depth >= 2``): per row the t-test of ``log(ratio / null) = 0``
+B. Pope's prediction against the placement null, on the used rows whose two forms are both
+   compositions (``kstar_parallel >= 2``: parity of 4 as a tree, k* = 2, against a chain,
+   k* = 3; so for parity of 6): per row the t-test of ``log(ratio / null) = 0``
    (``ratio.log_se``, ``ratio.df``), Holm-adjusted over those rows (family-wise 0.05).
    Row verdict: "above the null", "below the null" or "not detected". Claim verdict:
    "not determined" with fewer than 3 used rows; "holds" when no row is below the null
    ("beyond the null" when some row is above it); "fails" when every used row is below;
    else "mixed", naming the rows each way.
 C. The same test of ``log(ratio) = 0`` (parallel against serial, no null), as the plain
-   reading of "far more volume", and both tests on the control rows (``min_depth == 1``,
-   XOR-and-XOR: no composition) as their own Holm family. The control is reported,
+   reading of "far more volume", and both tests on the control rows (``kstar_parallel == 1``,
+   XOR-and-XOR: its parallel form needs no composition) as their own Holm family. The control is reported,
    never pooled into B.
 D. Detours as n grows, per (kind, width, alpha) series with at least 3 determined rows:
    weighted least squares of ``log(ratio)`` on n (weights ``1 / se^2``, ``se`` from each
@@ -117,8 +118,8 @@ def serial_parallel(rows: list[dict]) -> dict:
     """Analyses A to C."""
     unused = [{"row": _label(r), "why": why} for r in rows if (why := _usable(r)) is not None]
     used = [r for r in rows if _usable(r) is None]
-    composed = [r for r in used if r["min_depth"] >= 2]
-    control = [r for r in used if r["min_depth"] == 1]
+    composed = [r for r in used if r["kstar_parallel"] >= 2]
+    control = [r for r in used if r["kstar_parallel"] == 1]
     against_null = _tests(composed, against_null=True)
     return {
         "unused": unused,

@@ -17,10 +17,10 @@ from tests.repo_script import load_script
 pope = load_script("scripts/pope_analysis.py")
 
 
-def _row(target="parity4", L=3, ratio=4.0, se=0.2, null=2.0, min_depth=2, reliable=True, replicate=True,
+def _row(target="parity4", L=3, ratio=4.0, se=0.2, null=2.0, kstar_parallel=2, reliable=True, replicate=True,
          rep_ci=None, df=30):  # fmt: skip
     ci = [ratio * math.exp(-2 * se), ratio * math.exp(2 * se)]
-    row = {"target": target, "n": 4, "L": L, "w": 2, "alpha": "1", "min_depth": min_depth,
+    row = {"target": target, "n": 4, "L": L, "w": 2, "alpha": "1", "min_depth": 1, "kstar_parallel": kstar_parallel,
            "ratio": {"estimate": ratio, "ci": ci, "reliable": reliable, "log_se": se, "df": df},
            "placement_null_ratio": null}  # fmt: skip
     if replicate:
@@ -61,7 +61,7 @@ def test_the_claim_verdict_rule(effects, verdict):
 
 
 def test_the_control_is_its_own_family_and_never_pooled():
-    rows = [_row(L=L, ratio=2.0) for L in (2, 3, 4)] + [_row(target="xor-and-xor", min_depth=1, ratio=0.5)]
+    rows = [_row(L=L, ratio=2.0) for L in (2, 3, 4)] + [_row(target="xor-and-xor", kstar_parallel=1, ratio=0.5)]
     result = pope.serial_parallel(rows)
     assert result["pope_against_null"]["rows"] == 3 and result["pope_against_null"]["verdict"] == "holds"
     assert [t["verdict"] for t in result["control_against_null"]] == ["below"]
