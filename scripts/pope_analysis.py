@@ -90,7 +90,8 @@ def _tests(rows: list[dict], against_null: bool) -> list[dict]:
         shift = math.log(row["placement_null_ratio"]) if against_null else 0.0
         t = (math.log(r["estimate"]) - shift) / r["log_se"]
         out.append({"row": _label(row), "log_effect": math.log(r["estimate"]) - shift, "t": t,
-                    "p": float(2 * stats.t.sf(abs(t), r["df"]))})  # fmt: skip
+                    "p": float(2 * stats.t.sf(abs(t), r["df"])), "ratio": r["estimate"], "ci": r["ci"],
+                    "null": row["placement_null_ratio"]})  # fmt: skip
     adjusted = holm([o["p"] for o in out]) if out else []
     for o, p in zip(out, adjusted, strict=True):
         o["p_holm"] = float(p)
@@ -215,10 +216,16 @@ def markdown(result: dict) -> str:
     else:
         claim = sp["pope_against_null"]
         lines += [f"Pope against the placement null: **{claim['verdict']}** ({claim['rows']} rows used)", "",
-                  "| row | ratio / null (log) | p (Holm) | verdict |", "|---|---|---|---|"]  # fmt: skip
-        lines += [f"| {t['row']} | {_fmt(t['log_effect'])} | {_fmt(t['p_holm'])} | {t['verdict']} |"
-                  for t in claim["tests"]]  # fmt: skip
-        lines += [f"| {u['row']} | - | - | not used: {u['why']} |" for u in sp["unused"]]
+                  "| family | row | parallel/serial [95%] | null | against the null (p Holm) | against 1 (p Holm) |",
+                  "|---|---|---|---|---|---|"]  # fmt: skip
+        families = (("Pope", claim["tests"], sp["parallel_against_serial"]),
+                    ("control", sp["control_against_null"], sp["control_against_serial"]))  # fmt: skip
+        for family, against_null, against_one in families:
+            for t, u in zip(against_null, against_one, strict=True):
+                lines.append(f"| {family} | {t['row']} | {_fmt(t['ratio'])} [{_fmt(t['ci'][0])}, {_fmt(t['ci'][1])}] "
+                             f"| {_fmt(t['null'])} | {t['verdict']} ({_fmt(t['p_holm'])}) | {u['verdict']} "
+                             f"({_fmt(u['p_holm'])}) |")  # fmt: skip
+        lines += [f"| - | {u['row']} | not used: {u['why']} | - | - | - |" for u in sp["unused"]]
     d = result["detours"]
     if d is None:
         lines.append("Detours as n grows: not determined (no rows yet).")

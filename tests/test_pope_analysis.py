@@ -122,3 +122,16 @@ def test_the_verdict_page_quotes_the_analysis_of_the_committed_rows():
     page = (pope.ROOT / "docs" / "verdicts.md").read_text()
     block = page.split("<!-- pope-analysis -->\n```\n", 1)[1].split("```", 1)[0]
     assert block == pope.markdown(pope.analyse(pope._rows(pope.SERIAL_PARALLEL), pope._rows(pope.DETOURS)))
+
+
+def test_the_verdict_page_quotes_the_control_rows_effective_replicas():
+    # The page's range of effective replicas is that of the committed rows' runs.
+    import json
+
+    data = json.loads(pope.SERIAL_PARALLEL.read_text())
+    eff = [x["p"]["effective_replicas"] for r in data["rows"] for x in (r, r["replicate"])]
+    eff += [t["effective_replicas"] for r in data["rows"] for x in (r, r["replicate"]) for k in x["kstar"].values()
+            for t in k["terms"]]  # fmt: skip
+    page = " ".join((pope.ROOT / "docs" / "verdicts.md").read_text().split())
+    assert f"with {math.floor(min(eff))} to {math.floor(max(eff))} effective replicas of 128" in page
+    assert f"{round(data['rows'][0]['seconds'])} s for both seeds" in page
