@@ -21,9 +21,8 @@ import dataclasses
 import math
 from collections.abc import Sequence
 
-from scipy import stats
-
-from countnets._errors import CountnetsError, check_finite_float
+from countnets._errors import CountnetsError
+from countnets.stats.statistics import t_quantile
 
 __all__ = ["Term", "Combined", "signed_sum", "RatioOfSums", "ratio_of_sums"]
 
@@ -55,13 +54,6 @@ class Combined:
     lo: float
     hi: float
     confidence: float
-
-
-def _t(confidence: float, df: float) -> float:
-    confidence = check_finite_float("confidence", confidence)
-    if not 0 < confidence < 1:
-        raise CountnetsError(f"confidence must be in (0, 1), got {confidence}")
-    return float(stats.t.ppf(0.5 + confidence / 2, df))
 
 
 def _welch(parts: Sequence[tuple[float, float]]) -> float:
@@ -97,7 +89,7 @@ def signed_sum(terms: Sequence[Term], confidence: float = 0.95) -> Combined:
     estimate = sum(t.sign * t.p for t in terms)
     se = math.sqrt(sum(v for v, _ in parts))
     df = _welch(parts)
-    half = _t(confidence, df) * se
+    half = t_quantile(confidence, df) * se
     return Combined(estimate, se, df, max(0.0, estimate - half), estimate + half, confidence)
 
 
@@ -129,5 +121,5 @@ def ratio_of_sums(a: Combined, b: Combined, confidence: float = 0.95) -> RatioOf
     log_se = math.sqrt(ra + rb)
     df = _welch([(ra, a.df), (rb, b.df)])
     ratio = a.estimate / b.estimate
-    half = _t(confidence, df) * log_se
+    half = t_quantile(confidence, df) * log_se
     return RatioOfSums(ratio, log_se, df, ratio * math.exp(-half), ratio * math.exp(half), confidence)

@@ -48,6 +48,7 @@ __all__ = [
     "equal_size_richness",
     "ReplicaInterval",
     "replica_interval",
+    "t_quantile",
     "ratio_of_means",
 ]
 
@@ -283,7 +284,7 @@ class ReplicaInterval:
     relative_error: float
 
 
-def _t_quantile(confidence: float, df: int) -> float:
+def t_quantile(confidence: float, df: float) -> float:
     """The two-sided Student quantile ``t_{1 - alpha/2, df}`` of a checked ``confidence`` in (0, 1)."""
     confidence = check_finite_float("confidence", confidence)
     if not 0 < confidence < 1:
@@ -312,7 +313,7 @@ def replica_interval(values: Sequence[float] | np.ndarray, confidence: float = 0
         raise CountnetsError(f"an interval from replicas needs at least 2 of them, got {z.size}")
     if not np.all(np.isfinite(z)) or np.any(z < 0):
         raise CountnetsError("replica estimates must be finite and non-negative")
-    t = _t_quantile(confidence, z.size - 1)
+    t = t_quantile(confidence, z.size - 1)
     mean = float(z.mean())
     if mean == 0:
         return ReplicaInterval(0.0, 0.0, 0.0, math.nan)
@@ -349,7 +350,7 @@ def ratio_of_means(
         )
     if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
         raise CountnetsError("replica values must be finite")
-    t = _t_quantile(confidence, a.size - 1)
+    t = t_quantile(confidence, a.size - 1)
     total = float(b.sum())
     if total == 0:
         return math.nan, 0.0, math.inf
