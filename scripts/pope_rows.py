@@ -35,7 +35,11 @@ def _key(row: dict[str, Any]) -> tuple:
 
 def run_rows(specs: list[dict[str, Any]], make_estimator: Callable[[Any], Callable], out: Path,
              command: str) -> list[dict[str, Any]]:  # fmt: skip
-    """Every row of ``specs`` (target, n, d, L, w, alpha, seed) not yet in ``out``, each saved as it ends."""
+    """Every row of ``specs`` (target, n, d, L, w, alpha, seed) not yet in ``out``, each saved as it ends.
+
+    ``command`` (the invocation) is kept on each row it makes; the file's own ``command`` is
+    the invocation that created it.
+    """
     data = json.loads(out.read_text()) if out.exists() else {"command": command, "rows": []}
     done = {_key(r) for r in data["rows"]}
     for spec in specs:
@@ -49,6 +53,7 @@ def run_rows(specs: list[dict[str, Any]], make_estimator: Callable[[Any], Callab
         row = joint.joint_row(arch, spec["target"], parallel, serial, estimate, seed=spec["seed"])
         row["replicate"] = joint.joint_row(arch, spec["target"], parallel, serial, estimate, seed=spec["seed"] + 1)
         row["seconds"] = time.perf_counter() - start
+        row["command"] = command
         data["rows"].append(row)
         atomic_write_text(out, json.dumps(data, indent=1, allow_nan=False) + "\n", "result")
         print(f"{spec['target']} L={spec['L']} w={spec['w']} alpha={spec['alpha']}: ratio {row['ratio']['estimate']} "

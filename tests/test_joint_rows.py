@@ -90,6 +90,7 @@ def test_the_rows_script_saves_each_row_with_its_replicate_and_resumes(tmp_path)
     out = tmp_path / "rows.json"
     rows = rows_script.run_rows([spec], lambda arch: _fake(calls), out, "test")
     assert len(rows) == 1 and rows[0]["seed"] == 5 and rows[0]["replicate"]["seed"] == 6
+    assert rows[0]["command"] == "test"
     assert {seed for _, seed in calls} == {5, 6}
     assert json.loads(out.read_text())["rows"] == json.loads(json.dumps(rows))
     calls.clear()
