@@ -248,7 +248,8 @@ def markdown(result: dict) -> str:
 
 
 def _rows(path: Path) -> list[dict] | None:
-    return json.loads(path.read_text())["rows"] if path.exists() and "rows" in json.loads(path.read_text()) else None
+    """The file's top-level ``rows``, or ``None`` when the file or its rows do not exist yet."""
+    return json.loads(path.read_text()).get("rows") if path.exists() else None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -56,8 +56,10 @@ def term_orders(k: int, L: int, lower: int) -> list[tuple[int, tuple[int, ...]]]
 
 
 def _event(f: int, orders: tuple[int, ...]) -> Any:
-    return measures.all_of(measures.implements(f), *(measures.truncation(f, j) for j in orders)) if orders else \
-        measures.implements(f)  # fmt: skip
+    """``f``, and every order in ``orders`` computes f (``implements(f)`` alone for no orders)."""
+    if not orders:
+        return measures.implements(f)
+    return measures.all_of(measures.implements(f), *(measures.truncation(f, j) for j in orders))
 
 
 def _summary(result: Any) -> dict[str, Any]:
