@@ -10,11 +10,12 @@ import countnets as cn
 from countnets import records, results
 from countnets.results import payloads
 
-# Committed JSON files that are not run results: the flip-decisive plan (pre-registered before any training, read
-# by --plan), the diversity script's summary, and the rows of scripts/pope_rows.py (issue 28, read by
-# scripts/pope_analysis.py). Every other results/*.json must load as a CountResult.
+# Committed JSON files that are not run results: the flip-decisive plans (pre-registered before any training, read
+# by --plan; flip_plan.json is issue 29's version 2), the diversity script's summary, and the rows of
+# scripts/pope_rows.py (issue 28, read by scripts/pope_analysis.py). Every other results/*.json must load as a
+# CountResult.
 NOT_RESULTS = {"flip_decisive_plan.json": "primary_analysis", "flip_decisive_diversity.json": "pairs",
-               "pope_serial_parallel.json": "rows"}  # fmt: skip
+               "pope_serial_parallel.json": "rows", "flip_plan.json": "analysis"}  # fmt: skip
 ALL_JSON = sorted((Path(__file__).resolve().parents[1] / "results").glob("*.json"))
 RESULTS = [p for p in ALL_JSON if p.name not in NOT_RESULTS]
 

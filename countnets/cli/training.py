@@ -301,6 +301,10 @@ def add_flip_decisive_arguments(p: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help="run a plan written by --plan-out (step 2; one of --plan-out and --plan is required)",
     )
+    s.add_argument("--integrated", action="store_true",
+                   help="with --plan-out: write the integrated-pressure plan (version 2, issue 29): groups (S, A), "
+                   "single-flip B, Lambda* = lambda* x T over budgets, MALA and SMC tilt; --train-size defaults "
+                   "to 8 and --seed names the groups")  # fmt: skip
     s.add_argument("--pairs", type=nonneg_int, default=30, help="pairs to choose (default: %(default)s)")
     s.add_argument(
         "--train-size", type=nonneg_int, default=None, help="points per training set S (step 1; required there)"
@@ -360,6 +364,7 @@ def _rare_options(args: argparse.Namespace) -> decisive.RareOptions | None:
 def run_flip_decisive(args: argparse.Namespace) -> CountResult | int:
     """Run ``countnets experiment flip-decisive`` from parsed arguments."""
     from countnets.experiments import flip_decisive as decisive
+    from countnets.experiments.flip_decisive import integrated_plan as integrated
     from countnets.stats import statistics
     from countnets.train.training import TrainConfig
 
@@ -367,6 +372,16 @@ def run_flip_decisive(args: argparse.Namespace) -> CountResult | int:
         raise CountnetsError("--max-seconds is not supported by flip-decisive; set --samples and --runs")
     statistics._check(0, 1, args.confidence)
     prior, arch = prior_from_args(args), options.arch_from_args(args)
+    if args.plan_out is not None and args.integrated:
+        plan = integrated.integrated_plan(prior, arch, seed=args.seed, train_size=args.train_size or 8,
+                                          encoding=args.encoding, precision=args.precision)  # fmt: skip
+        decisive.write_plan(plan, args.plan_out)
+        if not args.quiet:
+            print(f"wrote {args.plan_out}: the integrated-pressure plan (version {integrated.PLAN_VERSION}), seed "
+                  f"{args.seed}")  # fmt: skip
+        return 0
+    if args.integrated:
+        raise CountnetsError("--integrated applies to --plan-out (a version-2 plan file says its own design)")
     if args.plan_out is not None:
         if args.train_size is None:
             raise CountnetsError("--plan-out needs --train-size (points per training set)")
@@ -384,6 +399,8 @@ def run_flip_decisive(args: argparse.Namespace) -> CountResult | int:
         if not args.quiet:
             print(f"wrote {args.plan_out}: {len(plan['pairs'])} pairs, {len(plan['skipped'])} candidates skipped")
         return 0
+    if decisive.plan_version(args.plan) == integrated.PLAN_VERSION:
+        return run_integrated(args, integrated.read_integrated_plan(args.plan), prior, arch)
     cfg = TrainConfig(optimizer="sgd", learning_rate=args.lr, loss=args.loss, max_steps=args.max_steps,
                       precision=args.precision)  # fmt: skip
     result = decisive.flip_decisive(
@@ -395,3 +412,10 @@ def run_flip_decisive(args: argparse.Namespace) -> CountResult | int:
         pair_limit=args.pair_limit, check_steps=args.check_steps,
     )  # fmt: skip
     return result
+
+
+def run_integrated(args: argparse.Namespace, plan: dict, prior: Any, arch: Any) -> CountResult | int:
+    """Run a version-2 (integrated-pressure) plan: not built yet, so a one-line error (issue 29 stays open)."""
+    raise CountnetsError(
+        f"{args.plan} is an integrated-pressure plan (version 2); running it is not built yet (issue 29)"
+    )

@@ -57,6 +57,7 @@ from countnets.experiments.flip_decisive.plan import (
     PRIMARY_ANALYSIS,
     pair_training_set,
     plan_pairs,
+    plan_version,
     read_plan,
     write_plan,
 )
@@ -81,6 +82,7 @@ __all__ = [
     "rare_log_odds",
     "write_plan",
     "read_plan",
+    "plan_version",
     "pair_training_set",
     "train_lambda_star",
     "decisive_summary",

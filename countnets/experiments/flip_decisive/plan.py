@@ -41,6 +41,7 @@ __all__ = [
     "pair_training_set",
     "plan_pairs",
     "write_plan",
+    "plan_version",
     "read_plan",
 ]
 
@@ -321,6 +322,21 @@ def _check_pair(path: Any, i: int, pair: Any, n: int) -> None:
         wrong = [x for x in points if not 0 <= x < 2**n or (table >> x & 1) != (target >> x & 1)]
         if wrong:
             raise _plan_error(path, f"pair {i}: {name} = {pair[name]} does not fit the training set (point {wrong[0]})")
+
+
+def plan_version(path: Any) -> Any:
+    """The ``plan_version`` field of a plan file (``None`` when absent), to pick its reader.
+
+    Raises:
+      CountnetsError: one line, for a missing, empty, non-UTF-8 or non-JSON file, or JSON
+        that is not an object.
+    """
+    from countnets import _io
+
+    plan = _io.read_json(path, "plan")
+    if not isinstance(plan, dict):
+        raise _plan_error(path, f"is a JSON {type(plan).__name__}, not a flip-decisive plan")
+    return plan.get("plan_version")
 
 
 def read_plan(path: Any) -> dict[str, Any]:
