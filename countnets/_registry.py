@@ -165,6 +165,11 @@ def _detour_payload(fields: Mapping[str, Any]) -> type:
             else _payload("GoalPayload")).resolve()  # fmt: skip
 
 
+def _flip_decisive_payload(fields: Mapping[str, Any]) -> type:
+    return (_payload("FlipIntegratedPayload") if "analysis" in fields
+            else _payload("FlipDecisivePayload")).resolve()  # fmt: skip
+
+
 def _fixed(name: str) -> Callable[[Mapping[str, Any]], type]:
     return lambda fields: _payload(name).resolve()
 
@@ -222,8 +227,8 @@ _builtin(
 )
 _builtin(
     "flip-decisive", "training", "flip_decisive", "flip_decisive", "format_flip_decisive",
-    ("countnets.train.plots", "plot_flip_decisive"), ("lambda_star",), _fixed("FlipDecisivePayload"),
-    checkpoints=False,
+    ("countnets.train.plots", "plot_flip_decisive"), ("lambda_star",), _flip_decisive_payload,
+    checkpoints=True,
     help="pre-registered flip test: >= 30 independent pairs, lambda* per pair (SGD, SMC-tilted prior), censored",
     description="Step 1 (--plan-out PATH): choose independent (S, A, B) pairs spread over ln O and write them, "
     "with the fixed primary analysis, before any training. Step 2 (--plan PATH): run them and analyse.",

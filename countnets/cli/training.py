@@ -342,6 +342,9 @@ def add_flip_decisive_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         help="run only the first K pairs, a smoke test (default: every pair)",
     )
+    r.add_argument("--stages", default=None, metavar="LIST",
+                   help="version-2 plans: the stages to run, comma-separated, of groups, sgd, langevin, tilt, adam, "
+                   "diversity (default: all, in that order)")  # fmt: skip
     r.add_argument("--check-steps", type=nonneg_int, default=None,
                    help="also train to this many steps and report runs whose function still changed after "
                    "(default: off)")  # fmt: skip
@@ -368,10 +371,17 @@ def run_flip_decisive(args: argparse.Namespace) -> CountResult | int:
     from countnets.stats import statistics
     from countnets.train.training import TrainConfig
 
-    if args.max_seconds is not None:
-        raise CountnetsError("--max-seconds is not supported by flip-decisive; set --samples and --runs")
     statistics._check(0, 1, args.confidence)
     prior, arch = prior_from_args(args), options.arch_from_args(args)
+    if args.plan is not None and decisive.plan_version(args.plan) == integrated.PLAN_VERSION:
+        return run_integrated(args, integrated.read_integrated_plan(args.plan), prior, arch)
+    if args.stages is not None:
+        raise CountnetsError("--stages applies to an integrated-pressure (version 2) plan")
+    if args.max_seconds is not None:
+        raise CountnetsError("--max-seconds applies to an integrated-pressure (version 2) plan; set --samples and "
+                             "--runs")  # fmt: skip
+    if args.checkpoint is not None:
+        raise CountnetsError("--checkpoint applies to running an integrated-pressure (version 2) plan")
     if args.plan_out is not None and args.integrated:
         plan = integrated.integrated_plan(prior, arch, seed=args.seed, train_size=args.train_size or 8,
                                           encoding=args.encoding, precision=args.precision)  # fmt: skip
@@ -399,8 +409,6 @@ def run_flip_decisive(args: argparse.Namespace) -> CountResult | int:
         if not args.quiet:
             print(f"wrote {args.plan_out}: {len(plan['pairs'])} pairs, {len(plan['skipped'])} candidates skipped")
         return 0
-    if decisive.plan_version(args.plan) == integrated.PLAN_VERSION:
-        return run_integrated(args, integrated.read_integrated_plan(args.plan), prior, arch)
     cfg = TrainConfig(optimizer="sgd", learning_rate=args.lr, loss=args.loss, max_steps=args.max_steps,
                       precision=args.precision)  # fmt: skip
     result = decisive.flip_decisive(
@@ -415,7 +423,9 @@ def run_flip_decisive(args: argparse.Namespace) -> CountResult | int:
 
 
 def run_integrated(args: argparse.Namespace, plan: dict, prior: Any, arch: Any) -> CountResult | int:
-    """Run a version-2 (integrated-pressure) plan: not built yet, so a one-line error (issue 29 stays open)."""
-    raise CountnetsError(
-        f"{args.plan} is an integrated-pressure plan (version 2); running it is not built yet (issue 29)"
-    )
+    """Run a version-2 (integrated-pressure) plan's ``--stages`` (default: all), resumable with ``--checkpoint``."""
+    from countnets.experiments.flip_decisive import integrated as run
+
+    stages = run.STAGES if args.stages is None else tuple(s.strip() for s in args.stages.split(",") if s.strip())
+    return run.run_integrated(plan, prior, arch, stages=stages, checkpoint=args.checkpoint,
+                              max_seconds=args.max_seconds, progress=not args.quiet)  # fmt: skip

@@ -52,6 +52,7 @@ __all__ = [
     "ConditionalRow",
     "SplittingPayload",
     "FlipDecisivePayload",
+    "FlipIntegratedPayload",
     "CompositionRow",
     "CompositionPayload",
     "BenchRow",
@@ -344,6 +345,22 @@ class FlipDecisivePayload(Record):
     tilt_lambdas: list[float]
     tilt_loss: str
     optimizers: list[str]
+
+
+@record
+class FlipIntegratedPayload(Record):
+    """``countnets experiment flip-decisive`` on a version-2 (integrated-pressure) plan, issue 29.
+
+    ``candidates``: every candidate group tried, in order, with why it did or did not
+    qualify; ``pairs``: one row per pair (group, A, B, ``ln O`` and each response run);
+    ``analysis``: the plan's analysis of the rows; ``stages``: the stages this result covers.
+    """
+
+    plan: dict[str, Any]
+    candidates: list[dict[str, Any]]
+    pairs: list[dict[str, Any]]
+    analysis: dict[str, Any]
+    stages: list[str]
 
 
 # ----------------------------------------------------------------------------- composition

@@ -342,7 +342,14 @@ def _star_text(star: dict[str, Any]) -> str:
 
 
 def format_flip_decisive(result: CountResult) -> str:
-    """Terminal summary: per pair ln O and each lambda* with its interval; then the pre-registered analysis."""
+    """Terminal summary: per pair ln O and each lambda* with its interval; then the pre-registered analysis.
+
+    A version-2 (integrated-pressure) result is :func:`.integrated.format_integrated`'s.
+    """
+    if "analysis" in result.extra:
+        from countnets.experiments.flip_decisive.integrated import format_integrated
+
+        return format_integrated(result)
     e = result.extra
     sets = ["sgd", *[o for o in e["optimizers"] if o != "sgd"], "tilt"]
     rows = [["slot", "A", "B", "ln O", "d_H", *[f"lambda* {s}" for s in sets], "tilt min ESS"]]

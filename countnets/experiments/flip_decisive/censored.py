@@ -88,7 +88,9 @@ def pava(y: Floats, w: Floats) -> np.ndarray:
     return out
 
 
-def isotonic_crossing(lambdas: Floats, n_a: Floats, n_b: Floats) -> tuple[float, float, float]:
+def isotonic_crossing(
+    lambdas: Floats, n_a: Floats, n_b: Floats, *, skip_missing: bool = False
+) -> tuple[float, float, float]:
     """``lambda*`` where the isotonic fit of ``q = n_B / (n_A + n_B)`` on the sweep first reaches 1/2.
 
     ``q`` is fitted non-decreasing in lambda (weights ``n_A + n_B``, :func:`pava`). With
@@ -99,6 +101,12 @@ def isotonic_crossing(lambdas: Floats, n_a: Floats, n_b: Floats) -> tuple[float,
     ``(0, 0, lambdas[0])`` with estimate ``lambdas[0]`` when the fit is already >= 1/2 at the
     smallest lambda (left censored), ``(inf, lambdas[-1], inf)`` when it never reaches 1/2
     (right censored), and ``(nan, nan, nan)`` when no run ended on A or B.
+
+    With ``skip_missing`` a grid point where no run ended on A or B is left out before
+    anything else (issue 29: it is missing, not "flipped"): the fit, the crossing and the
+    censoring bounds use the observed points only, so a left-censored pair is known to lie
+    below the first *observed* lambda and a right-censored one above the last observed.
+    Without it (plan version 1) such a point takes its neighbour's fitted value.
 
     >>> tuple(round(v, 9) for v in isotonic_crossing([1.0, 10.0, 100.0], [10, 5, 0], [0, 5, 10]))
     (10.0, 10.0, 10.0)
@@ -111,6 +119,11 @@ def isotonic_crossing(lambdas: Floats, n_a: Floats, n_b: Floats) -> tuple[float,
     tot = na + nb
     if tot.sum() == 0:
         return math.nan, math.nan, math.nan
+    if skip_missing and np.any(tot == 0):
+        seen = tot > 0
+        lam, na, nb, tot = lam[seen], na[seen], nb[seen], tot[seen]
+        if lam.size == 1:
+            return (float(lam[0]), 0.0, float(lam[0])) if nb[0] >= na[0] else (math.inf, float(lam[0]), math.inf)
     q = pava(np.where(tot > 0, nb / np.where(tot > 0, tot, 1), 0.0), tot)
     above = np.flatnonzero(q >= 0.5)
     if above.size == 0:
@@ -131,6 +144,7 @@ def bootstrap_lambda_star(
     n_boot: int = 1000,
     confidence: float = 0.95,
     seed: int = 0,
+    skip_missing: bool = False,
 ) -> dict[str, Any]:
     """:func:`isotonic_crossing` of one pair with a percentile bootstrap interval over initialisations.
 
@@ -138,6 +152,8 @@ def bootstrap_lambda_star(
       lambdas: the sweep, positive and strictly increasing.
       outcomes: int array ``(lambdas, inits)`` of outcome codes (``OUTCOME_*``): the
         function initialisation r ended on at lambda j. Resampling draws whole columns.
+      skip_missing: leave out grid points where no run ended on A or B
+        (:func:`isotonic_crossing`), in the estimate and in every resample.
 
     Returns:
       ``estimate``, ``censored`` (``"right"``, ``"left"`` or ``None``), ``bound`` (the
@@ -159,12 +175,12 @@ def bootstrap_lambda_star(
         return (o == OUTCOME_A).sum(axis=1), (o == OUTCOME_B).sum(axis=1)
 
     na, nb = counts(out)
-    est, lo, hi = isotonic_crossing(lambdas, na, nb)
+    est, lo, hi = isotonic_crossing(lambdas, na, nb, skip_missing=skip_missing)
     rng = np.random.default_rng(seed)
     boots = np.empty((n_boot, 3))
     for i in range(n_boot):
         cols = rng.integers(0, out.shape[1], out.shape[1])
-        boots[i] = isotonic_crossing(lambdas, *counts(out[:, cols]))
+        boots[i] = isotonic_crossing(lambdas, *counts(out[:, cols]), skip_missing=skip_missing)
     boots = boots[~np.isnan(boots[:, 0])]
     alpha = 1 - confidence
     if boots.size:
@@ -174,7 +190,7 @@ def bootstrap_lambda_star(
         b_hi = float(np.quantile(boots[:, 2], 1 - alpha / 2, method="inverted_cdf"))
     else:
         b_lo = b_hi = math.nan
-    censored = "right" if math.isinf(est) else ("left" if lo == 0.0 and hi == lambdas[0] else None)
+    censored = "right" if math.isinf(est) else ("left" if lo == 0.0 else None)
     return {
         "estimate": est,
         "censored": censored,
