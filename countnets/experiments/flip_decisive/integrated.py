@@ -175,6 +175,23 @@ def _say(progress: bool, text: str) -> None:
         print(text, flush=True)
 
 
+def _do_stage(stage, group, plan, prior, arch, state, pair_units, ckpt, clock, progress) -> bool:
+    """Do one stage's units of one group not done yet, saving after each; False when the run must stop first."""
+    group_unit, pair_unit = _group_units(stage), (PAIR_UNITS if pair_units is None else pair_units).get(stage)
+    c = group["candidate"]
+    work = [(f"{stage}:{c}", None)] if group_unit else [(f"{stage}:{c}:{f['point']}", f) for f in _chosen(group)]
+    for key, flip in work:
+        if key in state["units"]:
+            continue
+        if clock.stop():
+            return False
+        unit = group_unit(plan, prior, arch, group) if group_unit else pair_unit(plan, prior, arch, group, flip)
+        state["units"][key] = {**unit, "section": plan[stage]}
+        _save(ckpt, state, clock)
+        _say(progress, f"{key} done ({clock.total():.0f} s)")
+    return True
+
+
 def run_units(
     plan: dict[str, Any],
     prior: Any,
@@ -186,11 +203,15 @@ def run_units(
     max_seconds: float | None = None,
     progress: bool = False,
 ) -> tuple[dict[str, Any], str]:
-    """Do the plan's units of ``stages`` not done yet, in order, saving after each; returns ``(state, stopped_by)``.
+    """Do the plan's units of ``stages`` not done yet, saving after each; returns ``(state, stopped_by)``.
+
+    Group by group: every requested stage of a qualifying group (in :data:`STAGES` order) is
+    done before the next candidate is tried, so a stopped run holds complete rows for the
+    groups it reached. The order changes no number: every unit has its own seeds.
 
     ``pair_units`` maps a per-pair stage (``langevin``, ``tilt``) to its function
-    ``unit(plan, prior, arch, group, flip) -> dict`` (default :data:`PAIR_UNITS`); ``stopped_by`` is ``"samples"`` when
-    every unit of ``stages`` is done, else ``"time"`` or ``"interrupted"``.
+    ``unit(plan, prior, arch, group, flip) -> dict`` (default :data:`PAIR_UNITS`); ``stopped_by``
+    is ``"samples"`` when every unit of ``stages`` is done, else ``"time"`` or ``"interrupted"``.
 
     Raises:
       CountnetsError: for an unknown stage, or a prior or architecture that is not the plan's.
@@ -202,31 +223,28 @@ def run_units(
         raise CountnetsError("the architecture and prior must be the plan's (its 'arch' and 'prior' fields)")
     ckpt, state = _resume(plan, checkpoint)
     clock = _Clock(float(state["seconds"]), max_seconds)
-    rules = plan["groups"]
-    if "groups" in stages:
-        while len(groups_of(state)) < rules["n_groups"] and len(state["candidates"]) < rules["max_candidates"]:
-            if clock.stop():
-                return state, clock.stopped_by
-            record = select_group(plan, prior, arch, len(state["candidates"]))
-            state["candidates"].append(record)
-            _save(ckpt, state, clock)
-            _say(progress, f"candidate {record['candidate']}: {'group' if record['qualifies'] else record['reason']}")
-    for stage in (s for s in STAGES if s in stages and s != "groups"):
-        group_unit, pair_unit = _group_units(stage), (PAIR_UNITS if pair_units is None else pair_units).get(stage)
-        if group_unit is None and pair_unit is None:
+    later = [s for s in STAGES if s in stages and s != "groups"]
+    for stage in later:
+        if _group_units(stage) is None and (PAIR_UNITS if pair_units is None else pair_units).get(stage) is None:
             raise CountnetsError(f"stage {stage!r} is not built yet (issue 29)")
-        for group in groups_of(state):
-            keys = [f"{stage}:{group['candidate']}"] if group_unit else [
-                f"{stage}:{group['candidate']}:{f['point']}" for f in _chosen(group)]  # fmt: skip
-            for key, flip in zip(keys, [None] if group_unit else _chosen(group), strict=True):
-                if key in state["units"]:
-                    continue
-                if clock.stop():
+    rules = plan["groups"]
+    done = 0
+    while True:
+        groups = groups_of(state)
+        if done < len(groups):  # finish every requested stage of a group before trying the next candidate
+            for stage in later:
+                if not _do_stage(stage, groups[done], plan, prior, arch, state, pair_units, ckpt, clock, progress):
                     return state, clock.stopped_by
-                unit = group_unit(plan, prior, arch, group) if group_unit else pair_unit(plan, prior, arch, group, flip)
-                state["units"][key] = {**unit, "section": plan[stage]}
-                _save(ckpt, state, clock)
-                _say(progress, f"{key} done ({clock.total():.0f} s)")
+            done += 1
+            continue
+        if "groups" not in stages or len(groups) >= rules["n_groups"]:
+            break
+        if len(state["candidates"]) >= rules["max_candidates"] or clock.stop():
+            return state, clock.stopped_by
+        record = select_group(plan, prior, arch, len(state["candidates"]))
+        state["candidates"].append(record)
+        _save(ckpt, state, clock)
+        _say(progress, f"candidate {record['candidate']}: {'group' if record['qualifies'] else record['reason']}")
     return state, clock.stopped_by
 
 
