@@ -227,7 +227,8 @@ _builtin(
 )
 _builtin(
     "flip-decisive", "training", "flip_decisive", "flip_decisive", "format_flip_decisive",
-    ("countnets.train.plots", "plot_flip_decisive"), ("lambda_star",), _flip_decisive_payload,
+    ("countnets.experiments.flip_decisive.integrated_plots", "plot_flip_decisive"), ("lambda_star",),
+    _flip_decisive_payload,
     checkpoints=True,
     help="pre-registered flip test: >= 30 independent pairs, lambda* per pair (SGD, SMC-tilted prior), censored",
     description="Step 1 (--plan-out PATH): choose independent (S, A, B) pairs spread over ln O and write them, "

@@ -211,6 +211,8 @@ def test_result_round_trips_and_formats(tmp_path, monkeypatch):
     assert again.extra.analysis["primary"]["langevin"]["determined"] == 6
     text = integrated.format_integrated(again)
     assert "primary langevin: 6 determined pairs, fewer than 6" not in text and "not met" in text
+    assert main(["plot", str(path), "--out", str(tmp_path / "fig.png")]) == 0
+    assert (tmp_path / "fig.png").stat().st_size > 1000
 
 
 # --------------------------------------------------------------------------- command line
