@@ -145,6 +145,9 @@ def _fake_group(plan, prior, arch, candidate):
 
 def _fake_pair(plan, prior, arch, group, flip):
     value = 2.0 + flip["log_odds"]
+    if flip["point"] == 6:  # right censored: an infinite estimate must survive the checkpoint
+        return {"lambda_star": math.inf, "censored": "right", "bound": [316.0, math.inf], "ci": [300.0, math.inf],
+                "determined": True, "rhat": math.nan}  # fmt: skip
     return {"lambda_star": value, "censored": None, "bound": [value, value], "ci": [value, value], "determined": True}
 
 
@@ -160,7 +163,11 @@ def test_units_resume_after_a_stop_with_identical_state(tmp_path, monkeypatch):
     state, stopped = integrated.run_units(plan, PRIOR, ARCH, stages=("groups", "langevin"), pair_units=units,
                                           checkpoint=path)  # fmt: skip
     assert stopped == "samples"
-    assert state["candidates"] == whole["candidates"] and state["units"] == whole["units"]
+    assert state["candidates"] == whole["candidates"]
+    assert json.dumps(state["units"], sort_keys=True) == json.dumps(whole["units"], sort_keys=True)  # NaN != NaN
+    reread, _ = integrated.run_units(plan, PRIOR, ARCH, stages=("groups", "langevin"), pair_units=units,
+                                     checkpoint=path)  # fmt: skip
+    assert reread["units"]["langevin:0:6"]["lambda_star"] == math.inf
     changed = json.loads(json.dumps(plan))
     changed["langevin"]["kept"] = 5
     with pytest.raises(CountnetsError, match="another plan section 'langevin'"):

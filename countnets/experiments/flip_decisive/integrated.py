@@ -156,7 +156,19 @@ def _resume(plan: dict[str, Any], checkpoint: str | os.PathLike | None):
         if unit.get("section") != plan[stage]:
             raise CountnetsError(f"checkpoint {str(checkpoint)!r} holds {key} made under another plan section "
                                  f"{stage!r}; use a new checkpoint")  # fmt: skip
-    return ckpt, dict(saved.state)
+    return ckpt, _decode(dict(saved.state))
+
+
+_NON_FINITE = {"inf": math.inf, "-inf": -math.inf, "nan": math.nan}
+
+
+def _decode(value: Any) -> Any:
+    """A saved state read back: ``"inf"``, ``"-inf"`` and ``"nan"`` (how JSON keeps them) as floats again."""
+    if isinstance(value, dict):
+        return {k: _decode(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    return _NON_FINITE.get(value, value) if isinstance(value, str) else value
 
 
 def _save(ckpt: Any, state: dict[str, Any], clock: _Clock) -> None:
@@ -167,7 +179,7 @@ def _save(ckpt: Any, state: dict[str, Any], clock: _Clock) -> None:
     if ckpt is not None:
         done = len(state["candidates"]) + len(state["units"])
         checkpoint_lib.save(ckpt, next_chunk=done, samples=done, seconds=state["seconds"], stopped_by="running",
-                            state=state)  # fmt: skip
+                            state=train_records._json_clean(state))  # fmt: skip
 
 
 def _say(progress: bool, text: str) -> None:

@@ -89,7 +89,9 @@ def integrated_pressure(per_t: dict[str, dict[str, Any]], bound: float) -> dict[
 
     Returns ``value``, ``lo``, ``hi`` (the observation: equal when exact), ``kind`` (``"exact"``,
     ``"right"``, ``"left"`` or ``"mixed"``), ``determined``, ``ratio`` (max/min of the exact
-    ``Lambda*_T``, else None) and ``per_T`` (``{T: Lambda*_T}``, NaN where none).
+    ``Lambda*_T``, else None), ``per_T`` (``{T: Lambda*_T}``, NaN where none) and ``ci``: the
+    hull of the budgets' bootstrap intervals times T (NaN when a record has none), an
+    interval that holds every budget's.
 
     >>> rec = lambda v: {"estimate": v, "censored": None, "bound": [v, v]}
     >>> out = integrated_pressure({"100": rec(0.02), "400": rec(0.004)}, 2.0)  # Lambda*_T = 2 and 1.6
@@ -101,7 +103,9 @@ def integrated_pressure(per_t: dict[str, dict[str, Any]], bound: float) -> dict[
     budgets = {int(t): r for t, r in per_t.items()}
     kinds = {r.get("censored") or ("exact" if math.isfinite(r["estimate"]) else "none") for r in budgets.values()}
     scaled = {t: t * r["estimate"] if math.isfinite(r["estimate"]) else math.nan for t, r in budgets.items()}
-    out: dict[str, Any] = {"per_T": {str(t): v for t, v in scaled.items()}, "ratio": None}
+    ends = [(t * r["interval"][0], t * r["interval"][1]) for t, r in budgets.items() if "interval" in r]
+    ci = [min(e[0] for e in ends), max(e[1] for e in ends)] if len(ends) == len(budgets) else [math.nan, math.nan]
+    out: dict[str, Any] = {"per_T": {str(t): v for t, v in scaled.items()}, "ratio": None, "ci": ci}
     if kinds == {"exact"}:
         vals = np.array(list(scaled.values()))
         ratio = float(vals.max() / vals.min())
