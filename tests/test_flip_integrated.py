@@ -232,6 +232,12 @@ def test_cli_refuses_bad_stage_and_v1_only_options(tmp_path, capsys):
     assert "unknown stage 'bogus'" in capsys.readouterr().err
     assert main(["experiment", "flip-decisive", "--n", "4", "--hidden", "16", "--plan", str(plan)]) == 2
     assert "the plan's" in capsys.readouterr().err
+    out = tmp_path / "empty.json"
+    assert main(["experiment", "flip-decisive", "--n", "4", "--plan", str(plan), "--stages", "none", "--quiet",
+                 "--checkpoint", str(tmp_path / "c.ckpt"), "--json", str(out)]) == 0  # fmt: skip
+    assert results.load_json(out).extra.analysis["primary"]["sgd"]["note"] == "not run"
+    assert main(["experiment", "flip-decisive", "--n", "4", "--plan", str(plan), "--stages", ","]) == 2
+    assert "'none' to analyse" in capsys.readouterr().err
     v1 = tmp_path.parent / "v1.json"
     v1.write_text(json.dumps({"plan_version": 1}))
     assert main(["experiment", "flip-decisive", "--n", "4", "--plan", str(v1), "--stages", "sgd"]) == 2

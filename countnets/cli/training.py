@@ -343,8 +343,8 @@ def add_flip_decisive_arguments(p: argparse.ArgumentParser) -> None:
         help="run only the first K pairs, a smoke test (default: every pair)",
     )
     r.add_argument("--stages", default=None, metavar="LIST",
-                   help="version-2 plans: the stages to run, comma-separated, of groups, sgd, langevin, tilt, adam, "
-                   "diversity (default: all, in that order)")  # fmt: skip
+                   help="version-2 plans: the stages to run, comma-separated, of groups, sgd, langevin, adam, tilt, "
+                   "diversity (default: all); 'none' analyses what --checkpoint holds")  # fmt: skip
     r.add_argument("--check-steps", type=nonneg_int, default=None,
                    help="also train to this many steps and report runs whose function still changed after "
                    "(default: off)")  # fmt: skip
@@ -426,6 +426,13 @@ def run_integrated(args: argparse.Namespace, plan: dict, prior: Any, arch: Any) 
     """Run a version-2 (integrated-pressure) plan's ``--stages`` (default: all), resumable with ``--checkpoint``."""
     from countnets.experiments.flip_decisive import integrated as run
 
-    stages = run.STAGES if args.stages is None else tuple(s.strip() for s in args.stages.split(",") if s.strip())
+    if args.stages is None:
+        stages = run.STAGES
+    elif args.stages.strip() == "none":  # analyse what the checkpoint holds, run nothing
+        stages = ()
+    else:
+        stages = tuple(s.strip() for s in args.stages.split(",") if s.strip())
+        if not stages:
+            raise CountnetsError("--stages needs at least one stage, or 'none' to analyse what the checkpoint holds")
     return run.run_integrated(plan, prior, arch, stages=stages, checkpoint=args.checkpoint,
                               max_seconds=args.max_seconds, progress=not args.quiet)  # fmt: skip
