@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from scipy import integrate, stats
+from scipy import integrate, special, stats
 
 from countnets._errors import CountnetsError
 from countnets.experiments.flip_decisive.grouped import group_loglik, random_intercept_regression, stratified_kendall
@@ -52,6 +52,34 @@ def test_loglik_of_censored_data_is_the_integral_over_the_intercept():
 
     expected = sum(group(i) for i in range(30))
     assert group_loglik(lo, hi, mu, g, 30, 3.0, 0.5) == pytest.approx(expected, rel=1e-9)
+
+
+def test_loglik_holds_for_groups_censored_far_out_with_small_sigma():
+    # two right-censored observations at 2 (tau = sigma = 0.05): the mode lies 40 tau out; a trapezoid in log space
+    lo, hi = np.array([2.0, 2.0]), np.array([np.inf, np.inf])
+    u = np.linspace(-1.0, 3.0, 400_001)
+    log_f = stats.norm.logpdf(u, 0, 0.05) + 2 * special.log_ndtr((u - 2.0) / 0.05)
+    expected = special.logsumexp(log_f) + math.log(u[1] - u[0])
+    assert group_loglik(lo, hi, np.zeros(2), np.zeros(2, int), 1, 0.05, 0.05) == pytest.approx(expected, abs=1e-6)
+    # sigma ten times smaller than tau, censored at 3
+    u = np.linspace(-2.0, 5.0, 700_001)
+    log_f = stats.norm.logpdf(u, 0, 0.2) + 2 * special.log_ndtr((u - 3.0) / 0.02)
+    expected = special.logsumexp(log_f) + math.log(u[1] - u[0])
+    assert group_loglik(lo + 1.0, hi, np.zeros(2), np.zeros(2, int), 1, 0.2, 0.02) == pytest.approx(expected, abs=1e-6)
+
+
+def test_within_slope_ignores_levels_that_follow_the_group_mean():
+    # true within-group slope 0; each group's level is 1.5 x its mean x (a confounded between-group slope)
+    rng = np.random.default_rng(11)
+    g = np.repeat(np.arange(30), 4)
+    x = (rng.normal(size=30) * 2)[g] + rng.normal(size=g.size)
+    xbar = np.bincount(g, weights=x)[g] / 4
+    y = 1.5 * xbar + (rng.normal(size=30) * 0.1)[g] + rng.normal(size=g.size) * 1.0
+    res = random_intercept_regression(y, y, x, g, confidence=0.999)
+    assert res["slope_ci"][0] <= 0.0 <= res["slope_ci"][1]
+    # the plain random-intercept slope takes in the between-group slope: its interval misses the true 0 here
+    mixed = random_intercept_regression(y, y, x, g, confidence=0.999, within=False)
+    assert mixed["slope_ci"][0] > 0.0
 
 
 def test_slope_interval_covers_the_truth_with_right_censoring():

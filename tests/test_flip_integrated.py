@@ -20,7 +20,8 @@ from countnets.experiments.flip_decisive.grouped import random_intercept_regress
 from countnets.experiments.flip_decisive.integrated_analysis import integrated_summary, verdict
 from countnets.experiments.flip_decisive.integrated_groups import choose_flips
 from countnets.experiments.flip_decisive.integrated_training import integrated_pressure
-from countnets.network.architectures import MLP
+from countnets.network import boolean
+from countnets.network.architectures import MLP, apply_flat_batch
 from countnets.network.priors import Gaussian
 from countnets.train.trainer import TrainingSet
 
@@ -217,7 +218,7 @@ def test_result_round_trips_and_formats(tmp_path, monkeypatch):
     again = results.load_json(path)
     assert again.extra.analysis["primary"]["langevin"]["determined"] == 6
     text = integrated.format_integrated(again)
-    assert "primary langevin: 6 determined pairs, fewer than 6" not in text and "not met" in text
+    assert "primary langevin: slope on ln O" in text and "not met" in text
     assert main(["plot", str(path), "--out", str(tmp_path / "fig.png")]) == 0
     assert (tmp_path / "fig.png").stat().st_size > 1000
 
@@ -242,3 +243,99 @@ def test_cli_refuses_bad_stage_and_v1_only_options(tmp_path, capsys):
     v1.write_text(json.dumps({"plan_version": 1}))
     assert main(["experiment", "flip-decisive", "--n", "4", "--plan", str(v1), "--stages", "sgd"]) == 2
     assert "--stages applies to an integrated-pressure" in capsys.readouterr().err
+
+
+def test_energies_are_the_summed_logistic_losses_toward_the_labels():
+    prior, arch = Gaussian(1.0, 1.0), MLP(2, (3,), "relu")
+    tset = TrainingSet(2, 0b1000, (0, 3))  # labels: point 0 -> 0, point 3 -> 1
+    a, b = 0b1000, 0b1010  # B labels the off-S points 1 -> 1, 2 -> 0
+    theta = np.asarray(prior.sample(seed_key(5), 0, 6, arch.layout()))
+    e_s, e_b, is_a, is_b = (np.asarray(v) for v in tilt_smc.tilt_energies(prior, arch, tset, a, b, encoding="01",
+                                                                          precision="highest")(theta))  # fmt: skip
+
+    y = np.asarray(apply_flat_batch(arch, theta, boolean.cube(2, "01")), np.float64)
+    softplus = np.logaddexp
+    np.testing.assert_allclose(e_s, softplus(0, y[:, 0]) + softplus(0, -y[:, 3]), rtol=1e-5)
+    np.testing.assert_allclose(e_b, softplus(0, -y[:, 1]) + softplus(0, y[:, 2]), rtol=1e-5)
+    table = (y > 0) @ (1 << np.arange(4))
+    np.testing.assert_array_equal(is_a, table == a)
+    np.testing.assert_array_equal(is_b, table == b)
+
+
+def _runs(p_a, p_b):
+    p_a, p_b = np.asarray(p_a, float), np.asarray(p_b, float)
+    ones = np.ones_like(p_a)
+    return {"p_a": p_a, "p_b": p_b, "min_ess": 1000 * ones, "reached": ones, "log_z": 0 * ones, "steps": ones,
+            "acceptance": ones}  # fmt: skip
+
+
+def test_tilt_label_bound_and_interval_agree():
+    lams = [1.0, 2.0, 4.0]
+    # the mean curves cross between 2 and 4; one replica never does: exact estimate, interval open above
+    res = tilt_smc.tilt_lambda_star({"min_ess": 100}, lams, _runs([[0.5, 0.4, 0.1], [0.5, 0.4, 0.3]],
+                                                                  [[0.0, 0.1, 0.6], [0.0, 0.1, 0.25]]))  # fmt: skip
+    assert res["censored"] is None and res["bound"] == [res["lambda_star"]] * 2 and res["ci"][1] == math.inf
+    # neither the mean curves nor any replica cross: right censored at the last point
+    res = tilt_smc.tilt_lambda_star({"min_ess": 100}, lams, _runs([[0.5, 0.4, 0.3]] * 2, [[0.0, 0.1, 0.2]] * 2))
+    assert res["censored"] == "right" and res["bound"] == [4.0, math.inf] and res["evaluable"]
+    unreached = _runs([[0.5, 0.4, 0.3]] * 2, [[0.0, 0.1, 0.2]] * 2)
+    unreached["reached"][1, 2] = 0.0
+    assert not tilt_smc.tilt_lambda_star({"min_ess": 100}, lams, unreached)["evaluable"]
+
+
+def test_mala_decides_on_the_points_that_bracket_the_crossing():
+    lams = [1.0, 2.0, 4.0, 8.0]
+    seen = np.array([True, False, True, True])
+    assert langevin._bracket(lams, seen, 3.0, 3.0, 3.0) == [0, 2]  # 2 is missing: the observed neighbours decide
+    assert langevin._bracket(lams, seen, 1.0, 0.0, 1.0) == [0]
+    assert langevin._bracket(lams, seen, math.inf, 8.0, math.inf) == [3]
+    n_a = np.array([[9, 9], [0, 0], [5, 5], [0, 0]])
+    n_b = np.array([[1, 1], [0, 0], [5, 5], [9, 9]])
+    est, lo, hi = langevin.chain_crossing(lams, n_a, n_b)
+    assert est == lo == hi == pytest.approx(4.0)
+
+
+def test_holm_counts_a_missing_primary_as_p_one():
+    rng = np.random.default_rng(2)
+    rows = []
+    for g in range(10):
+        for _ in range(3):
+            x = rng.uniform(0, 8)
+            y = 5.0 + 1.0 * x + rng.normal() * 2
+            rows.append({"group": g, "log_odds": x, "Lambda_star": {"kind": "exact", "value": y, "lo": y, "hi": y,
+                                                                     "determined": True, "per_T": {}}})  # fmt: skip
+    sgd = integrated_summary(rows)["primary"]["sgd"]
+    assert sgd["p_holm"] == pytest.approx(min(1.0, 2 * sgd["p"]))
+
+
+def test_lambda_star_ci_is_undefined_when_a_budget_has_none():
+    rec = {"estimate": 0.01, "censored": None, "bound": [0.01, 0.01]}
+    out = integrated_pressure({"300": {**rec, "interval": [0.008, 0.012]}, "3000": {**rec, "interval": [math.nan, 1]}},
+                              2.0)  # fmt: skip
+    assert all(math.isnan(v) for v in out["ci"])
+
+
+def test_units_resume_after_a_stop_mid_stage(tmp_path, monkeypatch):
+    monkeypatch.setattr(integrated, "select_group", _fake_group)
+    plan, units = _plan(), {"langevin": _fake_pair}
+    whole, _ = integrated.run_units(plan, PRIOR, ARCH, stages=("groups", "langevin"), pair_units=units)
+    calls = {"n": 0}
+    real_stop = integrated._Clock.stop
+
+    def stop_after_four(self):
+        calls["n"] += 1
+        if calls["n"] > 4:  # candidates 0 and 1, then two of group 0's pairs: stop in the middle of a stage
+            self.stopped_by = "interrupted"
+            return True
+        return real_stop(self)
+
+    path = tmp_path / "mid.ckpt"
+    with monkeypatch.context() as m:
+        m.setattr(integrated._Clock, "stop", stop_after_four)
+        part, stopped = integrated.run_units(plan, PRIOR, ARCH, stages=("groups", "langevin"), pair_units=units,
+                                             checkpoint=path)  # fmt: skip
+    assert stopped == "interrupted" and 0 < len(part["units"]) < len(whole["units"])
+    state, stopped = integrated.run_units(plan, PRIOR, ARCH, stages=("groups", "langevin"), pair_units=units,
+                                          checkpoint=path)  # fmt: skip
+    assert stopped == "samples" and state["candidates"] == whole["candidates"]
+    assert json.dumps(state["units"], sort_keys=True) == json.dumps(whole["units"], sort_keys=True)

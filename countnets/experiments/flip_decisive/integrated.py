@@ -272,18 +272,29 @@ def pair_rows(plan: dict[str, Any], state: dict[str, Any]) -> list[dict[str, Any
                 "log_odds_ci": flip["log_odds_ci"], "log_odds_estimator": "splitting",
                 "a_share": group["selection"]["a_share"],
             }  # fmt: skip
+            counts = group["selection"].get("counts")
+            if counts is not None:  # training's own odds at lambda = 0, over the selection runs
+                row["selection_counts"] = {"a": counts.get(group["a"], 0), "b": counts.get(flip["b"], 0)}
             for section in ("sgd", "adam"):
                 unit = state["units"].get(f"{section}:{c}")
                 if unit is not None:
+                    if unit["per_b"][k]["b"] != flip["b"]:
+                        raise CountnetsError(f"unit {section}:{c} lists B in another order than group {c}'s flips")
                     per_t = unit["per_b"][k]["per_T"]
-                    assert unit["per_b"][k]["b"] == flip["b"]
                     star = integrated_pressure(per_t, float(plan[section].get("stability_bound", STABILITY_BOUND)))
                     name = "Lambda_star" if section == "sgd" else f"Lambda_star_{section}"
                     row[name] = {**star, "lambda_star": per_t}
+                    # P(B) among all runs at every (T, lambda), the plan's secondary: B's count over all runs
+                    row[f"p_b_all_runs_{section}"] = {t: [b / (b + r["a"][j] + r["other"][j] + r["not_fit"][j])
+                                                          for j, b in enumerate(r["b"])] for t, r in per_t.items()}
             for stage in ("langevin", "tilt"):
                 unit = state["units"].get(f"{stage}:{c}:{flip['point']}")
                 if unit is not None:
                     row["sgld" if stage == "langevin" else "tilt"] = unit
+            diversity = state["units"].get(f"diversity:{c}")
+            if diversity is not None:
+                row["diversity"] = {"fraction": diversity["fraction"][flip["b"]],
+                                    "first_hit": diversity["first_hit"][flip["b"]]}  # fmt: skip
             rows.append(row)
     return rows
 

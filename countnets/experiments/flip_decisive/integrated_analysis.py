@@ -50,22 +50,30 @@ def observation(response: dict[str, Any] | None, *, log: bool = False) -> tuple[
 
 
 def slope_test(rows: list[dict[str, Any]], field: str, *, log: bool = False) -> dict[str, Any]:
-    """The primary model (random intercept per group, interval-censored) of ``field`` on ``ln O``, determined rows only.
+    """The primary model of ``field`` on ``ln O``: the within-group slope, determined rows only.
 
-    Returns ``{"n", "determined", "slope": {"estimate", "ci"}, "p", "fit"}`` or, with fewer
-    than 6 determined rows, ``{"n", "determined", "note"}``.
+    :func:`~countnets.experiments.flip_decisive.grouped.random_intercept_regression` with
+    ``within=True`` (a random intercept per group and the group's mean ``ln O`` as a
+    covariate, plan amendment 2). ``n`` counts every pair row, run or not, so a stage that
+    has not reached every pair cannot pass the plan's 80% rule; ``run`` counts the rows that
+    have the response. Returns ``{"n", "run", "determined", "slope": {"estimate", "ci"},
+    "between", "p", "fit"}`` or, without a fit, ``{"n", "run", "determined", "note"}``.
     """
     have = [r for r in rows if field in r]
     obs = [(r, observation(r[field], log=log)) for r in have]
     used = [(r, o) for r, o in obs if o is not None and math.isfinite(r["log_odds"])]
-    out: dict[str, Any] = {"n": len(have), "determined": len(used)}
+    out: dict[str, Any] = {"n": len(rows), "run": len(have), "determined": len(used)}
     if len(have) == 0:
         return {**out, "note": "not run"}
     if len(used) < 6:
         return {**out, "note": f"{len(used)} determined pairs, fewer than 6: no fit"}
-    fit = random_intercept_regression([o[0] for _, o in used], [o[1] for _, o in used],
-                                      [r["log_odds"] for r, _ in used], [r["group"] for r, _ in used])  # fmt: skip
-    return {**out, "slope": {"estimate": fit["slope"], "ci": fit["slope_ci"]}, "p": fit["p"], "fit": fit}
+    try:
+        fit = random_intercept_regression([o[0] for _, o in used], [o[1] for _, o in used],
+                                          [r["log_odds"] for r, _ in used], [r["group"] for r, _ in used])  # fmt: skip
+    except CountnetsError as err:
+        return {**out, "note": f"no fit: {err}"}
+    return {**out, "slope": {"estimate": fit["slope"], "ci": fit["slope_ci"]}, "between": fit["between"],
+            "p": fit["p"], "fit": fit}  # fmt: skip
 
 
 def verdict(test: dict[str, Any], adjusted_p: float | None, share_needed: float = MIN_DETERMINED) -> str:
@@ -110,8 +118,23 @@ def _stability(rows: list[dict[str, Any]]) -> dict[str, Any]:
         ratios[f"{t1}/{t0}"] = {"median": float(np.median(vals)) if vals else math.nan, "n": len(vals)}
     kinds = {k: sum(s["kind"] == k for s in have) for k in ("exact", "right", "left", "mixed")}
     within = sum(s["kind"] == "exact" and s["determined"] for s in have)
-    return {"pairs": len(have), "determined": sum(bool(s["determined"]) for s in have), "kinds": kinds,
-            "exact_within_bound": within, "ratios": ratios}  # fmt: skip
+    determined = sum(bool(s["determined"]) for s in have)
+    return {"pairs": len(have), "determined": determined, "fraction_determined": determined / len(have),
+            "kinds": kinds, "exact_within_bound": within, "ratios": ratios}  # fmt: skip
+
+
+def _rank(rows: list[dict[str, Any]], field: str, value: Any) -> dict[str, Any]:
+    """Stratified Kendall tau of ``ln O`` and ``value(row[field])`` (exact values; NaN left out)."""
+    pts = [(r, value(r[field])) for r in rows if field in r]
+    pts = [(r, v) for r, v in pts if math.isfinite(v) and math.isfinite(r["log_odds"])]
+    if not pts:
+        return {"note": "not run" if not any(field in r for r in rows) else "no finite value"}
+    try:
+        out = stratified_kendall([r["log_odds"] for r, _ in pts], [v for _, v in pts], [v for _, v in pts],
+                                 [r["group"] for r, _ in pts])  # fmt: skip
+    except CountnetsError as err:
+        return {"note": str(err)}
+    return {**out, "left_out": sum(field in r for r in rows) - len(pts)}
 
 
 def _kendall(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -130,25 +153,28 @@ def integrated_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     groups = {r["group"] for r in rows}
     span = max(log_odds) - min(log_odds) if log_odds else 0.0
     primary = {"sgd": slope_test(rows, "Lambda_star"), "langevin": slope_test(rows, "sgld")}
-    ready = [k for k, v in primary.items() if "p" in v]
-    adjusted = dict(zip(ready, statistics.holm([primary[k]["p"] for k in ready]), strict=True)) if ready else {}
+    # Holm over both primary tests always: a test without a p counts as p = 1, so the other is never left unadjusted
+    adjusted = dict(zip(primary, statistics.holm([primary[k].get("p", 1.0) for k in primary]), strict=True))
     for name, test in primary.items():
-        test["p_holm"] = adjusted.get(name)
-        test["verdict"] = verdict(test, adjusted.get(name))
+        test["p_holm"] = adjusted[name] if "p" in test else None
+        test["verdict"] = verdict(test, test["p_holm"])
     requirements = {
         "groups": {"value": len(groups), "needed": MIN_GROUPS, "met": len(groups) >= MIN_GROUPS},
         "pairs": {"value": len(rows), "needed": MIN_PAIRS, "met": len(rows) >= MIN_PAIRS},
         "log_odds_span": {"value": span, "needed": MIN_SPAN, "met": span >= MIN_SPAN},
     }
     for name, test in primary.items():
-        share = test["determined"] / test["n"] if test["n"] else 0.0
+        share = test["determined"] / test["n"] if test["n"] else 0.0  # n: every pair row
         requirements[f"{name}_determined"] = {"value": share, "needed": MIN_DETERMINED, "met": share >= MIN_DETERMINED}
     return {
         "pairs": len(rows), "groups": len(groups), "requirements": requirements, "primary": primary,
-        "multiplicity": "Holm over the primary p-values present",
+        "multiplicity": "Holm over the two primary p-values (a test without one counts as p = 1)",
         "secondary": {
             "langevin_vs_tilt": _agreement(rows), "tilt": slope_test(rows, "tilt"),
             "log_log": slope_test(rows, "Lambda_star", log=True), "kendall": _kendall(rows),
             "adam": slope_test(rows, "Lambda_star_adam"), "stability": _stability(rows),
+            "diversity": _rank(rows, "diversity", lambda d: d["fraction"]),
+            "training_odds": _rank(rows, "selection_counts", lambda c: math.log(c["a"] / c["b"]) if c["a"] and c["b"]
+                                   else math.nan),
         },
     }  # fmt: skip

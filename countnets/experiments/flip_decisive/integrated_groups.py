@@ -92,7 +92,7 @@ def flip_log_odds(a: dict[str, Any], b: dict[str, Any]) -> tuple[float, list[flo
 
 
 def _selection(plan: dict[str, Any], prior: Any, arch: Any, tset: Any, seed: int) -> dict[str, Any]:
-    """The selection runs at lambda = 0 and their most common function A (``None`` when no run fit S)."""
+    """The selection runs at lambda = 0: every function's count (``counts``), the top 8, and the most common, A."""
     rule = plan["groups"]["selection"]
     cfg = TrainConfig(optimizer=rule["optimizer"], learning_rate=rule["learning_rate"], loss=rule["loss"],
                       max_steps=rule["steps"], stop_on_fit=rule["stop_on_fit"],
@@ -105,8 +105,9 @@ def _selection(plan: dict[str, Any], prior: Any, arch: Any, tset: Any, seed: int
     top = [(int(values[i]), int(counts[i])) for i in order[:8]]
     a, count = top[0]
     fits_a = bool(runs.fit[tables == a].all())
+    counts = {boolean.to_hex(int(values[i])): int(counts[i]) for i in order}
     return {"runs": int(tables.size), "fit": int(runs.fit.sum()), "top": [[boolean.to_hex(f), c] for f, c in top],
-            "a": a, "a_count": count, "a_share": count / tables.size, "a_fits": fits_a,
+            "counts": counts, "a": a, "a_count": count, "a_share": count / tables.size, "a_fits": fits_a,
             "seconds": runs.seconds}  # fmt: skip
 
 

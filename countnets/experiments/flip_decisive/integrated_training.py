@@ -104,7 +104,8 @@ def integrated_pressure(per_t: dict[str, dict[str, Any]], bound: float) -> dict[
     kinds = {r.get("censored") or ("exact" if math.isfinite(r["estimate"]) else "none") for r in budgets.values()}
     scaled = {t: t * r["estimate"] if math.isfinite(r["estimate"]) else math.nan for t, r in budgets.items()}
     ends = [(t * r["interval"][0], t * r["interval"][1]) for t, r in budgets.items() if "interval" in r]
-    ci = [min(e[0] for e in ends), max(e[1] for e in ends)] if len(ends) == len(budgets) else [math.nan, math.nan]
+    whole = len(ends) == len(budgets) and not any(math.isnan(v) for e in ends for v in e)
+    ci = [min(e[0] for e in ends), max(e[1] for e in ends)] if whole else [math.nan, math.nan]
     out: dict[str, Any] = {"per_T": {str(t): v for t, v in scaled.items()}, "ratio": None, "ci": ci}
     if kinds == {"exact"}:
         vals = np.array(list(scaled.values()))

@@ -153,8 +153,8 @@ def mala_visits(
     """The chains of :func:`mala_lambda_star`: visits to A and B per lambda and chain, R-hat, acceptance, step.
 
     Returns ``(n_a, n_b)``, int ``(lambdas, chains)``: kept states computing A, B (A-start
-    chains first); ``rhat`` per lambda (NaN when ``1[B] - 1[A]`` never varies); the mean
-    acceptance and the step size per lambda.
+    chains first); ``rhat`` per lambda (1 when ``1[B] - 1[A]`` never varies: every chain of
+    both starts agrees throughout); the mean acceptance and the step size per lambda.
     """
     lambdas = [float(v) for v in section["lambdas"]]
     per_start = int(section["chains_per_start"])
@@ -168,7 +168,10 @@ def mala_visits(
     rhat = []
     for j in range(len(lambdas)):
         d = (is_b[j].astype(np.float32) - is_a[j].astype(np.float32)).T  # (chains, kept)
-        rhat.append(float(potential_scale_reduction(jnp.asarray(d))) if d.std() > 0 else math.nan)
+        if d.std() > 0:
+            rhat.append(float(potential_scale_reduction(jnp.asarray(d))))
+        else:  # every chain of both starts in the same state throughout: they agree (no visit at all: 1 as well,
+            rhat.append(1.0)  # and the point is missing from the crossing anyway)
     return is_a.sum(axis=1), is_b.sum(axis=1), rhat, np.asarray(acc), np.asarray(step)
 
 

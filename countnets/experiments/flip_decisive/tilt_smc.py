@@ -44,6 +44,7 @@ __all__ = ["tilt_energies", "smc_tilt", "tilt_lambda_star"]
 
 TARGET_ACCEPTANCE = 0.3
 BISECTIONS = 40
+MAX_SUBSTEPS = 500  # path steps per target at most; a run that needs more has not reached it (not evaluable)
 
 
 def tilt_energies(prior: Any, arch: Any, tset: TrainingSet, a: int, b: int, *, encoding: str, precision: str):
@@ -94,10 +95,10 @@ def _segment(energies: Callable, move: Any, n: int, ess_fraction: float, sweeps:
 
     def advance(key, state, start, end):
         def cond(c):
-            return c[1] < 1.0
+            return (c[1] < 1.0) & (c[3] < MAX_SUBSTEPS)
 
         def body(c):
-            (theta, e_s, e_b, log_step, log_z, min_ess, steps, acc), t, _ = c
+            (theta, e_s, e_b, log_step, log_z, min_ess, steps, acc), t, _, count = c
             k = subkey(key, steps)
             full = increments(e_s, e_b, (end - start) * (1.0 - t))
             enough = _ess(full) >= ess_fraction * n
@@ -126,10 +127,11 @@ def _segment(energies: Callable, move: Any, n: int, ess_fraction: float, sweeps:
             carry, _ = jax.lax.scan(lambda cc, j: sweep(cc, subkey(k, 10 + j), point), carry, jnp.arange(sweeps))
             theta, e_s, e_b, log_step, moved = carry
             new = (theta, e_s, e_b, log_step, log_z, jnp.minimum(min_ess, ess), steps + 1, acc + moved / sweeps)
-            return new, t + dt, reading
+            return new, t + dt, reading, count + 1
 
-        state, _, reading = jax.lax.while_loop(cond, body, (state, jnp.float32(0.0), jnp.zeros(3, jnp.float32)))
-        return state, reading
+        init = (state, jnp.float32(0.0), jnp.zeros(3, jnp.float32), jnp.int32(0))
+        state, t, reading, _ = jax.lax.while_loop(cond, body, init)
+        return state, jnp.concatenate([reading, (t >= 1.0).astype(jnp.float32)[None]])
 
     return advance
 
@@ -141,7 +143,8 @@ def smc_tilt(
     """Run ``replicas`` SMC runs; per replica and grid lambda: ``p_a``, ``p_b``, ``ess``, ``log_z``, ``steps``.
 
     Returns numpy arrays of shape ``(replicas, len(lambdas))`` (``steps``: path steps taken
-    up to each target, ``acceptance``: their mean move acceptance).
+    up to each target, ``acceptance``: their mean move acceptance, ``reached``: 1 where the
+    run reached the target within :data:`MAX_SUBSTEPS` steps, else 0).
     """
     if not 0 < ess_fraction < 1:
         raise CountnetsError(f"ess_fraction must be in (0, 1), got {ess_fraction}")
@@ -168,7 +171,7 @@ def smc_tilt(
         return jnp.stack(rows)
 
     out = np.asarray(jax.jit(jax.vmap(one))(jnp.arange(replicas, dtype=jnp.int32)))
-    names = ("p_a", "p_b", "ess", "log_z", "min_ess", "steps", "acceptance")
+    names = ("p_a", "p_b", "ess", "reached", "log_z", "min_ess", "steps", "acceptance")
     return {name: out[..., i] for i, name in enumerate(names)}
 
 
@@ -176,34 +179,44 @@ def tilt_lambda_star(section: dict[str, Any], lambdas: list[float], runs: dict[s
                      confidence: float = 0.95) -> dict[str, Any]:  # fmt: skip
     """``lambda*`` of the SMC tilt from :func:`smc_tilt`'s replicas, as plan version 1 read its tilt.
 
-    The estimate is the crossing of the replicas' mean ``P(B)`` and ``P(A)`` curves; the
-    interval the t-interval of the mean of ``ln lambda*_r`` when every replica crosses inside
-    the grid, else censored (right: ``[least crossing, inf)``; left: ``[0, largest bound]``).
-    ``evaluable``: the least ESS over steps up to the interval's upper end is at least the
-    plan's ``min_ess``.
+    The estimate, its censoring label (``None``, ``"right"``, ``"left"``) and ``bound`` are
+    those of the crossing of the replicas' mean ``P(B)`` and ``P(A)`` curves, so the three
+    always agree. The interval ``ci`` is the t-interval of the mean of ``ln lambda*_r`` when
+    every replica crosses inside the grid; when some replica is censored it widens to
+    ``[least replica lower bound, inf)`` (right) or ``[0, largest replica upper bound]``
+    (left). ``censored = "none"`` when some replica saw neither A nor B. ``evaluable``:
+    every replica reached every target, the label is not ``"none"``, and the least ESS up to
+    the interval's upper end is at least the plan's ``min_ess``.
     """
     pa, pb = runs["p_a"], runs["p_b"]
     R = pa.shape[0]
     est, lo, hi = isotonic_crossing(lambdas, pa.mean(axis=0), pb.mean(axis=0), skip_missing=True)
     per = [isotonic_crossing(lambdas, pa[r], pb[r], skip_missing=True) for r in range(R)]
     ests = np.array([p[0] for p in per])
-    censored = None
-    if np.isnan(ests).any() or math.isnan(est):
-        interval, censored = [math.nan, math.nan], "none"
-    elif np.isinf(ests).any() or math.isinf(est):
-        finite = ests[np.isfinite(ests)]
-        interval, censored = [float(min(finite.min(), lambdas[-1])) if finite.size else lambdas[-1], math.inf], "right"
-    elif any(p[1] == 0.0 for p in per) or lo == 0.0:
-        interval, censored = [0.0, float(max(p[2] for p in per))], "left"
+    # The label and the bound are the mean curves'; the interval widens to what the replicas allow.
+    if math.isnan(est) or np.isnan(ests).any():
+        censored, interval = "none", [math.nan, math.nan]
+    elif math.isinf(est):
+        censored, interval = "right", [float(min(p[1] for p in per)), math.inf]
+    elif lo == 0.0:
+        censored, interval = "left", [0.0, float(max(p[2] for p in per))]
     else:
-        logs = np.log(ests)
-        half = float(stats.t.ppf(1 - (1 - confidence) / 2, R - 1)) * logs.std(ddof=1) / math.sqrt(R)
-        interval = [math.exp(logs.mean() - half), math.exp(logs.mean() + half)]
+        censored = None
+        if np.isinf(ests).any():
+            interval = [float(min(p[1] for p in per)), math.inf]
+        elif any(p[1] == 0.0 for p in per):
+            interval = [0.0, float(max(p[2] for p in per))]
+        else:
+            logs = np.log(ests)
+            half = float(stats.t.ppf(1 - (1 - confidence) / 2, R - 1)) * logs.std(ddof=1) / math.sqrt(R)
+            interval = [math.exp(logs.mean() - half), math.exp(logs.mean() + half)]
     upto = [j for j, v in enumerate(lambdas) if not interval[1] < v] or list(range(len(lambdas)))
     least = float(runs["min_ess"][:, max(upto)].min())
+    reached = bool(runs["reached"].min() == 1.0)
     return {
         "lambda_star": est, "censored": censored, "bound": [lo, hi], "ci": interval,
-        "replica_estimates": ests.tolist(), "min_ess": least, "evaluable": least >= float(section["min_ess"]),
+        "replica_estimates": ests.tolist(), "min_ess": least, "reached": reached,
+        "evaluable": reached and censored != "none" and least >= float(section["min_ess"]),
         "grid": list(lambdas), "p_a": pa.mean(axis=0).tolist(), "p_b": pb.mean(axis=0).tolist(),
         "log_z": runs["log_z"].mean(axis=0).tolist(), "steps": runs["steps"][:, -1].tolist(),
         "acceptance": float(runs["acceptance"].mean()), "replicas": R,
