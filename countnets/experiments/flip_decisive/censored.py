@@ -234,12 +234,14 @@ def _negll(params: np.ndarray, lo: np.ndarray, hi: np.ndarray, X: np.ndarray, ex
     return -total if math.isfinite(total) else 1e300
 
 
-def _fit(lo, hi, X, exact, start, fixed: tuple[int, float] | None = None) -> tuple[np.ndarray, float]:
-    """Minimise the negative log-likelihood; ``fixed = (index, value)`` holds one coefficient."""
-    if fixed is None:
-        free = np.ones(start.size, dtype=bool)
-    else:
-        free = np.arange(start.size) != fixed[0]
+def fit_fixing(objective, start: np.ndarray, fixed: tuple[int, float] | None = None, maxiter: int = 5000,
+               both: bool = False):  # fmt: skip
+    """Minimise ``objective(params)`` from ``start``: BFGS, then Nelder-Mead if it fails (or always, with ``both``).
+
+    ``fixed = (index, value)`` holds one coefficient (a profile). Returns ``(params, value)``,
+    the better of the tries, with the fixed coefficient in place.
+    """
+    free = np.ones(start.size, dtype=bool) if fixed is None else np.arange(start.size) != fixed[0]
 
     def full(p):
         v = start.copy()
@@ -250,13 +252,17 @@ def _fit(lo, hi, X, exact, start, fixed: tuple[int, float] | None = None) -> tup
 
     best = None
     for method in ("BFGS", "Nelder-Mead"):
-        res = optimize.minimize(lambda p: _negll(full(p), lo, hi, X, exact), start[free], method=method,
-                                options={"maxiter": 5000})  # fmt: skip
+        res = optimize.minimize(lambda p: objective(full(p)), start[free], method=method, options={"maxiter": maxiter})
         if best is None or res.fun < best.fun:
             best = res
-        if res.success:
+        if res.success and not both:
             break
     return full(best.x), float(best.fun)
+
+
+def _fit(lo, hi, X, exact, start, fixed: tuple[int, float] | None = None) -> tuple[np.ndarray, float]:
+    """Minimise the negative log-likelihood; ``fixed = (index, value)`` holds one coefficient."""
+    return fit_fixing(lambda p: _negll(p, lo, hi, X, exact), start, fixed)
 
 
 def interval_regression(

@@ -23,7 +23,7 @@ import numpy as np
 from scipy import optimize, special, stats
 
 from countnets._errors import CountnetsError
-from countnets.experiments.flip_decisive.censored import _kendall_s, _log_interval_prob
+from countnets.experiments.flip_decisive.censored import _kendall_s, _log_interval_prob, fit_fixing
 from countnets.stats.statistics import Floats
 
 __all__ = ["random_intercept_regression", "stratified_kendall", "group_loglik"]
@@ -115,22 +115,7 @@ def _negll(params: np.ndarray, lo, hi, X, groups, n_groups) -> float:
 
 
 def _fit(lo, hi, X, groups, n_groups, start, fixed=None) -> tuple[np.ndarray, float]:
-    free = np.ones(start.size, dtype=bool) if fixed is None else np.arange(start.size) != fixed[0]
-
-    def full(p):
-        v = start.copy()
-        v[free] = p
-        if fixed is not None:
-            v[fixed[0]] = fixed[1]
-        return v
-
-    best = None
-    for method in ("BFGS", "Nelder-Mead"):
-        res = optimize.minimize(lambda p: _negll(full(p), lo, hi, X, groups, n_groups), start[free], method=method,
-                                options={"maxiter": 4000})  # fmt: skip
-        if best is None or res.fun < best.fun:
-            best = res
-    return full(best.x), float(best.fun)
+    return fit_fixing(lambda p: _negll(p, lo, hi, X, groups, n_groups), start, fixed, maxiter=4000, both=True)
 
 
 def _check_inputs(lo, hi, x, groups) -> tuple[np.ndarray, ...]:

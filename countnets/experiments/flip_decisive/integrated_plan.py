@@ -189,30 +189,19 @@ def group_seeds(plan_seed: int, candidate: int) -> dict[str, int]:
     return {"selection": base, "sweep": base + 1, "chains": base + 2, "tilt": base + 3, "diversity": base + 4}
 
 
+def _training_section(optimizer: str, learning_rate: float) -> dict[str, Any]:
+    """A training response's section: the optimiser, its learning rate, and the budgets, grid and runs both share."""
+    return {"optimizer": optimizer, "learning_rate": learning_rate, "loss": "logistic", "budgets": list(BUDGETS),
+            "lambdas": list(SGD_LAMBDAS), "runs": 256, "bootstrap": 1000,
+            "stability_bound": STABILITY_BOUND}  # fmt: skip
+
+
 def _response_settings() -> dict[str, Any]:
     """The plan's ``sgd``, ``adam``, ``langevin``, ``tilt`` and ``diversity`` sections (fixed; no argument)."""
     return {
-        "sgd": {
-            "optimizer": "sgd",
-            "learning_rate": 0.5,
-            "loss": "logistic",
-            "budgets": list(BUDGETS),
-            "lambdas": list(SGD_LAMBDAS),
-            "runs": 256,
-            "bootstrap": 1000,
-            "stability_bound": STABILITY_BOUND,
-            "losses": "L_S the mean loss over S, l_B the mean loss toward B over the off-S points",
-        },  # fmt: skip
-        "adam": {
-            "optimizer": "adam",
-            "learning_rate": DEFAULT_LEARNING_RATES["adam"],
-            "loss": "logistic",
-            "budgets": list(BUDGETS),
-            "lambdas": list(SGD_LAMBDAS),
-            "runs": 256,
-            "bootstrap": 1000,
-            "stability_bound": STABILITY_BOUND,
-        },  # fmt: skip
+        "sgd": {**_training_section("sgd", 0.5),
+                "losses": "L_S the mean loss over S, l_B the mean loss toward B over the off-S points"},  # fmt: skip
+        "adam": _training_section("adam", DEFAULT_LEARNING_RATES["adam"]),
         "langevin": {
             "sampler": "MALA (blackjax.mala)",
             "target": "log prior(theta) - L_S(theta) - lambda l_B(theta): the exact Gaussian prior (precision "

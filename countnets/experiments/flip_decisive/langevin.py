@@ -36,11 +36,41 @@ from countnets.network.architectures import apply_flat_batch
 from countnets.rare.kernels import adapt_step
 from countnets.train.trainer import TrainingSet
 
-__all__ = ["TARGET_ACCEPTANCE", "langevin_model", "mala_visits", "mala_lambda_star", "chain_crossing"]
+__all__ = ["TARGET_ACCEPTANCE", "pair_terms", "langevin_model", "mala_visits", "mala_lambda_star", "chain_crossing"]
 
 TARGET_ACCEPTANCE = 0.574  # MALA's optimal acceptance rate (Roberts and Rosenthal 1998)
 STEP_GAIN = 0.05
 INITIAL_STEP = 0.05
+
+
+def pair_terms(arch: Any, tset: TrainingSet, a: int, b: int, *, encoding: str) -> tuple[Any, Callable, Callable]:
+    """``(x, losses, flags)`` of one pair, shared by MALA's target and the SMC tilt's.
+
+    ``x``: the cube's inputs; ``losses(y) -> (E_S, E_B)``: the logistic losses toward the
+    target on S and toward B off S, summed over points, for outputs ``y`` of shape
+    ``(..., 2**n)``; ``flags(y) -> (is_a, is_b)``: whether the outputs compute A, B on the whole cube.
+    """
+    x = jnp.asarray(boolean.cube(arch.n, encoding))
+    on = jnp.asarray(np.array(tset.points, np.int32))
+    off = np.array(tset.off_points(), np.int32)
+    sign_s = jnp.asarray(np.where(tset.labels(), 1.0, -1.0).astype(np.float32))
+    sign_b = jnp.asarray(np.where(boolean.int_to_table(b, arch.n)[off], 1.0, -1.0).astype(np.float32))
+    off_j = jnp.asarray(off)
+    a_words, b_words = jnp.asarray(boolean.int_to_words(a, arch.n)), jnp.asarray(boolean.int_to_words(b, arch.n))
+
+    def lead(v, ndim):  # v with ndim - 1 leading axes of length 1 (explicit broadcasting)
+        return v.reshape((1,) * (ndim - 1) + v.shape)
+
+    def losses(y):
+        e_s = jnp.sum(jnp.logaddexp(0.0, -lead(sign_s, y.ndim) * y[..., on]), axis=-1)
+        return e_s, jnp.sum(jnp.logaddexp(0.0, -lead(sign_b, y.ndim) * y[..., off_j]), axis=-1)
+
+    def flags(y):
+        keys = boolean.pack_table(boolean.truth_table(y))
+        return (jnp.all(keys == lead(a_words, keys.ndim), axis=-1),
+                jnp.all(keys == lead(b_words, keys.ndim), axis=-1))  # fmt: skip
+
+    return x, losses, flags
 
 
 def langevin_model(
@@ -56,23 +86,14 @@ def langevin_model(
     if not hasattr(prior, "scales"):
         raise CountnetsError(f"the Langevin target needs a Gaussian prior, got {type(prior).__name__}")
     scales = jnp.asarray(prior.scales(arch.layout()))
-    x = jnp.asarray(boolean.cube(arch.n, encoding))
-    on = jnp.asarray(np.array(tset.points, np.int32))
-    off = np.array(tset.off_points(), np.int32)
-    sign_s = jnp.asarray(np.where(tset.labels(), 1.0, -1.0).astype(np.float32))
-    sign_b = jnp.asarray(np.where(boolean.int_to_table(b, arch.n)[off], 1.0, -1.0).astype(np.float32))
-    off_j = jnp.asarray(off)
-    a_words, b_words = jnp.asarray(boolean.int_to_words(a, arch.n)), jnp.asarray(boolean.int_to_words(b, arch.n))
+    x, losses, flags = pair_terms(arch, tset, a, b, encoding=encoding)
 
     def log_density(theta, lam):
-        y = arch.apply(arch.unflatten(theta), x, precision=precision)
-        loss_s = jnp.sum(jnp.logaddexp(0.0, -sign_s * y[on]))
-        loss_b = jnp.sum(jnp.logaddexp(0.0, -sign_b * y[off_j]))
-        return -0.5 * jnp.sum((theta / scales) ** 2) - loss_s - lam * loss_b
+        e_s, e_b = losses(arch.apply(arch.unflatten(theta), x, precision=precision))
+        return -0.5 * jnp.sum((theta / scales) ** 2) - e_s - lam * e_b
 
     def classify(thetas):
-        keys = boolean.pack_table(boolean.truth_table(apply_flat_batch(arch, thetas, x, precision=precision)))
-        return jnp.all(keys == a_words[None], axis=-1), jnp.all(keys == b_words[None], axis=-1)
+        return flags(apply_flat_batch(arch, thetas, x, precision=precision))
 
     return log_density, classify
 

@@ -34,7 +34,7 @@ from scipy import stats
 from countnets._errors import CountnetsError
 from countnets.engine.driver import seed_key
 from countnets.experiments.flip_decisive.censored import isotonic_crossing
-from countnets.network import boolean
+from countnets.experiments.flip_decisive.langevin import pair_terms
 from countnets.network.architectures import apply_flat_batch
 from countnets.rare.kernels import adapt_step
 from countnets.rare.moves import invariant_move, subkey
@@ -49,20 +49,12 @@ MAX_SUBSTEPS = 500  # path steps per target at most; a run that needs more has n
 
 def tilt_energies(prior: Any, arch: Any, tset: TrainingSet, a: int, b: int, *, encoding: str, precision: str):
     """``energies(thetas) -> (E_S, E_B, is_a, is_b)`` for ``(particles, n_params)``: summed logistic losses, flags."""
-    x = jnp.asarray(boolean.cube(arch.n, encoding))
-    on = jnp.asarray(np.array(tset.points, np.int32))
-    off = np.array(tset.off_points(), np.int32)
-    sign_s = jnp.asarray(np.where(tset.labels(), 1.0, -1.0).astype(np.float32))
-    sign_b = jnp.asarray(np.where(boolean.int_to_table(b, arch.n)[off], 1.0, -1.0).astype(np.float32))
-    off_j = jnp.asarray(off)
-    a_words, b_words = jnp.asarray(boolean.int_to_words(a, arch.n)), jnp.asarray(boolean.int_to_words(b, arch.n))
+    x, losses, flags = pair_terms(arch, tset, a, b, encoding=encoding)
 
     def energies(thetas):
         y = apply_flat_batch(arch, thetas, x, precision=precision)
-        e_s = jnp.sum(jnp.logaddexp(0.0, -sign_s[None] * y[:, on]), axis=1)
-        e_b = jnp.sum(jnp.logaddexp(0.0, -sign_b[None] * y[:, off_j]), axis=1)
-        keys = boolean.pack_table(boolean.truth_table(y))
-        is_a, is_b = jnp.all(keys == a_words[None], -1), jnp.all(keys == b_words[None], -1)
+        e_s, e_b = losses(y)
+        is_a, is_b = flags(y)
         finite = jnp.isfinite(e_s) & jnp.isfinite(e_b)
         return jnp.where(finite, e_s, jnp.inf), jnp.where(finite, e_b, jnp.inf), is_a, is_b
 
