@@ -239,6 +239,8 @@ def test_cli_refuses_bad_stage_and_v1_only_options(tmp_path, capsys):
     assert results.load_json(out).extra.analysis["primary"]["sgd"]["note"] == "not run"
     assert main(["experiment", "flip-decisive", "--n", "4", "--plan", str(plan), "--stages", ","]) == 2
     assert "'none' to analyse" in capsys.readouterr().err
+    assert main(["experiment", "flip-decisive", "--n", "4", "--plan", str(plan), "--runs", "64"]) == 2
+    assert "--runs does not apply" in capsys.readouterr().err
     v1 = tmp_path.parent / "v1.json"
     v1.write_text(json.dumps({"plan_version": 1}))
     assert main(["experiment", "flip-decisive", "--n", "4", "--plan", str(v1), "--stages", "sgd"]) == 2

@@ -364,6 +364,14 @@ def _rare_options(args: argparse.Namespace) -> decisive.RareOptions | None:
     return decisive.RareOptions(flips=tuple(flips), replicas=args.rare_replicas, particles=args.rare_particles)
 
 
+# Options of a version-1 plan or of writing one, which a version-2 plan fixes in its file: given with one, an error.
+_FIXED_BY_V2_PLAN = ("optimizers", "lr", "loss", "max_steps", "runs", "lambdas", "tilt_lambdas", "tilt_loss",
+                     "bootstrap", "replicas", "particles", "moves", "pair_limit", "check_steps", "pairs", "train_size",
+                     "log_odds_range", "min_count", "slot_tolerance", "rare_b", "rare_flips", "rare_replicas",
+                     "rare_particles", "samples", "integrated", "seed", "confidence", "chunk_size",
+                     "devices")  # fmt: skip
+
+
 def run_flip_decisive(args: argparse.Namespace) -> CountResult | int:
     """Run ``countnets experiment flip-decisive`` from parsed arguments."""
     from countnets.experiments import flip_decisive as decisive
@@ -374,6 +382,10 @@ def run_flip_decisive(args: argparse.Namespace) -> CountResult | int:
     statistics._check(0, 1, args.confidence)
     prior, arch = prior_from_args(args), options.arch_from_args(args)
     if args.plan is not None and decisive.plan_version(args.plan) == integrated.PLAN_VERSION:
+        given = getattr(args, "_given", {})
+        fixed = [given[d] for d in _FIXED_BY_V2_PLAN if d in given]
+        if fixed:
+            raise CountnetsError(f"{fixed[0]} does not apply to {args.plan}: a version-2 plan fixes it (see the file)")
         return run_integrated(args, integrated.read_integrated_plan(args.plan), prior, arch)
     if args.stages is not None:
         raise CountnetsError("--stages applies to an integrated-pressure (version 2) plan")
