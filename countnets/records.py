@@ -139,6 +139,27 @@ def decode_float(value: Any, where: str = "value") -> float:
     raise CountnetsError(f"{where} must be a number or 'inf'/'-inf'/'nan', got {value!r}")
 
 
+NON_FINITE_TEXT = ("inf", "-inf", "nan")
+"""How :func:`encode_float` writes the floats standard JSON has no number for."""
+
+
+def decode_floats(value: Any, *, none_as_nan: bool = False) -> Any:
+    """A plain JSON tree with :func:`encode_float`'s strings as floats again (``None`` as NaN too, if asked).
+
+    Dicts and lists are walked; every other value is kept.
+
+    >>> decode_floats({"a": ["inf", 1, None], "b": "0x3"})
+    {'a': [inf, 1, None], 'b': '0x3'}
+    """
+    if isinstance(value, dict):
+        return {k: decode_floats(v, none_as_nan=none_as_nan) for k, v in value.items()}
+    if isinstance(value, list):
+        return [decode_floats(v, none_as_nan=none_as_nan) for v in value]
+    if (value is None and none_as_nan) or (isinstance(value, str) and value in NON_FINITE_TEXT):
+        return decode_float(value)
+    return value
+
+
 def encode(value: Any) -> Any:
     """A record (or any plain value) as standard JSON values.
 

@@ -381,12 +381,13 @@ def run_flip_decisive(args: argparse.Namespace) -> CountResult | int:
 
     statistics._check(0, 1, args.confidence)
     prior, arch = prior_from_args(args), options.arch_from_args(args)
-    if args.plan is not None and decisive.plan_version(args.plan) == integrated.PLAN_VERSION:
+    plan = None if args.plan is None else decisive.read_plan_file(args.plan)  # read once; its version picks the run
+    if plan is not None and plan.get("plan_version") == integrated.PLAN_VERSION:
         given = getattr(args, "_given", {})
         fixed = [given[d] for d in _FIXED_BY_V2_PLAN if d in given]
         if fixed:
             raise CountnetsError(f"{fixed[0]} does not apply to {args.plan}: a version-2 plan fixes it (see the file)")
-        return run_integrated(args, integrated.read_integrated_plan(args.plan), prior, arch)
+        return run_integrated(args, integrated.check_integrated_plan(plan, args.plan), prior, arch)
     if args.stages is not None:
         raise CountnetsError("--stages applies to an integrated-pressure (version 2) plan")
     if args.max_seconds is not None:
@@ -424,7 +425,7 @@ def run_flip_decisive(args: argparse.Namespace) -> CountResult | int:
     cfg = TrainConfig(optimizer="sgd", learning_rate=args.lr, loss=args.loss, max_steps=args.max_steps,
                       precision=args.precision)  # fmt: skip
     result = decisive.flip_decisive(
-        decisive.read_plan(args.plan), prior, arch, cfg, optimizers=hex_list(args.optimizers),
+        decisive.check_plan(plan, args.plan), prior, arch, cfg, optimizers=hex_list(args.optimizers),
         lambdas=decisive.DEFAULT_LAMBDAS if args.lambdas is None else args.lambdas,
         tilt_lambdas=args.tilt_lambdas, tilt_loss=args.tilt_loss, n_runs=check_positive_int("--runs", args.runs),
         n_boot=args.bootstrap, replicas=args.replicas, n_particles=args.particles, n_moves=args.moves,

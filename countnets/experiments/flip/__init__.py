@@ -46,6 +46,7 @@ from typing import Any
 
 import numpy as np
 
+from countnets import records
 from countnets._errors import CountnetsError
 from countnets.defaults import FLIP_LAMBDAS as DEFAULT_LAMBDAS  # noqa: F401 (re-exported)
 from countnets.experiments.flip.pairs import _choose_pairs, _pair_rows, _pressure_settings
@@ -287,15 +288,7 @@ def _fmt_lam(x: Any) -> str:
 
 def _as_floats(value: Any) -> Any:
     """``value`` with the stored ``"inf"``/``"-inf"``/``"nan"`` strings and ``None`` as floats."""
-    if value is None:
-        return math.nan
-    if isinstance(value, str) and value in ("inf", "-inf", "nan"):
-        return float(value)
-    if isinstance(value, list):
-        return [_as_floats(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _as_floats(v) for k, v in value.items()}
-    return value
+    return records.decode_floats(value, none_as_nan=True)
 
 
 def plot_flip(result: CountResult, path: Any) -> Any:

@@ -55,10 +55,11 @@ from countnets.experiments.flip_decisive.plan import (
     PLAN_FIELDS,
     PLAN_VERSION,
     PRIMARY_ANALYSIS,
+    check_plan,
     pair_training_set,
     plan_pairs,
-    plan_version,
     read_plan,
+    read_plan_file,
     write_plan,
 )
 from countnets.experiments.flip_decisive.rare_pairs import RARE_ESTIMATOR, RareOptions, rare_candidates, rare_log_odds
@@ -82,7 +83,8 @@ __all__ = [
     "rare_log_odds",
     "write_plan",
     "read_plan",
-    "plan_version",
+    "read_plan_file",
+    "check_plan",
     "pair_training_set",
     "train_lambda_star",
     "decisive_summary",
@@ -147,13 +149,12 @@ def train_lambda_star(
         prior, arch, tset, cfg, n_runs=n_runs, seed=seed, encoding=encoding, chunk_size=chunk_size,
         penalty=pressure_penalty(tset, cfg), setting_args=args, devices=devices,
     )  # fmt: skip
-    found = np.where(runs.tables == b, censored.OUTCOME_B, censored.OUTCOME_OTHER)
-    out = np.where(~runs.fit, censored.OUTCOME_NOT_FIT, np.where(runs.tables == a, censored.OUTCOME_A, found))
+    out = censored.outcomes(runs.tables, runs.fit, a, b)
     res = censored.bootstrap_lambda_star(lams[1:], out[1:].astype(int), n_boot=n_boot, confidence=confidence, seed=seed)
-    na0, nb0 = int((out[0] == censored.OUTCOME_A).sum()), int((out[0] == censored.OUTCOME_B).sum())
+    counts0 = censored.outcome_counts(out[0])
+    na0, nb0 = counts0["a"], counts0["b"]
     log_odds0 = math.log(na0 / nb0) if na0 and nb0 else (math.inf if na0 else math.nan)
-    res["lambda0"] = {"a": na0, "b": nb0, "other": int((out[0] == censored.OUTCOME_OTHER).sum()),
-                      "not_fit": int((out[0] == censored.OUTCOME_NOT_FIT).sum()), "log_odds": log_odds0}  # fmt: skip
+    res["lambda0"] = {**counts0, "log_odds": log_odds0}
     res["optimizer"] = cfg.optimizer
     res["seconds"] = runs.seconds
     if check_steps is not None:

@@ -38,6 +38,8 @@ __all__ = [
     "OUTCOME_B",
     "OUTCOME_OTHER",
     "OUTCOME_NOT_FIT",
+    "outcomes",
+    "outcome_counts",
     "pava",
     "isotonic_crossing",
     "bootstrap_lambda_star",
@@ -49,6 +51,26 @@ __all__ = [
 
 # Outcome codes of one training run (one initialisation at one lambda).
 OUTCOME_NOT_FIT, OUTCOME_OTHER, OUTCOME_A, OUTCOME_B = 0, 1, 2, 3
+
+
+def outcomes(tables: Any, fit: Any, a: int, b: int) -> np.ndarray:
+    """Outcome codes (``OUTCOME_*``) of training runs that ended on ``tables``, fitting S where ``fit``."""
+    tables, fit = np.asarray(tables), np.asarray(fit)
+    found = np.where(tables == b, OUTCOME_B, OUTCOME_OTHER)
+    return np.where(~fit, OUTCOME_NOT_FIT, np.where(tables == a, OUTCOME_A, found))
+
+
+def outcome_counts(codes: Any) -> dict[str, Any]:
+    """How many runs ended on A, B, another function, or not fitting S, along the last axis of ``codes``.
+
+    One row of codes gives ints; a ``(lambdas, inits)`` array gives a list per outcome.
+
+    >>> outcome_counts(np.array([OUTCOME_A, OUTCOME_A, OUTCOME_NOT_FIT]))
+    {'a': 2, 'b': 0, 'other': 0, 'not_fit': 1}
+    """
+    codes = np.asarray(codes)
+    return {name: (codes == code).sum(axis=-1).tolist() for name, code in
+            (("a", OUTCOME_A), ("b", OUTCOME_B), ("other", OUTCOME_OTHER), ("not_fit", OUTCOME_NOT_FIT))}  # fmt: skip
 
 
 def pava(y: Floats, w: Floats) -> np.ndarray:
@@ -199,10 +221,7 @@ def bootstrap_lambda_star(
         "boot_censored": float(np.isinf(boots[:, 0]).mean()) if boots.size else math.nan,
         "n_boot": int(n_boot),
         "confidence": confidence,
-        "a": na.tolist(),
-        "b": nb.tolist(),
-        "other": (out == OUTCOME_OTHER).sum(axis=1).tolist(),
-        "not_fit": (out == OUTCOME_NOT_FIT).sum(axis=1).tolist(),
+        **outcome_counts(out),
     }
 
 
@@ -265,6 +284,15 @@ def _fit(lo, hi, X, exact, start, fixed: tuple[int, float] | None = None) -> tup
     return fit_fixing(lambda p: _negll(p, lo, hi, X, exact), start, fixed)
 
 
+def check_observations(lo: np.ndarray, hi: np.ndarray, x: np.ndarray) -> None:
+    """Refuse interval-censored observations that no likelihood can use: NaN, ``lo > hi``, a non-finite x, or
+    ``(-inf, inf)``, which carries no information (one-line :class:`CountnetsError`)."""
+    if np.any(np.isnan(lo)) or np.any(np.isnan(hi)) or np.any(~np.isfinite(x)) or np.any(lo > hi):
+        raise CountnetsError("every observation needs lo <= hi (no NaN) and a finite x")
+    if np.any(np.isinf(lo) & np.isinf(hi)):
+        raise CountnetsError("an observation with lo = -inf and hi = inf carries no information; leave it out")
+
+
 def interval_regression(
     lo: Floats,
     hi: Floats,
@@ -301,10 +329,7 @@ def interval_regression(
     n = xa.size
     if not (lo_a.shape == hi_a.shape == xa.shape):
         raise CountnetsError(f"lo, hi and x must have the same length, got {lo_a.size}, {hi_a.size}, {xa.size}")
-    if np.any(np.isnan(lo_a)) or np.any(np.isnan(hi_a)) or np.any(~np.isfinite(xa)) or np.any(lo_a > hi_a):
-        raise CountnetsError("every observation needs lo <= hi (no NaN) and a finite x")
-    if np.any(np.isinf(lo_a) & np.isinf(hi_a)):
-        raise CountnetsError("an observation with lo = -inf and hi = inf carries no information; leave it out")
+    check_observations(lo_a, hi_a, xa)
     X = np.column_stack([np.ones(n), xa, Z.T])
     k = X.shape[1]
     if n < k + 2:

@@ -23,12 +23,13 @@ import numpy as np
 from scipy import optimize, special, stats
 
 from countnets._errors import CountnetsError
-from countnets.experiments.flip_decisive.censored import _kendall_s, _log_interval_prob, fit_fixing
+from countnets.experiments.flip_decisive.censored import _kendall_s, _log_interval_prob, check_observations, fit_fixing
 from countnets.stats.statistics import Floats
 
 __all__ = ["random_intercept_regression", "stratified_kendall", "group_loglik"]
 
 _NODES, _WEIGHTS = np.polynomial.hermite.hermgauss(64)
+_LOG_WEIGHTS = np.log(_WEIGHTS) + _NODES**2  # the rule's weights times exp(t^2), which the centred integrand needs
 _NEWTON_STEPS = 100
 
 
@@ -46,8 +47,8 @@ def _obs_terms(u, resid, lo, hi, exact, sigma):
     fin_l, fin_h = np.isfinite(zl_safe), np.isfinite(zh_safe)
     zl_f, zh_f = np.where(fin_l, zl_safe, 0.0), np.where(fin_h, zh_safe, 0.0)
     half_log_2pi = 0.5 * math.log(2 * math.pi)
-    # phi(z) / P at each end; an infinite end contributes 0 (phi and z phi vanish there)
-    # (capped: far from the mode, where P underflows, only the Newton step's sign matters and it is clipped)
+    # phi(z) / P at each end; an infinite end contributes 0 (phi and z phi vanish there). Capped: far from the
+    # mode, where P underflows, the damped Newton step only needs a direction (its line search guards the length).
     ratio_l = np.where(fin_l, np.exp(np.minimum(-0.5 * zl_f**2 - half_log_2pi - logp, 300.0)), 0.0)
     ratio_h = np.where(fin_h, np.exp(np.minimum(-0.5 * zh_f**2 - half_log_2pi - logp, 300.0)), 0.0)
     d_ratio = ratio_h - ratio_l
@@ -102,7 +103,7 @@ def group_loglik(
     f, _, _ = _obs_terms(nodes[groups, :], resid[:, None], lo_c[:, None], hi_c[:, None], exact[:, None], sigma)
     per_group = onehot @ f  # (groups, K)
     log_prior = -0.5 * (nodes / tau) ** 2 - 0.5 * math.log(2 * math.pi) - math.log(tau)
-    terms = per_group + log_prior + np.log(_WEIGHTS)[None, :] + _NODES[None, :] ** 2
+    terms = per_group + log_prior + _LOG_WEIGHTS[None, :]
     return float(np.sum(special.logsumexp(terms, axis=1) + np.log(math.sqrt(2.0) * scale)))
 
 
@@ -124,10 +125,7 @@ def _check_inputs(lo, hi, x, groups) -> tuple[np.ndarray, ...]:
     if not (lo_a.shape == hi_a.shape == xa.shape == ga.shape) or lo_a.ndim != 1:
         raise CountnetsError(f"lo, hi, x and groups must be 1-d of one length, got {lo_a.shape}, {hi_a.shape}, "
                              f"{xa.shape}, {ga.shape}")  # fmt: skip
-    if np.any(np.isnan(lo_a)) or np.any(np.isnan(hi_a)) or np.any(~np.isfinite(xa)) or np.any(lo_a > hi_a):
-        raise CountnetsError("every observation needs lo <= hi (no NaN) and a finite x")
-    if np.any(np.isinf(lo_a) & np.isinf(hi_a)):
-        raise CountnetsError("an observation with lo = -inf and hi = inf carries no information; leave it out")
+    check_observations(lo_a, hi_a, xa)
     _, codes = np.unique(ga, return_inverse=True)
     return lo_a, hi_a, xa, codes.astype(np.int64)
 

@@ -26,10 +26,11 @@ from typing import Any
 import jax
 import numpy as np
 
+from countnets import records
 from countnets._errors import CountnetsError
 from countnets.engine import checkpoint as checkpoint_lib
 from countnets.experiments.flip_decisive import langevin, tilt_smc
-from countnets.experiments.flip_decisive.integrated_analysis import integrated_summary
+from countnets.experiments.flip_decisive.integrated_analysis import integrated_summary, observation
 from countnets.experiments.flip_decisive.integrated_groups import select_group
 from countnets.experiments.flip_decisive.integrated_plan import DESIGN, STABILITY_BOUND
 from countnets.experiments.flip_decisive.integrated_training import integrated_pressure, pressure_sweep
@@ -156,19 +157,7 @@ def _resume(plan: dict[str, Any], checkpoint: str | os.PathLike | None):
         if unit.get("section") != plan[stage]:
             raise CountnetsError(f"checkpoint {str(checkpoint)!r} holds {key} made under another plan section "
                                  f"{stage!r}; use a new checkpoint")  # fmt: skip
-    return ckpt, _decode(dict(saved.state))
-
-
-_NON_FINITE = {"inf": math.inf, "-inf": -math.inf, "nan": math.nan}
-
-
-def _decode(value: Any) -> Any:
-    """A saved state read back: ``"inf"``, ``"-inf"`` and ``"nan"`` (how JSON keeps them) as floats again."""
-    if isinstance(value, dict):
-        return {k: _decode(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_decode(v) for v in value]
-    return _NON_FINITE.get(value, value) if isinstance(value, str) else value
+    return ckpt, records.decode_floats(dict(saved.state))  # as saved by _save: non-finite floats were strings
 
 
 def _save(ckpt: Any, state: dict[str, Any], clock: _Clock) -> None:
@@ -189,7 +178,7 @@ def _say(progress: bool, text: str) -> None:
 
 def _do_stage(stage, group, plan, prior, arch, state, pair_units, ckpt, clock, progress) -> bool:
     """Do one stage's units of one group not done yet, saving after each; False when the run must stop first."""
-    group_unit, pair_unit = _group_units(stage), (PAIR_UNITS if pair_units is None else pair_units).get(stage)
+    group_unit, pair_unit = _group_units(stage), pair_units.get(stage)
     c = group["candidate"]
     work = [(f"{stage}:{c}", None)] if group_unit else [(f"{stage}:{c}:{f['point']}", f) for f in _chosen(group)]
     for key, flip in work:
@@ -236,8 +225,9 @@ def run_units(
     ckpt, state = _resume(plan, checkpoint)
     clock = _Clock(float(state["seconds"]), max_seconds)
     later = [s for s in STAGES if s in stages and s != "groups"]
+    pair_units = PAIR_UNITS if pair_units is None else pair_units
     for stage in later:
-        if _group_units(stage) is None and (PAIR_UNITS if pair_units is None else pair_units).get(stage) is None:
+        if _group_units(stage) is None and pair_units.get(stage) is None:
             raise CountnetsError(f"stage {stage!r} is not built yet (issue 29)")
     rules = plan["groups"]
     done = 0
@@ -353,8 +343,7 @@ def _response_text(resp: dict[str, Any] | None) -> str:
             return f"not determined ({resp['kind']})"
         return {"exact": _num(resp["value"]), "right": f"> {_num(resp['lo'])}", "left": f"<= {_num(resp['hi'])}"}[
             resp["kind"]]  # fmt: skip
-    ok = resp.get("determined", resp.get("evaluable", False))
-    if not ok:
+    if observation(resp) is None:
         return "not determined"
     est, ci = resp["lambda_star"], resp["ci"]
     return f"{_num(est)} [{_num(ci[0])}, {_num(ci[1])}]" + (f" ({resp['censored']})" if resp.get("censored") else "")

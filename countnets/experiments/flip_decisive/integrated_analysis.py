@@ -12,7 +12,6 @@ import math
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from countnets._errors import CountnetsError
 from countnets.experiments.flip_decisive.grouped import random_intercept_regression, stratified_kendall
@@ -98,7 +97,7 @@ def _agreement(rows: list[dict[str, Any]]) -> dict[str, Any]:
     if len(diffs) < 2:
         return {"n": len(diffs), "note": "fewer than 2 pairs exact in both: not evaluable"}
     d = np.array(diffs)
-    half = float(stats.t.ppf(0.975, d.size - 1)) * d.std(ddof=1) / math.sqrt(d.size)
+    half = statistics.t_quantile(0.95, d.size - 1) * d.std(ddof=1) / math.sqrt(d.size)
     ci = [float(d.mean() - half), float(d.mean() + half)]
     margin = math.log(EQUIVALENCE_RATIO)
     return {"n": int(d.size), "mean_log_ratio": float(d.mean()), "ci": ci, "margin": margin,
@@ -123,28 +122,29 @@ def _stability(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "kinds": kinds, "exact_within_bound": within, "ratios": ratios}  # fmt: skip
 
 
+def _within_kendall(points: list[tuple[dict[str, Any], float, float]]) -> dict[str, Any]:
+    """Stratified Kendall tau of ``ln O`` and a response given as ``(row, lo, hi)`` per pair (a note when none fits)."""
+    try:
+        return stratified_kendall([r["log_odds"] for r, _, _ in points], [lo for _, lo, _ in points],
+                                  [hi for _, _, hi in points], [r["group"] for r, _, _ in points])  # fmt: skip
+    except CountnetsError as err:
+        return {"note": str(err)}
+
+
 def _rank(rows: list[dict[str, Any]], field: str, value: Any) -> dict[str, Any]:
     """Stratified Kendall tau of ``ln O`` and ``value(row[field])`` (exact values; NaN left out)."""
     pts = [(r, value(r[field])) for r in rows if field in r]
     pts = [(r, v) for r, v in pts if math.isfinite(v) and math.isfinite(r["log_odds"])]
     if not pts:
         return {"note": "not run" if not any(field in r for r in rows) else "no finite value"}
-    try:
-        out = stratified_kendall([r["log_odds"] for r, _ in pts], [v for _, v in pts], [v for _, v in pts],
-                                 [r["group"] for r, _ in pts])  # fmt: skip
-    except CountnetsError as err:
-        return {"note": str(err)}
-    return {**out, "left_out": sum(field in r for r in rows) - len(pts)}
+    out = _within_kendall([(r, v, v) for r, v in pts])
+    return out if "note" in out else {**out, "left_out": sum(field in r for r in rows) - len(pts)}
 
 
 def _kendall(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Stratified Kendall tau of ``ln O`` and the interval-censored Lambda* (determined pairs)."""
     obs = [(r, observation(r.get("Lambda_star"))) for r in rows]
-    used = [(r, o) for r, o in obs if o is not None]
-    try:
-        return stratified_kendall([r["log_odds"] for r, _ in used], [o[0] for _, o in used], [o[1] for _, o in used],
-                                  [r["group"] for r, _ in used])  # fmt: skip
-    except CountnetsError as err:
-        return {"note": str(err)}
+    return _within_kendall([(r, o[0], o[1]) for r, o in obs if o is not None])
 
 
 def integrated_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:

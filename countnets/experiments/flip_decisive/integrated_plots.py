@@ -27,7 +27,7 @@ def _points(pairs: list[dict[str, Any]], field: str) -> dict[str, list]:
     return out
 
 
-def _panel(ax, pairs: list[dict[str, Any]], fields: list[tuple[str, str, str]], ylabel: str, summary: dict) -> None:
+def _panel(ax, pairs: list[dict[str, Any]], fields: list[tuple[str, str, str]], ylabel: str) -> None:
     for field, label, colour in fields:
         pts = _points(pairs, field)
         for kind, marker in (("exact", "o"), ("right", "^"), ("left", "v")):
@@ -59,9 +59,8 @@ def plot_flip_integrated(result: CountResult, path: str | os.PathLike) -> Path:
     plt = _pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     summary = result.extra["analysis"]
-    _panel(axes[0], pairs, [("Lambda_star", "SGD", "C0"), ("Lambda_star_adam", "Adam", "C1")],
-           "Lambda* = lambda* x T", summary)  # fmt: skip
-    _panel(axes[1], pairs, [("sgld", "MALA", "C2"), ("tilt", "SMC tilt", "C3")], "lambda* (summed losses)", summary)
+    _panel(axes[0], pairs, [("Lambda_star", "SGD", "C0"), ("Lambda_star_adam", "Adam", "C1")], "Lambda* = lambda* x T")
+    _panel(axes[1], pairs, [("sgld", "MALA", "C2"), ("tilt", "SMC tilt", "C3")], "lambda* (summed losses)")
     primary = summary["primary"]
     titles = []
     for name in ("sgd", "langevin"):

@@ -27,12 +27,6 @@ from countnets.train.training_results import DEFAULT_EXPERIMENT_CHUNK
 __all__ = ["pressure_sweep", "integrated_pressure"]
 
 
-def _outcomes(tables: np.ndarray, fit: np.ndarray, a: int, b: int) -> np.ndarray:
-    """Outcome codes (``censored.OUTCOME_*``) of runs that ended on ``tables``, fitting S where ``fit``."""
-    found = np.where(tables == b, censored.OUTCOME_B, censored.OUTCOME_OTHER)
-    return np.where(~fit, censored.OUTCOME_NOT_FIT, np.where(tables == a, censored.OUTCOME_A, found))
-
-
 def pressure_sweep(
     section: dict[str, Any],
     prior: Any,
@@ -68,12 +62,10 @@ def pressure_sweep(
         seconds += runs.seconds
         for k, b in enumerate(bs):
             rows = slice(k * len(lams), (k + 1) * len(lams))
-            out = _outcomes(np.asarray(runs.tables[rows]), np.asarray(runs.fit[rows]), a, b)
+            out = censored.outcomes(runs.tables[rows], runs.fit[rows], a, b)
             star = censored.bootstrap_lambda_star(lams[1:], out[1:].astype(int), n_boot=int(section["bootstrap"]),
                                                   seed=seed, skip_missing=True)  # fmt: skip
-            star["lambda0"] = {name: int((out[0] == code).sum()) for name, code in
-                               (("a", censored.OUTCOME_A), ("b", censored.OUTCOME_B),
-                                ("other", censored.OUTCOME_OTHER), ("not_fit", censored.OUTCOME_NOT_FIT))}  # fmt: skip
+            star["lambda0"] = censored.outcome_counts(out[0])
             per_b[k]["per_T"][str(int(T))] = star
     return {"per_b": per_b, "seconds": seconds}
 

@@ -41,7 +41,8 @@ __all__ = [
     "pair_training_set",
     "plan_pairs",
     "write_plan",
-    "plan_version",
+    "read_plan_file",
+    "check_plan",
     "read_plan",
 ]
 
@@ -324,8 +325,8 @@ def _check_pair(path: Any, i: int, pair: Any, n: int) -> None:
             raise _plan_error(path, f"pair {i}: {name} = {pair[name]} does not fit the training set (point {wrong[0]})")
 
 
-def plan_version(path: Any) -> Any:
-    """The ``plan_version`` field of a plan file (``None`` when absent), to pick its reader.
+def read_plan_file(path: Any) -> dict[str, Any]:
+    """A plan file's JSON object, unchecked: its ``plan_version`` picks the check (:func:`check_plan` for version 1).
 
     Raises:
       CountnetsError: one line, for a missing, empty, non-UTF-8 or non-JSON file, or JSON
@@ -336,22 +337,16 @@ def plan_version(path: Any) -> Any:
     plan = _io.read_json(path, "plan")
     if not isinstance(plan, dict):
         raise _plan_error(path, f"is a JSON {type(plan).__name__}, not a flip-decisive plan")
-    return plan.get("plan_version")
+    return plan
 
 
-def read_plan(path: Any) -> dict[str, Any]:
-    """Read a plan written by :func:`write_plan`, checking its version and every field :func:`run_plan` reads.
+def check_plan(plan: dict[str, Any], path: Any = "<plan>") -> dict[str, Any]:
+    """Check a version-1 plan's version and every field :func:`run_plan` reads; returns it.
 
     Raises:
-      CountnetsError: one line, for a missing, empty, non-UTF-8 or non-JSON file, a plan
-        of another kind or version, a missing or mistyped field, or a pair whose A or B
-        does not fit its training set.
+      CountnetsError: one line, for a plan of another kind or version, a missing or
+        mistyped field, or a pair whose A or B does not fit its training set.
     """
-    from countnets import _io
-
-    plan = _io.read_json(path, "plan")
-    if not isinstance(plan, dict):
-        raise _plan_error(path, f"is a JSON {type(plan).__name__}, not a flip-decisive plan")
     if plan.get("plan_version") != PLAN_VERSION or plan.get("kind") != KIND:
         raise CountnetsError(f"{path} is not a flip-decisive plan of version {PLAN_VERSION}")
     missing = [k for k in PLAN_FIELDS if k not in plan]
@@ -365,3 +360,14 @@ def read_plan(path: Any) -> dict[str, Any]:
     for i, pair in enumerate(plan["pairs"]):
         _check_pair(path, i, pair, n)
     return plan
+
+
+def read_plan(path: Any) -> dict[str, Any]:
+    """Read a plan written by :func:`write_plan` and check it (:func:`read_plan_file`, :func:`check_plan`).
+
+    Raises:
+      CountnetsError: one line, for a missing, empty, non-UTF-8 or non-JSON file, a plan
+        of another kind or version, a missing or mistyped field, or a pair whose A or B
+        does not fit its training set.
+    """
+    return check_plan(read_plan_file(path), path)

@@ -29,7 +29,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from blackjax.smc.resampling import systematic
-from scipy import stats
 
 from countnets._errors import CountnetsError
 from countnets.engine.driver import seed_key
@@ -38,6 +37,7 @@ from countnets.experiments.flip_decisive.langevin import pair_terms
 from countnets.network.architectures import apply_flat_batch
 from countnets.rare.kernels import adapt_step
 from countnets.rare.moves import invariant_move, subkey
+from countnets.stats import statistics
 from countnets.train.trainer import TrainingSet
 
 __all__ = ["tilt_energies", "smc_tilt", "tilt_lambda_star"]
@@ -200,7 +200,7 @@ def tilt_lambda_star(section: dict[str, Any], lambdas: list[float], runs: dict[s
             interval = [0.0, float(max(p[2] for p in per))]
         else:
             logs = np.log(ests)
-            half = float(stats.t.ppf(1 - (1 - confidence) / 2, R - 1)) * logs.std(ddof=1) / math.sqrt(R)
+            half = statistics.t_quantile(confidence, R - 1) * logs.std(ddof=1) / math.sqrt(R)
             interval = [math.exp(logs.mean() - half), math.exp(logs.mean() + half)]
     upto = [j for j, v in enumerate(lambdas) if not interval[1] < v] or list(range(len(lambdas)))
     least = float(runs["min_ess"][:, max(upto)].min())
