@@ -35,6 +35,12 @@ UNDER_A_FILE = os.path.join(A_FILE, "out.json")
 PER_L_CHECKPOINT = os.path.join(DIRECTORY, "per-l")
 with open(PER_L_CHECKPOINT + ".L1", "w") as fh:
     fh.write("not a checkpoint\n")
+# composition checkpoints each (n, L, w) in PATH.n{n}.L{L}.w{w}: the same, for its base (n 4, L 2, w 1).
+PER_CONFIGURATION_CHECKPOINT = os.path.join(DIRECTORY, "per-configuration")
+with open(PER_CONFIGURATION_CHECKPOINT + ".n4.L2.w1", "w") as fh:
+    fh.write("not a checkpoint\n")
+
+PER_SUFFIX_CHECKPOINT = {"serial-parallel": PER_L_CHECKPOINT, "composition": PER_CONFIGURATION_CHECKPOINT}
 
 RUN = ["--samples", "512", "--chunk-size", "256", "--quiet"]
 COMMITTED = os.path.join(os.path.dirname(__file__), "..", "results", "detour_goal.json")
@@ -164,8 +170,8 @@ def malformed(draw):
     argv = list(BASES[command])
     for option in draw(st.lists(st.sampled_from(OPTIONS[command]), min_size=1, max_size=3, unique=True)):
         value = draw(st.sampled_from(BAD[option]))
-        if command == "serial-parallel" and value == A_FILE:
-            value = PER_L_CHECKPOINT
+        if value == A_FILE:
+            value = PER_SUFFIX_CHECKPOINT.get(command, value)
         argv = _set(argv, option, value)
     if draw(st.booleans()):
         argv.insert(draw(st.integers(1 if command in ("histogram", "estimate") else 2, len(argv))), draw(STRAY))
@@ -186,7 +192,8 @@ def _assert_clean_error(argv, code, out, err):
     assert "Traceback" not in err and out == "", (argv, out)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# derandomize: the same examples on every run, so a red CI is reproducible (a random one found the composition case)
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
 @given(malformed())
 def test_malformed_options_exit_2_with_one_line(argv):
     code, out, err = _run_main(argv)
@@ -201,7 +208,7 @@ PYTHON_NAMES = re.compile(
 )
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40, deadline=None, derandomize=True)
 @given(st.lists(st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=12), max_size=6))
 def test_arbitrary_tokens_never_traceback(tokens):
     # Random tokens almost never form a valid command; when they do not, the error is clean.
@@ -229,6 +236,9 @@ def test_arbitrary_tokens_never_traceback(tokens):
         # an enumeration limit named by its option (10).
         ["experiment", "flip-decisive", "--n", "4", "--plan", os.path.join(DIRECTORY, "missing-plan.json")],
         ["experiment", "flip-decisive", "--n", "4", "--plan", A_FILE],
+        # Experiments that checkpoint each configuration in PATH.<suffix> refuse a file there that is not theirs.
+        [*BASES["composition"], "--checkpoint", PER_CONFIGURATION_CHECKPOINT],
+        [*BASES["serial-parallel"], "--checkpoint", PER_L_CHECKPOINT],
         ["histogram", "--n", "3", "--sigma-w", "1e300", *RUN],
         ["plot", COMMITTED, "--out", "/dev/full"],
         ["plot", COMMITTED, "--out", os.path.join(DIRECTORY, "figure.jpg")],
