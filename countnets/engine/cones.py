@@ -15,11 +15,11 @@ module computes it:
   a half-line (mass 1/2) or empty; in two it is a sector of the circle, the directions
   within pi/2 of every row's direction, of angle ``max(0, pi - w)`` with ``w`` the
   shortest arc holding every row's direction, so its mass is that angle over ``2 pi``.
-* **Empty cones, exactly** (:func:`cone_is_empty`): a linear program finds ``u`` with
-  ``A u >= t`` for the largest ``t`` in a box; ``t = 0`` proves the open cone empty
-  and its mass is an exact 0 (host NumPy/SciPy, before any sampling); a cone counts as
-  non-empty only when the program's own point clears a margin of 1e-6 (its tolerance
-  alone cannot tell an empty cone from a thin one).
+* **Empty cones** (:func:`cone_is_empty`): a linear program finds ``u`` with
+  ``A u >= t`` (unit rows) for the largest ``t`` in a box, and the cone's mass is an exact
+  0 (host NumPy/SciPy, before any sampling) unless the program's own point clears a margin
+  of 1e-6: the solver's tolerance alone cannot tell an empty cone from a thin one, and a
+  cone thinner than that everywhere is below what float32 features resolve.
 * **Any dimension, unbiased** (:func:`cone_mass_hdr`): the Holmes-Diaconis-Ross
   estimator as Gessner, Kanjilal & Hennig (AISTATS 2020) use it. The nested domains
   are the shifted cones ``{u : min_x a_x . u >= level}`` (``a_x`` the unit rows) for
