@@ -21,22 +21,12 @@ import sys
 import jax
 import jax.numpy as jnp
 import numpy as np
-from scipy import linalg, optimize, special, stats
+from scipy import linalg, special, stats
 
 import countnets as cn
 from countnets.engine import cones, integrate
 from countnets.network import boolean
 from countnets.network.architectures import readout_indices
-
-
-def lp_margin(rows: np.ndarray) -> float:
-    """``max over the unit box of min_x a_x . u`` on unit rows: positive iff the open cone is non-empty."""
-    a = np.asarray(rows, np.float64)
-    a = a / np.linalg.norm(a, axis=1, keepdims=True)
-    m, k = a.shape
-    res = optimize.linprog(np.r_[np.zeros(k), -1.0], A_ub=np.hstack([-a, np.ones((m, 1))]), b_ub=np.zeros(m),
-                           bounds=[(-1.0, 1.0)] * k + [(None, 1.0)], method="highs")  # fmt: skip
-    return float(-res.fun)
 
 
 def ep_fit(rows: np.ndarray, iters: int = 200, damping: float = 0.5) -> tuple[float, np.ndarray, np.ndarray]:
@@ -131,7 +121,8 @@ def main(draws: int, particles: int, sweeps: int, fraction: float, max_levels: i
         ep, mu, cov = ep_fit(rows[i])
         unit = rows[i] / np.linalg.norm(rows[i], axis=1, keepdims=True)
         log_is, rel = importance_log_mass(unit, mu, cov, is_samples, rng)
-        print(f"draw {i}: LP margin {lp_margin(rows[i]):.2e}, HDR zero replicas {int((zi == 0).sum())} of {replicas}, "
+        margin, _ = cones.lp_margin(rows[i])
+        print(f"draw {i}: LP margin {margin:.2e}, HDR zero replicas {int((zi == 0).sum())} of {replicas}, "
               f"HDR log mean {log_mean}, EP log mass {ep:.2f}, importance log mass {log_is:.2f} "
               f"(relative s.e. {rel:.3f})")  # fmt: skip
 

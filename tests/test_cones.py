@@ -166,15 +166,6 @@ def _gordan_margin(rows):
     return res.fun
 
 
-def _primal_margin(rows):
-    a = np.asarray(rows, np.float64)
-    a = a / np.linalg.norm(a, axis=1, keepdims=True)
-    m, k = a.shape
-    res = optimize.linprog(np.r_[np.zeros(k), -1.0], A_ub=np.hstack([-a, np.ones((m, 1))]), b_ub=np.zeros(m),
-                           bounds=[(-1.0, 1.0)] * k + [(None, 1.0)], method="highs")  # fmt: skip
-    return -res.fun
-
-
 def test_empty_cones_of_real_features_agree_with_the_dual_program():
     # Parity of 4 through ResMLP(4, 8, L=3, w=2)'s stream: most cones are empty, and the primal program's
     # optimum t comes back a little above 0 for many of them (its feasibility tolerance). The verdict must
@@ -192,4 +183,4 @@ def test_empty_cones_of_real_features_agree_with_the_dual_program():
     assert np.array_equal(empty, dual < cones.CONE_MARGIN_FLOOR)
     assert 0 < (~empty).sum() < 16  # the case is exercised both ways (about 0.7% of draws are separable)
     # The regression: empty cones whose primal optimum alone (a 1e-9 tolerance) read as non-empty.
-    assert sum(_primal_margin(r) > 1e-9 for r in rows[empty]) > 10
+    assert sum(cones.lp_margin(r)[0] > 1e-9 for r in rows[empty]) > 10

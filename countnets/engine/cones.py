@@ -57,6 +57,7 @@ from countnets._errors import CountnetsError
 
 __all__ = [
     "cone_matrix",
+    "lp_margin",
     "cone_is_empty",
     "cone_mass_exact",
     "lin_ess_sweep",
@@ -100,34 +101,54 @@ def cone_matrix(features: npt.ArrayLike, labels: npt.ArrayLike, scales: npt.Arra
     return h * sc.reshape(lead + (1, -1)) * sign.reshape(lead + (-1, 1))
 
 
-def cone_is_empty(rows: npt.ArrayLike, margin_floor: float = CONE_MARGIN_FLOOR) -> bool:
-    """Whether the open cone ``{u : A u > 0}`` is empty, by a linear program and a check of its point (host).
+def lp_margin(rows: npt.ArrayLike) -> tuple[float, np.ndarray]:
+    """The cone's margin by a linear program (host NumPy/SciPy): ``max min_x a_x . u`` over the box, and its ``u``.
 
-    Maximises ``t`` subject to ``a_x . u >= t`` (``a_x`` the unit rows), ``-1 <= u <= 1``,
-    ``t <= 1``. The solver meets its constraints only to its feasibility tolerance (about
-    1e-7), so its ``t`` alone cannot tell an empty cone from a thin one: on parity of 4
-    through a ResMLP's stream about a quarter of the empty cones came back with ``t`` between
-    1e-10 and 5e-8. The cone counts as non-empty only when the solver's point ``u`` itself,
-    recomputed in float64, has ``min_x a_x . u > margin_floor``: a point inside with a margin
-    the solver's tolerance cannot fake. A cone with no such point is thinner than that
-    everywhere (thinner than float32 features resolve) and counts as empty.
+    ``a_x`` are the unit rows (a zero row stays zero), ``-1 <= u <= 1`` and the margin is
+    capped at 1. The open cone is non-empty iff the true margin is positive, but the solver
+    meets its constraints only to its feasibility tolerance (about 1e-7): use
+    :func:`cone_is_empty` for the verdict.
 
-    >>> cone_is_empty(np.array([[1.0, 0.0], [-1.0, 0.0]])), cone_is_empty(np.eye(3))
-    (True, False)
+    Returns:
+      ``(margin, u)``, ``u`` float64 ``(k,)``.
+
+    Raises:
+      CountnetsError: when the solver fails.
     """
     a = np.asarray(rows, np.float64)
     m, k = a.shape
     norms = np.linalg.norm(a, axis=1)
-    if np.any(norms == 0):
-        return True  # 0 > 0 fails at every u
-    a = a / norms[:, None]
+    a = a / np.where(norms > 0, norms, 1.0)[:, None]
     cost = np.zeros(k + 1)
     cost[-1] = -1.0  # maximise t
     res = optimize.linprog(cost, A_ub=np.hstack([-a, np.ones((m, 1))]), b_ub=np.zeros(m),
                            bounds=[(-1.0, 1.0)] * k + [(None, 1.0)], method="highs")  # fmt: skip
     if res.status != 0:
         raise CountnetsError(f"the cone's linear program failed: {res.message}")
-    return not bool(np.min(a @ res.x[:k]) > margin_floor)
+    return float(-res.fun), res.x[:k]
+
+
+def cone_is_empty(rows: npt.ArrayLike, margin_floor: float = CONE_MARGIN_FLOOR) -> bool:
+    """Whether the open cone ``{u : A u > 0}`` is empty, by a linear program and a check of its point (host).
+
+    :func:`lp_margin` maximises ``t`` subject to ``a_x . u >= t`` (``a_x`` the unit rows) in
+    a box. The solver meets its constraints only to its feasibility tolerance (about 1e-7),
+    so its ``t`` alone cannot tell an empty cone from a thin one: on parity of 4 through a
+    ResMLP's stream about a quarter of the empty cones came back with ``t`` between 1e-10 and
+    5e-8. The cone counts as non-empty only when the solver's point ``u`` itself, recomputed
+    in float64, has ``min_x a_x . u > margin_floor``: a point inside with a margin the
+    solver's tolerance cannot fake. A cone with no such point is thinner than that
+    everywhere (thinner than float32 features resolve) and counts as empty.
+
+    >>> cone_is_empty(np.array([[1.0, 0.0], [-1.0, 0.0]])), cone_is_empty(np.eye(3))
+    (True, False)
+    """
+    a = np.asarray(rows, np.float64)
+    norms = np.linalg.norm(a, axis=1)
+    if np.any(norms == 0):
+        return True  # 0 > 0 fails at every u
+    _, u = lp_margin(a)
+    return not bool(np.min((a / norms[:, None]) @ u) > margin_floor)
 
 
 def cone_mass_exact(rows: npt.ArrayLike) -> Float[Array, "*batch"]:

@@ -128,7 +128,7 @@ def flip_summary(
 
     Accepts pair rows as :func:`flip` builds them or as read back from JSON.
     """
-    rows = _as_floats(list(pairs))
+    rows = records.decode_floats(list(pairs), none_as_nan=True)
     log_odds = [float(p["log_odds"]) for p in rows]
     train = _correlation(log_odds, [float(p["lambda_star_train"]["estimate"]) for p in rows], confidence)
     ok = [tilt_evaluable(p, min_ess)[0] for p in rows]
@@ -286,16 +286,11 @@ def _fmt_lam(x: Any) -> str:
     return "inf" if math.isinf(x) else f"{x:g}"
 
 
-def _as_floats(value: Any) -> Any:
-    """``value`` with the stored ``"inf"``/``"-inf"``/``"nan"`` strings and ``None`` as floats."""
-    return records.decode_floats(value, none_as_nan=True)
-
-
 def plot_flip(result: CountResult, path: Any) -> Any:
     """The flip figure, from a copy of ``result`` whose pairs hold infinite and undefined numbers as floats."""
     from countnets.train import plots as training_plots
 
-    pairs = _as_floats(result.extra["pairs"])
+    pairs = records.decode_floats(result.extra["pairs"], none_as_nan=True)
     return training_plots.plot_flip(dataclasses.replace(result, extra={**result.extra, "pairs": pairs}), path)
 
 
